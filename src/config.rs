@@ -1,0 +1,187 @@
+//! Typed configuration: defaults, then an optional `candor.toml`, then
+//! `CANDOR_<KEY>` environment variables (nested keys joined with `__`).
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://candor.db` (created when missing) or `postgres://…`.
+    pub database_url: String,
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Public URL of the page, used in links; defaults to `http://<listen>`.
+    pub base_url: Option<String>,
+    pub page_name: String,
+    /// IANA time zone in which every time is shown.
+    pub time_zone: String,
+    /// Unset: mail is written as `.eml` files to `mail_dir`.
+    pub smtp_url: Option<Secret>,
+    pub mail_dir: PathBuf,
+    pub mail_from: String,
+    /// Accepted as an admin API token in addition to stored tokens.
+    pub admin_token: Option<Secret>,
+    /// How long after a missed update Candor says so in a system entry; `off` disables.
+    pub overdue_grace: String,
+    /// How long after resolving the follow-up is due.
+    pub follow_up_after: String,
+    pub retry_schedule: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://candor.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            base_url: None,
+            page_name: "Status".into(),
+            time_zone: "UTC".into(),
+            smtp_url: None,
+            mail_dir: PathBuf::from("./outbox"),
+            mail_from: "Candor <status@localhost>".into(),
+            admin_token: None,
+            overdue_grace: "15m".into(),
+            follow_up_after: "24h".into(),
+            retry_schedule: "30s,2m,10m,30m,2h,6h".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Defaults, then `path` if it exists, then the environment.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let file = path.unwrap_or_else(|| std::path::Path::new("candor.toml"));
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("CANDOR_").split("__"))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what can be checked without I/O, so a bad value stops the start.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.tz()?;
+        self.follow_up_duration()?;
+        self.overdue_grace_duration()?;
+        Ok(())
+    }
+
+    pub fn tz(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        jiff::tz::TimeZone::get(&self.time_zone).map_err(|e| ConfigError::Invalid {
+            key: "time_zone",
+            message: e.to_string(),
+        })
+    }
+
+    pub fn follow_up_duration(&self) -> Result<Duration, ConfigError> {
+        parse_duration(&self.follow_up_after).ok_or_else(|| ConfigError::Invalid {
+            key: "follow_up_after",
+            message: format!("`{}` is not a duration like 24h or 90m", self.follow_up_after),
+        })
+    }
+
+    /// `None` when the grace period is `off`.
+    pub fn overdue_grace_duration(&self) -> Result<Option<Duration>, ConfigError> {
+        if self.overdue_grace.trim() == "off" {
+            return Ok(None);
+        }
+        parse_duration(&self.overdue_grace)
+            .map(Some)
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "overdue_grace",
+                message: format!("`{}` is not a duration like 15m, or off", self.overdue_grace),
+            })
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn public_url(&self, bound: std::net::SocketAddr) -> String {
+        match &self.base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d` (one number, one unit).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("15"), None);
+        assert_eq!(parse_duration("m"), None);
+        assert_eq!(parse_duration("5w"), None);
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = Config {
+            admin_token: Some(Secret::new("hunter2")),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_time_zone_is_refused() {
+        let config = Config {
+            time_zone: "Mars/Olympus".into(),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+}

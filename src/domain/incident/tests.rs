@@ -1,0 +1,429 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{tz::TimeZone, SignedDuration, Timestamp};
+use proptest::prelude::*;
+
+use super::*;
+use crate::domain::facts;
+use crate::domain::{Email, PersonName};
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn owner(name: &str) -> Owner {
+    Owner {
+        name: PersonName::parse(name).unwrap(),
+        email: Email::parse("dana@acme.test").unwrap(),
+    }
+}
+
+struct World {
+    components: BTreeMap<String, (String, ComponentStatus)>,
+    entry_ids: BTreeSet<String>,
+    n: usize,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut components = BTreeMap::new();
+        components.insert("smtp".into(), ("Outbound SMTP".into(), ComponentStatus::Operational));
+        components.insert("vpn".into(), ("VPN".into(), ComponentStatus::Operational));
+        Self {
+            components,
+            entry_ids: BTreeSet::new(),
+            n: 0,
+        }
+    }
+
+    fn ctx(&mut self, now: Timestamp) -> Context<'_> {
+        self.n += 1;
+        Context {
+            now,
+            author: "dana",
+            entry_id: format!("e{}", self.n),
+            components: &self.components,
+            entry_ids: &self.entry_ids,
+            follow_up_after: SignedDuration::from_hours(24),
+        }
+    }
+
+    /// Records the effect of an entry, as the store would.
+    fn commit(&mut self, entry: &Entry) {
+        self.entry_ids.insert(entry.id.clone());
+        for c in &entry.components {
+            self.components.get_mut(&c.id).unwrap().1 = c.new_status;
+        }
+    }
+}
+
+fn open_cmd() -> OpenIncident {
+    OpenIncident {
+        title: Title::parse("Mail delays").unwrap(),
+        impact: Impact::Minor,
+        status: IncidentStatus::Investigating,
+        owner: owner("Dana (IT Ops)"),
+        cause: None,
+        eta: None,
+        next_update: Some(NextUpdate::InMinutes(30)),
+        components: BTreeMap::from([("smtp".to_string(), ComponentStatus::PartialOutage)]),
+        message: Message::parse("We are looking into delayed outbound mail.").unwrap(),
+        started_at: None,
+    }
+}
+
+fn update_cmd() -> PostUpdate {
+    PostUpdate {
+        status: None,
+        impact: None,
+        title: None,
+        owner: None,
+        cause: Patch::Keep,
+        eta: Patch::Keep,
+        next_update: Some(NextUpdate::InMinutes(30)),
+        components: BTreeMap::new(),
+        message: Message::parse("Still on it.").unwrap(),
+        follow_up_at: None,
+    }
+}
+
+const T0: &str = "2026-03-04T09:00:00Z";
+
+fn opened(world: &mut World) -> Incident {
+    let ctx = world.ctx(t(T0));
+    let (incident, entry) = Incident::open("inc".into(), open_cmd(), &ctx).unwrap();
+    world.commit(&entry);
+    incident
+}
+
+fn apply(world: &mut World, incident: &Incident, cmd: Command, now: Timestamp) -> (Incident, Entry) {
+    let ctx = world.ctx(now);
+    let result = incident.apply(cmd, &ctx).unwrap();
+    world.commit(&result.1);
+    result
+}
+
+#[test]
+fn an_incident_opens_with_nothing_known() {
+    let mut world = World::new();
+    let ctx = world.ctx(t(T0));
+    let (incident, entry) = Incident::open("inc".into(), open_cmd(), &ctx).unwrap();
+    assert_eq!(incident.state.cause, None);
+    assert_eq!(incident.state.eta, None);
+    assert_eq!(incident.state.next_update_at, Some(t("2026-03-04T09:30:00Z")));
+    assert_eq!(entry.classes, vec![EntryClass::Opened]);
+    assert_eq!(entry.posted_at, t(T0));
+    assert_eq!(entry.seq, 1);
+    assert_eq!(entry.components.len(), 1);
+    assert_eq!(entry.components[0].old_status, ComponentStatus::Operational);
+    assert_eq!(entry.components[0].new_status, ComponentStatus::PartialOutage);
+    assert_eq!(facts::cause_line(&incident), "Cause: not yet known — we will say as soon as we know.");
+    assert_eq!(facts::eta_line(&incident, t(T0), &TimeZone::UTC), "No ETA yet");
+}
+
+#[test]
+fn opening_requires_a_promised_next_update() {
+    let mut world = World::new();
+    let ctx = world.ctx(t(T0));
+    let cmd = OpenIncident { next_update: None, ..open_cmd() };
+    let err = Incident::open("inc".into(), cmd, &ctx).unwrap_err();
+    assert_eq!(err.field, "next_update_at");
+}
+
+#[test]
+fn next_update_must_be_future_and_within_seven_days() {
+    let now = t(T0);
+    assert_eq!(NextUpdate::At(now).resolve(now).unwrap_err().field, "next_update_at");
+    assert!(NextUpdate::At(t("2026-03-04T08:59:00Z")).resolve(now).is_err());
+    assert!(NextUpdate::At(t("2026-03-11T09:00:00Z")).resolve(now).is_ok());
+    assert!(NextUpdate::At(t("2026-03-11T09:00:01Z")).resolve(now).is_err());
+    assert!(NextUpdate::InMinutes(0).resolve(now).is_err());
+    assert!(NextUpdate::InMinutes(10_080).resolve(now).is_ok());
+    assert!(NextUpdate::InMinutes(10_081).resolve(now).is_err());
+}
+
+#[test]
+fn every_unresolved_update_promises_the_next_one() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let ctx = world.ctx(t("2026-03-04T09:10:00Z"));
+    let cmd = PostUpdate { next_update: None, ..update_cmd() };
+    let err = incident.apply(Command::Update(cmd), &ctx).unwrap_err();
+    assert_eq!(err.field, "next_update_at");
+}
+
+#[test]
+fn unknown_components_are_refused() {
+    let mut world = World::new();
+    let ctx = world.ctx(t(T0));
+    let cmd = OpenIncident {
+        components: BTreeMap::from([("nope".to_string(), ComponentStatus::MajorOutage)]),
+        ..open_cmd()
+    };
+    assert_eq!(Incident::open("inc".into(), cmd, &ctx).unwrap_err().field, "components");
+}
+
+#[test]
+fn eta_moves_are_kept_and_classified() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let now = t("2026-03-04T10:00:00Z");
+    let set = PostUpdate { eta: Patch::Set(t("2026-03-04T14:00:00Z")), ..update_cmd() };
+    let (incident, entry) = apply(&mut world, &incident, Command::Update(set), now);
+    assert_eq!(entry.classes, vec![EntryClass::EtaSet]);
+
+    let slip = PostUpdate { eta: Patch::Set(t("2026-03-04T16:00:00Z")), ..update_cmd() };
+    let (incident, entry) = apply(&mut world, &incident, Command::Update(slip), now);
+    assert_eq!(entry.classes, vec![EntryClass::EtaSlipped]);
+    assert_eq!(
+        facts::eta_line(&incident, now, &TimeZone::UTC),
+        "ETA: 16:00 UTC (was 14:00; moved once)"
+    );
+
+    let better = PostUpdate { eta: Patch::Set(t("2026-03-04T15:00:00Z")), ..update_cmd() };
+    let (incident, entry) = apply(&mut world, &incident, Command::Update(better), now);
+    assert_eq!(entry.classes, vec![EntryClass::EtaImproved]);
+    assert_eq!(
+        facts::eta_line(&incident, now, &TimeZone::UTC),
+        "ETA: 15:00 UTC (was 16:00; moved twice)"
+    );
+
+    let withdrawn = PostUpdate { eta: Patch::Clear, ..update_cmd() };
+    let (incident, entry) = apply(&mut world, &incident, Command::Update(withdrawn), now);
+    assert_eq!(entry.classes, vec![EntryClass::EtaWithdrawn]);
+    assert_eq!(incident.state.eta, None);
+    let history: Vec<_> = incident.eta_history.iter().map(|c| c.eta).collect();
+    assert_eq!(
+        history,
+        vec![
+            Some(t("2026-03-04T14:00:00Z")),
+            Some(t("2026-03-04T16:00:00Z")),
+            Some(t("2026-03-04T15:00:00Z")),
+            None
+        ]
+    );
+}
+
+#[test]
+fn an_eta_in_the_past_is_refused_but_a_passed_one_is_said_plainly() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let ctx = world.ctx(t("2026-03-04T10:00:00Z"));
+    let past = PostUpdate { eta: Patch::Set(t("2026-03-04T09:59:00Z")), ..update_cmd() };
+    assert_eq!(incident.apply(Command::Update(past), &ctx).unwrap_err().field, "eta");
+
+    let set = PostUpdate { eta: Patch::Set(t("2026-03-04T14:00:00Z")), ..update_cmd() };
+    let (incident, _) = apply(&mut world, &incident, Command::Update(set), t("2026-03-04T10:00:00Z"));
+    let later = t("2026-03-04T14:05:00Z");
+    assert!(incident.eta_passed(later));
+    assert_eq!(
+        facts::eta_line(&incident, later, &TimeZone::UTC),
+        "ETA 14:00 UTC passed — no new estimate yet"
+    );
+}
+
+#[test]
+fn overdue_starts_at_the_promised_instant() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let due = t("2026-03-04T09:30:00Z");
+    assert!(!incident.overdue(due - SignedDuration::from_millis(1)));
+    assert!(incident.overdue(due));
+    assert_eq!(incident.next_change_after(t(T0)), Some(due));
+    assert_eq!(
+        facts::next_update_line(&incident, due, &TimeZone::UTC).unwrap(),
+        "Update overdue since 09:30 UTC — Dana (IT Ops) has been reminded"
+    );
+    assert_eq!(
+        facts::next_update_line(&incident, t("2026-03-04T09:18:00Z"), &TimeZone::UTC).unwrap(),
+        "Next update by 09:30 UTC (in 12 min)"
+    );
+}
+
+#[test]
+fn resolving_clears_the_promise_sets_follow_up_and_restores_components() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let now = t("2026-03-04T11:00:00Z");
+    let resolve = PostUpdate {
+        status: Some(IncidentStatus::Resolved),
+        next_update: None,
+        ..update_cmd()
+    };
+    let (incident, entry) = apply(&mut world, &incident, Command::Update(resolve), now);
+    assert!(entry.classes.contains(&EntryClass::Resolved));
+    assert!(entry.classes.contains(&EntryClass::ComponentsRecovered));
+    assert_eq!(incident.state.next_update_at, None);
+    assert_eq!(incident.state.resolved_at, Some(now));
+    assert_eq!(incident.state.follow_up_at, Some(t("2026-03-05T11:00:00Z")));
+    assert_eq!(world.components["smtp"].1, ComponentStatus::Operational);
+    assert!(!incident.overdue(t("2026-04-01T00:00:00Z")));
+}
+
+#[test]
+fn a_non_resolved_update_on_a_resolved_incident_reopens_it() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let resolve = PostUpdate {
+        status: Some(IncidentStatus::Resolved),
+        next_update: None,
+        ..update_cmd()
+    };
+    let (incident, _) = apply(&mut world, &incident, Command::Update(resolve), t("2026-03-04T11:00:00Z"));
+    let again = PostUpdate {
+        status: Some(IncidentStatus::Investigating),
+        components: BTreeMap::from([("smtp".to_string(), ComponentStatus::MajorOutage)]),
+        ..update_cmd()
+    };
+    let (reopened, entry) =
+        apply(&mut world, &incident, Command::Update(again), t("2026-03-04T12:00:00Z"));
+    assert_eq!(reopened.id, incident.id);
+    assert_eq!(entry.classes[0], EntryClass::Reopened);
+    assert!(entry.classes.contains(&EntryClass::ComponentsWorsened));
+    assert_eq!(reopened.state.resolved_at, None);
+    assert_eq!(reopened.state.follow_up_at, None);
+    assert!(reopened.state.next_update_at.is_some());
+}
+
+#[test]
+fn a_correction_is_a_new_entry_that_names_the_corrected_one() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let cause = PostUpdate {
+        cause: Patch::Set(Cause::parse("Expired certificate").unwrap()),
+        ..update_cmd()
+    };
+    let (incident, wrong) = apply(&mut world, &incident, Command::Update(cause), t("2026-03-04T09:20:00Z"));
+    assert_eq!(wrong.classes, vec![EntryClass::CauseIdentified]);
+    let fix = PostCorrection {
+        corrects: wrong.id.clone(),
+        message: Message::parse("The cause given at 09:20 was wrong.").unwrap(),
+        title: None,
+        impact: Some(Impact::Major),
+        cause: Patch::Set(Cause::parse("DNS change").unwrap()),
+        started_at: None,
+    };
+    let (corrected, entry) =
+        apply(&mut world, &incident, Command::Correction(fix), t("2026-03-04T09:42:00Z"));
+    assert_eq!(entry.corrects.as_deref(), Some(wrong.id.as_str()));
+    assert_eq!(entry.classes, vec![EntryClass::Correction, EntryClass::ImpactRaised]);
+    assert_eq!(entry.seq, wrong.seq + 1);
+    assert_eq!(corrected.state.cause.as_ref().unwrap().as_str(), "DNS change");
+    assert_eq!(wrong.state.cause.as_ref().unwrap().as_str(), "Expired certificate");
+    // A correction keeps the promise already made.
+    assert_eq!(corrected.state.next_update_at, incident.state.next_update_at);
+}
+
+#[test]
+fn a_correction_must_name_an_entry_of_this_incident() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let ctx = world.ctx(t("2026-03-04T09:20:00Z"));
+    let fix = PostCorrection {
+        corrects: "elsewhere".into(),
+        message: Message::parse("x").unwrap(),
+        title: None,
+        impact: None,
+        cause: Patch::Keep,
+        started_at: None,
+    };
+    assert_eq!(incident.apply(Command::Correction(fix), &ctx).unwrap_err().field, "corrects");
+}
+
+#[test]
+fn an_owner_change_is_a_visible_entry() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let handover = PostUpdate { owner: Some(owner("Sam (Network)")), ..update_cmd() };
+    let (incident, entry) = apply(&mut world, &incident, Command::Update(handover), t("2026-03-04T09:20:00Z"));
+    assert_eq!(entry.classes, vec![EntryClass::OwnerChanged]);
+    assert_eq!(facts::owner_line(&incident), "Owner: Sam (Network)");
+}
+
+#[test]
+fn started_at_cannot_be_in_the_future() {
+    let mut world = World::new();
+    let ctx = world.ctx(t(T0));
+    let cmd = OpenIncident { started_at: Some(t("2026-03-04T09:00:01Z")), ..open_cmd() };
+    assert_eq!(Incident::open("inc".into(), cmd, &ctx).unwrap_err().field, "started_at");
+}
+
+#[test]
+fn times_are_shown_in_the_page_zone_with_its_name() {
+    let berlin = TimeZone::get("Europe/Berlin").unwrap();
+    let now = t("2026-03-04T09:00:00Z");
+    assert_eq!(facts::when(t("2026-03-04T09:30:00Z"), now, &berlin), "10:30 CET");
+    assert_eq!(facts::when(t("2026-03-05T09:30:00Z"), now, &berlin), "5 Mar 10:30 CET");
+    assert_eq!(facts::when(t("2025-12-05T09:30:00Z"), now, &berlin), "5 Dec 2025 10:30 CET");
+    assert_eq!(facts::when(t("2026-07-05T09:30:00Z"), now, &berlin), "5 Jul 11:30 CEST");
+}
+
+fn arb_status() -> impl Strategy<Value = Option<IncidentStatus>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(IncidentStatus::Investigating)),
+        Just(Some(IncidentStatus::Identified)),
+        Just(Some(IncidentStatus::Monitoring)),
+        Just(Some(IncidentStatus::Resolved)),
+    ]
+}
+
+fn arb_component_status() -> impl Strategy<Value = ComponentStatus> {
+    proptest::sample::select(ComponentStatus::ALL.to_vec())
+}
+
+proptest! {
+    /// Whatever sequence of updates is posted: sequence numbers grow by one,
+    /// posted_at is the clock, every entry has at least one class, every
+    /// unresolved state promises a future update, and the ETA history ends
+    /// with the current ETA.
+    #[test]
+    fn updates_keep_the_contract(
+        steps in proptest::collection::vec(
+            (arb_status(), 1i64..600, proptest::option::of(0i64..3000), arb_component_status(), 0u8..4),
+            1..25,
+        )
+    ) {
+        let mut world = World::new();
+        let mut incident = opened(&mut world);
+        let mut now = t(T0);
+        for (status, next_in, eta_min, comp, eta_mode) in steps {
+            now += SignedDuration::from_mins(7);
+            let resolving = status == Some(IncidentStatus::Resolved)
+                || (status.is_none() && incident.is_resolved());
+            let eta = match (eta_mode, eta_min) {
+                (0, _) => Patch::Keep,
+                (1, _) => Patch::Clear,
+                (_, Some(m)) => Patch::Set(now + SignedDuration::from_mins(m + 1)),
+                (_, None) => Patch::Keep,
+            };
+            let cmd = PostUpdate {
+                status,
+                eta,
+                next_update: (!resolving).then_some(NextUpdate::InMinutes(next_in)),
+                components: BTreeMap::from([("vpn".to_string(), comp)]),
+                ..update_cmd()
+            };
+            let ctx = world.ctx(now);
+            let (next, entry) = incident.apply(Command::Update(cmd), &ctx).unwrap();
+            world.commit(&entry);
+            prop_assert_eq!(entry.seq, incident.last_seq + 1);
+            prop_assert_eq!(entry.posted_at, now);
+            prop_assert!(!entry.classes.is_empty());
+            if next.is_resolved() {
+                prop_assert_eq!(next.state.next_update_at, None);
+                prop_assert!(next.state.resolved_at.is_some());
+            } else {
+                prop_assert!(next.state.next_update_at.unwrap() > now);
+                prop_assert!(!next.overdue(now));
+            }
+            if let Some(last) = next.eta_history.last() {
+                prop_assert_eq!(last.eta, next.state.eta);
+            }
+            if incident.is_resolved() && !next.is_resolved() {
+                prop_assert_eq!(entry.classes[0], EntryClass::Reopened);
+            }
+            incident = next;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Pure domain: types whose constructors validate, the incident state machine,
+//! classification of entries, and the wording of facts. No I/O, no clock
+//! reads: time is passed in.
+
+pub mod classify;
+pub mod component;
+pub mod error;
+pub mod facts;
+pub mod incident;
+pub mod text;
+
+pub use classify::EntryClass;
+pub use component::ComponentStatus;
+pub use error::DomainError;
+pub use incident::{
+    Command, Context, Entry, Impact, Incident, IncidentState, IncidentStatus, Kind, NextUpdate,
+    OpenIncident, Patch, PostCorrection, PostUpdate,
+};
+pub use text::{Cause, Email, Message, Owner, PersonName, Title};

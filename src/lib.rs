@@ -1,0 +1,6 @@
+//! Candor: an outage status page and incident communicator.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod store;

@@ -1,0 +1,225 @@
+//! Storage: one trait of business operations, each owning its transaction,
+//! implemented for SQLite and PostgreSQL. All SQL of Candor lives here.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::{
+    component::Component, ComponentStatus, DomainError, Entry, Incident, Kind,
+};
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("database: {0}")]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_string())
+            }
+            _ => StoreError::Other(err.into()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Other(err.into())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(err: serde_json::Error) -> Self {
+        StoreError::Other(err.into())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who did a write, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub ip: Option<String>,
+}
+
+/// What the store knows that a domain command needs, read inside the
+/// command's transaction.
+pub struct Snapshot {
+    pub components: BTreeMap<String, (String, ComponentStatus)>,
+    pub entry_ids: BTreeSet<String>,
+}
+
+pub type OpenFn<'a> =
+    dyn Fn(&Snapshot) -> std::result::Result<(Incident, Entry), DomainError> + Send + Sync + 'a;
+pub type ApplyFn<'a> = dyn Fn(&Incident, &Snapshot) -> std::result::Result<(Incident, Entry), DomainError>
+    + Send
+    + Sync
+    + 'a;
+
+/// An incident with its whole timeline, newest entry first.
+#[derive(Debug, Clone)]
+pub struct IncidentRecord {
+    pub incident: Incident,
+    pub entries: Vec<Entry>,
+}
+
+impl IncidentRecord {
+    /// The entry that corrects `entry_id`, if any (the newest one).
+    pub fn corrected_by(&self, entry_id: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.corrects.as_deref() == Some(entry_id))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentState {
+    Open,
+    Resolved,
+}
+
+#[derive(Debug, Clone)]
+pub struct IncidentFilter {
+    pub state: Option<IncidentState>,
+    pub kind: Option<Kind>,
+    /// Only incidents older than this (created_at, id) position.
+    pub before: Option<(Timestamp, String)>,
+    pub limit: i64,
+}
+
+/// A change of a component by staff.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentEdit {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub group_id: Option<Option<String>>,
+    pub position: Option<i64>,
+    pub status: Option<ComponentStatus>,
+}
+
+/// The first response to a POST with an Idempotency-Key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First time: go ahead, then call `idempotency_finish`.
+    New,
+    /// Seen with the same body: here is the stored response.
+    Done { status: u16, body: String },
+    /// Seen, and its first request is still running.
+    InProgress,
+    /// Seen with a different body.
+    Mismatch,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Closes every connection; later calls fail.
+    async fn close(&self);
+    async fn page_version(&self) -> Result<i64>;
+
+    async fn create_token(&self, id: &str, name: &str, hash: &str, now: Timestamp) -> Result<()>;
+    async fn revoke_token(&self, name: &str, now: Timestamp) -> Result<()>;
+    async fn active_token_count(&self) -> Result<i64>;
+    /// The name of the active token with this hash, marking it used.
+    async fn authenticate(&self, hash: &str, now: Timestamp) -> Result<Option<String>>;
+
+    async fn create_component(&self, component: &Component, actor: &Actor) -> Result<()>;
+    async fn list_components(&self) -> Result<Vec<Component>>;
+    async fn get_component(&self, id: &str) -> Result<Component>;
+    async fn edit_component(
+        &self,
+        id: &str,
+        edit: &ComponentEdit,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Component>;
+
+    async fn open_incident(&self, actor: &Actor, open: &OpenFn<'_>) -> Result<(Incident, Entry)>;
+    async fn post_entry(
+        &self,
+        incident_id: &str,
+        actor: &Actor,
+        apply: &ApplyFn<'_>,
+    ) -> Result<(Incident, Entry)>;
+    async fn get_incident(&self, id: &str) -> Result<IncidentRecord>;
+    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+    /// Open incidents with their timelines, newest first.
+    async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>>;
+
+    async fn idempotency_begin(
+        &self,
+        actor: &str,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+    ) -> Result<IdempotencyBegin>;
+    async fn idempotency_finish(&self, actor: &str, key: &str, status: u16, body: &str)
+        -> Result<()>;
+    /// Forgets a key whose request failed, so that a retry runs again.
+    async fn idempotency_abandon(&self, actor: &str, key: &str) -> Result<()>;
+}
+
+/// Connects to the database the URL names and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Other(anyhow::anyhow!(
+            "database_url must start with sqlite: or postgres://"
+        )))
+    }
+}
+
+pub(crate) fn ms(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+pub(crate) fn from_ms(value: i64) -> Result<Timestamp> {
+    Timestamp::from_millisecond(value).map_err(|e| StoreError::Other(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Timeline entries are append-only: no statement in the store may change
+    /// or delete an entry row.
+    #[test]
+    fn no_query_changes_an_entry() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+        for file in std::fs::read_dir(dir).unwrap() {
+            let path = file.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
+            let squashed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            for forbidden in ["update entries", "delete from entries", "replace into entries"] {
+                assert!(
+                    !squashed.contains(forbidden) || path.ends_with("mod.rs"),
+                    "{} contains `{forbidden}`",
+                    path.display()
+                );
+            }
+        }
+    }
+}

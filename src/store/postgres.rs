@@ -1,0 +1,37 @@
+//! PostgreSQL: for several instances behind a load balancer. Writers to one
+//! incident serialise on its row lock (`FOR UPDATE`).
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio::sync::MutexGuard;
+
+use super::sql::sql_store;
+use super::Result;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl PgStore {
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Postgres>)> {
+        Ok((None, self.pool.begin().await?))
+    }
+}
+
+sql_store!(PgStore, sqlx::Postgres);

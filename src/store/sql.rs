@@ -1,0 +1,760 @@
+//! The SQL of every store operation, written once and stamped out for each
+//! backend by `sql_store!` (both backends take `$N` placeholders). Each
+//! backend supplies `begin_write` (SQLite serialises writers itself;
+//! PostgreSQL locks rows) and `FOR_UPDATE`.
+
+use serde::de::DeserializeOwned;
+
+use super::{Result, StoreError};
+use crate::domain::incident::EtaChange;
+use crate::domain::IncidentState;
+
+/// What the `incidents.state` column holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredState {
+    pub state: IncidentState,
+    pub eta_history: Vec<EtaChange>,
+}
+
+/// Parses a snake_case enum stored as text.
+pub(crate) fn parse_enum<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored value `{text}`: {e}")))
+}
+
+pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        other => panic!("not a unit enum: {other:?}"),
+    }
+}
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty) => {
+        type Conn = <$db as sqlx::Database>::Connection;
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        const INCIDENT_COLUMNS: &str = "id, kind, created_at, updated_at, last_seq, state";
+        const ENTRY_COLUMNS: &str = "e.id, e.incident_id, e.seq, e.posted_at, e.author, e.system, \
+             e.corrects, e.classes, e.message, e.state, e.components";
+        const COMPONENT_COLUMNS: &str =
+            "id, name, description, group_id, position, status, created_at, updated_at";
+
+        impl $store {
+            fn incident_from_row(row: &DbRow) -> $crate::store::Result<$crate::domain::Incident> {
+                use sqlx::Row;
+                let stored: $crate::store::sql::StoredState =
+                    serde_json::from_str(&row.try_get::<String, _>("state")?)?;
+                Ok($crate::domain::Incident {
+                    id: row.try_get("id")?,
+                    kind: $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?,
+                    state: stored.state,
+                    eta_history: stored.eta_history,
+                    created_at: $crate::store::from_ms(row.try_get("created_at")?)?,
+                    updated_at: $crate::store::from_ms(row.try_get("updated_at")?)?,
+                    last_seq: row.try_get("last_seq")?,
+                })
+            }
+
+            fn entry_from_row(row: &DbRow) -> $crate::store::Result<$crate::domain::Entry> {
+                use sqlx::Row;
+                Ok($crate::domain::Entry {
+                    id: row.try_get("id")?,
+                    incident_id: row.try_get("incident_id")?,
+                    seq: row.try_get("seq")?,
+                    classes: serde_json::from_str(&row.try_get::<String, _>("classes")?)?,
+                    author: row.try_get("author")?,
+                    posted_at: $crate::store::from_ms(row.try_get("posted_at")?)?,
+                    message: serde_json::from_value(serde_json::Value::String(
+                        row.try_get("message")?,
+                    ))?,
+                    state: serde_json::from_str(&row.try_get::<String, _>("state")?)?,
+                    components: serde_json::from_str(&row.try_get::<String, _>("components")?)?,
+                    corrects: row.try_get("corrects")?,
+                    system: row.try_get("system")?,
+                })
+            }
+
+            fn component_from_row(
+                row: &DbRow,
+            ) -> $crate::store::Result<$crate::domain::component::Component> {
+                use sqlx::Row;
+                Ok($crate::domain::component::Component {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    group_id: row.try_get("group_id")?,
+                    position: row.try_get("position")?,
+                    status: $crate::store::sql::parse_enum(&row.try_get::<String, _>("status")?)?,
+                    created_at: $crate::store::from_ms(row.try_get("created_at")?)?,
+                    updated_at: $crate::store::from_ms(row.try_get("updated_at")?)?,
+                })
+            }
+
+            async fn snapshot(
+                conn: &mut Conn,
+                incident_id: Option<&str>,
+            ) -> $crate::store::Result<$crate::store::Snapshot> {
+                use sqlx::Row;
+                let mut components = std::collections::BTreeMap::new();
+                for row in sqlx::query("SELECT id, name, status FROM components")
+                    .fetch_all(&mut *conn)
+                    .await?
+                {
+                    let status = $crate::store::sql::parse_enum(&row.try_get::<String, _>("status")?)?;
+                    components.insert(row.try_get("id")?, (row.try_get("name")?, status));
+                }
+                let mut entry_ids = std::collections::BTreeSet::new();
+                if let Some(id) = incident_id {
+                    for row in sqlx::query("SELECT id FROM entries WHERE incident_id = $1")
+                        .bind(id)
+                        .fetch_all(&mut *conn)
+                        .await?
+                    {
+                        entry_ids.insert(row.try_get("id")?);
+                    }
+                }
+                Ok($crate::store::Snapshot {
+                    components,
+                    entry_ids,
+                })
+            }
+
+            async fn write_incident(
+                conn: &mut Conn,
+                incident: &$crate::domain::Incident,
+                previous_seq: Option<i64>,
+            ) -> $crate::store::Result<()> {
+                let stored = serde_json::to_string(&$crate::store::sql::StoredState {
+                    state: incident.state.clone(),
+                    eta_history: incident.eta_history.clone(),
+                })?;
+                let status = incident.state.status.as_str();
+                let impact = incident.state.impact.as_str();
+                let resolved_at = incident.state.resolved_at.map($crate::store::ms);
+                let next_update_at = incident.state.next_update_at.map($crate::store::ms);
+                match previous_seq {
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO incidents (id, kind, status, impact, created_at, updated_at, \
+                             resolved_at, next_update_at, last_seq, state) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        )
+                        .bind(&incident.id)
+                        .bind($crate::store::sql::enum_text(&incident.kind))
+                        .bind(status)
+                        .bind(impact)
+                        .bind($crate::store::ms(incident.created_at))
+                        .bind($crate::store::ms(incident.updated_at))
+                        .bind(resolved_at)
+                        .bind(next_update_at)
+                        .bind(incident.last_seq)
+                        .bind(stored)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Some(previous) => {
+                        // The incident row is a cache of its entries' outcome; the
+                        // sequence check makes a lost update impossible.
+                        let done = sqlx::query(
+                            "UPDATE incidents SET status = $1, impact = $2, updated_at = $3, \
+                             resolved_at = $4, next_update_at = $5, last_seq = $6, state = $7 \
+                             WHERE id = $8 AND last_seq = $9",
+                        )
+                        .bind(status)
+                        .bind(impact)
+                        .bind($crate::store::ms(incident.updated_at))
+                        .bind(resolved_at)
+                        .bind(next_update_at)
+                        .bind(incident.last_seq)
+                        .bind(stored)
+                        .bind(&incident.id)
+                        .bind(previous)
+                        .execute(&mut *conn)
+                        .await?;
+                        if done.rows_affected() != 1 {
+                            return Err($crate::store::StoreError::Conflict(
+                                "the incident changed meanwhile; retry".into(),
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+
+            async fn insert_entry(
+                conn: &mut Conn,
+                entry: &$crate::domain::Entry,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO entries (id, incident_id, seq, posted_at, author, system, corrects, \
+                     classes, message, state, components) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&entry.id)
+                .bind(&entry.incident_id)
+                .bind(entry.seq)
+                .bind($crate::store::ms(entry.posted_at))
+                .bind(&entry.author)
+                .bind(entry.system)
+                .bind(&entry.corrects)
+                .bind(serde_json::to_string(&entry.classes)?)
+                .bind(entry.message.as_str())
+                .bind(serde_json::to_string(&entry.state)?)
+                .bind(serde_json::to_string(&entry.components)?)
+                .execute(&mut *conn)
+                .await?;
+                for change in &entry.components {
+                    Self::set_component_status(
+                        conn,
+                        &change.id,
+                        change.old_status,
+                        change.new_status,
+                        entry.posted_at,
+                        "incident",
+                        Some(&entry.incident_id),
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn set_component_status(
+                conn: &mut Conn,
+                id: &str,
+                from: $crate::domain::ComponentStatus,
+                to: $crate::domain::ComponentStatus,
+                at: jiff::Timestamp,
+                cause_kind: &str,
+                cause_id: Option<&str>,
+            ) -> $crate::store::Result<()> {
+                sqlx::query("UPDATE components SET status = $1, updated_at = $2 WHERE id = $3")
+                    .bind(to.as_str())
+                    .bind($crate::store::ms(at))
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO component_history (component_id, at, from_status, to_status, \
+                     cause_kind, cause_id) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind($crate::store::ms(at))
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(cause_kind)
+                .bind(cause_id)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// The audit row and the page version bump that end every write.
+            async fn finish_write(
+                conn: &mut Conn,
+                actor: &$crate::store::Actor,
+                at: jiff::Timestamp,
+                action: &str,
+                target: &str,
+                detail: serde_json::Value,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, ip, action, target, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind($crate::store::ms(at))
+                .bind(&actor.name)
+                .bind(&actor.ip)
+                .bind(action)
+                .bind(target)
+                .bind(detail.to_string())
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'page_version'")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            async fn entries_where(
+                conn: &mut Conn,
+                condition: &str,
+                bind: Option<&str>,
+            ) -> $crate::store::Result<Vec<$crate::domain::Entry>> {
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM entries e JOIN incidents i ON i.id = e.incident_id \
+                     WHERE {condition} ORDER BY e.incident_id, e.seq DESC"
+                );
+                let mut query = sqlx::query(&sql);
+                if let Some(value) = bind {
+                    query = query.bind(value);
+                }
+                query
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(Self::entry_from_row)
+                    .collect()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn ping(&self) -> $crate::store::Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn page_version(&self) -> $crate::store::Result<i64> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT value FROM meta WHERE key = 'page_version'")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("value")?)
+            }
+
+            async fn create_token(
+                &self,
+                id: &str,
+                name: &str,
+                hash: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<()> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, name, hash, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(hash)
+                .bind($crate::store::ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match $crate::store::StoreError::from(e) {
+                    $crate::store::StoreError::Conflict(_) => $crate::store::StoreError::Conflict(
+                        format!("an active token named `{name}` exists already"),
+                    ),
+                    other => other,
+                })?;
+                let actor = $crate::store::Actor { name: "cli".into(), ip: None };
+                Self::finish_write(&mut tx, &actor, now, "token.create", name, serde_json::json!({}))
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn revoke_token(&self, name: &str, now: jiff::Timestamp) -> $crate::store::Result<()> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+                )
+                .bind($crate::store::ms(now))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::store::StoreError::NotFound);
+                }
+                let actor = $crate::store::Actor { name: "cli".into(), ip: None };
+                Self::finish_write(&mut tx, &actor, now, "token.revoke", name, serde_json::json!({}))
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn active_token_count(&self) -> $crate::store::Result<i64> {
+                use sqlx::Row;
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NULL")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn authenticate(
+                &self,
+                hash: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<Option<String>> {
+                use sqlx::Row;
+                let Some(row) = sqlx::query(
+                    "SELECT name, last_used_at FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let name: String = row.try_get("name")?;
+                let last_used: Option<i64> = row.try_get("last_used_at")?;
+                let now_ms = $crate::store::ms(now);
+                // Marked at most once a minute, so that reads stay reads.
+                if last_used.is_none_or(|at| now_ms - at > 60_000) {
+                    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2")
+                        .bind(now_ms)
+                        .bind(hash)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(Some(name))
+            }
+
+            async fn create_component(
+                &self,
+                component: &$crate::domain::component::Component,
+                actor: &$crate::store::Actor,
+            ) -> $crate::store::Result<()> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                if let Some(group) = &component.group_id {
+                    Self::require_component(&mut tx, group, "group_id").await?;
+                }
+                sqlx::query(
+                    "INSERT INTO components (id, name, description, group_id, position, status, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&component.id)
+                .bind(&component.name)
+                .bind(&component.description)
+                .bind(&component.group_id)
+                .bind(component.position)
+                .bind(component.status.as_str())
+                .bind($crate::store::ms(component.created_at))
+                .bind($crate::store::ms(component.updated_at))
+                .execute(&mut *tx)
+                .await?;
+                Self::finish_write(
+                    &mut tx,
+                    actor,
+                    component.created_at,
+                    "component.create",
+                    &component.id,
+                    serde_json::to_value(component)?,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_components(
+                &self,
+            ) -> $crate::store::Result<Vec<$crate::domain::component::Component>> {
+                sqlx::query(&format!(
+                    "SELECT {COMPONENT_COLUMNS} FROM components ORDER BY position, created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::component_from_row)
+                .collect()
+            }
+
+            async fn get_component(
+                &self,
+                id: &str,
+            ) -> $crate::store::Result<$crate::domain::component::Component> {
+                let row = sqlx::query(&format!("SELECT {COMPONENT_COLUMNS} FROM components WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Self::component_from_row(&row)
+            }
+
+            async fn edit_component(
+                &self,
+                id: &str,
+                edit: &$crate::store::ComponentEdit,
+                actor: &$crate::store::Actor,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<$crate::domain::component::Component> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                let row = sqlx::query(&format!(
+                    "SELECT {COMPONENT_COLUMNS} FROM components WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let before = Self::component_from_row(&row)?;
+                let mut after = before.clone();
+                if let Some(name) = &edit.name {
+                    after.name = name.clone();
+                }
+                if let Some(description) = &edit.description {
+                    after.description = description.clone();
+                }
+                if let Some(group) = &edit.group_id {
+                    if let Some(group) = group {
+                        if group == id {
+                            return Err($crate::domain::DomainError::new(
+                                "group_id",
+                                "a component cannot be its own group",
+                            )
+                            .into());
+                        }
+                        Self::require_component(&mut tx, group, "group_id").await?;
+                    }
+                    after.group_id = group.clone();
+                }
+                if let Some(position) = edit.position {
+                    after.position = position;
+                }
+                if let Some(status) = edit.status {
+                    after.status = status;
+                }
+                if after == before {
+                    return Ok(before);
+                }
+                after.updated_at = now;
+                sqlx::query(
+                    "UPDATE components SET name = $1, description = $2, group_id = $3, position = $4, \
+                     updated_at = $5 WHERE id = $6",
+                )
+                .bind(&after.name)
+                .bind(&after.description)
+                .bind(&after.group_id)
+                .bind(after.position)
+                .bind($crate::store::ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if after.status != before.status {
+                    Self::set_component_status(&mut tx, id, before.status, after.status, now, "manual", None)
+                        .await?;
+                }
+                Self::finish_write(
+                    &mut tx,
+                    actor,
+                    now,
+                    "component.edit",
+                    id,
+                    serde_json::json!({"before": before, "after": after}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn open_incident(
+                &self,
+                actor: &$crate::store::Actor,
+                open: &$crate::store::OpenFn<'_>,
+            ) -> $crate::store::Result<($crate::domain::Incident, $crate::domain::Entry)> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                let snapshot = Self::snapshot(&mut tx, None).await?;
+                let (incident, entry) = open(&snapshot)?;
+                Self::write_incident(&mut tx, &incident, None).await?;
+                Self::insert_entry(&mut tx, &entry).await?;
+                Self::finish_write(
+                    &mut tx,
+                    actor,
+                    entry.posted_at,
+                    "incident.open",
+                    &incident.id,
+                    serde_json::json!({"entry": entry.id}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok((incident, entry))
+            }
+
+            async fn post_entry(
+                &self,
+                incident_id: &str,
+                actor: &$crate::store::Actor,
+                apply: &$crate::store::ApplyFn<'_>,
+            ) -> $crate::store::Result<($crate::domain::Incident, $crate::domain::Entry)> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                let row = sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind(incident_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let before = Self::incident_from_row(&row)?;
+                let snapshot = Self::snapshot(&mut tx, Some(incident_id)).await?;
+                let (incident, entry) = apply(&before, &snapshot)?;
+                Self::insert_entry(&mut tx, &entry).await?;
+                Self::write_incident(&mut tx, &incident, Some(before.last_seq)).await?;
+                Self::finish_write(
+                    &mut tx,
+                    actor,
+                    entry.posted_at,
+                    "incident.entry",
+                    &incident.id,
+                    serde_json::json!({"entry": entry.id, "classes": entry.classes}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok((incident, entry))
+            }
+
+            async fn get_incident(&self, id: &str) -> $crate::store::Result<$crate::store::IncidentRecord> {
+                let mut conn = self.pool.acquire().await?;
+                let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let incident = Self::incident_from_row(&row)?;
+                let entries = Self::entries_where(&mut conn, "e.incident_id = $1", Some(id)).await?;
+                Ok($crate::store::IncidentRecord { incident, entries })
+            }
+
+            async fn list_incidents(
+                &self,
+                filter: &$crate::store::IncidentFilter,
+            ) -> $crate::store::Result<Vec<$crate::domain::Incident>> {
+                let state = filter.state.map(|s| match s {
+                    $crate::store::IncidentState::Open => "open",
+                    $crate::store::IncidentState::Resolved => "resolved",
+                });
+                let kind = filter.kind.map(|k| $crate::store::sql::enum_text(&k));
+                let (before_at, before_id) = match &filter.before {
+                    Some((at, id)) => (Some($crate::store::ms(*at)), Some(id.clone())),
+                    None => (None, None),
+                };
+                sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE \
+                     ($1 = 'any' OR ($1 = 'open' AND status <> 'resolved') \
+                        OR ($1 = 'resolved' AND status = 'resolved')) \
+                     AND ($2 = 'any' OR kind = $2) \
+                     AND ($3 < 0 OR created_at < $3 OR (created_at = $3 AND id < $4)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $5"
+                ))
+                .bind(state.unwrap_or("any"))
+                .bind(kind.unwrap_or_else(|| "any".into()))
+                .bind(before_at.unwrap_or(-1))
+                .bind(before_id.unwrap_or_default())
+                .bind(filter.limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::incident_from_row)
+                .collect()
+            }
+
+            async fn open_incident_records(
+                &self,
+            ) -> $crate::store::Result<Vec<$crate::store::IncidentRecord>> {
+                let mut conn = self.pool.acquire().await?;
+                let incidents: Vec<$crate::domain::Incident> = sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'resolved' \
+                     ORDER BY created_at DESC, id DESC"
+                ))
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(Self::incident_from_row)
+                .collect::<$crate::store::Result<_>>()?;
+                let mut entries = Self::entries_where(&mut conn, "i.status <> 'resolved'", None).await?;
+                Ok(incidents
+                    .into_iter()
+                    .map(|incident| {
+                        let mine = entries
+                            .extract_if(.., |e| e.incident_id == incident.id)
+                            .collect();
+                        $crate::store::IncidentRecord { incident, entries: mine }
+                    })
+                    .collect())
+            }
+
+            async fn idempotency_begin(
+                &self,
+                actor: &str,
+                key: &str,
+                request_hash: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<$crate::store::IdempotencyBegin> {
+                use sqlx::Row;
+                let inserted = sqlx::query(
+                    "INSERT INTO idempotency (actor, key, request_hash, created_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (actor, key) DO NOTHING",
+                )
+                .bind(actor)
+                .bind(key)
+                .bind(request_hash)
+                .bind($crate::store::ms(now))
+                .execute(&self.pool)
+                .await?;
+                if inserted.rows_affected() == 1 {
+                    return Ok($crate::store::IdempotencyBegin::New);
+                }
+                let row = sqlx::query(
+                    "SELECT request_hash, status_code, body FROM idempotency WHERE actor = $1 AND key = $2",
+                )
+                .bind(actor)
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?;
+                let stored_hash: String = row.try_get("request_hash")?;
+                let status: Option<i64> = row.try_get("status_code")?;
+                let body: Option<String> = row.try_get("body")?;
+                Ok(match (stored_hash == request_hash, status, body) {
+                    (false, _, _) => $crate::store::IdempotencyBegin::Mismatch,
+                    (true, Some(status), Some(body)) => $crate::store::IdempotencyBegin::Done {
+                        status: u16::try_from(status).unwrap_or(500),
+                        body,
+                    },
+                    (true, _, _) => $crate::store::IdempotencyBegin::InProgress,
+                })
+            }
+
+            async fn idempotency_finish(
+                &self,
+                actor: &str,
+                key: &str,
+                status: u16,
+                body: &str,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "UPDATE idempotency SET status_code = $1, body = $2 WHERE actor = $3 AND key = $4",
+                )
+                .bind(i64::from(status))
+                .bind(body)
+                .bind(actor)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn idempotency_abandon(&self, actor: &str, key: &str) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "DELETE FROM idempotency WHERE actor = $1 AND key = $2 AND status_code IS NULL",
+                )
+                .bind(actor)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        impl $store {
+            async fn require_component(
+                conn: &mut Conn,
+                id: &str,
+                field: &str,
+            ) -> $crate::store::Result<()> {
+                let found = sqlx::query("SELECT id FROM components WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match found {
+                    Some(_) => Ok(()),
+                    None => Err($crate::domain::DomainError::new(
+                        field,
+                        format!("there is no component with id `{id}`"),
+                    )
+                    .into()),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
