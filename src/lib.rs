@@ -1,6 +1,11 @@
 //! Candor: an outage status page and incident communicator.
 
+pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
+pub mod ids;
 pub mod store;
+pub mod views;

@@ -3,7 +3,7 @@
 
 use jiff::{tz::TimeZone, Timestamp, Zoned};
 
-use super::{ComponentStatus, Impact, Incident};
+use super::{ComponentStatus, Impact, Incident, IncidentState, IncidentStatus};
 
 /// "10:30 CET" today, "4 Mar 10:30 CET" this year, "4 Mar 2025 10:30 CET" before.
 pub fn when(at: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
@@ -53,16 +53,58 @@ pub fn month_heading(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%B %Y").to_string()
 }
 
-pub fn owner_line(incident: &Incident) -> String {
-    format!("Owner: {}", incident.state.owner.name)
+/// A sentence of facts in which times are marked, so that a page can put
+/// them in `<time>` and a mail can print them as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Line(pub Vec<Part>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Text(String),
+    Time { at: Timestamp, shown: String },
 }
 
-pub fn cause_line(incident: &Incident) -> String {
-    match &incident.state.cause {
-        Some(cause) => format!("Cause: {cause}"),
-        None if incident.is_resolved() => "Cause: not stated".into(),
-        None => "Cause: not yet known — we will say as soon as we know.".into(),
+impl Line {
+    fn text(mut self, text: impl Into<String>) -> Self {
+        self.0.push(Part::Text(text.into()));
+        self
     }
+    fn time(mut self, at: Timestamp, shown: String) -> Self {
+        self.0.push(Part::Time { at, shown });
+        self
+    }
+    /// A time with its relative distance in brackets when near.
+    fn time_near(self, at: Timestamp, now: Timestamp, tz: &TimeZone) -> Self {
+        let line = self.time(at, when(at, now, tz));
+        match relative(at, now) {
+            Some(rel) => line.text(format!(" ({rel})")),
+            None => line,
+        }
+    }
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for part in &self.0 {
+            match part {
+                Part::Text(text) => f.write_str(text)?,
+                Part::Time { shown, .. } => f.write_str(shown)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn owner_line(incident: &Incident) -> Line {
+    Line::default().text(format!("Owner: {}", incident.state.owner.name))
+}
+
+pub fn cause_line(state: &IncidentState) -> Line {
+    Line::default().text(match &state.cause {
+        Some(cause) => format!("Cause: {cause}"),
+        None if state.status == IncidentStatus::Resolved => "Cause: not stated".into(),
+        None => "Cause: not yet known — we will say as soon as we know.".into(),
+    })
 }
 
 fn times(n: usize) -> String {
@@ -91,41 +133,56 @@ pub fn eta_moves(incident: &Incident) -> (Option<Timestamp>, usize) {
 }
 
 /// "ETA: 16:00 CET (was 14:00; moved once)", "No ETA yet", or the passed ETA.
-pub fn eta_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> String {
+pub fn eta_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Line {
     let Some(eta) = incident.state.eta else {
-        return if incident.is_resolved() {
-            "No ETA was given".into()
+        return Line::default().text(if incident.is_resolved() {
+            "No ETA was given"
         } else {
-            "No ETA yet".into()
-        };
+            "No ETA yet"
+        });
     };
     if incident.eta_passed(now) {
-        return format!("ETA {} passed — no new estimate yet", when(eta, now, tz));
+        return Line::default()
+            .text("ETA ")
+            .time(eta, when(eta, now, tz))
+            .text(" passed — no new estimate yet");
     }
-    let (previous, moves) = eta_moves(incident);
-    match previous {
-        Some(was) if moves > 0 => format!(
-            "ETA: {} (was {}; moved {})",
-            when_with_relative(eta, now, tz),
-            clock_time(was, tz),
-            times(moves)
-        ),
-        _ => format!("ETA: {}", when_with_relative(eta, now, tz)),
+    let line = Line::default().text("ETA: ").time_near(eta, now, tz);
+    match eta_moves(incident) {
+        (Some(was), moves) if moves > 0 => line
+            .text(" (was ")
+            .time(was, clock_time(was, tz))
+            .text(format!("; moved {})", times(moves))),
+        _ => line,
     }
 }
 
 /// "Next update by 10:30 CET (in 12 min)" or "Update overdue since 10:30 CET".
-pub fn next_update_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Option<String> {
+pub fn next_update_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Option<Line> {
     let at = incident.state.next_update_at.filter(|_| !incident.is_resolved())?;
     Some(if incident.overdue(now) {
-        format!(
-            "Update overdue since {} — {} has been reminded",
-            when(at, now, tz),
-            incident.state.owner.name
-        )
+        Line::default()
+            .text("Update overdue since ")
+            .time(at, when(at, now, tz))
+            .text(format!(" — {} has been reminded", incident.state.owner.name))
     } else {
-        format!("Next update by {}", when_with_relative(at, now, tz))
+        Line::default().text("Next update by ").time_near(at, now, tz)
     })
+}
+
+/// What one entry said, for its place in the timeline.
+pub fn entry_facts(state: &IncidentState, now: Timestamp, tz: &TimeZone) -> Line {
+    let mut line = cause_line(state).text(" · ");
+    line = match state.eta {
+        Some(eta) => line.text("ETA: ").time(eta, when(eta, now, tz)),
+        None => line.text("No ETA"),
+    };
+    if let Some(next) = state.next_update_at {
+        line = line
+            .text(" · Next update promised by ")
+            .time(next, when(next, now, tz));
+    }
+    line
 }
 
 /// The overall state in words, from the worst impact and component status.

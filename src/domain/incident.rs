@@ -191,6 +191,16 @@ pub enum Patch<T> {
     Set(T),
 }
 
+/// Absent (via `#[serde(default)]`) keeps, `null` clears, a value sets.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(deserializer)? {
+            None => Patch::Clear,
+            Some(value) => Patch::Set(value),
+        })
+    }
+}
+
 impl<T: Clone> Patch<T> {
     fn apply_to(&self, current: &Option<T>) -> Option<T> {
         match self {

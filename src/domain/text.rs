@@ -76,6 +76,10 @@ text_type!(
     PersonName, "owner.name", 120, false
 );
 text_type!(
+    /// A component's description.
+    Description, "description", 1000, true
+);
+text_type!(
     /// The Markdown body of a timeline entry, as staff wrote it.
     Message, "message", 20000, true
 );

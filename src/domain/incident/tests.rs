@@ -117,8 +117,8 @@ fn an_incident_opens_with_nothing_known() {
     assert_eq!(entry.components.len(), 1);
     assert_eq!(entry.components[0].old_status, ComponentStatus::Operational);
     assert_eq!(entry.components[0].new_status, ComponentStatus::PartialOutage);
-    assert_eq!(facts::cause_line(&incident), "Cause: not yet known — we will say as soon as we know.");
-    assert_eq!(facts::eta_line(&incident, t(T0), &TimeZone::UTC), "No ETA yet");
+    assert_eq!(facts::cause_line(&incident.state).to_string(), "Cause: not yet known — we will say as soon as we know.");
+    assert_eq!(facts::eta_line(&incident, t(T0), &TimeZone::UTC).to_string(), "No ETA yet");
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn eta_moves_are_kept_and_classified() {
     let (incident, entry) = apply(&mut world, &incident, Command::Update(slip), now);
     assert_eq!(entry.classes, vec![EntryClass::EtaSlipped]);
     assert_eq!(
-        facts::eta_line(&incident, now, &TimeZone::UTC),
+        facts::eta_line(&incident, now, &TimeZone::UTC).to_string(),
         "ETA: 16:00 UTC (was 14:00; moved once)"
     );
 
@@ -184,7 +184,7 @@ fn eta_moves_are_kept_and_classified() {
     let (incident, entry) = apply(&mut world, &incident, Command::Update(better), now);
     assert_eq!(entry.classes, vec![EntryClass::EtaImproved]);
     assert_eq!(
-        facts::eta_line(&incident, now, &TimeZone::UTC),
+        facts::eta_line(&incident, now, &TimeZone::UTC).to_string(),
         "ETA: 15:00 UTC (was 16:00; moved twice)"
     );
 
@@ -217,7 +217,7 @@ fn an_eta_in_the_past_is_refused_but_a_passed_one_is_said_plainly() {
     let later = t("2026-03-04T14:05:00Z");
     assert!(incident.eta_passed(later));
     assert_eq!(
-        facts::eta_line(&incident, later, &TimeZone::UTC),
+        facts::eta_line(&incident, later, &TimeZone::UTC).to_string(),
         "ETA 14:00 UTC passed — no new estimate yet"
     );
 }
@@ -231,11 +231,11 @@ fn overdue_starts_at_the_promised_instant() {
     assert!(incident.overdue(due));
     assert_eq!(incident.next_change_after(t(T0)), Some(due));
     assert_eq!(
-        facts::next_update_line(&incident, due, &TimeZone::UTC).unwrap(),
+        facts::next_update_line(&incident, due, &TimeZone::UTC).unwrap().to_string(),
         "Update overdue since 09:30 UTC — Dana (IT Ops) has been reminded"
     );
     assert_eq!(
-        facts::next_update_line(&incident, t("2026-03-04T09:18:00Z"), &TimeZone::UTC).unwrap(),
+        facts::next_update_line(&incident, t("2026-03-04T09:18:00Z"), &TimeZone::UTC).unwrap().to_string(),
         "Next update by 09:30 UTC (in 12 min)"
     );
 }
@@ -337,7 +337,7 @@ fn an_owner_change_is_a_visible_entry() {
     let handover = PostUpdate { owner: Some(owner("Sam (Network)")), ..update_cmd() };
     let (incident, entry) = apply(&mut world, &incident, Command::Update(handover), t("2026-03-04T09:20:00Z"));
     assert_eq!(entry.classes, vec![EntryClass::OwnerChanged]);
-    assert_eq!(facts::owner_line(&incident), "Owner: Sam (Network)");
+    assert_eq!(facts::owner_line(&incident).to_string(), "Owner: Sam (Network)");
 }
 
 #[test]

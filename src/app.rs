@@ -1,0 +1,135 @@
+//! Builds the application from its configuration and runs it.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use axum::Router;
+use jiff::SignedDuration;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::ids::{hash_token, new_id, new_token};
+use crate::store::{self, Store};
+
+/// A running Candor: where it listens, and how to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    store: Arc<dyn Store>,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Closes every database connection (tests use it to see `/healthz` fail).
+    pub async fn close_database(&self) {
+        self.store.close().await;
+    }
+
+    /// Stops accepting, lets requests in flight finish, closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+        self.store.close().await;
+    }
+
+    /// Runs until the server stops (Ctrl-C or SIGTERM in `candor serve`).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let result = self.server.await.context("server task")?;
+        self.store.close().await;
+        result.context("server")
+    }
+}
+
+/// Connects the store, migrates, makes the first token if there is none,
+/// binds and serves in a background task.
+pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    config.validate()?;
+    let store = store::connect(&config.database_url)
+        .await
+        .with_context(|| "cannot open the database (check database_url)".to_string())?;
+    ensure_first_token(&config, store.as_ref(), clock.as_ref()).await?;
+
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = config.public_url(addr);
+    let follow_up = config.follow_up_duration()?;
+    let state = AppState {
+        store: store.clone(),
+        clock,
+        tz: config.tz()?,
+        base_url: base_url.clone().into(),
+        admin_token_hash: config
+            .admin_token
+            .as_ref()
+            .map(|t| hash_token(t.expose()).into()),
+        follow_up_after: SignedDuration::try_from(follow_up)?,
+        config: Arc::new(config),
+    };
+    let app: Router = http::router(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = stopped => {}
+                _ = shutdown_signal() => {}
+            }
+        })
+        .await
+    });
+    Ok(Running {
+        addr,
+        base_url,
+        store,
+        stop,
+        server,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// On a first start with no token at all, make one and print it once, so a
+/// fresh install can be used at once and no default secret exists.
+async fn ensure_first_token(
+    config: &Config,
+    store: &dyn Store,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    if config.admin_token.is_some() || store.active_token_count().await? > 0 {
+        return Ok(());
+    }
+    let secret = new_token();
+    store
+        .create_token(&new_id(), "admin", &hash_token(&secret), clock.now())
+        .await?;
+    println!(
+        "No admin API token existed, so Candor made one named `admin`. \
+         It is shown this once; keep it safe:\n\n    {secret}\n"
+    );
+    Ok(())
+}

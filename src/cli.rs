@@ -1,0 +1,88 @@
+//! The `candor` command line.
+
+use std::{path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::ids::{hash_token, new_id, new_token};
+use crate::store::{self, StoreError};
+
+#[derive(Parser)]
+#[command(name = "candor", version, about = "An honest status page and incident communicator")]
+pub struct Cli {
+    /// Configuration file (default: ./candor.toml when it exists).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the status page and the API (the default).
+    Serve,
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Manage admin API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once and only its hash is kept.
+    Create { name: String },
+    /// Revoke the active token with this name.
+    Revoke { name: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let running = crate::app::spawn(config, clock).await?;
+            println!("Candor listening on {}", running.base_url);
+            running.wait().await
+        }
+        Command::Migrate => {
+            store::connect(&config.database_url).await?;
+            println!("The database is up to date.");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { name }) => {
+            let name = name.trim().to_string();
+            anyhow::ensure!(
+                !name.is_empty() && name.len() <= 100 && !name.chars().any(char::is_control),
+                "a token name is 1 to 100 visible characters"
+            );
+            let store = store::connect(&config.database_url).await?;
+            let secret = new_token();
+            store
+                .create_token(&new_id(), &name, &hash_token(&secret), clock.now())
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(m) => anyhow::anyhow!(m),
+                    e => anyhow::Error::new(e),
+                })?;
+            println!("Created token `{name}`. It is shown this once; keep it safe:\n{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { name }) => {
+            let store = store::connect(&config.database_url).await?;
+            store
+                .revoke_token(&name, clock.now())
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => anyhow::anyhow!("there is no active token named `{name}`"),
+                    e => anyhow::Error::new(e),
+                })
+                .context("revoking the token")?;
+            println!("Revoked token `{name}`.");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Bearer tokens for the admin API. Only a token's SHA-256 is stored.
+
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::header::AUTHORIZATION,
+    middleware::Next,
+    response::Response,
+};
+
+use super::{error::ApiError, AppState};
+use crate::ids::hash_token;
+use crate::store::Actor;
+
+/// Checks the token and puts the `Actor` into the request for handlers.
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let secret = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    let hash = hash_token(secret);
+    let name = if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
+        "admin".to_string()
+    } else {
+        state
+            .store
+            .authenticate(&hash, state.clock.now())
+            .await?
+            .ok_or(ApiError::Unauthorized)?
+    };
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    request.extensions_mut().insert(Actor { name, ip });
+    Ok(next.run(request).await)
+}

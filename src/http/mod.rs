@@ -1,0 +1,102 @@
+//! The HTTP edge: routers, shared state, and the mapping of every failure to
+//! a clear answer (JSON for the API, a page for people).
+
+mod auth;
+mod components;
+pub mod error;
+pub mod extract;
+mod health;
+mod idempotency;
+mod incidents;
+mod public;
+
+use std::sync::Arc;
+
+use axum::{
+    extract::DefaultBodyLimit,
+    http::{Method, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+    Router,
+};
+use jiff::{tz::TimeZone, SignedDuration};
+use serde::Serialize;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+use error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub tz: TimeZone,
+    /// Public URL without a trailing slash.
+    pub base_url: Arc<str>,
+    pub admin_token_hash: Option<Arc<str>>,
+    pub follow_up_after: SignedDuration,
+}
+
+/// Every list the API returns.
+#[derive(Serialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> List<T> {
+    pub fn all(items: Vec<T>) -> Self {
+        Self {
+            items,
+            next_cursor: None,
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .merge(components::router())
+        .merge(incidents::router())
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(api_method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .nest("/api/v1", admin)
+        .merge(public::router())
+        .merge(health::router())
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            ApiError::Internal(anyhow::anyhow!("panic")).into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn api_not_found(method: Method) -> Response {
+    let _ = method;
+    ApiError::NotFound("there is nothing at this path in the API".into()).into_response()
+}
+
+async fn api_method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}
+
+/// A status code with an explanation, for people.
+pub(crate) fn status_page(status: StatusCode, state: &AppState, message: &str) -> Response {
+    (
+        status,
+        crate::views::error::page(&state.config.page_name, status, message),
+    )
+        .into_response()
+}

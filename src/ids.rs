@@ -1,0 +1,45 @@
+//! Identifiers and API token secrets.
+
+use rand::{distr::Alphanumeric, Rng};
+use sha2::{Digest, Sha256};
+
+/// A short random id for components, incidents and entries: 12 lowercase
+/// letters and digits (62 bits), unguessable enough for public URLs.
+pub fn new_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A new API token secret: `cnd_` and 40 random letters and digits.
+pub fn new_token() -> String {
+    let body: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    format!("cnd_{body}")
+}
+
+/// What is stored of a token: its SHA-256, hex.
+pub fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_tokens_are_random_and_well_formed() {
+        let (a, b) = (new_id(), new_id());
+        assert_eq!(a.len(), 12);
+        assert_ne!(a, b);
+        let token = new_token();
+        assert!(token.starts_with("cnd_") && token.len() == 44);
+        assert_eq!(hash_token(&token).len(), 64);
+        assert_ne!(hash_token(&token), token);
+    }
+}

@@ -1,0 +1,23 @@
+//! `/incidents/{id}`: one incident with every entry.
+
+use maud::{html, Markup};
+
+use super::{layout::layout, parts, PageContext};
+use crate::domain::component::Component;
+use crate::store::IncidentRecord;
+
+pub fn page(ctx: &PageContext<'_>, record: &IncidentRecord, components: &[Component]) -> Markup {
+    let title = record.incident.state.title.as_str();
+    layout(
+        ctx,
+        title,
+        html! {
+            p.crumbs { a href="/" { "Current status" } }
+            (parts::incident_section(ctx, record, components, false))
+            p.started {
+                "Impact began " (parts::when(ctx, record.incident.state.started_at))
+                "; first reported " (parts::when(ctx, record.incident.created_at)) "."
+            }
+        },
+    )
+}

@@ -1,0 +1,52 @@
+//! `/`: the overall state, every component, every open incident in full.
+
+use maud::{html, Markup};
+
+use super::{layout::layout, parts, PageContext};
+use crate::domain::{component::Component, facts::Overall, Incident};
+use crate::store::IncidentRecord;
+
+pub struct IndexView<'a> {
+    pub components: &'a [Component],
+    pub open: &'a [IncidentRecord],
+    pub recently_resolved: &'a [Incident],
+}
+
+pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
+    let overall = Overall::of(
+        view.open.iter().map(|r| r.incident.state.impact),
+        view.components.iter().map(|c| c.status),
+    );
+    layout(
+        ctx,
+        "",
+        html! {
+            h1 { (ctx.page_name) }
+            p class={"banner " (overall.css())} role="status" { (overall.words()) }
+            @if view.open.is_empty() {
+                p.quiet { "No open incidents." }
+            } @else {
+                h2.section { "Open incidents" }
+                @for record in view.open { (parts::incident_section(ctx, record, view.components, true)) }
+            }
+            h2.section { "Components" }
+            @if view.components.is_empty() {
+                p.quiet { "No components have been set up yet." }
+            } @else {
+                (parts::component_list(view.components))
+            }
+            @if !view.recently_resolved.is_empty() {
+                h2.section { "Recently resolved" }
+                ul.past {
+                    @for incident in view.recently_resolved {
+                        li {
+                            a href={"/incidents/" (incident.id)} { (incident.state.title) }
+                            @if let Some(at) = incident.state.resolved_at { " — resolved " (parts::when(ctx, at)) }
+                        }
+                    }
+                }
+            }
+            p { a href="/history" { "All past incidents" } }
+        },
+    )
+}

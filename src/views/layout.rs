@@ -1,0 +1,42 @@
+use maud::{html, Markup, DOCTYPE};
+
+use super::PageContext;
+
+pub const STYLESHEET: &str = include_str!("../../static/candor.css");
+
+/// The frame of every page.
+pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
+    let full_title = if title.is_empty() {
+        ctx.page_name.to_string()
+    } else {
+        format!("{title} — {}", ctx.page_name)
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (full_title) }
+                link rel="stylesheet" href="/static/candor.css";
+            }
+            body {
+                header.site {
+                    a.home href="/" { (ctx.page_name) }
+                    nav aria-label="Main" {
+                        a href="/" { "Current status" }
+                        " "
+                        a href="/history" { "Past incidents" }
+                    }
+                }
+                main { (body) }
+                footer.site {
+                    p {
+                        "Times are shown in " (ctx.tz.iana_name().unwrap_or("UTC")) ". "
+                        "Every change to an incident is kept: corrections are added, never edited in."
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! HTML views as maud functions. Handlers build the view data, views render.
+
+pub mod error;
+pub mod history;
+pub mod incident;
+pub mod index;
+pub mod layout;
+pub mod markdown;
+pub mod parts;
+
+use jiff::{tz::TimeZone, Timestamp};
+
+/// What every public page needs to know to render.
+pub struct PageContext<'a> {
+    pub page_name: &'a str,
+    pub now: Timestamp,
+    pub tz: &'a TimeZone,
+}
