@@ -21,6 +21,15 @@ pub fn router() -> Router<AppState> {
         .route("/history", get(history))
         .route("/static/candor.css", get(stylesheet))
         .fallback(not_found)
+        .method_not_allowed_fallback(not_allowed)
+}
+
+async fn not_allowed(State(state): State<AppState>) -> Response {
+    status_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &state,
+        "This page can only be read. Staff post incidents through the admin API.",
+    )
 }
 
 /// A public page or a page that explains what went wrong.

@@ -167,6 +167,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
     /// Open incidents with their timelines, newest first.
     async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>>;
+    /// The incidents the filter selects, each with its timeline, newest first.
+    async fn incident_records(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRecord>>;
 
     async fn idempotency_begin(
         &self,

@@ -662,6 +662,21 @@ macro_rules! sql_store {
                     .collect())
             }
 
+            async fn incident_records(
+                &self,
+                filter: &$crate::store::IncidentFilter,
+            ) -> $crate::store::Result<Vec<$crate::store::IncidentRecord>> {
+                let incidents = self.list_incidents(filter).await?;
+                let mut conn = self.pool.acquire().await?;
+                let mut records = Vec::with_capacity(incidents.len());
+                for incident in incidents {
+                    let entries =
+                        Self::entries_where(&mut conn, "e.incident_id = $1", Some(&incident.id)).await?;
+                    records.push($crate::store::IncidentRecord { incident, entries });
+                }
+                Ok(records)
+            }
+
             async fn idempotency_begin(
                 &self,
                 actor: &str,
