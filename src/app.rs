@@ -9,6 +9,12 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::delivery::{
+    email::MailSettings,
+    mailer::{FileMailer, Mailer, SmtpMailer},
+    worker::Worker,
+};
+use crate::signing::Signer;
 use crate::http::{self, AppState};
 use crate::ids::{hash_token, new_id, new_token};
 use crate::store::{self, Store};
@@ -18,6 +24,8 @@ pub struct Running {
     pub addr: SocketAddr,
     pub base_url: String,
     store: Arc<dyn Store>,
+    worker: Arc<Worker>,
+    worker_task: JoinHandle<()>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -28,16 +36,25 @@ impl Running {
         self.store.close().await;
     }
 
+    /// The outbox worker, so tests can drain it instead of waiting.
+    pub fn worker(&self) -> Arc<Worker> {
+        self.worker.clone()
+    }
+
     /// Stops accepting, lets requests in flight finish, closes the database.
+    /// Deliveries in flight keep their lease and are sent after a restart.
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let _ = self.server.await;
+        self.worker_task.abort();
+        let _ = self.worker_task.await;
         self.store.close().await;
     }
 
     /// Runs until the server stops (Ctrl-C or SIGTERM in `candor serve`).
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.server.await.context("server task")?;
+        self.worker_task.abort();
         self.store.close().await;
         result.context("server")
     }
@@ -58,6 +75,41 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let addr = listener.local_addr()?;
     let base_url = config.public_url(addr);
     let follow_up = config.follow_up_duration()?;
+    let mail = Arc::new(MailSettings {
+        page_name: config.page_name.clone(),
+        base_url: base_url.clone(),
+        tz: config.tz()?,
+        from: config.mail_from()?,
+        signer: Signer::new(&store.signing_key().await?),
+        host: url::Url::parse(&base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "candor.invalid".into()),
+    });
+    let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::from_url(url.expose(), 16)?),
+        None => Arc::new(
+            FileMailer::new(config.mail_dir.clone())
+                .with_context(|| format!("cannot create mail_dir {}", config.mail_dir.display()))?,
+        ),
+    };
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let worker = Arc::new(Worker {
+        store: store.clone(),
+        mailer,
+        clock: clock.clone(),
+        settings: MailSettings {
+            signer: mail.signer.clone(),
+            page_name: mail.page_name.clone(),
+            base_url: mail.base_url.clone(),
+            tz: mail.tz.clone(),
+            from: mail.from.clone(),
+            host: mail.host.clone(),
+        },
+        retry_schedule: config.retry_delays()?,
+        wake: wake.clone(),
+    });
+    let worker_task = tokio::spawn(worker.clone().run());
     let state = AppState {
         store: store.clone(),
         clock,
@@ -68,6 +120,8 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .as_ref()
             .map(|t| hash_token(t.expose()).into()),
         follow_up_after: SignedDuration::try_from(follow_up)?,
+        mail,
+        wake,
         config: Arc::new(config),
     };
     let app: Router = http::router(state);
@@ -89,6 +143,8 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         addr,
         base_url,
         store,
+        worker,
+        worker_task,
         stop,
         server,
     })

@@ -64,7 +64,7 @@ impl Default for Config {
             time_zone: "UTC".into(),
             smtp_url: None,
             mail_dir: PathBuf::from("./outbox"),
-            mail_from: "Candor <status@localhost>".into(),
+            mail_from: "Status <status@localhost>".into(),
             admin_token: None,
             overdue_grace: "15m".into(),
             follow_up_after: "24h".into(),
@@ -99,7 +99,31 @@ impl Config {
         self.tz()?;
         self.follow_up_duration()?;
         self.overdue_grace_duration()?;
+        self.mail_from()?;
+        self.retry_delays()?;
         Ok(())
+    }
+
+    pub fn mail_from(&self) -> Result<lettre::message::Mailbox, ConfigError> {
+        self.mail_from.parse().map_err(|e| ConfigError::Invalid {
+            key: "mail_from",
+            message: format!("`{}` is not a mailbox like `Status <status@example.com>`: {e}", self.mail_from),
+        })
+    }
+
+    /// The delays before each retry of a failed delivery.
+    pub fn retry_delays(&self) -> Result<Vec<jiff::SignedDuration>, ConfigError> {
+        self.retry_schedule
+            .split(',')
+            .map(|part| {
+                parse_duration(part)
+                    .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        key: "retry_schedule",
+                        message: format!("`{part}` is not a duration like 30s, 10m or 2h"),
+                    })
+            })
+            .collect()
     }
 
     pub fn tz(&self) -> Result<jiff::tz::TimeZone, ConfigError> {

@@ -49,6 +49,7 @@ CREATE TABLE entries (
     classes     TEXT NOT NULL,
     message     TEXT NOT NULL,
     state       TEXT NOT NULL,
+    diff        TEXT NOT NULL,
     components  TEXT NOT NULL,
     UNIQUE (incident_id, seq)
 );

@@ -245,6 +245,18 @@ impl Overall {
         }
     }
 
+    /// The Statuspage `status.description`: Statuspage's exact words, which
+    /// widgets and clients show as they are.
+    pub fn description(self) -> &'static str {
+        match self {
+            Overall::Operational => "All Systems Operational",
+            Overall::Minor => "Minor Service Outage",
+            Overall::Partial => "Partial System Outage",
+            Overall::Major => "Major System Outage",
+            Overall::Maintenance => "Service Under Maintenance",
+        }
+    }
+
     /// The Statuspage `status.indicator`.
     pub fn indicator(self) -> &'static str {
         match self {

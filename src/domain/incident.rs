@@ -128,6 +128,57 @@ pub struct Incident {
     pub last_seq: i64,
 }
 
+/// A field's value before and after an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change<T> {
+    pub from: T,
+    pub to: T,
+}
+
+/// What an entry changed, field by field (components are in `Entry::components`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Diff {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Change<IncidentStatus>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Change<Impact>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<Change<Title>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Change<Owner>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Change<Option<Cause>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta: Option<Change<Option<Timestamp>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_update_at: Option<Change<Option<Timestamp>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Change<Timestamp>>,
+}
+
+fn change<T: PartialEq + Clone>(from: &T, to: &T) -> Option<Change<T>> {
+    (from != to).then(|| Change {
+        from: from.clone(),
+        to: to.clone(),
+    })
+}
+
+impl Diff {
+    pub fn between(before: &IncidentState, after: &IncidentState) -> Diff {
+        Diff {
+            status: change(&before.status, &after.status),
+            impact: change(&before.impact, &after.impact),
+            title: change(&before.title, &after.title),
+            owner: change(&before.owner, &after.owner),
+            cause: change(&before.cause, &after.cause),
+            eta: change(&before.eta, &after.eta),
+            next_update_at: change(&before.next_update_at, &after.next_update_at),
+            started_at: change(&before.started_at, &after.started_at),
+        }
+    }
+}
+
 /// One timeline item. Never changed once written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -140,6 +191,8 @@ pub struct Entry {
     pub message: Message,
     /// The incident's state right after this entry.
     pub state: IncidentState,
+    /// What this entry changed against the state before it.
+    pub diff: Diff,
     /// Components whose public status this entry changed.
     pub components: Vec<ComponentChange>,
     pub corrects: Option<String>,
@@ -378,6 +431,7 @@ impl Incident {
             posted_at: now,
             message: command.message,
             state,
+            diff: Diff::default(),
             components,
             corrects: None,
             system: false,
@@ -556,6 +610,7 @@ impl Incident {
             author: ctx.author.to_string(),
             posted_at: ctx.now,
             message,
+            diff: Diff::between(&self.state, &state),
             state,
             components,
             corrects,

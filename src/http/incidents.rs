@@ -363,6 +363,7 @@ async fn open(
             Incident::open(id.clone(), command.clone(), &ctx)
         })
         .await?;
+    state.wake.notify_one();
     let record = state.store.get_incident(&incident.id).await?;
     let components = state.store.list_components().await?;
     Ok((
@@ -414,6 +415,7 @@ async fn append(
         })
         .await
         .map_err(|e| not_found(e, id))?;
+    state.wake.notify_one();
     Ok((StatusCode::CREATED, Json(EntryJson::new(&entry, None))))
 }
 

@@ -5,10 +5,14 @@ mod auth;
 mod components;
 pub mod error;
 pub mod extract;
+mod feeds;
 mod health;
 mod idempotency;
 mod incidents;
-mod public;
+pub(crate) mod public;
+mod subscribe;
+mod subscribers;
+mod statuspage;
 
 use std::sync::Arc;
 
@@ -25,6 +29,7 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::delivery::email::MailSettings;
 use crate::store::Store;
 use error::ApiError;
 
@@ -38,6 +43,10 @@ pub struct AppState {
     pub base_url: Arc<str>,
     pub admin_token_hash: Option<Arc<str>>,
     pub follow_up_after: SignedDuration,
+    /// Link signing and the wording context of mails.
+    pub mail: Arc<MailSettings>,
+    /// Wakes the delivery worker when new deliveries are queued.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// Every list the API returns.
@@ -60,6 +69,7 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .merge(components::router())
         .merge(incidents::router())
+        .merge(subscribers::router())
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -73,6 +83,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", admin)
         .merge(public::router())
+        .merge(subscribe::router())
+        .merge(statuspage::router())
+        .merge(feeds::router())
         .merge(health::router())
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {

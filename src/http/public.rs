@@ -61,7 +61,7 @@ async fn not_found(State(state): State<AppState>) -> Response {
     not_found_page(&state)
 }
 
-fn ctx(state: &AppState) -> PageContext<'_> {
+pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
     PageContext {
         page_name: &state.config.page_name,
         now: state.clock.now(),
@@ -73,7 +73,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
     let fail = |e| failed(&state, e);
     let components = state.store.list_components().await.map_err(fail)?;
     let open = state.store.open_incident_records().await.map_err(fail)?;
-    let ctx = ctx(&state);
+    let ctx = page_context(&state);
     let week_ago = ctx.now - SignedDuration::from_hours(7 * 24);
     let recent = state
         .store
@@ -100,7 +100,7 @@ async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> Page
     let fail = |e| failed(&state, e);
     let record = state.store.get_incident(&id).await.map_err(fail)?;
     let components = state.store.list_components().await.map_err(fail)?;
-    Ok(views::incident::page(&ctx(&state), &record, &components))
+    Ok(views::incident::page(&page_context(&state), &record, &components))
 }
 
 async fn history(State(state): State<AppState>) -> PageResult {
@@ -114,7 +114,7 @@ async fn history(State(state): State<AppState>) -> PageResult {
         })
         .await
         .map_err(|e| failed(&state, e))?;
-    Ok(views::history::page(&ctx(&state), &resolved))
+    Ok(views::history::page(&page_context(&state), &resolved))
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::domain::{
-    component::Component, ComponentStatus, DomainError, Entry, Incident, Kind,
+    component::Component,
+    subscriber::{Channel, Subscriber},
+    ComponentStatus, DomainError, Entry, Incident, Kind,
 };
 
 pub use postgres::PgStore;
@@ -131,6 +133,61 @@ pub enum IdempotencyBegin {
     Mismatch,
 }
 
+/// What a public subscribe request led to. The page says the same in every
+/// case, so nobody learns whether an address is subscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeOutcome {
+    /// A confirmation mail was queued.
+    ConfirmationQueued,
+    /// Already confirmed: nothing sent.
+    AlreadyConfirmed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryKind {
+    Entry,
+    Confirmation,
+}
+
+/// A delivery the worker has leased, with what it needs to render it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub kind: DeliveryKind,
+    pub attempts: i64,
+    pub channel: Channel,
+    pub subscriber: Subscriber,
+    /// When the subscriber's confirmation link was made (confirmations).
+    pub confirm_sent_at: Option<Timestamp>,
+    pub entry: Option<Entry>,
+}
+
+/// Delivery counts of one entry, for staff.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EntryDeliveries {
+    pub entry_id: String,
+    pub pending: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub dead: i64,
+    pub failures: Vec<DeliveryFailure>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliveryFailure {
+    pub delivery_id: i64,
+    pub subscriber_id: String,
+    pub address: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+pub type SubscriberFn<'a> =
+    dyn Fn(&mut Subscriber) -> std::result::Result<(), DomainError> + Send + Sync + 'a;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database answers.
@@ -169,6 +226,39 @@ pub trait Store: Send + Sync + 'static {
     async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>>;
     /// The incidents the filter selects, each with its timeline, newest first.
     async fn incident_records(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRecord>>;
+
+    /// The key that signs links in mails; made on first use.
+    async fn signing_key(&self) -> Result<Vec<u8>>;
+
+    /// A subscription from the public form: new or pending addresses get a
+    /// (new) confirmation mail queued; confirmed ones get nothing.
+    async fn subscribe(&self, subscriber: &Subscriber, now: Timestamp) -> Result<SubscribeOutcome>;
+    /// A subscriber added by staff; a conflict when the address exists.
+    async fn add_subscriber(&self, subscriber: &Subscriber, actor: &Actor) -> Result<()>;
+    async fn get_subscriber(&self, id: &str) -> Result<Subscriber>;
+    async fn list_subscribers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Subscriber>>;
+    /// Changes a subscriber through a domain rule, in one transaction.
+    async fn change_subscriber(
+        &self,
+        id: &str,
+        actor: &Actor,
+        now: Timestamp,
+        change: &SubscriberFn<'_>,
+    ) -> Result<Subscriber>;
+
+    /// Leases up to `limit` due deliveries until `lease_until`.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    async fn mark_sent(&self, ids: &[i64], now: Timestamp) -> Result<()>;
+    /// A failed attempt: retried at `retry_at`, or dead when `None`.
+    async fn mark_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
+    /// The earliest time a delivery not yet sent becomes due.
+    async fn next_delivery_due(&self) -> Result<Option<Timestamp>>;
+    async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
 
     async fn idempotency_begin(
         &self,

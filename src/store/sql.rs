@@ -36,7 +36,7 @@ macro_rules! sql_store {
 
         const INCIDENT_COLUMNS: &str = "id, kind, created_at, updated_at, last_seq, state";
         const ENTRY_COLUMNS: &str = "e.id, e.incident_id, e.seq, e.posted_at, e.author, e.system, \
-             e.corrects, e.classes, e.message, e.state, e.components";
+             e.corrects, e.classes, e.message, e.state, e.diff, e.components";
         const COMPONENT_COLUMNS: &str =
             "id, name, description, group_id, position, status, created_at, updated_at";
 
@@ -69,6 +69,7 @@ macro_rules! sql_store {
                         row.try_get("message")?,
                     ))?,
                     state: serde_json::from_str(&row.try_get::<String, _>("state")?)?,
+                    diff: serde_json::from_str(&row.try_get::<String, _>("diff")?)?,
                     components: serde_json::from_str(&row.try_get::<String, _>("components")?)?,
                     corrects: row.try_get("corrects")?,
                     system: row.try_get("system")?,
@@ -188,8 +189,8 @@ macro_rules! sql_store {
             ) -> $crate::store::Result<()> {
                 sqlx::query(
                     "INSERT INTO entries (id, incident_id, seq, posted_at, author, system, corrects, \
-                     classes, message, state, components) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     classes, message, state, diff, components) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(&entry.id)
                 .bind(&entry.incident_id)
@@ -201,7 +202,34 @@ macro_rules! sql_store {
                 .bind(serde_json::to_string(&entry.classes)?)
                 .bind(entry.message.as_str())
                 .bind(serde_json::to_string(&entry.state)?)
+                .bind(serde_json::to_string(&entry.diff)?)
                 .bind(serde_json::to_string(&entry.components)?)
+                .execute(&mut *conn)
+                .await?;
+                // The components this entry concerns, then one row per matching
+                // confirmed subscriber: the outbox commits with the entry.
+                let mut concerned: std::collections::BTreeSet<&str> =
+                    entry.state.components.keys().map(String::as_str).collect();
+                concerned.extend(entry.components.iter().map(|c| c.id.as_str()));
+                for component in concerned {
+                    sqlx::query("INSERT INTO entry_components (entry_id, component_id) VALUES ($1, $2)")
+                        .bind(&entry.id)
+                        .bind(component)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO deliveries (kind, entry_id, subscriber_id, channel, state, attempts, \
+                     next_attempt_at, created_at) \
+                     SELECT 'entry', $1, s.id, s.channel, 'pending', 0, $2, $2 FROM subscribers s \
+                     WHERE s.state = 'confirmed' AND (s.all_components \
+                       OR NOT EXISTS (SELECT 1 FROM entry_components ec WHERE ec.entry_id = $1) \
+                       OR EXISTS (SELECT 1 FROM subscriber_components sc JOIN entry_components ec \
+                                  ON ec.component_id = sc.component_id \
+                                  WHERE sc.subscriber_id = s.id AND ec.entry_id = $1))",
+                )
+                .bind(&entry.id)
+                .bind($crate::store::ms(entry.posted_at))
                 .execute(&mut *conn)
                 .await?;
                 for change in &entry.components {
@@ -677,6 +705,358 @@ macro_rules! sql_store {
                 Ok(records)
             }
 
+            async fn signing_key(&self) -> $crate::store::Result<Vec<u8>> {
+                use sqlx::Row;
+                let candidate = hex::encode(rand::random::<[u8; 32]>());
+                sqlx::query(
+                    "INSERT INTO keys (name, value) VALUES ('link_signing', $1) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(&candidate)
+                .execute(&self.pool)
+                .await?;
+                let row = sqlx::query("SELECT value FROM keys WHERE name = 'link_signing'")
+                    .fetch_one(&self.pool)
+                    .await?;
+                hex::decode(row.try_get::<String, _>("value")?)
+                    .map_err(|e| $crate::store::StoreError::Other(e.into()))
+            }
+
+            async fn subscribe(
+                &self,
+                subscriber: &$crate::domain::subscriber::Subscriber,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<$crate::store::SubscribeOutcome> {
+                use $crate::domain::subscriber::SubscriberState;
+                let (_guard, mut tx) = self.begin_write().await?;
+                let existing = sqlx::query(&format!(
+                    "SELECT * FROM subscribers WHERE channel = $1 AND address = $2{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind($crate::store::sql::enum_text(&subscriber.channel))
+                .bind(&subscriber.address)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (id, outcome) = match existing {
+                    None => {
+                        Self::write_subscriber(&mut tx, subscriber, true).await?;
+                        Self::queue_confirmation(&mut tx, &subscriber.id, now).await?;
+                        (subscriber.id.clone(), $crate::store::SubscribeOutcome::ConfirmationQueued)
+                    }
+                    Some(row) => {
+                        let mut current = Self::subscriber_from_row(&mut tx, &row).await?;
+                        if current.state == SubscriberState::Confirmed {
+                            (current.id, $crate::store::SubscribeOutcome::AlreadyConfirmed)
+                        } else {
+                            current.state = SubscriberState::Pending;
+                            current.components = subscriber.components.clone();
+                            current.unsubscribed_at = None;
+                            Self::write_subscriber(&mut tx, &current, false).await?;
+                            Self::queue_confirmation(&mut tx, &current.id, now).await?;
+                            (current.id, $crate::store::SubscribeOutcome::ConfirmationQueued)
+                        }
+                    }
+                };
+                let actor = $crate::store::Actor { name: "public".into(), ip: None };
+                Self::finish_write(&mut tx, &actor, now, "subscriber.subscribe", &id, serde_json::json!({}))
+                    .await?;
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn add_subscriber(
+                &self,
+                subscriber: &$crate::domain::subscriber::Subscriber,
+                actor: &$crate::store::Actor,
+            ) -> $crate::store::Result<()> {
+                use $crate::domain::subscriber::SubscriberState;
+                let (_guard, mut tx) = self.begin_write().await?;
+                Self::write_subscriber(&mut tx, subscriber, true)
+                    .await
+                    .map_err(|e| match e {
+                        $crate::store::StoreError::Conflict(_) => $crate::store::StoreError::Conflict(
+                            format!("{} is subscribed already", subscriber.address),
+                        ),
+                        other => other,
+                    })?;
+                if subscriber.state == SubscriberState::Pending {
+                    Self::queue_confirmation(&mut tx, &subscriber.id, subscriber.created_at).await?;
+                }
+                Self::finish_write(
+                    &mut tx,
+                    actor,
+                    subscriber.created_at,
+                    "subscriber.add",
+                    &subscriber.id,
+                    serde_json::json!({"confirmed": subscriber.state == SubscriberState::Confirmed}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_subscriber(
+                &self,
+                id: &str,
+            ) -> $crate::store::Result<$crate::domain::subscriber::Subscriber> {
+                let mut conn = self.pool.acquire().await?;
+                let row = sqlx::query("SELECT * FROM subscribers WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Self::subscriber_from_row(&mut conn, &row).await
+            }
+
+            async fn list_subscribers(
+                &self,
+                after: Option<&str>,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::domain::subscriber::Subscriber>> {
+                let mut conn = self.pool.acquire().await?;
+                let rows = sqlx::query("SELECT * FROM subscribers WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after.unwrap_or(""))
+                    .bind(limit)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let mut subscribers = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    subscribers.push(Self::subscriber_from_row(&mut conn, row).await?);
+                }
+                Ok(subscribers)
+            }
+
+            async fn change_subscriber(
+                &self,
+                id: &str,
+                actor: &$crate::store::Actor,
+                now: jiff::Timestamp,
+                change: &$crate::store::SubscriberFn<'_>,
+            ) -> $crate::store::Result<$crate::domain::subscriber::Subscriber> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                let row = sqlx::query(&format!("SELECT * FROM subscribers WHERE id = $1{}", Self::FOR_UPDATE))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let before = Self::subscriber_from_row(&mut tx, &row).await?;
+                let mut after = before.clone();
+                change(&mut after)?;
+                if after != before {
+                    Self::write_subscriber(&mut tx, &after, false).await?;
+                    Self::finish_write(
+                        &mut tx,
+                        actor,
+                        now,
+                        "subscriber.change",
+                        id,
+                        serde_json::json!({"state": after.state, "components": after.components}),
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn claim_deliveries(
+                &self,
+                now: jiff::Timestamp,
+                lease_until: jiff::Timestamp,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::ClaimedDelivery>> {
+                use sqlx::Row;
+                let now_ms = $crate::store::ms(now);
+                let (_guard, mut tx) = self.begin_write().await?;
+                let claimed = sqlx::query(&format!(
+                    "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1 WHERE id IN \
+                     (SELECT id FROM deliveries WHERE state IN ('pending', 'failed') \
+                      AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
+                      ORDER BY id LIMIT $3{}) \
+                     RETURNING id, kind, entry_id, subscriber_id, channel, attempts",
+                    Self::SKIP_LOCKED
+                ))
+                .bind($crate::store::ms(lease_until))
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                drop(_guard);
+                if claimed.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut conn = self.pool.acquire().await?;
+                let mut entries: std::collections::HashMap<String, $crate::domain::Entry> =
+                    std::collections::HashMap::new();
+                let mut subscribers: std::collections::HashMap<
+                    String,
+                    ($crate::domain::subscriber::Subscriber, Option<jiff::Timestamp>),
+                > = std::collections::HashMap::new();
+                let mut out = Vec::with_capacity(claimed.len());
+                for row in &claimed {
+                    let entry_id: Option<String> = row.try_get("entry_id")?;
+                    let subscriber_id: String = row.try_get("subscriber_id")?;
+                    if let Some(entry_id) = &entry_id {
+                        if !entries.contains_key(entry_id) {
+                            let mut found =
+                                Self::entries_where(&mut conn, "e.id = $1", Some(entry_id)).await?;
+                            let entry = found.pop().ok_or($crate::store::StoreError::NotFound)?;
+                            entries.insert(entry_id.clone(), entry);
+                        }
+                    }
+                    if !subscribers.contains_key(&subscriber_id) {
+                        let srow = sqlx::query("SELECT * FROM subscribers WHERE id = $1")
+                            .bind(&subscriber_id)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        let sent: Option<i64> = srow.try_get("confirm_sent_at")?;
+                        let subscriber = Self::subscriber_from_row(&mut conn, &srow).await?;
+                        subscribers.insert(
+                            subscriber_id.clone(),
+                            (subscriber, sent.map($crate::store::from_ms).transpose()?),
+                        );
+                    }
+                    let (subscriber, confirm_sent_at) = subscribers[&subscriber_id].clone();
+                    out.push($crate::store::ClaimedDelivery {
+                        id: row.try_get("id")?,
+                        kind: $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?,
+                        attempts: row.try_get("attempts")?,
+                        channel: $crate::store::sql::parse_enum(&row.try_get::<String, _>("channel")?)?,
+                        subscriber,
+                        confirm_sent_at,
+                        entry: entry_id.and_then(|id| entries.get(&id).cloned()),
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> $crate::store::Result<()> {
+                for chunk in ids.chunks(500) {
+                    let sql = format!(
+                        "UPDATE deliveries SET state = 'sent', sent_at = $1, lease_until = NULL, \
+                         last_error = NULL WHERE id IN ({})",
+                        Self::placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind($crate::store::ms(now));
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    let (_guard, mut tx) = self.begin_write().await?;
+                    query.execute(&mut *tx).await?;
+                    tx.commit().await?;
+                }
+                Ok(())
+            }
+
+            async fn mark_failed(
+                &self,
+                id: i64,
+                error: &str,
+                retry_at: Option<jiff::Timestamp>,
+            ) -> $crate::store::Result<()> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                let state = if retry_at.is_some() { "failed" } else { "dead" };
+                sqlx::query(
+                    "UPDATE deliveries SET state = $1, last_error = $2, lease_until = NULL, \
+                     next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4",
+                )
+                .bind(state)
+                .bind(error.chars().take(1000).collect::<String>())
+                .bind(retry_at.map($crate::store::ms))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn next_delivery_due(&self) -> $crate::store::Result<Option<jiff::Timestamp>> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT MIN(COALESCE(lease_until, next_attempt_at)) AS due FROM deliveries \
+                     WHERE state IN ('pending', 'failed')",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                row.try_get::<Option<i64>, _>("due")?
+                    .map($crate::store::from_ms)
+                    .transpose()
+            }
+
+            async fn incident_deliveries(
+                &self,
+                incident_id: &str,
+            ) -> $crate::store::Result<Vec<$crate::store::EntryDeliveries>> {
+                use sqlx::Row;
+                let mut conn = self.pool.acquire().await?;
+                sqlx::query("SELECT id FROM incidents WHERE id = $1")
+                    .bind(incident_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                let mut report: Vec<$crate::store::EntryDeliveries> = sqlx::query(
+                    "SELECT id FROM entries WHERE incident_id = $1 ORDER BY seq DESC",
+                )
+                .bind(incident_id)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok($crate::store::EntryDeliveries {
+                        entry_id: r.try_get("id")?,
+                        ..Default::default()
+                    })
+                })
+                .collect::<$crate::store::Result<_>>()?;
+                for row in sqlx::query(
+                    "SELECT d.entry_id, d.state, COUNT(*) AS n FROM deliveries d \
+                     JOIN entries e ON e.id = d.entry_id WHERE e.incident_id = $1 \
+                     GROUP BY d.entry_id, d.state",
+                )
+                .bind(incident_id)
+                .fetch_all(&mut *conn)
+                .await?
+                {
+                    let entry_id: String = row.try_get("entry_id")?;
+                    let state: String = row.try_get("state")?;
+                    let n: i64 = row.try_get("n")?;
+                    if let Some(item) = report.iter_mut().find(|r| r.entry_id == entry_id) {
+                        match state.as_str() {
+                            "pending" => item.pending += n,
+                            "sent" => item.sent += n,
+                            "failed" => item.failed += n,
+                            _ => item.dead += n,
+                        }
+                    }
+                }
+                for row in sqlx::query(
+                    "SELECT d.id, d.entry_id, d.subscriber_id, s.address, d.state, d.attempts, \
+                     d.last_error, d.next_attempt_at FROM deliveries d \
+                     JOIN entries e ON e.id = d.entry_id JOIN subscribers s ON s.id = d.subscriber_id \
+                     WHERE e.incident_id = $1 AND d.state IN ('failed', 'dead') ORDER BY d.id LIMIT 1000",
+                )
+                .bind(incident_id)
+                .fetch_all(&mut *conn)
+                .await?
+                {
+                    let entry_id: String = row.try_get("entry_id")?;
+                    let state: String = row.try_get("state")?;
+                    let failure = $crate::store::DeliveryFailure {
+                        delivery_id: row.try_get("id")?,
+                        subscriber_id: row.try_get("subscriber_id")?,
+                        address: row.try_get("address")?,
+                        attempts: row.try_get("attempts")?,
+                        last_error: row.try_get("last_error")?,
+                        next_attempt_at: if state == "failed" {
+                            Some($crate::store::from_ms(row.try_get("next_attempt_at")?)?)
+                        } else {
+                            None
+                        },
+                        state,
+                    };
+                    if let Some(item) = report.iter_mut().find(|r| r.entry_id == entry_id) {
+                        item.failures.push(failure);
+                    }
+                }
+                Ok(report)
+            }
+
             async fn idempotency_begin(
                 &self,
                 actor: &str,
@@ -750,6 +1130,126 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            async fn subscriber_from_row(
+                conn: &mut Conn,
+                row: &DbRow,
+            ) -> $crate::store::Result<$crate::domain::subscriber::Subscriber> {
+                use sqlx::Row;
+                let id: String = row.try_get("id")?;
+                let all: bool = row.try_get("all_components")?;
+                let components = if all {
+                    Vec::new()
+                } else {
+                    sqlx::query(
+                        "SELECT component_id FROM subscriber_components WHERE subscriber_id = $1 \
+                         ORDER BY component_id",
+                    )
+                    .bind(&id)
+                    .fetch_all(&mut *conn)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get::<String, _>("component_id"))
+                    .collect::<Result<_, _>>()?
+                };
+                let opt = |name: &str| -> $crate::store::Result<Option<jiff::Timestamp>> {
+                    row.try_get::<Option<i64>, _>(name)?
+                        .map($crate::store::from_ms)
+                        .transpose()
+                };
+                Ok($crate::domain::subscriber::Subscriber {
+                    id,
+                    channel: $crate::store::sql::parse_enum(&row.try_get::<String, _>("channel")?)?,
+                    address: row.try_get("address")?,
+                    state: $crate::store::sql::parse_enum(&row.try_get::<String, _>("state")?)?,
+                    components,
+                    created_at: $crate::store::from_ms(row.try_get("created_at")?)?,
+                    confirmed_at: opt("confirmed_at")?,
+                    unsubscribed_at: opt("unsubscribed_at")?,
+                })
+            }
+
+            /// Writes a subscriber's state and choice of components.
+            async fn write_subscriber(
+                conn: &mut Conn,
+                subscriber: &$crate::domain::subscriber::Subscriber,
+                insert: bool,
+            ) -> $crate::store::Result<()> {
+                let state = $crate::store::sql::enum_text(&subscriber.state);
+                let all = subscriber.components.is_empty();
+                if insert {
+                    sqlx::query(
+                        "INSERT INTO subscribers (id, channel, address, state, all_components, created_at, \
+                         confirmed_at, unsubscribed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(&subscriber.id)
+                    .bind($crate::store::sql::enum_text(&subscriber.channel))
+                    .bind(&subscriber.address)
+                    .bind(&state)
+                    .bind(all)
+                    .bind($crate::store::ms(subscriber.created_at))
+                    .bind(subscriber.confirmed_at.map($crate::store::ms))
+                    .bind(subscriber.unsubscribed_at.map($crate::store::ms))
+                    .execute(&mut *conn)
+                    .await?;
+                } else {
+                    sqlx::query(
+                        "UPDATE subscribers SET state = $1, all_components = $2, confirmed_at = $3, \
+                         unsubscribed_at = $4 WHERE id = $5",
+                    )
+                    .bind(&state)
+                    .bind(all)
+                    .bind(subscriber.confirmed_at.map($crate::store::ms))
+                    .bind(subscriber.unsubscribed_at.map($crate::store::ms))
+                    .bind(&subscriber.id)
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query("DELETE FROM subscriber_components WHERE subscriber_id = $1")
+                        .bind(&subscriber.id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                for component in &subscriber.components {
+                    Self::require_component(conn, component, "components").await?;
+                    sqlx::query(
+                        "INSERT INTO subscriber_components (subscriber_id, component_id) VALUES ($1, $2)",
+                    )
+                    .bind(&subscriber.id)
+                    .bind(component)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn queue_confirmation(
+                conn: &mut Conn,
+                subscriber_id: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<()> {
+                sqlx::query("UPDATE subscribers SET confirm_sent_at = $1 WHERE id = $2")
+                    .bind($crate::store::ms(now))
+                    .bind(subscriber_id)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO deliveries (kind, entry_id, subscriber_id, channel, state, attempts, \
+                     next_attempt_at, created_at) VALUES ('confirmation', NULL, $1, 'email', 'pending', 0, $2, $2)",
+                )
+                .bind(subscriber_id)
+                .bind($crate::store::ms(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// `$1, $2, …` for an IN list starting at `$start`.
+            fn placeholders(start: usize, count: usize) -> String {
+                (start..start + count)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+
             async fn require_component(
                 conn: &mut Conn,
                 id: &str,

@@ -19,6 +19,7 @@ pub struct SqliteStore {
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
+    const SKIP_LOCKED: &'static str = "";
     const FOR_UPDATE: &'static str = "";
 
     pub async fn connect(url: &str) -> Result<Self> {

@@ -47,6 +47,8 @@ pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
                 }
             }
             p { a href="/history" { "All past incidents" } }
+            h2.section { "Get every update by email" }
+            (super::subscribe::form(view.components, &[], ""))
         },
     )
 }

@@ -19,6 +19,10 @@ pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (full_title) }
                 link rel="stylesheet" href="/static/candor.css";
+                link rel="alternate" type="application/atom+xml" href="/feed.atom"
+                    title={ (ctx.page_name) " — incidents (Atom)" };
+                link rel="alternate" type="application/rss+xml" href="/feed.rss"
+                    title={ (ctx.page_name) " — incidents (RSS)" };
             }
             body {
                 header.site {

@@ -7,6 +7,7 @@ pub mod index;
 pub mod layout;
 pub mod markdown;
 pub mod parts;
+pub mod subscribe;
 
 use jiff::{tz::TimeZone, Timestamp};
 

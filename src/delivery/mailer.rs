@@ -1,0 +1,222 @@
+//! Where mail goes: an SMTP server, or `.eml` files when none is configured.
+//!
+//! SMTP uses our own pool of connections opened with `TCP_NODELAY`: lettre
+//! 0.11.23 leaves Nagle's algorithm on, which caps a sender at a few hundred
+//! mails a second (DESIGN.md §3, SMTP speed).
+
+use std::{
+    path::PathBuf,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use lettre::{
+    transport::smtp::{
+        authentication::{Credentials, Mechanism},
+        client::{AsyncSmtpConnection, TlsParameters},
+        extension::ClientId,
+    },
+    Message,
+};
+use tokio::sync::Mutex;
+
+/// A failed send: permanent failures are not retried.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    pub permanent: bool,
+    pub message: String,
+}
+
+impl SendError {
+    fn transient(message: impl Into<String>) -> Self {
+        Self {
+            permanent: false,
+            message: message.into(),
+        }
+    }
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    async fn send(&self, message: &Message) -> Result<(), SendError>;
+}
+
+/// Writes each mail as an `.eml` file: what a fresh install would send.
+pub struct FileMailer {
+    dir: PathBuf,
+}
+
+impl FileMailer {
+    pub fn new(dir: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { dir })
+    }
+}
+
+#[async_trait]
+impl Mailer for FileMailer {
+    async fn send(&self, message: &Message) -> Result<(), SendError> {
+        let id = message
+            .headers()
+            .get_raw("Message-ID")
+            .unwrap_or("<no-id>")
+            .trim_matches(|c| c == '<' || c == '>')
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-', "_");
+        let path = self.dir.join(format!("{id}.eml"));
+        let temporary = self.dir.join(format!(".{id}.eml.tmp"));
+        let bytes = message.formatted();
+        // Written whole, then renamed: a reader never sees half a mail.
+        tokio::fs::write(&temporary, bytes)
+            .await
+            .map_err(|e| SendError::transient(format!("writing {}: {e}", temporary.display())))?;
+        tokio::fs::rename(&temporary, &path)
+            .await
+            .map_err(|e| SendError::transient(format!("renaming to {}: {e}", path.display())))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    /// Plain SMTP, for a relay on the same host or network.
+    None,
+    /// STARTTLS required.
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+/// An SMTP relay reached through a fixed set of reused connections.
+pub struct SmtpMailer {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    slots: Vec<Mutex<Option<AsyncSmtpConnection>>>,
+    next: AtomicUsize,
+}
+
+impl SmtpMailer {
+    /// `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://…`.
+    pub fn from_url(text: &str, connections: usize) -> anyhow::Result<Self> {
+        let url = url::Url::parse(text).map_err(|e| anyhow::anyhow!("smtp_url: {e}"))?;
+        let tls_required = url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+        let (security, default_port) = match url.scheme() {
+            "smtp" if tls_required => (Security::StartTls, 587),
+            "smtp" => (Security::None, 25),
+            "smtps" => (Security::Implicit, 465),
+            other => anyhow::bail!("smtp_url: scheme must be smtp or smtps, not {other}"),
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("smtp_url: no host"))?
+            .to_string();
+        let credentials = (!url.username().is_empty()).then(|| {
+            let decode = |s: &str| {
+                percent_decode(s)
+            };
+            Credentials::new(
+                decode(url.username()),
+                decode(url.password().unwrap_or_default()),
+            )
+        });
+        Ok(Self {
+            port: url.port().unwrap_or(default_port),
+            host,
+            security,
+            credentials,
+            hello: ClientId::default(),
+            slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let timeout = Duration::from_secs(30);
+        let mut connection = if self.security == Security::Implicit {
+            let tls = TlsParameters::new(self.host.clone())
+                .map_err(|e| SendError::transient(e.to_string()))?;
+            AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(timeout),
+                &self.hello,
+                Some(tls),
+                None,
+            )
+            .await
+            .map_err(|e| SendError::transient(format!("connecting to the SMTP server: {e}")))?
+        } else {
+            let stream = tokio::time::timeout(
+                timeout,
+                tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+            )
+            .await
+            .map_err(|_| SendError::transient("connecting to the SMTP server timed out"))?
+            .map_err(|e| SendError::transient(format!("connecting to the SMTP server: {e}")))?;
+            stream
+                .set_nodelay(true)
+                .map_err(|e| SendError::transient(e.to_string()))?;
+            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                .await
+                .map_err(|e| SendError::transient(format!("SMTP greeting: {e}")))?
+        };
+        if self.security == Security::StartTls {
+            let tls = TlsParameters::new(self.host.clone())
+                .map_err(|e| SendError::transient(e.to_string()))?;
+            connection
+                .starttls(tls, &self.hello)
+                .await
+                .map_err(|e| SendError::transient(format!("STARTTLS: {e}")))?;
+        }
+        if let Some(credentials) = &self.credentials {
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| SendError {
+                    permanent: false,
+                    message: format!("SMTP authentication: {e}"),
+                })?;
+        }
+        Ok(connection)
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, message: &Message) -> Result<(), SendError> {
+        // Each connection sends one mail at a time; senders take turns.
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let mut slot = self.slots[index].lock().await;
+        if slot.as_ref().is_none_or(|c| c.has_broken()) {
+            *slot = Some(self.connect().await?);
+        }
+        let connection = slot.as_mut().expect("connected above");
+        match connection
+            .send(message.envelope(), &message.formatted())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let permanent = err.is_permanent();
+                if !permanent {
+                    // The connection's state is unknown: start afresh next time.
+                    if let Some(mut broken) = slot.take() {
+                        broken.abort().await;
+                    }
+                }
+                Err(SendError {
+                    permanent,
+                    message: err.to_string(),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Subscribers: who is told of every change, and how they opt in and out.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{DomainError, Email};
+
+/// How long a confirmation link stays valid.
+pub const CONFIRM_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriberState {
+    Pending,
+    Confirmed,
+    Unsubscribed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Webhook,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscriber {
+    pub id: String,
+    pub channel: Channel,
+    pub address: String,
+    pub state: SubscriberState,
+    /// Component ids; empty means every component.
+    pub components: Vec<String>,
+    pub created_at: Timestamp,
+    pub confirmed_at: Option<Timestamp>,
+    pub unsubscribed_at: Option<Timestamp>,
+}
+
+impl Subscriber {
+    /// A new email subscriber: pending until the link is clicked, unless
+    /// staff added the address and chose to skip the confirmation.
+    pub fn email(
+        id: String,
+        email: &Email,
+        components: Vec<String>,
+        confirmed: bool,
+        now: Timestamp,
+    ) -> Subscriber {
+        Subscriber {
+            id,
+            channel: Channel::Email,
+            address: email.as_str().to_ascii_lowercase(),
+            state: if confirmed {
+                SubscriberState::Confirmed
+            } else {
+                SubscriberState::Pending
+            },
+            components,
+            created_at: now,
+            confirmed_at: confirmed.then_some(now),
+            unsubscribed_at: None,
+        }
+    }
+
+    /// Clicking the link: only within the window, and never revives an
+    /// address that has unsubscribed since.
+    pub fn confirm(&mut self, link_sent_at: Timestamp, now: Timestamp) -> Result<(), DomainError> {
+        if now.duration_since(link_sent_at) > CONFIRM_WINDOW {
+            return Err(DomainError::new(
+                "token",
+                "this confirmation link has expired; subscribe again to get a new one",
+            ));
+        }
+        match self.state {
+            SubscriberState::Confirmed => Ok(()),
+            SubscriberState::Unsubscribed => Err(DomainError::new(
+                "token",
+                "this address has unsubscribed since; subscribe again to get a new link",
+            )),
+            SubscriberState::Pending => {
+                self.state = SubscriberState::Confirmed;
+                self.confirmed_at = Some(now);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn unsubscribe(&mut self, now: Timestamp) {
+        if self.state != SubscriberState::Unsubscribed {
+            self.state = SubscriberState::Unsubscribed;
+            self.unsubscribed_at = Some(now);
+        }
+    }
+
+    /// Whether news about these components is for this subscriber.
+    pub fn wants(&self, affected: &[String]) -> bool {
+        self.components.is_empty()
+            || affected.is_empty()
+            || self.components.iter().any(|c| affected.contains(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn pending() -> Subscriber {
+        let email = Email::parse("Ops@Example.test").unwrap();
+        Subscriber::email("s1".into(), &email, vec!["smtp".into()], false, t("2026-03-04T09:00:00Z"))
+    }
+
+    #[test]
+    fn confirmation_expires_after_seven_days() {
+        let mut s = pending();
+        let sent = t("2026-03-04T09:00:00Z");
+        assert!(s.clone().confirm(sent, t("2026-03-11T09:00:01Z")).is_err());
+        s.confirm(sent, t("2026-03-11T09:00:00Z")).unwrap();
+        assert_eq!(s.state, SubscriberState::Confirmed);
+        assert_eq!(s.address, "ops@example.test");
+    }
+
+    #[test]
+    fn an_unsubscribed_address_is_not_revived_by_an_old_link() {
+        let mut s = pending();
+        s.unsubscribe(t("2026-03-04T10:00:00Z"));
+        assert!(s.confirm(t("2026-03-04T09:00:00Z"), t("2026-03-04T11:00:00Z")).is_err());
+    }
+
+    #[test]
+    fn component_filters_match() {
+        let s = pending();
+        assert!(s.wants(&["smtp".into(), "vpn".into()]));
+        assert!(!s.wants(&["vpn".into()]));
+        assert!(s.wants(&[]));
+        let all = Subscriber { components: vec![], ..s };
+        assert!(all.wants(&["vpn".into()]));
+    }
+}

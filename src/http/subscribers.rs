@@ -1,0 +1,152 @@
+//! Admin API: subscribers, and what became of each delivery.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::get,
+    Extension, Json, Router,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, ApiQuery},
+    AppState, List,
+};
+use crate::domain::{subscriber::Subscriber, Email};
+use crate::ids::new_id;
+use crate::store::{Actor, EntryDeliveries, StoreError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/subscribers", get(list).post(add))
+        .route("/subscribers/{id}", get(read).delete(remove))
+        .route("/incidents/{id}/deliveries", get(deliveries))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSubscriber {
+    email: Email,
+    #[serde(default)]
+    components: Vec<String>,
+    /// Staff may vouch for an address and skip the confirmation mail.
+    #[serde(default)]
+    confirmed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct DeliveryReport {
+    incident_id: String,
+    totals: Totals,
+    entries: Vec<EntryDeliveries>,
+}
+
+#[derive(Serialize, Default)]
+struct Totals {
+    pending: i64,
+    sent: i64,
+    failed: i64,
+    dead: i64,
+}
+
+fn not_found(err: StoreError, what: &str, id: &str) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::NotFound(format!("there is no {what} with id `{id}`")),
+        other => other.into(),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<List<Subscriber>>> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let mut items = state
+        .store
+        .list_subscribers(query.cursor.as_deref(), limit + 1)
+        .await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|s| s.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(List { items, next_cursor }))
+}
+
+async fn add(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(body): ApiJson<NewSubscriber>,
+) -> ApiResult<(StatusCode, Json<Subscriber>)> {
+    let now = state.clock.now();
+    let mut components = body.components;
+    components.sort();
+    components.dedup();
+    let subscriber = Subscriber::email(new_id(), &body.email, components, body.confirmed, now);
+    state.store.add_subscriber(&subscriber, &actor).await?;
+    state.wake.notify_one();
+    Ok((StatusCode::CREATED, Json(subscriber)))
+}
+
+async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Subscriber>> {
+    let subscriber = state
+        .store
+        .get_subscriber(&id)
+        .await
+        .map_err(|e| not_found(e, "subscriber", &id))?;
+    Ok(Json(subscriber))
+}
+
+/// Removing a subscriber unsubscribes it: it gets nothing more, and what it
+/// was sent stays on record.
+async fn remove(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Subscriber>> {
+    let now = state.clock.now();
+    let subscriber = state
+        .store
+        .change_subscriber(&id, &actor, now, &|s| {
+            s.unsubscribe(now);
+            Ok(())
+        })
+        .await
+        .map_err(|e| not_found(e, "subscriber", &id))?;
+    Ok(Json(subscriber))
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryReport>> {
+    let entries = state
+        .store
+        .incident_deliveries(&id)
+        .await
+        .map_err(|e| not_found(e, "incident", &id))?;
+    let mut totals = Totals::default();
+    for e in &entries {
+        totals.pending += e.pending;
+        totals.sent += e.sent;
+        totals.failed += e.failed;
+        totals.dead += e.dead;
+    }
+    Ok(Json(DeliveryReport {
+        incident_id: id,
+        totals,
+        entries,
+    }))
+}
