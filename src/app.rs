@@ -14,9 +14,9 @@ use crate::delivery::{
     mailer::{FileMailer, Mailer, SmtpMailer},
     worker::Worker,
 };
-use crate::signing::Signer;
 use crate::http::{self, AppState};
 use crate::ids::{hash_token, new_id, new_token};
+use crate::signing::Signer;
 use crate::store::{self, Store};
 
 /// A running Candor: where it listens, and how to stop it.
@@ -108,6 +108,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         },
         retry_schedule: config.retry_delays()?,
         wake: wake.clone(),
+        pass: tokio::sync::Mutex::new(()),
     });
     let worker_task = tokio::spawn(worker.clone().run());
     let state = AppState {
@@ -154,10 +155,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

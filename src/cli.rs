@@ -11,7 +11,11 @@ use crate::ids::{hash_token, new_id, new_token};
 use crate::store::{self, StoreError};
 
 #[derive(Parser)]
-#[command(name = "candor", version, about = "An honest status page and incident communicator")]
+#[command(
+    name = "candor",
+    version,
+    about = "An honest status page and incident communicator"
+)]
 pub struct Cli {
     /// Configuration file (default: ./candor.toml when it exists).
     #[arg(long, global = true)]
@@ -77,7 +81,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .revoke_token(&name, clock.now())
                 .await
                 .map_err(|e| match e {
-                    StoreError::NotFound => anyhow::anyhow!("there is no active token named `{name}`"),
+                    StoreError::NotFound => {
+                        anyhow::anyhow!("there is no active token named `{name}`")
+                    }
                     e => anyhow::Error::new(e),
                 })
                 .context("revoking the token")?;

@@ -107,7 +107,10 @@ impl Config {
     pub fn mail_from(&self) -> Result<lettre::message::Mailbox, ConfigError> {
         self.mail_from.parse().map_err(|e| ConfigError::Invalid {
             key: "mail_from",
-            message: format!("`{}` is not a mailbox like `Status <status@example.com>`: {e}", self.mail_from),
+            message: format!(
+                "`{}` is not a mailbox like `Status <status@example.com>`: {e}",
+                self.mail_from
+            ),
         })
     }
 
@@ -136,7 +139,10 @@ impl Config {
     pub fn follow_up_duration(&self) -> Result<Duration, ConfigError> {
         parse_duration(&self.follow_up_after).ok_or_else(|| ConfigError::Invalid {
             key: "follow_up_after",
-            message: format!("`{}` is not a duration like 24h or 90m", self.follow_up_after),
+            message: format!(
+                "`{}` is not a duration like 24h or 90m",
+                self.follow_up_after
+            ),
         })
     }
 
@@ -149,7 +155,10 @@ impl Config {
             .map(Some)
             .ok_or_else(|| ConfigError::Invalid {
                 key: "overdue_grace",
-                message: format!("`{}` is not a duration like 15m, or off", self.overdue_grace),
+                message: format!(
+                    "`{}` is not a duration like 15m, or off",
+                    self.overdue_grace
+                ),
             })
     }
 

@@ -72,7 +72,10 @@ pub fn subject(entry: &Entry, tz: &TimeZone) -> String {
         EntryClass::Opened => format!(
             "{}, cause {}",
             state.status.as_str(),
-            state.cause.as_ref().map_or("not yet known".to_string(), |c| c.to_string())
+            state
+                .cause
+                .as_ref()
+                .map_or("not yet known".to_string(), |c| c.to_string())
         ),
         EntryClass::EtaSlipped | EntryClass::EtaImproved => match (&diff.eta, state.eta) {
             (Some(change), Some(eta)) => match change.from {
@@ -145,19 +148,25 @@ pub fn fact_lines(entry: &Entry, tz: &TimeZone) -> Vec<String> {
     let state = &entry.state;
     let now = entry.posted_at;
     let mut lines = vec![
-        format!("Status: {} · {}", state.status.words(), state.impact.words()),
+        format!(
+            "Status: {} · {}",
+            state.status.words(),
+            state.impact.words()
+        ),
         facts::cause_line(state).to_string(),
     ];
-    lines.push(match (state.eta, entry.diff.eta.as_ref().and_then(|c| c.from)) {
-        (Some(eta), Some(was)) if Some(was) != state.eta => format!(
-            "ETA: {} (was {})",
-            when(eta, now, tz),
-            facts::clock_time(was, tz)
-        ),
-        (Some(eta), _) => format!("ETA: {}", when(eta, now, tz)),
-        (None, _) if state.status == IncidentStatus::Resolved => "No ETA: resolved".into(),
-        (None, _) => "No ETA yet".into(),
-    });
+    lines.push(
+        match (state.eta, entry.diff.eta.as_ref().and_then(|c| c.from)) {
+            (Some(eta), Some(was)) if Some(was) != state.eta => format!(
+                "ETA: {} (was {})",
+                when(eta, now, tz),
+                facts::clock_time(was, tz)
+            ),
+            (Some(eta), _) => format!("ETA: {}", when(eta, now, tz)),
+            (None, _) if state.status == IncidentStatus::Resolved => "No ETA: resolved".into(),
+            (None, _) => "No ETA yet".into(),
+        },
+    );
     match state.next_update_at {
         Some(next) => lines.push(format!("Next update by {}", when(next, now, tz))),
         None => {
@@ -237,6 +246,7 @@ pub fn entry_mail(
         .from(settings.from.clone())
         .to(to)
         .subject(subject)
+        .date(std::time::SystemTime::from(entry.posted_at))
         .message_id(Some(format!(
             "<{}.{}@{}>",
             entry.id, subscriber_id, settings.host
@@ -296,7 +306,10 @@ pub fn confirmation_mail(
     Message::builder()
         .from(settings.from.clone())
         .to(to)
-        .subject(format!("Confirm: incident updates from {}", settings.page_name))
+        .subject(format!(
+            "Confirm: incident updates from {}",
+            settings.page_name
+        ))
         .message_id(Some(format!(
             "<confirm-{delivery_id}.{subscriber_id}@{}>",
             settings.host
@@ -310,7 +323,9 @@ mod tests {
 
     use super::*;
     use crate::domain::incident::{Change, ComponentChange, Diff};
-    use crate::domain::{Cause, Email, Impact, IncidentState, Message as Text, Owner, PersonName, Title};
+    use crate::domain::{
+        Cause, Email, Impact, IncidentState, Message as Text, Owner, PersonName, Title,
+    };
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -364,21 +379,39 @@ mod tests {
             }),
             ..Diff::default()
         };
-        let e = entry(vec![EntryClass::EtaSlipped, EntryClass::CauseIdentified], slipped);
+        let e = entry(
+            vec![EntryClass::EtaSlipped, EntryClass::CauseIdentified],
+            slipped,
+        );
         assert_eq!(
             subject(&e, &berlin),
             "[ETA slipped] Delayed outbound email — ETA now 16:00 CET (was 14:00)"
         );
         let e = entry(vec![EntryClass::ImpactRaised], Diff::default());
-        assert_eq!(subject(&e, &berlin), "[Severity raised] Delayed outbound email — now major impact");
+        assert_eq!(
+            subject(&e, &berlin),
+            "[Severity raised] Delayed outbound email — now major impact"
+        );
         let e = entry(vec![EntryClass::ComponentsWorsened], Diff::default());
-        assert_eq!(subject(&e, &berlin), "[Worse] Delayed outbound email — Outbound SMTP now major outage");
+        assert_eq!(
+            subject(&e, &berlin),
+            "[Worse] Delayed outbound email — Outbound SMTP now major outage"
+        );
         let e = entry(vec![EntryClass::Reopened], Diff::default());
-        assert_eq!(subject(&e, &berlin), "[Reopened] Delayed outbound email — the problem is back");
+        assert_eq!(
+            subject(&e, &berlin),
+            "[Reopened] Delayed outbound email — the problem is back"
+        );
         let e = entry(vec![EntryClass::CauseIdentified], Diff::default());
-        assert_eq!(subject(&e, &berlin), "[Update] Delayed outbound email — cause identified: DNS change");
+        assert_eq!(
+            subject(&e, &berlin),
+            "[Update] Delayed outbound email — cause identified: DNS change"
+        );
         let correction = Diff {
-            cause: Some(Change { from: None, to: None }),
+            cause: Some(Change {
+                from: None,
+                to: None,
+            }),
             ..Diff::default()
         };
         let e = entry(vec![EntryClass::Correction], correction);

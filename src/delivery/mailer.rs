@@ -62,7 +62,10 @@ impl Mailer for FileMailer {
             .get_raw("Message-ID")
             .unwrap_or("<no-id>")
             .trim_matches(|c| c == '<' || c == '>')
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-', "_");
+            .replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+                "_",
+            );
         let path = self.dir.join(format!("{id}.eml"));
         let temporary = self.dir.join(format!(".{id}.eml.tmp"));
         let bytes = message.formatted();
@@ -101,7 +104,9 @@ impl SmtpMailer {
     /// `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://…`.
     pub fn from_url(text: &str, connections: usize) -> anyhow::Result<Self> {
         let url = url::Url::parse(text).map_err(|e| anyhow::anyhow!("smtp_url: {e}"))?;
-        let tls_required = url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
+        let tls_required = url
+            .query_pairs()
+            .any(|(k, v)| k == "tls" && v == "required");
         let (security, default_port) = match url.scheme() {
             "smtp" if tls_required => (Security::StartTls, 587),
             "smtp" => (Security::None, 25),
@@ -113,9 +118,7 @@ impl SmtpMailer {
             .ok_or_else(|| anyhow::anyhow!("smtp_url: no host"))?
             .to_string();
         let credentials = (!url.username().is_empty()).then(|| {
-            let decode = |s: &str| {
-                percent_decode(s)
-            };
+            let decode = |s: &str| percent_decode(s);
             Credentials::new(
                 decode(url.username()),
                 decode(url.password().unwrap_or_default()),

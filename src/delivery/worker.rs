@@ -27,6 +27,9 @@ pub struct Worker {
     /// Delay before each retry; past the last one a delivery is dead.
     pub retry_schedule: Vec<SignedDuration>,
     pub wake: Arc<Notify>,
+    /// One pass at a time in a process: a pass that returns has finished
+    /// what any earlier pass claimed (the batch itself is sent concurrently).
+    pub pass: tokio::sync::Mutex<()>,
 }
 
 enum Outcome {
@@ -58,26 +61,45 @@ impl Worker {
 
     /// Claims one batch and sends it; returns how many were claimed.
     pub async fn drain_once(&self) -> anyhow::Result<usize> {
+        let _pass = self.pass.lock().await;
         let now = self.clock.now();
-        let claimed = self
-            .store
-            .claim_deliveries(now, now + LEASE, BATCH)
-            .await?;
+        let claimed = self.store.claim_deliveries(now, now + LEASE, BATCH).await?;
         let count = claimed.len();
         if count == 0 {
             return Ok(0);
         }
-        let outcomes: Vec<(ClaimedDelivery, Outcome)> = futures::stream::iter(claimed)
-            .map(|delivery| async move {
-                let outcome = match self.deliver(&delivery).await {
-                    Ok(()) => Outcome::Sent,
-                    Err(err) => Outcome::Failed(err),
-                };
-                (delivery, outcome)
+        // Each subscriber's mails go out in order (they read as a story);
+        // different subscribers are served concurrently.
+        let mut groups: Vec<Vec<ClaimedDelivery>> = Vec::new();
+        let mut group_of: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
+        for delivery in claimed {
+            let index = *group_of
+                .entry(delivery.subscriber.id.clone())
+                .or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+            groups[index].push(delivery);
+        }
+        let outcomes: Vec<(ClaimedDelivery, Outcome)> = futures::stream::iter(groups)
+            .map(|group| async move {
+                let mut done = Vec::with_capacity(group.len());
+                for delivery in group {
+                    let outcome = match self.deliver(&delivery).await {
+                        Ok(()) => Outcome::Sent,
+                        Err(err) => Outcome::Failed(err),
+                    };
+                    done.push((delivery, outcome));
+                }
+                done
             })
             .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         let now = self.clock.now();
         let mut sent = Vec::new();
         for (delivery, outcome) in outcomes {
@@ -103,7 +125,12 @@ impl Worker {
         Ok(count)
     }
 
-    fn retry_at(&self, delivery: &ClaimedDelivery, err: &SendError, now: Timestamp) -> Option<Timestamp> {
+    fn retry_at(
+        &self,
+        delivery: &ClaimedDelivery,
+        err: &SendError,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
         if err.permanent {
             return None;
         }

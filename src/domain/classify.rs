@@ -147,9 +147,24 @@ mod tests {
     fn every_bad_news_class_outranks_every_good_news_class() {
         use EntryClass::*;
         let all = [
-            Opened, Reopened, Correction, OverdueNotice, EtaSlipped, EtaWithdrawn,
-            ImpactRaised, ComponentsWorsened, Resolved, CauseIdentified, EtaSet, EtaImproved,
-            ImpactLowered, ComponentsRecovered, OwnerChanged, FollowUp, Postmortem, Update,
+            Opened,
+            Reopened,
+            Correction,
+            OverdueNotice,
+            EtaSlipped,
+            EtaWithdrawn,
+            ImpactRaised,
+            ComponentsWorsened,
+            Resolved,
+            CauseIdentified,
+            EtaSet,
+            EtaImproved,
+            ImpactLowered,
+            ComponentsRecovered,
+            OwnerChanged,
+            FollowUp,
+            Postmortem,
+            Update,
         ];
         for bad in all.iter().filter(|c| c.is_bad_news()) {
             for good in all.iter().filter(|c| !c.is_bad_news() && **c != Opened) {

@@ -34,7 +34,7 @@ pub fn relative(at: Timestamp, now: Timestamp) -> Option<String> {
         }
     };
     match minutes {
-        m if m > 120 || m < -120 => None,
+        m if !(-120..=120).contains(&m) => None,
         0 => Some("now".into()),
         m if m > 0 => Some(format!("in {}", text(m))),
         m => Some(format!("{} ago", text(-m))),
@@ -159,14 +159,22 @@ pub fn eta_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Line {
 
 /// "Next update by 10:30 CET (in 12 min)" or "Update overdue since 10:30 CET".
 pub fn next_update_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Option<Line> {
-    let at = incident.state.next_update_at.filter(|_| !incident.is_resolved())?;
+    let at = incident
+        .state
+        .next_update_at
+        .filter(|_| !incident.is_resolved())?;
     Some(if incident.overdue(now) {
         Line::default()
             .text("Update overdue since ")
             .time(at, when(at, now, tz))
-            .text(format!(" — {} has been reminded", incident.state.owner.name))
+            .text(format!(
+                " — {} has been reminded",
+                incident.state.owner.name
+            ))
     } else {
-        Line::default().text("Next update by ").time_near(at, now, tz)
+        Line::default()
+            .text("Next update by ")
+            .time_near(at, now, tz)
     })
 }
 
@@ -212,8 +220,9 @@ impl Overall {
         let by_impact = match worst_impact {
             Some(3) => Overall::Major,
             Some(2) => Overall::Partial,
-            Some(_) => Overall::Minor,
-            None => Overall::Operational,
+            Some(1) => Overall::Minor,
+            // An open incident of no impact (a notice) does not darken the banner.
+            _ => Overall::Operational,
         };
         let rank = |o: Overall| match o {
             Overall::Operational | Overall::Maintenance => 0,
@@ -226,9 +235,7 @@ impl Overall {
         } else {
             by_component
         };
-        if worst == Overall::Operational
-            && statuses.contains(&ComponentStatus::UnderMaintenance)
-        {
+        if worst == Overall::Operational && statuses.contains(&ComponentStatus::UnderMaintenance) {
             Overall::Maintenance
         } else {
             worst

@@ -110,7 +110,13 @@ mod tests {
 
     fn pending() -> Subscriber {
         let email = Email::parse("Ops@Example.test").unwrap();
-        Subscriber::email("s1".into(), &email, vec!["smtp".into()], false, t("2026-03-04T09:00:00Z"))
+        Subscriber::email(
+            "s1".into(),
+            &email,
+            vec!["smtp".into()],
+            false,
+            t("2026-03-04T09:00:00Z"),
+        )
     }
 
     #[test]
@@ -127,7 +133,9 @@ mod tests {
     fn an_unsubscribed_address_is_not_revived_by_an_old_link() {
         let mut s = pending();
         s.unsubscribe(t("2026-03-04T10:00:00Z"));
-        assert!(s.confirm(t("2026-03-04T09:00:00Z"), t("2026-03-04T11:00:00Z")).is_err());
+        assert!(s
+            .confirm(t("2026-03-04T09:00:00Z"), t("2026-03-04T11:00:00Z"))
+            .is_err());
     }
 
     #[test]
@@ -136,7 +144,10 @@ mod tests {
         assert!(s.wants(&["smtp".into(), "vpn".into()]));
         assert!(!s.wants(&["vpn".into()]));
         assert!(s.wants(&[]));
-        let all = Subscriber { components: vec![], ..s };
+        let all = Subscriber {
+            components: vec![],
+            ..s
+        };
         assert!(all.wants(&["vpn".into()]));
     }
 }

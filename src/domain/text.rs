@@ -20,7 +20,10 @@ fn clean(field: &str, raw: &str, max: usize, multiline: bool) -> Result<String, 
     }
     let bad_control = |c: char| c.is_control() && !(multiline && (c == '\n' || c == '\t'));
     if text.chars().filter(|&c| c != '\r').any(bad_control) {
-        return Err(DomainError::new(field, "must not contain control characters"));
+        return Err(DomainError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     // CR only ever appears as part of a line break; keep one kind of line break.
     Ok(text.replace("\r\n", "\n").replace('\r', "\n"))
@@ -140,7 +143,10 @@ mod tests {
 
     #[test]
     fn titles_are_trimmed_and_bounded() {
-        assert_eq!(Title::parse("  Mail delays ").unwrap().as_str(), "Mail delays");
+        assert_eq!(
+            Title::parse("  Mail delays ").unwrap().as_str(),
+            "Mail delays"
+        );
         assert_eq!(Title::parse("   ").unwrap_err().field, "title");
         assert!(Title::parse(&"x".repeat(201)).is_err());
         assert!(Title::parse(&"x".repeat(200)).is_ok());

@@ -63,9 +63,11 @@ impl ApiError {
                 "unsupported_media_type",
                 None,
             ),
-            Self::Invalid { field, .. } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid", field.as_deref())
-            }
+            Self::Invalid { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                field.as_deref(),
+            ),
             Self::IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -61,11 +61,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// the unknown name is taken from the message.
 fn data_error(path: &str, err: &serde_json::Error) -> ApiError {
     let text = err.to_string();
-    let message = text
-        .split(" at line ")
-        .next()
-        .unwrap_or(&text)
-        .to_string();
+    let message = text.split(" at line ").next().unwrap_or(&text).to_string();
     let field = if let Some(rest) = message.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or_default();
         join_path(path, name)

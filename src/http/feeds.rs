@@ -96,9 +96,8 @@ async fn items(
         .filter(|r| keep(r))
         .flat_map(|r| r.entries.iter().map(move |e| (r, e)))
         .collect();
-    entries.sort_by(|a, b| {
-        (b.1.posted_at, b.1.seq, &b.1.id).cmp(&(a.1.posted_at, a.1.seq, &a.1.id))
-    });
+    entries
+        .sort_by(|a, b| (b.1.posted_at, b.1.seq, &b.1.id).cmp(&(a.1.posted_at, a.1.seq, &a.1.id)));
     entries.truncate(ITEMS);
     Ok(entries
         .into_iter()
@@ -106,12 +105,7 @@ async fn items(
         .collect())
 }
 
-fn item(
-    state: &AppState,
-    record: &IncidentRecord,
-    entry: &Entry,
-    now: Timestamp,
-) -> Item {
+fn item(state: &AppState, record: &IncidentRecord, entry: &Entry, now: Timestamp) -> Item {
     let tz: &TimeZone = &state.tz;
     let link = format!("{}/incidents/{}", state.base_url, record.incident.id);
     let lead = classify::lead(&entry.classes);

@@ -12,7 +12,10 @@ pub fn router() -> Router<AppState> {
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let check = tokio::time::timeout(std::time::Duration::from_secs(3), state.store.ping()).await;
     match check {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok"}))),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "health check: database does not answer");
             (

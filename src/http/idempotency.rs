@@ -29,7 +29,10 @@ pub async fn idempotent(
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| {
-            ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+            ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
         })?;
     let actor = request
         .extensions()

@@ -368,7 +368,12 @@ async fn open(
     let components = state.store.list_components().await?;
     Ok((
         StatusCode::CREATED,
-        Json(IncidentJson::new(&record.incident, Some(&record), &components, now)),
+        Json(IncidentJson::new(
+            &record.incident,
+            Some(&record),
+            &components,
+            now,
+        )),
     ))
 }
 

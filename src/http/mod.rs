@@ -10,9 +10,9 @@ mod health;
 mod idempotency;
 mod incidents;
 pub(crate) mod public;
+mod statuspage;
 mod subscribe;
 mod subscribers;
-mod statuspage;
 
 use std::sync::Arc;
 

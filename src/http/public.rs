@@ -100,7 +100,11 @@ async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> Page
     let fail = |e| failed(&state, e);
     let record = state.store.get_incident(&id).await.map_err(fail)?;
     let components = state.store.list_components().await.map_err(fail)?;
-    Ok(views::incident::page(&page_context(&state), &record, &components))
+    Ok(views::incident::page(
+        &page_context(&state),
+        &record,
+        &components,
+    ))
 }
 
 async fn history(State(state): State<AppState>) -> PageResult {

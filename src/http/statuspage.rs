@@ -38,7 +38,10 @@ pub fn router() -> Router<AppState> {
             "/api/v2/scheduled-maintenances/upcoming.json",
             get(maintenances),
         )
-        .route("/api/v2/scheduled-maintenances/active.json", get(maintenances))
+        .route(
+            "/api/v2/scheduled-maintenances/active.json",
+            get(maintenances),
+        )
         .route("/api/v2/{*rest}", any(super::api_not_found))
         .method_not_allowed_fallback(super::api_method_not_allowed)
         // Browsers on any site may read the public state (status widgets).

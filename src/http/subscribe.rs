@@ -89,7 +89,13 @@ async fn subscribe(State(state): State<AppState>, body: Bytes) -> Response {
     let refuse = |problem: &str| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            view::subscribe_page(&ctx, &components, Some(problem), &form.email, &form.components),
+            view::subscribe_page(
+                &ctx,
+                &components,
+                Some(problem),
+                &form.email,
+                &form.components,
+            ),
         )
             .into_response()
     };
@@ -103,7 +109,9 @@ async fn subscribe(State(state): State<AppState>, body: Bytes) -> Response {
         .find(|id| !components.iter().any(|c| &c.id == *id))
     {
         tracing::info!(component = %unknown, "subscribe refused: unknown component");
-        return refuse("One of the chosen components does not exist any more. Please choose again.");
+        return refuse(
+            "One of the chosen components does not exist any more. Please choose again.",
+        );
     }
     let now = state.clock.now();
     let subscriber = Subscriber::email(new_id(), &email, form.components.clone(), false, now);
@@ -118,7 +126,10 @@ async fn subscribe(State(state): State<AppState>, body: Bytes) -> Response {
             &ctx,
             "Check your inbox",
             &[
-                format!("If {} can receive mail from us, a link to confirm is on its way.", email),
+                format!(
+                    "If {} can receive mail from us, a link to confirm is on its way.",
+                    email
+                ),
                 "Nothing else is sent until you click it. The link works for 7 days.".into(),
             ],
             None,
@@ -185,7 +196,10 @@ fn subscriber_id(state: &AppState, purpose: &str, token: Option<&str>) -> Option
     token.and_then(|t| state.mail.signer.verify(purpose, t))
 }
 
-async fn unsubscribe_page(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
     let token = query.token.unwrap_or_default();
     if subscriber_id(&state, UNSUBSCRIBE, Some(&token)).is_none() {
         return bad_link(&state);
@@ -210,7 +224,10 @@ async fn unsubscribe(State(state): State<AppState>, Query(query): Query<TokenQue
         Ok(subscriber) => view::notice(
             &page_context(&state),
             "You are unsubscribed",
-            &[format!("No more incident mail goes to {}.", subscriber.address)],
+            &[format!(
+                "No more incident mail goes to {}.",
+                subscriber.address
+            )],
             None,
         )
         .into_response(),
@@ -224,12 +241,14 @@ async fn manage(State(state): State<AppState>, Query(query): Query<TokenQuery>) 
     let Some(id) = subscriber_id(&state, MANAGE, Some(&token)) else {
         return bad_link(&state);
     };
-    let (subscriber, components) =
-        match (state.store.get_subscriber(&id).await, state.store.list_components().await) {
-            (Ok(s), Ok(c)) => (s, c),
-            (Err(StoreError::NotFound), _) => return bad_link(&state),
-            (Err(e), _) | (_, Err(e)) => return failed(&state, e),
-        };
+    let (subscriber, components) = match (
+        state.store.get_subscriber(&id).await,
+        state.store.list_components().await,
+    ) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(StoreError::NotFound), _) => return bad_link(&state),
+        (Err(e), _) | (_, Err(e)) => return failed(&state, e),
+    };
     view::manage_page(
         &page_context(&state),
         &token,
@@ -280,7 +299,10 @@ async fn save_choice(
             view::notice(
                 &page_context(&state),
                 "That did not work",
-                &["One of the chosen components does not exist any more. Please choose again.".into()],
+                &[
+                    "One of the chosen components does not exist any more. Please choose again."
+                        .into(),
+                ],
                 None,
             ),
         )

@@ -100,7 +100,10 @@ async fn add(
     Ok((StatusCode::CREATED, Json(subscriber)))
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Subscriber>> {
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Subscriber>> {
     let subscriber = state
         .store
         .get_subscriber(&id)

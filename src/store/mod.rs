@@ -267,8 +267,13 @@ pub trait Store: Send + Sync + 'static {
         request_hash: &str,
         now: Timestamp,
     ) -> Result<IdempotencyBegin>;
-    async fn idempotency_finish(&self, actor: &str, key: &str, status: u16, body: &str)
-        -> Result<()>;
+    async fn idempotency_finish(
+        &self,
+        actor: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<()>;
     /// Forgets a key whose request failed, so that a retry runs again.
     async fn idempotency_abandon(&self, actor: &str, key: &str) -> Result<()>;
 }
@@ -305,7 +310,11 @@ mod tests {
             let path = file.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
             let squashed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            for forbidden in ["update entries", "delete from entries", "replace into entries"] {
+            for forbidden in [
+                "update entries",
+                "delete from entries",
+                "replace into entries",
+            ] {
                 assert!(
                     !squashed.contains(forbidden) || path.ends_with("mod.rs"),
                     "{} contains `{forbidden}`",

@@ -628,7 +628,9 @@ macro_rules! sql_store {
                     .fetch_one(&mut *conn)
                     .await?;
                 let incident = Self::incident_from_row(&row)?;
-                let entries = Self::entries_where(&mut conn, "e.incident_id = $1", Some(id)).await?;
+                let mut entries = Self::entries_where(&mut conn, "e.incident_id = $1", Some(id)).await?;
+                // An entry committed between the two reads belongs to a newer state.
+                entries.retain(|e| e.seq <= incident.last_seq);
                 Ok($crate::store::IncidentRecord { incident, entries })
             }
 
@@ -668,26 +670,13 @@ macro_rules! sql_store {
             async fn open_incident_records(
                 &self,
             ) -> $crate::store::Result<Vec<$crate::store::IncidentRecord>> {
-                let mut conn = self.pool.acquire().await?;
-                let incidents: Vec<$crate::domain::Incident> = sqlx::query(&format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'resolved' \
-                     ORDER BY created_at DESC, id DESC"
-                ))
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(Self::incident_from_row)
-                .collect::<$crate::store::Result<_>>()?;
-                let mut entries = Self::entries_where(&mut conn, "i.status <> 'resolved'", None).await?;
-                Ok(incidents
-                    .into_iter()
-                    .map(|incident| {
-                        let mine = entries
-                            .extract_if(.., |e| e.incident_id == incident.id)
-                            .collect();
-                        $crate::store::IncidentRecord { incident, entries: mine }
-                    })
-                    .collect())
+                self.incident_records(&$crate::store::IncidentFilter {
+                    state: Some($crate::store::IncidentState::Open),
+                    kind: None,
+                    before: None,
+                    limit: 1000,
+                })
+                .await
             }
 
             async fn incident_records(
@@ -698,8 +687,9 @@ macro_rules! sql_store {
                 let mut conn = self.pool.acquire().await?;
                 let mut records = Vec::with_capacity(incidents.len());
                 for incident in incidents {
-                    let entries =
+                    let mut entries =
                         Self::entries_where(&mut conn, "e.incident_id = $1", Some(&incident.id)).await?;
+                    entries.retain(|e| e.seq <= incident.last_seq);
                     records.push($crate::store::IncidentRecord { incident, entries });
                 }
                 Ok(records)
@@ -924,6 +914,8 @@ macro_rules! sql_store {
                         entry: entry_id.and_then(|id| entries.get(&id).cloned()),
                     });
                 }
+                // RETURNING has no order; deliveries are sent in the order they were queued.
+                out.sort_by_key(|d| d.id);
                 Ok(out)
             }
 

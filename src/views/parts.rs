@@ -32,7 +32,11 @@ pub fn status_badge(status: ComponentStatus) -> Markup {
 }
 
 pub fn class_label(class: EntryClass) -> Markup {
-    let kind = if class.is_bad_news() { "label bad" } else { "label" };
+    let kind = if class.is_bad_news() {
+        "label bad"
+    } else {
+        "label"
+    };
     html! { span class=(kind) { (class.label()) } }
 }
 
@@ -71,7 +75,11 @@ fn component_name<'a>(components: &'a [Component], id: &'a str) -> &'a str {
 }
 
 /// The facts of an incident in plain words: who, why, when fixed, when we speak next.
-pub fn honesty_block(ctx: &PageContext<'_>, incident: &Incident, components: &[Component]) -> Markup {
+pub fn honesty_block(
+    ctx: &PageContext<'_>,
+    incident: &Incident,
+    components: &[Component],
+) -> Markup {
     let state = &incident.state;
     let overdue = incident.overdue(ctx.now);
     html! {

@@ -53,7 +53,12 @@ pub fn subscribe_page(
 }
 
 /// A short answer page: a heading and what happens next.
-pub fn notice(ctx: &PageContext<'_>, heading: &str, lines: &[String], extra: Option<Markup>) -> Markup {
+pub fn notice(
+    ctx: &PageContext<'_>,
+    heading: &str,
+    lines: &[String],
+    extra: Option<Markup>,
+) -> Markup {
     layout(
         ctx,
         heading,

@@ -27,7 +27,10 @@ struct World {
 impl World {
     fn new() -> Self {
         let mut components = BTreeMap::new();
-        components.insert("smtp".into(), ("Outbound SMTP".into(), ComponentStatus::Operational));
+        components.insert(
+            "smtp".into(),
+            ("Outbound SMTP".into(), ComponentStatus::Operational),
+        );
         components.insert("vpn".into(), ("VPN".into(), ComponentStatus::Operational));
         Self {
             components,
@@ -96,7 +99,12 @@ fn opened(world: &mut World) -> Incident {
     incident
 }
 
-fn apply(world: &mut World, incident: &Incident, cmd: Command, now: Timestamp) -> (Incident, Entry) {
+fn apply(
+    world: &mut World,
+    incident: &Incident,
+    cmd: Command,
+    now: Timestamp,
+) -> (Incident, Entry) {
     let ctx = world.ctx(now);
     let result = incident.apply(cmd, &ctx).unwrap();
     world.commit(&result.1);
@@ -110,22 +118,37 @@ fn an_incident_opens_with_nothing_known() {
     let (incident, entry) = Incident::open("inc".into(), open_cmd(), &ctx).unwrap();
     assert_eq!(incident.state.cause, None);
     assert_eq!(incident.state.eta, None);
-    assert_eq!(incident.state.next_update_at, Some(t("2026-03-04T09:30:00Z")));
+    assert_eq!(
+        incident.state.next_update_at,
+        Some(t("2026-03-04T09:30:00Z"))
+    );
     assert_eq!(entry.classes, vec![EntryClass::Opened]);
     assert_eq!(entry.posted_at, t(T0));
     assert_eq!(entry.seq, 1);
     assert_eq!(entry.components.len(), 1);
     assert_eq!(entry.components[0].old_status, ComponentStatus::Operational);
-    assert_eq!(entry.components[0].new_status, ComponentStatus::PartialOutage);
-    assert_eq!(facts::cause_line(&incident.state).to_string(), "Cause: not yet known — we will say as soon as we know.");
-    assert_eq!(facts::eta_line(&incident, t(T0), &TimeZone::UTC).to_string(), "No ETA yet");
+    assert_eq!(
+        entry.components[0].new_status,
+        ComponentStatus::PartialOutage
+    );
+    assert_eq!(
+        facts::cause_line(&incident.state).to_string(),
+        "Cause: not yet known — we will say as soon as we know."
+    );
+    assert_eq!(
+        facts::eta_line(&incident, t(T0), &TimeZone::UTC).to_string(),
+        "No ETA yet"
+    );
 }
 
 #[test]
 fn opening_requires_a_promised_next_update() {
     let mut world = World::new();
     let ctx = world.ctx(t(T0));
-    let cmd = OpenIncident { next_update: None, ..open_cmd() };
+    let cmd = OpenIncident {
+        next_update: None,
+        ..open_cmd()
+    };
     let err = Incident::open("inc".into(), cmd, &ctx).unwrap_err();
     assert_eq!(err.field, "next_update_at");
 }
@@ -133,10 +156,19 @@ fn opening_requires_a_promised_next_update() {
 #[test]
 fn next_update_must_be_future_and_within_seven_days() {
     let now = t(T0);
-    assert_eq!(NextUpdate::At(now).resolve(now).unwrap_err().field, "next_update_at");
-    assert!(NextUpdate::At(t("2026-03-04T08:59:00Z")).resolve(now).is_err());
-    assert!(NextUpdate::At(t("2026-03-11T09:00:00Z")).resolve(now).is_ok());
-    assert!(NextUpdate::At(t("2026-03-11T09:00:01Z")).resolve(now).is_err());
+    assert_eq!(
+        NextUpdate::At(now).resolve(now).unwrap_err().field,
+        "next_update_at"
+    );
+    assert!(NextUpdate::At(t("2026-03-04T08:59:00Z"))
+        .resolve(now)
+        .is_err());
+    assert!(NextUpdate::At(t("2026-03-11T09:00:00Z"))
+        .resolve(now)
+        .is_ok());
+    assert!(NextUpdate::At(t("2026-03-11T09:00:01Z"))
+        .resolve(now)
+        .is_err());
     assert!(NextUpdate::InMinutes(0).resolve(now).is_err());
     assert!(NextUpdate::InMinutes(10_080).resolve(now).is_ok());
     assert!(NextUpdate::InMinutes(10_081).resolve(now).is_err());
@@ -147,7 +179,10 @@ fn every_unresolved_update_promises_the_next_one() {
     let mut world = World::new();
     let incident = opened(&mut world);
     let ctx = world.ctx(t("2026-03-04T09:10:00Z"));
-    let cmd = PostUpdate { next_update: None, ..update_cmd() };
+    let cmd = PostUpdate {
+        next_update: None,
+        ..update_cmd()
+    };
     let err = incident.apply(Command::Update(cmd), &ctx).unwrap_err();
     assert_eq!(err.field, "next_update_at");
 }
@@ -160,7 +195,10 @@ fn unknown_components_are_refused() {
         components: BTreeMap::from([("nope".to_string(), ComponentStatus::MajorOutage)]),
         ..open_cmd()
     };
-    assert_eq!(Incident::open("inc".into(), cmd, &ctx).unwrap_err().field, "components");
+    assert_eq!(
+        Incident::open("inc".into(), cmd, &ctx).unwrap_err().field,
+        "components"
+    );
 }
 
 #[test]
@@ -168,11 +206,17 @@ fn eta_moves_are_kept_and_classified() {
     let mut world = World::new();
     let incident = opened(&mut world);
     let now = t("2026-03-04T10:00:00Z");
-    let set = PostUpdate { eta: Patch::Set(t("2026-03-04T14:00:00Z")), ..update_cmd() };
+    let set = PostUpdate {
+        eta: Patch::Set(t("2026-03-04T14:00:00Z")),
+        ..update_cmd()
+    };
     let (incident, entry) = apply(&mut world, &incident, Command::Update(set), now);
     assert_eq!(entry.classes, vec![EntryClass::EtaSet]);
 
-    let slip = PostUpdate { eta: Patch::Set(t("2026-03-04T16:00:00Z")), ..update_cmd() };
+    let slip = PostUpdate {
+        eta: Patch::Set(t("2026-03-04T16:00:00Z")),
+        ..update_cmd()
+    };
     let (incident, entry) = apply(&mut world, &incident, Command::Update(slip), now);
     assert_eq!(entry.classes, vec![EntryClass::EtaSlipped]);
     assert_eq!(
@@ -180,7 +224,10 @@ fn eta_moves_are_kept_and_classified() {
         "ETA: 16:00 UTC (was 14:00; moved once)"
     );
 
-    let better = PostUpdate { eta: Patch::Set(t("2026-03-04T15:00:00Z")), ..update_cmd() };
+    let better = PostUpdate {
+        eta: Patch::Set(t("2026-03-04T15:00:00Z")),
+        ..update_cmd()
+    };
     let (incident, entry) = apply(&mut world, &incident, Command::Update(better), now);
     assert_eq!(entry.classes, vec![EntryClass::EtaImproved]);
     assert_eq!(
@@ -188,7 +235,10 @@ fn eta_moves_are_kept_and_classified() {
         "ETA: 15:00 UTC (was 16:00; moved twice)"
     );
 
-    let withdrawn = PostUpdate { eta: Patch::Clear, ..update_cmd() };
+    let withdrawn = PostUpdate {
+        eta: Patch::Clear,
+        ..update_cmd()
+    };
     let (incident, entry) = apply(&mut world, &incident, Command::Update(withdrawn), now);
     assert_eq!(entry.classes, vec![EntryClass::EtaWithdrawn]);
     assert_eq!(incident.state.eta, None);
@@ -209,11 +259,28 @@ fn an_eta_in_the_past_is_refused_but_a_passed_one_is_said_plainly() {
     let mut world = World::new();
     let incident = opened(&mut world);
     let ctx = world.ctx(t("2026-03-04T10:00:00Z"));
-    let past = PostUpdate { eta: Patch::Set(t("2026-03-04T09:59:00Z")), ..update_cmd() };
-    assert_eq!(incident.apply(Command::Update(past), &ctx).unwrap_err().field, "eta");
+    let past = PostUpdate {
+        eta: Patch::Set(t("2026-03-04T09:59:00Z")),
+        ..update_cmd()
+    };
+    assert_eq!(
+        incident
+            .apply(Command::Update(past), &ctx)
+            .unwrap_err()
+            .field,
+        "eta"
+    );
 
-    let set = PostUpdate { eta: Patch::Set(t("2026-03-04T14:00:00Z")), ..update_cmd() };
-    let (incident, _) = apply(&mut world, &incident, Command::Update(set), t("2026-03-04T10:00:00Z"));
+    let set = PostUpdate {
+        eta: Patch::Set(t("2026-03-04T14:00:00Z")),
+        ..update_cmd()
+    };
+    let (incident, _) = apply(
+        &mut world,
+        &incident,
+        Command::Update(set),
+        t("2026-03-04T10:00:00Z"),
+    );
     let later = t("2026-03-04T14:05:00Z");
     assert!(incident.eta_passed(later));
     assert_eq!(
@@ -231,11 +298,15 @@ fn overdue_starts_at_the_promised_instant() {
     assert!(incident.overdue(due));
     assert_eq!(incident.next_change_after(t(T0)), Some(due));
     assert_eq!(
-        facts::next_update_line(&incident, due, &TimeZone::UTC).unwrap().to_string(),
+        facts::next_update_line(&incident, due, &TimeZone::UTC)
+            .unwrap()
+            .to_string(),
         "Update overdue since 09:30 UTC — Dana (IT Ops) has been reminded"
     );
     assert_eq!(
-        facts::next_update_line(&incident, t("2026-03-04T09:18:00Z"), &TimeZone::UTC).unwrap().to_string(),
+        facts::next_update_line(&incident, t("2026-03-04T09:18:00Z"), &TimeZone::UTC)
+            .unwrap()
+            .to_string(),
         "Next update by 09:30 UTC (in 12 min)"
     );
 }
@@ -269,14 +340,23 @@ fn a_non_resolved_update_on_a_resolved_incident_reopens_it() {
         next_update: None,
         ..update_cmd()
     };
-    let (incident, _) = apply(&mut world, &incident, Command::Update(resolve), t("2026-03-04T11:00:00Z"));
+    let (incident, _) = apply(
+        &mut world,
+        &incident,
+        Command::Update(resolve),
+        t("2026-03-04T11:00:00Z"),
+    );
     let again = PostUpdate {
         status: Some(IncidentStatus::Investigating),
         components: BTreeMap::from([("smtp".to_string(), ComponentStatus::MajorOutage)]),
         ..update_cmd()
     };
-    let (reopened, entry) =
-        apply(&mut world, &incident, Command::Update(again), t("2026-03-04T12:00:00Z"));
+    let (reopened, entry) = apply(
+        &mut world,
+        &incident,
+        Command::Update(again),
+        t("2026-03-04T12:00:00Z"),
+    );
     assert_eq!(reopened.id, incident.id);
     assert_eq!(entry.classes[0], EntryClass::Reopened);
     assert!(entry.classes.contains(&EntryClass::ComponentsWorsened));
@@ -293,7 +373,12 @@ fn a_correction_is_a_new_entry_that_names_the_corrected_one() {
         cause: Patch::Set(Cause::parse("Expired certificate").unwrap()),
         ..update_cmd()
     };
-    let (incident, wrong) = apply(&mut world, &incident, Command::Update(cause), t("2026-03-04T09:20:00Z"));
+    let (incident, wrong) = apply(
+        &mut world,
+        &incident,
+        Command::Update(cause),
+        t("2026-03-04T09:20:00Z"),
+    );
     assert_eq!(wrong.classes, vec![EntryClass::CauseIdentified]);
     let fix = PostCorrection {
         corrects: wrong.id.clone(),
@@ -303,15 +388,31 @@ fn a_correction_is_a_new_entry_that_names_the_corrected_one() {
         cause: Patch::Set(Cause::parse("DNS change").unwrap()),
         started_at: None,
     };
-    let (corrected, entry) =
-        apply(&mut world, &incident, Command::Correction(fix), t("2026-03-04T09:42:00Z"));
+    let (corrected, entry) = apply(
+        &mut world,
+        &incident,
+        Command::Correction(fix),
+        t("2026-03-04T09:42:00Z"),
+    );
     assert_eq!(entry.corrects.as_deref(), Some(wrong.id.as_str()));
-    assert_eq!(entry.classes, vec![EntryClass::Correction, EntryClass::ImpactRaised]);
+    assert_eq!(
+        entry.classes,
+        vec![EntryClass::Correction, EntryClass::ImpactRaised]
+    );
     assert_eq!(entry.seq, wrong.seq + 1);
-    assert_eq!(corrected.state.cause.as_ref().unwrap().as_str(), "DNS change");
-    assert_eq!(wrong.state.cause.as_ref().unwrap().as_str(), "Expired certificate");
+    assert_eq!(
+        corrected.state.cause.as_ref().unwrap().as_str(),
+        "DNS change"
+    );
+    assert_eq!(
+        wrong.state.cause.as_ref().unwrap().as_str(),
+        "Expired certificate"
+    );
     // A correction keeps the promise already made.
-    assert_eq!(corrected.state.next_update_at, incident.state.next_update_at);
+    assert_eq!(
+        corrected.state.next_update_at,
+        incident.state.next_update_at
+    );
 }
 
 #[test]
@@ -327,35 +428,70 @@ fn a_correction_must_name_an_entry_of_this_incident() {
         cause: Patch::Keep,
         started_at: None,
     };
-    assert_eq!(incident.apply(Command::Correction(fix), &ctx).unwrap_err().field, "corrects");
+    assert_eq!(
+        incident
+            .apply(Command::Correction(fix), &ctx)
+            .unwrap_err()
+            .field,
+        "corrects"
+    );
 }
 
 #[test]
 fn an_owner_change_is_a_visible_entry() {
     let mut world = World::new();
     let incident = opened(&mut world);
-    let handover = PostUpdate { owner: Some(owner("Sam (Network)")), ..update_cmd() };
-    let (incident, entry) = apply(&mut world, &incident, Command::Update(handover), t("2026-03-04T09:20:00Z"));
+    let handover = PostUpdate {
+        owner: Some(owner("Sam (Network)")),
+        ..update_cmd()
+    };
+    let (incident, entry) = apply(
+        &mut world,
+        &incident,
+        Command::Update(handover),
+        t("2026-03-04T09:20:00Z"),
+    );
     assert_eq!(entry.classes, vec![EntryClass::OwnerChanged]);
-    assert_eq!(facts::owner_line(&incident).to_string(), "Owner: Sam (Network)");
+    assert_eq!(
+        facts::owner_line(&incident).to_string(),
+        "Owner: Sam (Network)"
+    );
 }
 
 #[test]
 fn started_at_cannot_be_in_the_future() {
     let mut world = World::new();
     let ctx = world.ctx(t(T0));
-    let cmd = OpenIncident { started_at: Some(t("2026-03-04T09:00:01Z")), ..open_cmd() };
-    assert_eq!(Incident::open("inc".into(), cmd, &ctx).unwrap_err().field, "started_at");
+    let cmd = OpenIncident {
+        started_at: Some(t("2026-03-04T09:00:01Z")),
+        ..open_cmd()
+    };
+    assert_eq!(
+        Incident::open("inc".into(), cmd, &ctx).unwrap_err().field,
+        "started_at"
+    );
 }
 
 #[test]
 fn times_are_shown_in_the_page_zone_with_its_name() {
     let berlin = TimeZone::get("Europe/Berlin").unwrap();
     let now = t("2026-03-04T09:00:00Z");
-    assert_eq!(facts::when(t("2026-03-04T09:30:00Z"), now, &berlin), "10:30 CET");
-    assert_eq!(facts::when(t("2026-03-05T09:30:00Z"), now, &berlin), "5 Mar 10:30 CET");
-    assert_eq!(facts::when(t("2025-12-05T09:30:00Z"), now, &berlin), "5 Dec 2025 10:30 CET");
-    assert_eq!(facts::when(t("2026-07-05T09:30:00Z"), now, &berlin), "5 Jul 11:30 CEST");
+    assert_eq!(
+        facts::when(t("2026-03-04T09:30:00Z"), now, &berlin),
+        "10:30 CET"
+    );
+    assert_eq!(
+        facts::when(t("2026-03-05T09:30:00Z"), now, &berlin),
+        "5 Mar 10:30 CET"
+    );
+    assert_eq!(
+        facts::when(t("2025-12-05T09:30:00Z"), now, &berlin),
+        "5 Dec 2025 10:30 CET"
+    );
+    assert_eq!(
+        facts::when(t("2026-07-05T09:30:00Z"), now, &berlin),
+        "5 Jul 11:30 CEST"
+    );
 }
 
 fn arb_status() -> impl Strategy<Value = Option<IncidentStatus>> {

@@ -1,0 +1,243 @@
+//! The `candor` binary as an admin runs it: `serve` (the default), `migrate`.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use crate::helpers::{candor_command, TestDatabase};
+
+/// A running `candor` process, killed when the test ends however it ends.
+struct Server {
+    child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(db: &TestDatabase, args: &[&str]) -> Self {
+        let mut child = candor_command(&db.dir, &db.url)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start candor");
+        let stdout = collect(child.stdout.take().expect("stdout"));
+        let stderr = collect(child.stderr.take().expect("stderr"));
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for `Candor listening on http://...`, then a moment more for
+    /// anything printed right after; returns the URL and all of stdout.
+    fn wait_until_listening(&mut self) -> (String, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let url = self.stdout.lock().unwrap().iter().find_map(|line| {
+                line.split_once("Candor listening on ")
+                    .map(|(_, url)| url.trim().trim_end_matches('/').to_string())
+            });
+            if let Some(url) = url {
+                std::thread::sleep(Duration::from_millis(500));
+                return (url, self.stdout.lock().unwrap().clone());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "candor exited with {status} before listening\n{}",
+                    self.output()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "candor did not say it was listening\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout.lock().unwrap().join("\n"),
+            self.stderr.lock().unwrap().join("\n")
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            match line {
+                Ok(line) => sink.lock().unwrap().push(line),
+                Err(_) => break,
+            }
+        }
+    });
+    lines
+}
+
+/// Every `cnd_...` secret in some lines of output.
+fn tokens(lines: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in lines {
+        let mut rest = line.as_str();
+        while let Some(i) = rest.find("cnd_") {
+            let token: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            rest = &rest[i + token.len()..];
+            found.push(token);
+        }
+    }
+    found
+}
+
+async fn status_with_token(url: &str, token: &str) -> u16 {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{url}/api/v1/components"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}/api/v1/components: {e}"))
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn the_first_start_prints_an_admin_token_once() {
+    let db = TestDatabase::create().await;
+
+    let mut first = Server::start(&db, &["serve"]);
+    let (url, stdout) = first.wait_until_listening();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "listening line: {url}"
+    );
+    let printed = tokens(&stdout);
+    assert_eq!(
+        printed.len(),
+        1,
+        "one new token on the first start\n{}",
+        first.output()
+    );
+    let token = printed[0].clone();
+    assert!(token.len() > 20, "a secret should be long: {token}");
+    assert!(
+        !first
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(&token)),
+        "the token is shown once, on stdout, never in the logs"
+    );
+    assert_eq!(
+        status_with_token(&url, &token).await,
+        200,
+        "the printed token works"
+    );
+    assert_eq!(status_with_token(&url, "cnd_not-a-real-token").await, 401);
+    drop(first);
+
+    // A second start (no subcommand means serve) makes no new token, and
+    // the first one still works.
+    let mut second = Server::start(&db, &[]);
+    let (url, stdout) = second.wait_until_listening();
+    assert!(
+        tokens(&stdout).is_empty(),
+        "no token on a later start\n{}",
+        second.output()
+    );
+    assert_eq!(
+        status_with_token(&url, &token).await,
+        200,
+        "the first token still works"
+    );
+    drop(second);
+}
+
+#[tokio::test]
+async fn with_an_admin_token_configured_no_token_is_made() {
+    let db = TestDatabase::create().await;
+    let mut command = candor_command(&db.dir, &db.url);
+    command
+        .env("CANDOR_ADMIN_TOKEN", "configured-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start candor");
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let mut server = Server {
+        child,
+        stdout,
+        stderr,
+    };
+    let (url, stdout) = server.wait_until_listening();
+    assert!(
+        tokens(&stdout).is_empty(),
+        "no token printed\n{}",
+        server.output()
+    );
+    assert!(
+        !server.output().contains("configured-token"),
+        "a configured secret never shows in output\n{}",
+        server.output()
+    );
+    assert_eq!(status_with_token(&url, "configured-token").await, 200);
+}
+
+#[tokio::test]
+async fn migrate_can_run_twice() {
+    let db = TestDatabase::create().await;
+    for round in 1..=2 {
+        let output = candor_command(&db.dir, &db.url)
+            .arg("migrate")
+            .output()
+            .expect("run candor migrate");
+        assert!(
+            output.status.success(),
+            "candor migrate (round {round}) failed: {}\nstdout: {}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_client_variables_do_not_upset_the_server_commands() {
+    // An admin who set CANDOR_URL and CANDOR_TOKEN for `candor incident …`
+    // (DESIGN §4) can still run `candor migrate` in the same shell.
+    let db = TestDatabase::create().await;
+    let output = candor_command(&db.dir, &db.url)
+        .env("CANDOR_URL", "http://127.0.0.1:8080")
+        .env("CANDOR_TOKEN", "cnd_example")
+        .arg("migrate")
+        .output()
+        .expect("run candor migrate");
+    assert!(
+        output.status.success(),
+        "candor migrate with CANDOR_URL and CANDOR_TOKEN set failed: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,0 +1,221 @@
+//! Components: what the page lists, and what incidents affect.
+
+use serde_json::json;
+
+use crate::helpers::{assert_ts, id_of, unknown_id_like, TestApp, START};
+
+#[tokio::test]
+async fn a_new_component_is_operational_and_listed() {
+    let app = TestApp::spawn().await;
+
+    let created = app
+        .admin_post(
+            "/api/v1/components",
+            &json!({"name": "Outbound mail", "description": "SMTP relay", "position": 1}),
+        )
+        .await
+        .expect(201);
+
+    assert_eq!(created["name"], "Outbound mail");
+    assert_eq!(created["description"], "SMTP relay");
+    assert_eq!(created["group_id"], serde_json::Value::Null);
+    assert_eq!(created["position"], 1);
+    assert_eq!(created["status"], "operational");
+    assert_ts(&created["created_at"], START);
+    assert_ts(&created["updated_at"], START);
+
+    let id = id_of(&created);
+    assert_eq!(
+        app.component(&id).await,
+        created,
+        "GET shows what POST returned"
+    );
+
+    let list = app.admin_get("/api/v1/components").await.expect(200);
+    assert_eq!(list["next_cursor"], serde_json::Value::Null);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["items"][0], created);
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_component_can_sit_in_a_group() {
+    let app = TestApp::spawn().await;
+    let group = app.create_component("Mail").await;
+
+    let child = app
+        .admin_post(
+            "/api/v1/components",
+            &json!({"name": "Outbound mail", "group_id": group}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(id_of(&json!({"id": child["group_id"]})), group);
+
+    let before = app.snapshot().await;
+    app.admin_post(
+        "/api/v1/components",
+        &json!({"name": "Inbound mail", "group_id": unknown_id_like(&group)}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("group_id"));
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused component must not be stored"
+    );
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn patch_changes_name_position_and_status() {
+    let app = TestApp::spawn().await;
+    let id = app.create_component("Outbound mail").await;
+    app.advance_minutes(5);
+
+    let changed = app
+        .admin_patch(
+            &format!("/api/v1/components/{id}"),
+            &json!({"name": "Outbound email", "description": "The relay", "position": 7, "status": "major_outage"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["name"], "Outbound email");
+    assert_eq!(changed["description"], "The relay");
+    assert_eq!(changed["position"], 7);
+    assert_eq!(changed["status"], "major_outage");
+    assert_ts(&changed["created_at"], START);
+    assert_ts(&changed["updated_at"], "2026-03-04T09:05:00Z");
+    assert_eq!(app.component(&id).await, changed);
+
+    // Only what is sent changes.
+    let again = app
+        .admin_patch(
+            &format!("/api/v1/components/{id}"),
+            &json!({"status": "operational"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(again["name"], "Outbound email");
+    assert_eq!(again["position"], 7);
+    assert_eq!(again["status"], "operational");
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_component_status_is_accepted() {
+    let app = TestApp::spawn().await;
+    let id = app.create_component("Outbound mail").await;
+    for status in [
+        "degraded_performance",
+        "partial_outage",
+        "major_outage",
+        "under_maintenance",
+        "operational",
+    ] {
+        let changed = app.set_component_status(&id, status).await;
+        assert_eq!(changed["status"], status);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_component_requests_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let id = app.create_component("Outbound mail").await;
+    let before = app.snapshot().await;
+
+    let mut problems = Vec::new();
+    let cases = [
+        ("POST", "/api/v1/components".to_string(), json!({}), "name"),
+        (
+            "POST",
+            "/api/v1/components".to_string(),
+            json!({"name": ""}),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/components".to_string(),
+            json!({"name": "  "}),
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/components".to_string(),
+            json!({"name": "X", "colour": "red"}),
+            "colour",
+        ),
+        (
+            "POST",
+            "/api/v1/components".to_string(),
+            json!({"name": "X", "status": "on_fire"}),
+            "status",
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/components/{id}"),
+            json!({"status": "on_fire"}),
+            "status",
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/components/{id}"),
+            json!({"name": ""}),
+            "name",
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/components/{id}"),
+            json!({"colour": "red"}),
+            "colour",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let reply = if method == "POST" {
+            app.admin_post(&path, &body).await
+        } else {
+            app.admin_patch(&path, &body).await
+        };
+        if let Err(problem) = reply.check_error(422, "invalid", Some(field)) {
+            problems.push(format!("{method} {path} {body}: {problem}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "refusals not as promised:\n{}",
+        problems.join("\n")
+    );
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "refused requests must change nothing"
+    );
+
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_component_is_404() {
+    let app = TestApp::spawn().await;
+    let id = app.create_component("Outbound mail").await;
+    let missing = unknown_id_like(&id);
+
+    app.admin_get(&format!("/api/v1/components/{missing}"))
+        .await
+        .assert_error(404, "not_found", None);
+    app.admin_patch(
+        &format!("/api/v1/components/{missing}"),
+        &json!({"status": "major_outage"}),
+    )
+    .await
+    .assert_error(404, "not_found", None);
+    app.admin_get("/api/v1/components/no-such-component")
+        .await
+        .assert_error(404, "not_found", None);
+
+    app.stop().await;
+}

@@ -1,0 +1,324 @@
+//! Subscribers and mail, against a real SMTP server over TCP: double opt-in,
+//! component filters, bad news first in the subject, retries after the
+//! server was down, and refusal of header injection.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{id_of, mail_incident, visible_text, TestApp};
+use crate::mailbox::{free_port, Mailbox};
+
+async fn app_with(mailbox: &Mailbox) -> TestApp {
+    let url = mailbox.url();
+    TestApp::spawn_with(move |c| c.smtp_url = Some(candor::config::Secret::new(url))).await
+}
+
+async fn subscribe_form(app: &TestApp, body: &str) -> (u16, String) {
+    let reply = app
+        .client
+        .post(format!("{}/subscribe", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("POST /subscribe");
+    let status = reply.status().as_u16();
+    (status, reply.text().await.unwrap())
+}
+
+async fn add_confirmed(app: &TestApp, email: &str, components: &[&str]) -> Value {
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": email, "components": components, "confirmed": true}),
+    )
+    .await
+    .expect(201)
+}
+
+#[tokio::test]
+async fn subscribe_confirm_then_every_update_arrives() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+
+    let (status, page) = subscribe_form(&app, "email=reader%40example.test").await;
+    assert_eq!(status, 200);
+    assert!(visible_text(&page).contains("Check your inbox"), "{page}");
+    // The same answer for an address that is already there: no enumeration.
+    let (status, again) = subscribe_form(&app, "email=reader%40example.test").await;
+    assert_eq!(status, 200);
+    assert_eq!(visible_text(&again), visible_text(&page));
+
+    let confirmations = mailbox.wait_for("reader@example.test", 1).await;
+    assert!(
+        confirmations[0].subject.starts_with("Confirm"),
+        "{:?}",
+        confirmations[0].subject
+    );
+
+    // Before the link is clicked, an incident sends nothing to the reader.
+    let incident = app.open_mail_incident(&smtp).await;
+    let id = id_of(&incident);
+    app.drain_outbox().await;
+    let before: Vec<String> = mailbox
+        .mails_to("reader@example.test")
+        .iter()
+        .map(|m| m.subject.clone())
+        .collect();
+    assert!(
+        before.iter().all(|s| s.starts_with("Confirm")),
+        "{before:?}"
+    );
+
+    let link = confirmations[0].link(&format!("{}/subscribe/confirm?token=", app.address));
+    let (status, page) = app.page(&link.replacen(&app.address, "", 1)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(visible_text(&page).contains("You are subscribed"));
+
+    app.post_update(
+        &id,
+        &json!({"status": "identified", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "We found it."}),
+    )
+    .await;
+    let mails = mailbox.wait_for("reader@example.test", 3).await;
+    let update = mails.last().unwrap();
+    assert_eq!(
+        update.subject,
+        "[Update] Delayed outbound email — cause identified: Expired relay certificate"
+    );
+    assert!(update.text.contains("We found it."));
+    assert!(update.text.contains("Cause: Expired relay certificate"));
+    assert!(update.text.contains("No ETA yet"));
+    assert!(
+        update.text.contains("Next update by 10:30 CET"),
+        "{}",
+        update.text
+    );
+    assert!(update
+        .text
+        .contains(&format!("{}/incidents/{id}", app.address)));
+    assert!(!update.html.is_empty());
+    let unsubscribe = update.header("List-Unsubscribe").expect("List-Unsubscribe");
+    assert!(unsubscribe.starts_with(&format!("<{}/unsubscribe?token=", app.address)));
+    assert_eq!(
+        update.header("List-Unsubscribe-Post"),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(update.header("Message-ID").is_some());
+
+    // RFC 8058 one-click: a POST to that URL, then nothing more arrives.
+    let url = unsubscribe.trim_matches(|c| c == '<' || c == '>');
+    let reply = app
+        .client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 200);
+    app.post_update(
+        &id,
+        &json!({"next_update_in": 30, "message": "Still on it."}),
+    )
+    .await;
+    app.drain_outbox().await;
+    assert_eq!(mailbox.mails_to("reader@example.test").len(), 3);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_component_choice_filters_what_arrives() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let mail = app.create_component("Email").await;
+    let vpn = app.create_component("VPN").await;
+    add_confirmed(&app, "mail-only@example.test", &[&mail]).await;
+    add_confirmed(&app, "everything@example.test", &[]).await;
+
+    let mut vpn_down = mail_incident(&vpn);
+    vpn_down["title"] = json!("VPN down");
+    app.open_incident(&vpn_down).await;
+    mailbox.wait_for("everything@example.test", 1).await;
+    app.open_mail_incident(&mail).await;
+    mailbox.wait_for("everything@example.test", 2).await;
+    let got = mailbox.wait_for("mail-only@example.test", 1).await;
+    app.drain_outbox().await;
+    let got_all = mailbox.mails_to("mail-only@example.test");
+    assert_eq!(got_all.len(), 1, "{got_all:?}");
+    assert!(got[0].subject.contains("Delayed outbound email"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_news_leads_the_subject() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    add_confirmed(&app, "ops@example.test", &[]).await;
+    let incident = app.open_mail_incident(&smtp).await;
+    let id = id_of(&incident);
+    let steps = [
+        json!({"eta": "2026-03-04T13:00:00Z", "next_update_in": 30, "message": "ETA given."}),
+        json!({"eta": "2026-03-04T15:00:00Z", "next_update_in": 30, "message": "Later."}),
+        json!({"impact": "major", "next_update_in": 30, "message": "Worse than we thought."}),
+        json!({"components": {smtp.clone(): "major_outage"}, "next_update_in": 30, "message": "Down."}),
+        json!({"eta": null, "next_update_in": 30, "message": "We cannot say."}),
+        json!({"status": "resolved", "message": "Fixed."}),
+        json!({"status": "investigating", "next_update_in": 30, "message": "It is back."}),
+    ];
+    let mut entry_ids = Vec::new();
+    for step in steps {
+        entry_ids.push(id_of(&app.post_update(&id, &step).await));
+    }
+    app.correct(
+        &id,
+        &json!({"corrects": entry_ids[0], "message": "The cause was wrong.", "cause": "A DNS change"}),
+    )
+    .await;
+    let mails = mailbox.wait_for("ops@example.test", 9).await;
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        vec![
+            "[New] Delayed outbound email — investigating, cause not yet known",
+            "[Update] Delayed outbound email — ETA 14:00 CET",
+            "[ETA slipped] Delayed outbound email — ETA now 16:00 CET (was 14:00)",
+            "[Severity raised] Delayed outbound email — now major impact",
+            "[Worse] Delayed outbound email — Outbound SMTP now major outage",
+            "[ETA withdrawn] Delayed outbound email — no ETA for now",
+            "[Resolved] Delayed outbound email — resolved at 10:00 CET",
+            "[Reopened] Delayed outbound email — the problem is back",
+            "[Correction] Delayed outbound email — the cause given earlier was wrong: A DNS change",
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn mail_posted_while_smtp_is_down_arrives_once_after_the_retry() {
+    let mut mailbox = Mailbox::down(free_port());
+    let app = app_with(&mailbox).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    for n in 0..3 {
+        add_confirmed(&app, &format!("reader{n}@example.test"), &[]).await;
+    }
+    let incident = app.open_mail_incident(&smtp).await;
+    let id = id_of(&incident);
+    app.drain_outbox().await;
+
+    let report = app
+        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
+        .await
+        .expect(200);
+    assert_eq!(report["totals"]["failed"], 3, "{report}");
+    assert_eq!(report["totals"]["sent"], 0);
+    let failure = &report["entries"][0]["failures"][0];
+    assert!(
+        failure["last_error"].as_str().unwrap().contains("SMTP"),
+        "{failure}"
+    );
+
+    mailbox.up();
+    // Not yet due: the first retry comes after 30 s.
+    app.drain_outbox().await;
+    assert_eq!(mailbox.mails().len(), 0);
+    app.advance_minutes(1);
+    app.drain_outbox().await;
+    for n in 0..3 {
+        mailbox
+            .wait_for(&format!("reader{n}@example.test"), 1)
+            .await;
+    }
+    app.advance_minutes(60);
+    app.drain_outbox().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(mailbox.mails().len(), 3, "each mail exactly once");
+    let report = app
+        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
+        .await
+        .expect(200);
+    assert_eq!(report["totals"]["sent"], 3, "{report}");
+    assert_eq!(report["totals"]["failed"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn header_injection_and_bad_addresses_are_refused() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let (status, page) = subscribe_form(
+        &app,
+        "email=a%40example.test%0D%0ABcc%3A+victim%40example.test",
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        visible_text(&page).contains("not an email address"),
+        "{page}"
+    );
+    let (status, _) = subscribe_form(&app, "email=not-an-address").await;
+    assert_eq!(status, 422);
+    let long = format!("email={}%40example.test", "a".repeat(400));
+    assert_eq!(subscribe_form(&app, &long).await.0, 422);
+
+    let smtp = app.create_component("Outbound SMTP").await;
+    let mut evil = mail_incident(&smtp);
+    evil["title"] = json!("Mail\r\nBcc: victim@example.test");
+    app.admin_post("/api/v1/incidents", &evil)
+        .await
+        .assert_error(422, "invalid", Some("title"));
+    let mut evil_owner = mail_incident(&smtp);
+    evil_owner["owner"]["name"] = json!("Dana\r\nX-Evil: 1");
+    app.admin_post("/api/v1/incidents", &evil_owner)
+        .await
+        .assert_error(422, "invalid", Some("owner.name"));
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": "x@example.test\r\nBcc: y@example.test", "confirmed": true}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("email"));
+    app.drain_outbox().await;
+    assert_eq!(mailbox.mails().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_list_add_and_remove_subscribers() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let added = add_confirmed(&app, "Ops@Example.test", &[]).await;
+    assert_eq!(added["address"], "ops@example.test");
+    assert_eq!(added["state"], "confirmed");
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": "ops@example.test", "confirmed": true}),
+    )
+    .await
+    .assert_error(409, "conflict", None);
+    let pending = app
+        .admin_post("/api/v1/subscribers", &json!({"email": "new@example.test"}))
+        .await
+        .expect(201);
+    assert_eq!(pending["state"], "pending");
+    mailbox.wait_for("new@example.test", 1).await;
+
+    let list = app.admin_get("/api/v1/subscribers").await.expect(200);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let removed = app
+        .raw(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/subscribers/{}", id_of(&added)),
+        )
+        .admin()
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(removed["state"], "unsubscribed");
+    let smtp = app.create_component("Outbound SMTP").await;
+    app.open_mail_incident(&smtp).await;
+    app.drain_outbox().await;
+    assert_eq!(mailbox.mails_to("ops@example.test").len(), 0);
+    app.stop().await;
+}

@@ -1,0 +1,172 @@
+//! A real SMTP server for the tests: `tests/smtp_sink.py` (aiosmtpd) on a
+//! loopback port the test picks, read back as the mails a subscriber gets.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+pub struct Mailbox {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+/// One received mail, decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Mail {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first link in the text body that starts with `prefix`.
+    pub fn link(&self, prefix: &str) -> String {
+        self.text
+            .split_whitespace()
+            .find(|w| w.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no link {prefix}… in mail:\n{}", self.text))
+            .to_string()
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl Mailbox {
+    /// An SMTP server on a fresh port.
+    pub fn start() -> Self {
+        let mut mailbox = Self::down(free_port());
+        mailbox.up();
+        mailbox
+    }
+
+    /// A mailbox whose server is not running yet: mail to it fails.
+    pub fn down(port: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!("candor-mail-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("mail folder");
+        Self {
+            port,
+            dir,
+            child: None,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on the same port.
+    pub fn up(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(self.port.to_string())
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs tests/smtp_sink.py (pip install aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the SMTP sink says it is ready");
+        assert!(
+            line.starts_with("ready"),
+            "the SMTP sink did not start (is aiosmtpd installed?): {line:?}"
+        );
+        self.child = Some(child);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Every mail received so far, in order.
+    pub fn mails(&self) -> Vec<Mail> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .expect("mail folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|path| {
+                let v: Value =
+                    serde_json::from_slice(&std::fs::read(path).expect("mail file")).expect("json");
+                Mail {
+                    to: v["rcpt_tos"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t.as_str().unwrap().to_string())
+                        .collect(),
+                    subject: v["subject"].as_str().unwrap_or_default().to_string(),
+                    text: v["text"].as_str().unwrap_or_default().to_string(),
+                    html: v["html"].as_str().unwrap_or_default().to_string(),
+                    headers: v["headers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn mails_to(&self, address: &str) -> Vec<Mail> {
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == address))
+            .collect()
+    }
+
+    /// Waits (up to 20 s) until `address` has received `n` mails.
+    pub async fn wait_for(&self, address: &str, n: usize) -> Vec<Mail> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mails = self.mails_to(address);
+            if mails.len() >= n {
+                return mails;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{address} got {} mails, expected {n}: {:?}",
+                mails.len(),
+                mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,23 @@
+//! Candor's black-box tests: each test starts Candor on a fresh database,
+//! talks to it over HTTP only, and checks what its users see.
+//!
+//! `cargo test` runs them on SQLite; with
+//! `CANDOR_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test` they
+//! run on PostgreSQL, each test in a database of its own.
+
+mod auth;
+mod cli;
+mod components;
+mod corrections;
+mod errors;
+mod feeds;
+mod health;
+mod helpers;
+mod idempotency;
+mod incidents;
+mod mail;
+mod mailbox;
+mod overdue;
+mod page_dump;
+mod pages;
+mod statuspage;
