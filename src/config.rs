@@ -81,13 +81,34 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
 }
 
+/// Every key of the configuration, as `CANDOR_<KEY>` reads it (lower case).
+const KEYS: &[&str] = &[
+    "database_url",
+    "listen",
+    "base_url",
+    "page_name",
+    "time_zone",
+    "smtp_url",
+    "mail_dir",
+    "mail_from",
+    "admin_token",
+    "overdue_grace",
+    "follow_up_after",
+    "retry_schedule",
+];
+
 impl Config {
     /// Defaults, then `path` if it exists, then the environment.
     pub fn load(path: Option<&std::path::Path>) -> Result<Self, ConfigError> {
         let file = path.unwrap_or_else(|| std::path::Path::new("candor.toml"));
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("CANDOR_").split("__"))
+            // Only the server's own keys: CANDOR_URL and CANDOR_TOKEN belong
+            // to the client commands, CANDOR_TEST_* to the test suite.
+            .merge(Env::prefixed("CANDOR_").split("__").filter(|key| {
+                let top = key.as_str().split('.').next().unwrap_or_default();
+                KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
+            }))
             .extract()
             .map_err(Box::new)?;
         config.validate()?;
@@ -207,6 +228,18 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn environment_sets_known_keys_and_ignores_client_ones() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CANDOR_DATABASE_URL", "sqlite://elsewhere.db");
+            jail.set_env("CANDOR_TOKEN", "client-only");
+            jail.set_env("CANDOR_URL", "http://example.test");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.database_url, "sqlite://elsewhere.db");
+            Ok(())
+        });
     }
 
     #[test]

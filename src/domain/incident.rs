@@ -215,8 +215,8 @@ impl NextUpdate {
             NextUpdate::InMinutes(minutes) => {
                 if minutes < 1 || minutes > MAX_NEXT_UPDATE.as_mins() {
                     return Err(DomainError::new(
-                        "next_update_in",
-                        "must be between 1 and 10080 minutes (7 days)",
+                        field,
+                        "next_update_in must be between 1 and 10080 minutes (7 days)",
                     ));
                 }
                 now + SignedDuration::from_mins(minutes)

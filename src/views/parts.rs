@@ -27,6 +27,11 @@ pub fn when(ctx: &PageContext<'_>, at: jiff::Timestamp) -> Markup {
     html! { time datetime=(at.to_string()) { (facts::when(at, ctx.now, ctx.tz)) } }
 }
 
+/// "10:42" in `<time>`, where the day is clear from the context.
+pub fn clock(ctx: &PageContext<'_>, at: jiff::Timestamp) -> Markup {
+    html! { time datetime=(at.to_string()) { (facts::clock_time(at, ctx.tz)) } }
+}
+
 pub fn status_badge(status: ComponentStatus) -> Markup {
     html! { span class={"badge " (status.as_str())} { (status.words()) } }
 }
@@ -129,7 +134,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
             @if let Some(original) = corrected {
                 p.corrects {
                     "Corrects "
-                    a href={"#entry-" (original.id)} { "the entry of " (facts::clock_time(original.posted_at, ctx.tz)) }
+                    a href={"#entry-" (original.id)} { "the entry of " (clock(ctx, original.posted_at)) }
                     "."
                 }
             }
@@ -145,7 +150,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
             @if let Some(by) = corrected_by {
                 p.correction-marker {
                     "Corrected by "
-                    a href={"#entry-" (by.id)} { "the entry of " (facts::clock_time(by.posted_at, ctx.tz)) }
+                    a href={"#entry-" (by.id)} { "the entry of " (clock(ctx, by.posted_at)) }
                     "."
                 }
             }
