@@ -185,6 +185,18 @@ pub struct DeliveryFailure {
     pub next_attempt_at: Option<Timestamp>,
 }
 
+/// One change of a component's public status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub component_id: String,
+    pub at: Timestamp,
+    pub from: ComponentStatus,
+    pub to: ComponentStatus,
+    /// `incident`, `maintenance` or `manual`.
+    pub cause_kind: String,
+    pub cause_id: Option<String>,
+}
+
 pub type SubscriberFn<'a> =
     dyn Fn(&mut Subscriber) -> std::result::Result<(), DomainError> + Send + Sync + 'a;
 
@@ -205,6 +217,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_component(&self, component: &Component, actor: &Actor) -> Result<()>;
     async fn list_components(&self) -> Result<Vec<Component>>;
     async fn get_component(&self, id: &str) -> Result<Component>;
+    /// Every status change of every component since `since`, oldest first,
+    /// plus, per component, the last change before `since` (its state then).
+    async fn component_history(&self, since: Timestamp) -> Result<Vec<StatusChange>>;
     async fn edit_component(
         &self,
         id: &str,

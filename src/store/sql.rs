@@ -491,6 +491,35 @@ macro_rules! sql_store {
                 Self::component_from_row(&row)
             }
 
+            async fn component_history(
+                &self,
+                since: jiff::Timestamp,
+            ) -> $crate::store::Result<Vec<$crate::store::StatusChange>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT h.component_id, h.at, h.from_status, h.to_status, h.cause_kind, h.cause_id \
+                     FROM component_history h WHERE h.at >= $1 \
+                        OR h.id = (SELECT MAX(p.id) FROM component_history p \
+                                   WHERE p.component_id = h.component_id AND p.at < $1) \
+                     ORDER BY h.at, h.id",
+                )
+                .bind($crate::store::ms(since))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::store::StatusChange {
+                            component_id: row.try_get("component_id")?,
+                            at: $crate::store::from_ms(row.try_get("at")?)?,
+                            from: $crate::store::sql::parse_enum(&row.try_get::<String, _>("from_status")?)?,
+                            to: $crate::store::sql::parse_enum(&row.try_get::<String, _>("to_status")?)?,
+                            cause_kind: row.try_get("cause_kind")?,
+                            cause_id: row.try_get("cause_id")?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn edit_component(
                 &self,
                 id: &str,
