@@ -16,6 +16,7 @@ use crate::delivery::{
 };
 use crate::http::{self, AppState};
 use crate::ids::{hash_token, new_id, new_token};
+use crate::scheduler::Scheduler;
 use crate::signing::Signer;
 use crate::store::{self, Store};
 
@@ -26,6 +27,8 @@ pub struct Running {
     store: Arc<dyn Store>,
     worker: Arc<Worker>,
     worker_task: JoinHandle<()>,
+    scheduler: Arc<Scheduler>,
+    scheduler_task: JoinHandle<()>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -41,13 +44,20 @@ impl Running {
         self.worker.clone()
     }
 
+    /// The scheduler of timed work, so tests can run it at a moved clock.
+    pub fn scheduler(&self) -> Arc<Scheduler> {
+        self.scheduler.clone()
+    }
+
     /// Stops accepting, lets requests in flight finish, closes the database.
     /// Deliveries in flight keep their lease and are sent after a restart.
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let _ = self.server.await;
         self.worker_task.abort();
+        self.scheduler_task.abort();
         let _ = self.worker_task.await;
+        let _ = self.scheduler_task.await;
         self.store.close().await;
     }
 
@@ -55,6 +65,7 @@ impl Running {
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.server.await.context("server task")?;
         self.worker_task.abort();
+        self.scheduler_task.abort();
         self.store.close().await;
         result.context("server")
     }
@@ -111,6 +122,19 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         pass: tokio::sync::Mutex::new(()),
     });
     let worker_task = tokio::spawn(worker.clone().run());
+    let scheduler = Arc::new(Scheduler {
+        store: store.clone(),
+        clock: clock.clone(),
+        grace: config
+            .overdue_grace_duration()?
+            .map(SignedDuration::try_from)
+            .transpose()?,
+        tz: config.tz()?,
+        base_url: base_url.clone(),
+        wake: wake.clone(),
+        pass: tokio::sync::Mutex::new(()),
+    });
+    let scheduler_task = tokio::spawn(scheduler.clone().run());
     let state = AppState {
         store: store.clone(),
         clock,
@@ -146,6 +170,8 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         store,
         worker,
         worker_task,
+        scheduler,
+        scheduler_task,
         stop,
         server,
     })

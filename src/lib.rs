@@ -9,5 +9,6 @@ pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod signing;
+pub mod scheduler;
 pub mod store;
 pub mod views;

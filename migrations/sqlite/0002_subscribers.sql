@@ -31,7 +31,10 @@ CREATE TABLE deliveries (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind            TEXT NOT NULL,
     entry_id        TEXT REFERENCES entries(id),
-    subscriber_id   TEXT NOT NULL REFERENCES subscribers(id),
+    -- NULL for mail to staff (owner reminders), which go to `address`.
+    subscriber_id   TEXT REFERENCES subscribers(id),
+    address         TEXT,
+    payload         TEXT,
     channel         TEXT NOT NULL,
     state           TEXT NOT NULL,
     attempts        BIGINT NOT NULL DEFAULT 0,

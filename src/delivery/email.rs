@@ -118,7 +118,7 @@ pub fn subject(entry: &Entry, tz: &TimeZone) -> String {
             ),
             _ => "an earlier entry was wrong".into(),
         },
-        EntryClass::OverdueNotice => match diff.next_update_at.as_ref().and_then(|c| c.from) {
+        EntryClass::OverdueNotice => match state.overdue_noticed {
             Some(due) => format!("the {} update is late", facts::clock_time(due, tz)),
             None => "the promised update is late".into(),
         },
@@ -272,6 +272,21 @@ pub fn entry_mail(
         .multipart(MultiPart::alternative_plain_html(text, html.into_string()))
 }
 
+/// A mail to staff, as it was written when queued.
+pub fn staff_mail(
+    settings: &MailSettings,
+    mail: &crate::store::StaffMail,
+    delivery_id: i64,
+    to: Mailbox,
+) -> Result<Message, lettre::error::Error> {
+    Message::builder()
+        .from(settings.from.clone())
+        .to(to)
+        .subject(mail.subject.clone())
+        .message_id(Some(format!("<reminder-{delivery_id}@{}>", settings.host)))
+        .body(mail.text.clone())
+}
+
 /// The double opt-in mail: nothing else is sent before its link is clicked.
 pub fn confirmation_mail(
     settings: &MailSettings,
@@ -347,6 +362,7 @@ mod tests {
             resolved_at: None,
             follow_up_at: None,
             components: BTreeMap::new(),
+            overdue_noticed: None,
         };
         Entry {
             id: "e2".into(),

@@ -74,12 +74,15 @@ impl Worker {
         let mut group_of: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
         for delivery in claimed {
-            let index = *group_of
-                .entry(delivery.subscriber.id.clone())
-                .or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
+            let recipient = match (&delivery.subscriber, &delivery.staff_mail) {
+                (Some(s), _) => s.id.clone(),
+                (None, Some(mail)) => format!("staff:{}", mail.to),
+                (None, None) => format!("delivery:{}", delivery.id),
+            };
+            let index = *group_of.entry(recipient).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
             groups[index].push(delivery);
         }
         let outcomes: Vec<(ClaimedDelivery, Outcome)> = futures::stream::iter(groups)
@@ -146,7 +149,23 @@ impl Worker {
         if delivery.channel != Channel::Email {
             return Err(permanent("webhook delivery is not available yet"));
         }
-        let subscriber = &delivery.subscriber;
+        if delivery.kind == DeliveryKind::Reminder {
+            let mail = delivery
+                .staff_mail
+                .as_ref()
+                .ok_or_else(|| permanent("the reminder has no content"))?;
+            let to: Mailbox = mail
+                .to
+                .parse()
+                .map_err(|_| permanent("the owner's address is not a valid mailbox"))?;
+            let message = email::staff_mail(&self.settings, mail, delivery.id, to)
+                .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
+            return self.mailer.send(&message).await;
+        }
+        let subscriber = delivery
+            .subscriber
+            .as_ref()
+            .ok_or_else(|| permanent("the subscriber is missing"))?;
         let to: Mailbox = subscriber
             .address
             .parse()
@@ -170,6 +189,7 @@ impl Worker {
                 let sent_at = delivery.confirm_sent_at.unwrap_or(subscriber.created_at);
                 email::confirmation_mail(&self.settings, &subscriber.id, sent_at, delivery.id, to)
             }
+            DeliveryKind::Reminder => unreachable!("handled above"),
         }
         .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
         self.mailer.send(&message).await

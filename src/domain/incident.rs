@@ -99,6 +99,9 @@ pub struct IncidentState {
     pub follow_up_at: Option<Timestamp>,
     /// Affected components and the status this incident gives them.
     pub components: BTreeMap<String, ComponentStatus>,
+    /// The broken promise (its time) that Candor has already said is late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_noticed: Option<Timestamp>,
 }
 
 /// One change of ETA, kept forever.
@@ -197,6 +200,20 @@ pub struct Entry {
     pub components: Vec<ComponentChange>,
     pub corrects: Option<String>,
     pub system: bool,
+}
+
+/// A promise made to users that Candor watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Promise {
+    /// The next update: due at the promised time (owner reminded).
+    NextUpdate,
+    /// Still not kept after the grace period: the system entry.
+    OverdueNotice,
+    /// The ETA: reminder to set a new one or withdraw it.
+    Eta,
+    /// The follow-up after resolving.
+    FollowUp,
 }
 
 /// When the next update will come, as the client said it.
@@ -404,6 +421,7 @@ impl Incident {
             resolved_at: None,
             follow_up_at: None,
             components: command.components,
+            overdue_noticed: None,
         };
         let eta_history = state
             .eta
@@ -531,6 +549,7 @@ impl Incident {
             resolved_at,
             follow_up_at,
             components: affected,
+            overdue_noticed: None,
         };
         let classes = classify(Some(before), &state, &components);
         Ok(self.next(state, classes, components, cmd.message, None, ctx))
@@ -617,6 +636,59 @@ impl Incident {
             system: false,
         };
         (incident, entry)
+    }
+
+    /// The system entry that says a promised update is late. Refused when
+    /// the promise was kept or already said to be late, so it is posted once.
+    pub fn overdue_notice(
+        &self,
+        promised: Timestamp,
+        text: Message,
+        ctx: &Context<'_>,
+    ) -> Result<(Incident, Entry), DomainError> {
+        if !self.overdue(ctx.now) || self.state.next_update_at != Some(promised) {
+            return Err(DomainError::new("next_update_at", "the promise was kept"));
+        }
+        if self.state.overdue_noticed == Some(promised) {
+            return Err(DomainError::new(
+                "next_update_at",
+                "already said to be late",
+            ));
+        }
+        let state = IncidentState {
+            overdue_noticed: Some(promised),
+            ..self.state.clone()
+        };
+        let (incident, mut entry) = self.next(
+            state,
+            vec![EntryClass::OverdueNotice],
+            Vec::new(),
+            text,
+            None,
+            ctx,
+        );
+        entry.system = true;
+        Ok((incident, entry))
+    }
+
+    /// The timed work this state asks for: (kind, promised time).
+    pub fn promises(&self) -> Vec<(Promise, Timestamp)> {
+        let state = &self.state;
+        if self.is_resolved() {
+            return state
+                .follow_up_at
+                .map(|at| (Promise::FollowUp, at))
+                .into_iter()
+                .collect();
+        }
+        let mut promises = Vec::new();
+        if let Some(at) = state.next_update_at {
+            promises.push((Promise::NextUpdate, at));
+        }
+        if let Some(eta) = state.eta {
+            promises.push((Promise::Eta, eta));
+        }
+        promises
     }
 
     pub fn is_resolved(&self) -> bool {

@@ -9,6 +9,7 @@ pub mod facts;
 pub mod incident;
 pub mod subscriber;
 pub mod text;
+pub mod uptime;
 
 pub use classify::EntryClass;
 pub use component::ComponentStatus;

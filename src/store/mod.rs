@@ -148,6 +148,8 @@ pub enum SubscribeOutcome {
 pub enum DeliveryKind {
     Entry,
     Confirmation,
+    /// A mail to staff (an owner reminder), rendered when it was queued.
+    Reminder,
 }
 
 /// A delivery the worker has leased, with what it needs to render it.
@@ -157,7 +159,10 @@ pub struct ClaimedDelivery {
     pub kind: DeliveryKind,
     pub attempts: i64,
     pub channel: Channel,
-    pub subscriber: Subscriber,
+    /// `None` for mail to staff.
+    pub subscriber: Option<Subscriber>,
+    /// Where mail to staff goes, and what it says.
+    pub staff_mail: Option<StaffMail>,
     /// When the subscriber's confirmation link was made (confirmations).
     pub confirm_sent_at: Option<Timestamp>,
     pub entry: Option<Entry>,
@@ -196,6 +201,37 @@ pub struct StatusChange {
     pub cause_kind: String,
     pub cause_id: Option<String>,
 }
+
+/// A mail to a member of staff, written when it is queued.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StaffMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// Timed work that came due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: crate::domain::incident::Promise,
+    pub incident_id: String,
+    /// The promised time the job is about.
+    pub ref_at: Timestamp,
+    pub due_at: Timestamp,
+}
+
+/// What running a job does, all in one transaction.
+#[derive(Debug, Default)]
+pub struct JobEffects {
+    pub entry: Option<(Incident, Entry)>,
+    pub reminder: Option<StaffMail>,
+    /// Further work: (kind, promised time, due time).
+    pub then: Option<(crate::domain::incident::Promise, Timestamp, Timestamp)>,
+}
+
+pub type JobFn<'a> =
+    dyn Fn(&Incident, &Snapshot) -> std::result::Result<JobEffects, DomainError> + Send + Sync + 'a;
 
 pub type SubscriberFn<'a> =
     dyn Fn(&mut Subscriber) -> std::result::Result<(), DomainError> + Send + Sync + 'a;
@@ -274,6 +310,19 @@ pub trait Store: Send + Sync + 'static {
     /// The earliest time a delivery not yet sent becomes due.
     async fn next_delivery_due(&self) -> Result<Option<Timestamp>>;
     async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
+
+    /// Leases due jobs until `lease_until`.
+    async fn claim_jobs(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Job>>;
+    /// Runs a job once: its effects and its completion commit together.
+    /// `false` when another process completed it first.
+    async fn run_job(&self, job: &Job, now: Timestamp, run: &JobFn<'_>) -> Result<bool>;
+    /// The earliest due time of work not done yet.
+    async fn next_job_due(&self) -> Result<Option<Timestamp>>;
 
     async fn idempotency_begin(
         &self,

@@ -180,6 +180,9 @@ macro_rules! sql_store {
                         }
                     }
                 }
+                for (kind, at) in incident.promises() {
+                    Self::schedule_job(conn, &incident.id, kind, at, at).await?;
+                }
                 Ok(())
             }
 
@@ -888,7 +891,7 @@ macro_rules! sql_store {
                      (SELECT id FROM deliveries WHERE state IN ('pending', 'failed') \
                       AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
                       ORDER BY id LIMIT $3{}) \
-                     RETURNING id, kind, entry_id, subscriber_id, channel, attempts",
+                     RETURNING id, kind, entry_id, subscriber_id, address, payload, channel, attempts",
                     Self::SKIP_LOCKED
                 ))
                 .bind($crate::store::ms(lease_until))
@@ -911,7 +914,7 @@ macro_rules! sql_store {
                 let mut out = Vec::with_capacity(claimed.len());
                 for row in &claimed {
                     let entry_id: Option<String> = row.try_get("entry_id")?;
-                    let subscriber_id: String = row.try_get("subscriber_id")?;
+                    let subscriber_id: Option<String> = row.try_get("subscriber_id")?;
                     if let Some(entry_id) = &entry_id {
                         if !entries.contains_key(entry_id) {
                             let mut found =
@@ -920,25 +923,38 @@ macro_rules! sql_store {
                             entries.insert(entry_id.clone(), entry);
                         }
                     }
-                    if !subscribers.contains_key(&subscriber_id) {
-                        let srow = sqlx::query("SELECT * FROM subscribers WHERE id = $1")
-                            .bind(&subscriber_id)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        let sent: Option<i64> = srow.try_get("confirm_sent_at")?;
-                        let subscriber = Self::subscriber_from_row(&mut conn, &srow).await?;
-                        subscribers.insert(
-                            subscriber_id.clone(),
-                            (subscriber, sent.map($crate::store::from_ms).transpose()?),
-                        );
+                    if let Some(subscriber_id) = &subscriber_id {
+                        if !subscribers.contains_key(subscriber_id) {
+                            let srow = sqlx::query("SELECT * FROM subscribers WHERE id = $1")
+                                .bind(subscriber_id)
+                                .fetch_one(&mut *conn)
+                                .await?;
+                            let sent: Option<i64> = srow.try_get("confirm_sent_at")?;
+                            let subscriber = Self::subscriber_from_row(&mut conn, &srow).await?;
+                            subscribers.insert(
+                                subscriber_id.clone(),
+                                (subscriber, sent.map($crate::store::from_ms).transpose()?),
+                            );
+                        }
                     }
-                    let (subscriber, confirm_sent_at) = subscribers[&subscriber_id].clone();
+                    let (subscriber, confirm_sent_at) = match &subscriber_id {
+                        Some(id) => {
+                            let (s, sent) = subscribers[id].clone();
+                            (Some(s), sent)
+                        }
+                        None => (None, None),
+                    };
+                    let staff_mail = match row.try_get::<Option<String>, _>("payload")? {
+                        Some(payload) => Some(serde_json::from_str(&payload)?),
+                        None => None,
+                    };
                     out.push($crate::store::ClaimedDelivery {
                         id: row.try_get("id")?,
                         kind: $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?,
                         attempts: row.try_get("attempts")?,
                         channel: $crate::store::sql::parse_enum(&row.try_get::<String, _>("channel")?)?,
                         subscriber,
+                        staff_mail,
                         confirm_sent_at,
                         entry: entry_id.and_then(|id| entries.get(&id).cloned()),
                     });
@@ -1076,6 +1092,115 @@ macro_rules! sql_store {
                     }
                 }
                 Ok(report)
+            }
+
+            async fn claim_jobs(
+                &self,
+                now: jiff::Timestamp,
+                lease_until: jiff::Timestamp,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::Job>> {
+                use sqlx::Row;
+                let (_guard, mut tx) = self.begin_write().await?;
+                let rows = sqlx::query(&format!(
+                    "UPDATE jobs SET lease_until = $1 WHERE id IN \
+                     (SELECT id FROM jobs WHERE done_at IS NULL AND due_at <= $2 \
+                      AND (lease_until IS NULL OR lease_until <= $2) ORDER BY due_at, id LIMIT $3{}) \
+                     RETURNING id, kind, incident_id, ref_at, due_at",
+                    Self::SKIP_LOCKED
+                ))
+                .bind($crate::store::ms(lease_until))
+                .bind($crate::store::ms(now))
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let mut jobs = rows
+                    .iter()
+                    .map(|row| {
+                        Ok($crate::store::Job {
+                            id: row.try_get("id")?,
+                            kind: $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?,
+                            incident_id: row.try_get("incident_id")?,
+                            ref_at: $crate::store::from_ms(row.try_get("ref_at")?)?,
+                            due_at: $crate::store::from_ms(row.try_get("due_at")?)?,
+                        })
+                    })
+                    .collect::<$crate::store::Result<Vec<_>>>()?;
+                jobs.sort_by_key(|j| (j.due_at, j.id));
+                Ok(jobs)
+            }
+
+            async fn run_job(
+                &self,
+                job: &$crate::store::Job,
+                now: jiff::Timestamp,
+                run: &$crate::store::JobFn<'_>,
+            ) -> $crate::store::Result<bool> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                let row = sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind(&job.incident_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let done = sqlx::query(
+                    "UPDATE jobs SET done_at = $1, lease_until = NULL WHERE id = $2 AND done_at IS NULL",
+                )
+                .bind($crate::store::ms(now))
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let before = Self::incident_from_row(&row)?;
+                let snapshot = Self::snapshot(&mut tx, Some(&job.incident_id)).await?;
+                let effects = run(&before, &snapshot)?;
+                let candor = $crate::store::Actor { name: "Candor".into(), ip: None };
+                if let Some((incident, entry)) = &effects.entry {
+                    Self::insert_entry(&mut tx, entry).await?;
+                    Self::write_incident(&mut tx, incident, Some(before.last_seq)).await?;
+                    Self::finish_write(
+                        &mut tx,
+                        &candor,
+                        now,
+                        "incident.system_entry",
+                        &incident.id,
+                        serde_json::json!({"entry": entry.id, "classes": entry.classes}),
+                    )
+                    .await?;
+                }
+                if let Some(mail) = &effects.reminder {
+                    sqlx::query(
+                        "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
+                         state, attempts, next_attempt_at, created_at) \
+                         VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
+                    )
+                    .bind(&mail.to)
+                    .bind(serde_json::to_string(mail)?)
+                    .bind($crate::store::ms(now))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some((kind, ref_at, due_at)) = effects.then {
+                    Self::schedule_job(&mut tx, &job.incident_id, kind, ref_at, due_at).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn next_job_due(&self) -> $crate::store::Result<Option<jiff::Timestamp>> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT MIN(COALESCE(lease_until, due_at)) AS due FROM jobs WHERE done_at IS NULL",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                row.try_get::<Option<i64>, _>("due")?
+                    .map($crate::store::from_ms)
+                    .transpose()
             }
 
             async fn idempotency_begin(
@@ -1258,6 +1383,26 @@ macro_rules! sql_store {
                 )
                 .bind(subscriber_id)
                 .bind($crate::store::ms(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn schedule_job(
+                conn: &mut Conn,
+                incident_id: &str,
+                kind: $crate::domain::incident::Promise,
+                ref_at: jiff::Timestamp,
+                due_at: jiff::Timestamp,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO jobs (kind, incident_id, ref_at, due_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (incident_id, kind, ref_at) DO NOTHING",
+                )
+                .bind($crate::store::sql::enum_text(&kind))
+                .bind(incident_id)
+                .bind($crate::store::ms(ref_at))
+                .bind($crate::store::ms(due_at))
                 .execute(&mut *conn)
                 .await?;
                 Ok(())

@@ -400,6 +400,13 @@ impl TestApp {
         while worker.drain_once().await.expect("the outbox drains") > 0 {}
     }
 
+    /// Runs the timed work due at the test clock's now, then sends what it queued.
+    pub async fn run_scheduler(&self) {
+        let running = self.running.as_ref().expect("running");
+        running.scheduler().run_due().await.expect("the scheduler runs");
+        self.drain_outbox().await;
+    }
+
     /// Shuts Candor down and throws its database away.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {

@@ -20,4 +20,5 @@ mod mailbox;
 mod overdue;
 mod page_dump;
 mod pages;
+mod promises;
 mod statuspage;

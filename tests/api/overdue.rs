@@ -8,7 +8,6 @@ use serde_json::Value;
 use crate::helpers::{assert_shows, classes, entries, id_of, TestApp};
 
 #[tokio::test]
-#[ignore = "issue 6: the scheduler that posts overdue notices is not built yet"]
 async fn a_late_update_gets_a_system_entry_after_the_grace_period() {
     let app = TestApp::spawn().await;
     let smtp = app.create_component("Outbound SMTP").await;

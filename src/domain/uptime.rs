@@ -1,0 +1,550 @@
+//! Uptime of a component over the last 90 days, from its status history:
+//! per day (in the page's time zone) the minutes of partial and major
+//! outage and the incidents that touched it, and the share of the time
+//! without either. Pure: the history, `now` and the zone are passed in.
+
+use jiff::{civil::Date, tz::TimeZone, Timestamp, ToSpan};
+
+use super::{component::Component, ComponentStatus, Incident};
+
+/// How many days the bars cover, today included.
+pub const DAYS: i64 = 90;
+
+const MINUTE_MS: i64 = 60_000;
+
+/// One change of a component's status, from its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub at: Timestamp,
+    pub from: ComponentStatus,
+    pub to: ComponentStatus,
+}
+
+/// What a day's bar shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// The component did not exist yet.
+    NoData,
+    Operational,
+    /// Some partial outage, no major one.
+    Partial,
+    /// Some major outage.
+    Major,
+}
+
+/// One day of one component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Day<'a> {
+    pub date: Date,
+    /// Whole minutes, rounded up: twenty seconds of outage are "1 min", not
+    /// nothing.
+    pub partial_minutes: i64,
+    pub major_minutes: i64,
+    /// False for days before the component existed.
+    pub tracked: bool,
+    /// Incidents affecting the component that were open during the day,
+    /// oldest first.
+    pub incidents: Vec<&'a Incident>,
+}
+
+impl Day<'_> {
+    pub fn level(&self) -> Level {
+        if !self.tracked {
+            Level::NoData
+        } else if self.major_minutes > 0 {
+            Level::Major
+        } else if self.partial_minutes > 0 {
+            Level::Partial
+        } else {
+            Level::Operational
+        }
+    }
+}
+
+/// The bars and the percentage of one component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uptime<'a> {
+    /// `DAYS` days, oldest first, today last.
+    pub days: Vec<Day<'a>>,
+    /// Hundredths of a percent of the tracked time without partial or major
+    /// outage (10000 = 100%). Rounded down, and never 10000 when there was any
+    /// outage. `None` when no time was tracked yet.
+    pub basis_points: Option<u32>,
+    /// Days with data (the component may be younger than the window).
+    pub tracked_days: usize,
+    /// The next instant at which anything above changes without a new
+    /// status change: midnight, the next minute of an ongoing outage, the
+    /// next step of the percentage.
+    pub next_change: Option<Timestamp>,
+}
+
+impl Uptime<'_> {
+    /// "99.95%", "100%", or `None` without data.
+    pub fn percent(&self) -> Option<String> {
+        self.basis_points.map(|bp| match bp {
+            10_000 => "100%".to_string(),
+            bp => format!("{}.{:02}%", bp / 100, bp % 100),
+        })
+    }
+}
+
+fn is_down(status: ComponentStatus) -> bool {
+    matches!(
+        status,
+        ComponentStatus::PartialOutage | ComponentStatus::MajorOutage
+    )
+}
+
+fn day_start(date: Date, tz: &TimeZone) -> Option<Timestamp> {
+    date.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+}
+
+/// The first instant of the first day the bars show.
+pub fn window_start(now: Timestamp, tz: &TimeZone) -> Timestamp {
+    let today = now.to_zoned(tz.clone()).date();
+    today
+        .checked_sub((DAYS - 1).days())
+        .ok()
+        .and_then(|first| day_start(first, tz))
+        .unwrap_or(now)
+}
+
+/// The first instant of tomorrow in the zone.
+pub fn next_midnight(now: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+    let today = now.to_zoned(tz.clone()).date();
+    today.tomorrow().ok().and_then(|d| day_start(d, tz))
+}
+
+fn ms_between(from: Timestamp, to: Timestamp) -> i64 {
+    (to.as_millisecond() - from.as_millisecond()).max(0)
+}
+
+fn ceil_minutes(ms: i64) -> i64 {
+    (ms + MINUTE_MS - 1) / MINUTE_MS
+}
+
+/// A stretch of time in one status.
+struct Segment {
+    from: Timestamp,
+    to: Timestamp,
+    status: ComponentStatus,
+}
+
+/// The statuses from `start` to `now`, from `transitions` oldest first (the
+/// last one before `start`, if any, gives the status at `start`).
+fn segments(
+    current: ComponentStatus,
+    transitions: &[Transition],
+    start: Timestamp,
+    now: Timestamp,
+) -> Vec<Segment> {
+    let mut status = transitions.first().map_or(current, |t| t.from);
+    let mut cursor = start;
+    let mut out = Vec::new();
+    for t in transitions {
+        if t.at > now {
+            break;
+        }
+        if t.at > cursor {
+            out.push(Segment {
+                from: cursor,
+                to: t.at,
+                status,
+            });
+            cursor = t.at;
+        }
+        status = t.to;
+    }
+    if now > cursor {
+        out.push(Segment {
+            from: cursor,
+            to: now,
+            status,
+        });
+    }
+    out
+}
+
+/// The uptime of `component` as of `now`. `transitions` are its own status
+/// changes, oldest first; `incidents` may be any incidents (those that list
+/// the component are kept).
+pub fn of_component<'a>(
+    component: &Component,
+    transitions: &[Transition],
+    incidents: &'a [Incident],
+    now: Timestamp,
+    tz: &TimeZone,
+) -> Uptime<'a> {
+    let window = window_start(now, tz);
+    let start = window.max(component.created_at);
+    let segments = segments(component.status, transitions, start, now);
+    let mut affecting: Vec<&Incident> = incidents
+        .iter()
+        .filter(|i| i.state.components.contains_key(&component.id))
+        .collect();
+    affecting.sort_by_key(|i| (i.state.started_at, i.created_at));
+
+    let first = window.to_zoned(tz.clone()).date();
+    let mut days = Vec::with_capacity(DAYS as usize);
+    let (mut tracked_ms, mut down_ms) = (0i64, 0i64);
+    let mut date = first;
+    for _ in 0..DAYS {
+        let next = date.tomorrow().ok();
+        let (Some(ds), Some(de)) = (day_start(date, tz), next.and_then(|d| day_start(d, tz)))
+        else {
+            break;
+        };
+        let (from, to) = (ds.max(start), de.min(now));
+        let tracked = to > from;
+        let (mut partial, mut major) = (0i64, 0i64);
+        if tracked {
+            tracked_ms += ms_between(from, to);
+            for s in segments.iter().filter(|s| is_down(s.status)) {
+                let ms = ms_between(s.from.max(from), s.to.min(to));
+                match s.status {
+                    ComponentStatus::MajorOutage => major += ms,
+                    _ => partial += ms,
+                }
+            }
+            down_ms += partial + major;
+        }
+        let day_incidents = if tracked {
+            affecting
+                .iter()
+                .copied()
+                .filter(|i| {
+                    i.state.started_at < de && i.state.resolved_at.is_none_or(|end| end >= ds)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        days.push(Day {
+            date,
+            partial_minutes: ceil_minutes(partial),
+            major_minutes: ceil_minutes(major),
+            tracked,
+            incidents: day_incidents,
+        });
+        match next {
+            Some(n) => date = n,
+            None => break,
+        }
+    }
+
+    let basis_points = (tracked_ms > 0).then(|| {
+        if down_ms == 0 {
+            10_000
+        } else {
+            let up = i128::from(tracked_ms - down_ms);
+            let raw = (up * 10_000 / i128::from(tracked_ms)) as u32;
+            raw.min(9_999)
+        }
+    });
+
+    let mut next_change = next_midnight(now, tz);
+    let mut sooner = |at: Timestamp| {
+        if at > now && next_change.is_none_or(|n| at < n) {
+            next_change = Some(at);
+        }
+    };
+    let status_now = segments.last().map(|s| s.status);
+    if let (Some(status), Some(today)) = (status_now.filter(|s| is_down(*s)), days.last()) {
+        // The minute counter of the ongoing outage goes up…
+        let today_start = day_start(today.date, tz).unwrap_or(now).max(start);
+        let so_far: i64 = segments
+            .iter()
+            .filter(|s| s.status == status)
+            .map(|s| ms_between(s.from.max(today_start), s.to))
+            .sum();
+        let delay = ceil_minutes(so_far) * MINUTE_MS + 1 - so_far;
+        if let Ok(at) = now.checked_add(jiff::SignedDuration::from_millis(delay)) {
+            sooner(at);
+        }
+    }
+    if let Some(shown) = basis_points.filter(|_| down_ms > 0) {
+        // …and the percentage moves: down while the outage lasts, up after.
+        let (t, d) = (i128::from(tracked_ms), i128::from(down_ms));
+        let target = if status_now.is_some_and(is_down) {
+            // Up time stays, tracked time grows: it drops below `shown`
+            // once tracked > 10000·up / shown.
+            (shown > 0).then(|| (t - d) * 10_000 / i128::from(shown) + 1)
+        } else {
+            // Down time stays: it reaches shown + 1 once
+            // tracked ≥ 10000·down / (9999 − shown).
+            (shown < 9_999).then(|| {
+                let divisor = i128::from(9_999 - shown);
+                (d * 10_000 + divisor - 1) / divisor
+            })
+        };
+        if let Some(target) = target {
+            let delay = i64::try_from(target - t).unwrap_or(i64::MAX).max(1);
+            if let Ok(at) = now.checked_add(jiff::SignedDuration::from_millis(delay)) {
+                sooner(at);
+            }
+        }
+    }
+
+    Uptime {
+        tracked_days: days.iter().filter(|d| d.tracked).count(),
+        days,
+        basis_points,
+        next_change,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use jiff::SignedDuration;
+
+    use super::*;
+    use crate::domain::{
+        incident::IncidentState, Email, Impact, IncidentStatus, Kind, Owner, PersonName, Title,
+    };
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn berlin() -> TimeZone {
+        TimeZone::get("Europe/Berlin").unwrap()
+    }
+
+    fn component(created: &str, status: ComponentStatus) -> Component {
+        Component {
+            id: "mail".into(),
+            name: "Email".into(),
+            description: None,
+            group_id: None,
+            position: 1,
+            status,
+            created_at: t(created),
+            updated_at: t(created),
+        }
+    }
+
+    fn change(at: &str, from: ComponentStatus, to: ComponentStatus) -> Transition {
+        Transition {
+            at: t(at),
+            from,
+            to,
+        }
+    }
+
+    fn incident(title: &str, started: &str, resolved: Option<&str>, component: &str) -> Incident {
+        Incident {
+            id: title.to_lowercase().replace(' ', "-"),
+            kind: Kind::Incident,
+            state: IncidentState {
+                title: Title::parse(title).unwrap(),
+                impact: Impact::Minor,
+                status: if resolved.is_some() {
+                    IncidentStatus::Resolved
+                } else {
+                    IncidentStatus::Investigating
+                },
+                owner: Owner {
+                    name: PersonName::parse("Dana (IT Ops)").unwrap(),
+                    email: Email::parse("dana@acme.test").unwrap(),
+                },
+                cause: None,
+                eta: None,
+                next_update_at: None,
+                started_at: t(started),
+                resolved_at: resolved.map(t),
+                follow_up_at: None,
+                components: BTreeMap::from([(component.into(), ComponentStatus::PartialOutage)]),
+                overdue_noticed: None,
+            },
+            eta_history: Vec::new(),
+            created_at: t(started),
+            updated_at: t(started),
+            last_seq: 1,
+        }
+    }
+
+    use ComponentStatus::{MajorOutage as Major, Operational as Up, PartialOutage as Partial};
+
+    #[test]
+    fn ninety_days_in_the_page_zone_today_last() {
+        // 00:30 in Berlin on 4 Mar is still 3 Mar in UTC.
+        let now = t("2026-03-03T23:30:00Z");
+        let c = component("2025-01-01T00:00:00Z", Up);
+        let u = of_component(&c, &[], &[], now, &berlin());
+        assert_eq!(u.days.len(), 90);
+        assert_eq!(u.days.last().unwrap().date, jiff::civil::date(2026, 3, 4));
+        assert_eq!(u.days[0].date, jiff::civil::date(2025, 12, 5));
+        assert_eq!(window_start(now, &berlin()), t("2025-12-04T23:00:00Z"));
+        assert!(u.days.iter().all(|d| d.level() == Level::Operational));
+        assert_eq!(u.basis_points, Some(10_000));
+        assert_eq!(u.percent().as_deref(), Some("100%"));
+        assert_eq!(u.tracked_days, 90);
+        // Nothing is down: only midnight changes anything.
+        assert_eq!(u.next_change, Some(t("2026-03-04T23:00:00Z")));
+    }
+
+    #[test]
+    fn minutes_of_partial_and_major_outage_per_day() {
+        let now = t("2026-03-04T12:00:00Z");
+        let c = component("2025-01-01T00:00:00Z", Up);
+        let history = [
+            // Down across Berlin midnight of 2/3 March: 30 min each side.
+            change("2026-03-02T22:30:00Z", Up, Partial),
+            change("2026-03-02T23:30:00Z", Partial, Up),
+            // On 4 March: 10 min partial, then 5 min major, 20 s partial.
+            change("2026-03-04T08:00:00Z", Up, Partial),
+            change("2026-03-04T08:10:00Z", Partial, Major),
+            change("2026-03-04T08:15:00Z", Major, Partial),
+            change("2026-03-04T08:15:20Z", Partial, Up),
+        ];
+        let u = of_component(&c, &history, &[], now, &berlin());
+        let day = |d: i8| {
+            u.days
+                .iter()
+                .find(|x| x.date == jiff::civil::date(2026, 3, d))
+                .unwrap()
+        };
+        assert_eq!((day(2).partial_minutes, day(2).major_minutes), (30, 0));
+        assert_eq!((day(3).partial_minutes, day(3).major_minutes), (30, 0));
+        assert_eq!(day(2).level(), Level::Partial);
+        assert_eq!((day(4).partial_minutes, day(4).major_minutes), (11, 5));
+        assert_eq!(day(4).level(), Level::Major);
+        assert_eq!(day(1).level(), Level::Operational);
+        // 75 min 20 s down out of 89 days and 13 h.
+        let tracked = (89 * 24 + 13) * 3_600_000i64;
+        let down = 75 * 60_000 + 20_000;
+        let expected = ((tracked - down) as i128 * 10_000 / tracked as i128) as u32;
+        assert_eq!(u.basis_points, Some(expected));
+        assert_eq!(
+            u.percent().unwrap(),
+            format!("{}.{:02}%", expected / 100, expected % 100)
+        );
+    }
+
+    #[test]
+    fn a_young_component_has_no_data_before_it_existed() {
+        let now = t("2026-03-04T12:00:00Z");
+        let c = component("2026-03-02T12:00:00Z", Up);
+        let u = of_component(&c, &[], &[], now, &berlin());
+        assert_eq!(u.tracked_days, 3);
+        assert_eq!(u.days[86].level(), Level::NoData);
+        assert_eq!(u.days[87].level(), Level::Operational);
+
+        let unborn = component("2026-03-05T12:00:00Z", Up);
+        let u = of_component(&unborn, &[], &[], now, &berlin());
+        assert_eq!(u.tracked_days, 0);
+        assert_eq!(u.basis_points, None);
+        assert_eq!(u.percent(), None);
+    }
+
+    #[test]
+    fn any_outage_is_never_rounded_to_a_hundred_percent() {
+        let now = t("2026-03-04T12:00:00Z");
+        let c = component("2025-01-01T00:00:00Z", Up);
+        let history = [
+            change("2026-03-04T08:00:00Z", Up, Partial),
+            change("2026-03-04T08:00:01Z", Partial, Up),
+        ];
+        let u = of_component(&c, &history, &[], now, &berlin());
+        assert_eq!(u.basis_points, Some(9_999));
+        assert_eq!(u.percent().as_deref(), Some("99.99%"));
+        assert_eq!(u.days.last().unwrap().partial_minutes, 1);
+    }
+
+    #[test]
+    fn the_status_before_the_window_carries_into_it() {
+        let now = t("2026-03-04T12:00:00Z");
+        let c = component("2025-01-01T00:00:00Z", Up);
+        // Down since long before the window, up at 09:00 UTC today.
+        let history = [
+            change("2025-06-01T00:00:00Z", Up, Major),
+            change("2026-03-04T09:00:00Z", Major, Up),
+        ];
+        let u = of_component(&c, &history, &[], now, &berlin());
+        assert!(u.days[..89].iter().all(|d| d.major_minutes == 24 * 60));
+        assert_eq!(u.days[89].major_minutes, 10 * 60);
+        // Up only from 09:00 to 12:00 UTC, out of 89 days and 13 hours.
+        let tracked = (89 * 24 + 13) * 3_600_000i128;
+        let expected = (3 * 3_600_000i128 * 10_000 / tracked) as u32;
+        assert_eq!(u.basis_points, Some(expected));
+    }
+
+    #[test]
+    fn the_tooltip_incidents_are_those_open_that_day() {
+        let now = t("2026-03-04T12:00:00Z");
+        let c = component("2025-01-01T00:00:00Z", Up);
+        let incidents = [
+            incident(
+                "Mail delays",
+                "2026-03-02T10:00:00Z",
+                Some("2026-03-03T09:00:00Z"),
+                "mail",
+            ),
+            incident("Mail down", "2026-03-04T08:00:00Z", None, "mail"),
+            incident("VPN drops", "2026-03-03T08:00:00Z", None, "vpn"),
+        ];
+        let u = of_component(&c, &[], &incidents, now, &berlin());
+        let titles = |i: usize| {
+            u.days[i]
+                .incidents
+                .iter()
+                .map(|x| x.state.title.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(titles(87), ["Mail delays"]); // 2 March
+        assert_eq!(titles(88), ["Mail delays"]); // 3 March
+        assert_eq!(titles(89), ["Mail down"]); // today
+        assert!(titles(86).is_empty());
+    }
+
+    #[test]
+    fn next_change_follows_the_ongoing_outage_minute_by_minute() {
+        let c = component("2025-01-01T00:00:00Z", Up);
+        let history = [change("2026-03-04T08:00:00Z", Up, Partial)];
+        // 20 s into the outage: "1 min" until 08:01:00.001, then "2 min".
+        let now = t("2026-03-04T08:00:20Z");
+        let u = of_component(&c, &history, &[], now, &berlin());
+        assert_eq!(u.days.last().unwrap().partial_minutes, 1);
+        assert_eq!(u.next_change, Some(t("2026-03-04T08:01:00.001Z")));
+        let later = of_component(&c, &history, &[], t("2026-03-04T08:01:00.001Z"), &berlin());
+        assert_eq!(later.days.last().unwrap().partial_minutes, 2);
+    }
+
+    /// Whatever `next_change` says, nothing shown changes before it, and
+    /// something does at it (or it is midnight).
+    #[test]
+    fn next_change_is_exact_for_the_percentage() {
+        let tz = berlin();
+        // A young component, so that the percentage moves quickly.
+        let c = component("2026-03-04T06:00:00Z", Up);
+        for history in [
+            vec![change("2026-03-04T08:00:00Z", Up, Major)],
+            vec![
+                change("2026-03-04T08:00:00Z", Up, Major),
+                change("2026-03-04T08:30:00Z", Major, Up),
+            ],
+        ] {
+            let mut now = t("2026-03-04T09:00:00Z");
+            for _ in 0..50 {
+                let u = of_component(&c, &history, &[], now, &tz);
+                let next = u.next_change.unwrap();
+                let just_before = next - SignedDuration::from_millis(1);
+                if just_before > now {
+                    let before = of_component(&c, &history, &[], just_before, &tz);
+                    assert_eq!(before.basis_points, u.basis_points, "at {just_before}");
+                    assert_eq!(before.days, u.days, "at {just_before}");
+                }
+                let after = of_component(&c, &history, &[], next, &tz);
+                assert!(
+                    after.basis_points != u.basis_points
+                        || after.days != u.days
+                        || Some(next) == next_midnight(now, &tz),
+                    "nothing changed at {next}"
+                );
+                now = next;
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Kept promises: the owner is reminded when an update is due and again
+//! after the grace period, subscribers are told when it is late, a passed
+//! ETA and a due follow-up remind the owner. Driven by a moved clock, with
+//! a real SMTP server receiving the mail.
+
+use serde_json::json;
+
+use crate::helpers::{classes, entries, id_of, visible_text, TestApp};
+use crate::mailbox::Mailbox;
+
+const OWNER: &str = "dana@acme.test";
+const READER: &str = "reader@example.test";
+
+async fn app_with(mailbox: &Mailbox, grace: &str) -> TestApp {
+    let url = mailbox.url();
+    let grace = grace.to_string();
+    TestApp::spawn_with(move |c| {
+        c.smtp_url = Some(candor::config::Secret::new(url));
+        c.overdue_grace = grace;
+    })
+    .await
+}
+
+async fn subscribe_reader(app: &TestApp) {
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": READER, "confirmed": true}),
+    )
+    .await
+    .expect(201);
+}
+
+#[tokio::test]
+async fn a_late_update_reminds_the_owner_then_tells_subscribers() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    subscribe_reader(&app).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await); // next update 10:30 CET
+    mailbox.wait_for(READER, 1).await;
+
+    app.advance_minutes(29);
+    app.run_scheduler().await;
+    assert!(
+        mailbox.mails_to(OWNER).is_empty(),
+        "no reminder before the due time"
+    );
+    assert!(visible_text(&app.page("/").await.1).contains("Next update by 10:30 CET"));
+
+    app.advance_minutes(1); // 10:30 CET: the promise is due now
+    app.run_scheduler().await;
+    let reminder = &mailbox.wait_for(OWNER, 1).await[0];
+    assert_eq!(
+        reminder.subject,
+        "[Update overdue] Delayed outbound email — promised for 10:30 CET"
+    );
+    assert!(reminder.text.contains(&format!("/incidents/{id}")));
+    assert_eq!(app.incident(&id).await["overdue"], true);
+    let page = visible_text(&app.page("/").await.1);
+    assert!(page.contains("Update overdue since 10:30 CET"), "{page}");
+    assert!(!page.contains("Next update by 10:30"), "{page}");
+    assert_eq!(
+        entries(&app.incident(&id).await).len(),
+        1,
+        "no entry within the grace"
+    );
+
+    app.advance_minutes(15); // 10:45 CET: the grace period is over
+    app.run_scheduler().await;
+    let incident = app.incident(&id).await;
+    let notice = entries(&incident)
+        .into_iter()
+        .find(|e| classes(e).contains(&"overdue_notice".to_string()))
+        .expect("a system entry says the update is late");
+    assert_eq!(notice["system"], true);
+    assert_eq!(
+        notice["message"],
+        "The update promised for 10:30 CET is late. Dana (IT Ops) has been reminded. \
+         We will post here as soon as we have news."
+    );
+    let reader = mailbox.wait_for(READER, 2).await;
+    assert_eq!(
+        reader[1].subject,
+        "[Overdue] Delayed outbound email — the 10:30 update is late"
+    );
+    let owner = mailbox.wait_for(OWNER, 2).await;
+    assert!(
+        owner[1].subject.starts_with("[Still overdue]"),
+        "{}",
+        owner[1].subject
+    );
+
+    // Running again changes nothing: one notice per broken promise.
+    app.advance_minutes(30);
+    app.run_scheduler().await;
+    let notices = entries(&app.incident(&id).await)
+        .iter()
+        .filter(|e| classes(e).contains(&"overdue_notice".to_string()))
+        .count();
+    assert_eq!(notices, 1);
+
+    // A real update clears it.
+    app.post_update(
+        &id,
+        &json!({"next_update_in": 30, "message": "Still on it."}),
+    )
+    .await;
+    assert_eq!(app.incident(&id).await["overdue"], false);
+    assert!(!visible_text(&app.page("/").await.1).contains("Update overdue"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_update_in_time_cancels_the_reminders() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.advance_minutes(20);
+    app.post_update(&id, &json!({"next_update_in": 60, "message": "Progress."}))
+        .await;
+    app.advance_minutes(30); // the first promise's time: it was kept
+    app.run_scheduler().await;
+    app.advance_minutes(20);
+    app.run_scheduler().await;
+    assert!(mailbox.mails_to(OWNER).is_empty());
+    assert_eq!(entries(&app.incident(&id).await).len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_grace_off_no_system_entry_is_posted() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "off").await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.advance_minutes(30);
+    app.run_scheduler().await;
+    mailbox.wait_for(OWNER, 1).await;
+    app.advance_minutes(120);
+    app.run_scheduler().await;
+    assert_eq!(entries(&app.incident(&id).await).len(), 1);
+    assert_eq!(mailbox.mails_to(OWNER).len(), 1);
+    assert!(visible_text(&app.page("/").await.1).contains("Update overdue since 10:30 CET"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_passed_eta_is_said_and_the_owner_reminded() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.post_update(
+        &id,
+        &json!({"eta": "2026-03-04T09:20:00Z", "next_update_in": 60, "message": "ETA 10:20."}),
+    )
+    .await;
+    app.advance_minutes(19);
+    app.run_scheduler().await;
+    assert!(mailbox.mails_to(OWNER).is_empty());
+    app.advance_minutes(1);
+    app.run_scheduler().await;
+    let reminder = &mailbox.wait_for(OWNER, 1).await[0];
+    assert_eq!(
+        reminder.subject,
+        "[ETA passed] Delayed outbound email — 10:20 CET"
+    );
+    assert_eq!(app.incident(&id).await["eta_passed"], true);
+    let page = visible_text(&app.page(&format!("/incidents/{id}")).await.1);
+    assert!(
+        page.contains("ETA 10:20 CET passed — no new estimate yet"),
+        "{page}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn resolving_promises_a_follow_up_and_the_owner_is_reminded() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.post_update(&id, &json!({"status": "resolved", "message": "Fixed."}))
+        .await;
+    let incident = app.incident(&id).await;
+    assert_eq!(incident["follow_up_at"], "2026-03-05T09:00:00Z");
+    app.advance_minutes(24 * 60 - 1);
+    app.run_scheduler().await;
+    assert!(mailbox.mails_to(OWNER).is_empty());
+    app.advance_minutes(1);
+    app.run_scheduler().await;
+    let reminder = &mailbox.wait_for(OWNER, 1).await[0];
+    assert_eq!(reminder.subject, "[Follow-up due] Delayed outbound email");
+    app.stop().await;
+}
