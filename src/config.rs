@@ -231,6 +231,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail returns its own error type
     fn environment_sets_known_keys_and_ignores_client_ones() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CANDOR_DATABASE_URL", "sqlite://elsewhere.db");

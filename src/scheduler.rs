@@ -163,7 +163,7 @@ impl Scheduler {
                 }
             }
             Promise::FollowUp => {
-                if !(incident.is_resolved() && state.follow_up_at == Some(promised)) {
+                if !(incident.owes_follow_up() && state.follow_up_at == Some(promised)) {
                     return JobEffects::default();
                 }
                 JobEffects {

@@ -31,6 +31,8 @@ CREATE TABLE incidents (
     updated_at     BIGINT NOT NULL,
     resolved_at    BIGINT,
     next_update_at BIGINT,
+    -- Set while a resolved incident owes its follow-up: when it is due.
+    follow_up_owed_at BIGINT,
     last_seq       BIGINT NOT NULL,
     state          TEXT NOT NULL
 );

@@ -13,3 +13,12 @@ CREATE TABLE jobs (
     UNIQUE (incident_id, kind, ref_at)
 );
 CREATE INDEX jobs_due ON jobs (done_at, due_at);
+
+-- "Still affected?" one-click reports from the resolve mail: one per
+-- subscriber per incident.
+CREATE TABLE still_affected (
+    incident_id   TEXT NOT NULL REFERENCES incidents(id),
+    subscriber_id TEXT NOT NULL REFERENCES subscribers(id),
+    reported_at   BIGINT NOT NULL,
+    PRIMARY KEY (incident_id, subscriber_id)
+);

@@ -31,6 +31,7 @@ pub struct MailSettings {
 pub const UNSUBSCRIBE: &str = "unsubscribe";
 pub const MANAGE: &str = "manage";
 pub const CONFIRM: &str = "confirm";
+pub const STILL_AFFECTED: &str = "still_affected";
 
 impl MailSettings {
     pub fn unsubscribe_url(&self, subscriber_id: &str) -> String {
@@ -47,6 +48,15 @@ impl MailSettings {
             self.signer.sign(MANAGE, subscriber_id)
         )
     }
+    pub fn still_affected_url(&self, subscriber_id: &str, incident_id: &str) -> String {
+        format!(
+            "{}/still-affected?token={}",
+            self.base_url,
+            self.signer
+                .sign(STILL_AFFECTED, &format!("{subscriber_id}:{incident_id}"))
+        )
+    }
+
     pub fn confirm_url(&self, subscriber_id: &str, sent_at: Timestamp) -> String {
         let subject = format!("{subscriber_id}:{}", sent_at.as_millisecond());
         format!(
@@ -131,13 +141,14 @@ pub fn subject(entry: &Entry, tz: &TimeZone) -> String {
             None => "cause identified".into(),
         },
         EntryClass::OwnerChanged => format!("now owned by {}", state.owner.name),
-        EntryClass::FollowUp => "what happened and what we are changing".into(),
-        EntryClass::Postmortem => "the postmortem".into(),
+        EntryClass::FollowUp | EntryClass::Postmortem => {
+            "what happened and what we are changing".into()
+        }
         EntryClass::Update => state.status.as_str().to_string(),
     };
     let label = match class {
         c if c.is_bad_news() => c.label(),
-        EntryClass::Opened | EntryClass::Resolved => class.label(),
+        EntryClass::Opened | EntryClass::Resolved | EntryClass::Postmortem => class.label(),
         _ => "Update",
     };
     format!("[{label}] {} — {fact}", state.title)
@@ -215,7 +226,13 @@ pub fn entry_mail(
     );
     let unsubscribe = settings.unsubscribe_url(subscriber_id);
     let manage = settings.manage_url(subscriber_id);
-    let facts = fact_lines(entry, &settings.tz);
+    let mut facts = fact_lines(entry, &settings.tz);
+    if entry.classes.contains(&EntryClass::Resolved) {
+        facts.push(format!(
+            "Still affected? Tell us with one click: {}",
+            settings.still_affected_url(subscriber_id, &entry.incident_id)
+        ));
+    }
     let text = format!(
         "{title}\n\n{message}\n\n{facts}\n\nFull timeline: {incident_url}\n\n--\n\
          You get every change to incidents on {page}, good news and bad.\n\
@@ -363,6 +380,7 @@ mod tests {
             follow_up_at: None,
             components: BTreeMap::new(),
             overdue_noticed: None,
+            follow_up_posted_at: None,
         };
         Entry {
             id: "e2".into(),

@@ -102,6 +102,9 @@ pub struct IncidentState {
     /// The broken promise (its time) that Candor has already said is late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_noticed: Option<Timestamp>,
+    /// When the follow-up (postmortem) promised on resolving was posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_posted_at: Option<Timestamp>,
 }
 
 /// One change of ETA, kept forever.
@@ -320,10 +323,17 @@ pub struct PostCorrection {
     pub started_at: Option<Timestamp>,
 }
 
+/// The follow-up after resolving: what happened and what will change.
+#[derive(Debug, Clone)]
+pub struct PostPostmortem {
+    pub message: Message,
+}
+
 #[derive(Debug, Clone)]
 pub enum Command {
     Update(PostUpdate),
     Correction(PostCorrection),
+    Postmortem(PostPostmortem),
 }
 
 /// Facts from outside the incident that a command needs: passed in, never read.
@@ -422,6 +432,7 @@ impl Incident {
             follow_up_at: None,
             components: command.components,
             overdue_noticed: None,
+            follow_up_posted_at: None,
         };
         let eta_history = state
             .eta
@@ -466,7 +477,40 @@ impl Incident {
         match command {
             Command::Update(update) => self.update(update, ctx),
             Command::Correction(correction) => self.correct(correction, ctx),
+            Command::Postmortem(postmortem) => self.postmortem(postmortem, ctx),
         }
+    }
+
+    fn postmortem(
+        &self,
+        cmd: PostPostmortem,
+        ctx: &Context<'_>,
+    ) -> Result<(Incident, Entry), DomainError> {
+        if !self.is_resolved() {
+            return Err(DomainError::new(
+                "status",
+                "the follow-up comes after resolving; post an update until then",
+            ));
+        }
+        let state = IncidentState {
+            follow_up_posted_at: Some(ctx.now),
+            ..self.state.clone()
+        };
+        Ok(self.next(
+            state,
+            vec![EntryClass::Postmortem],
+            Vec::new(),
+            cmd.message,
+            None,
+            ctx,
+        ))
+    }
+
+    /// Resolved, with the promised follow-up not posted yet.
+    pub fn owes_follow_up(&self) -> bool {
+        self.is_resolved()
+            && self.state.follow_up_at.is_some()
+            && self.state.follow_up_posted_at.is_none()
     }
 
     fn update(&self, cmd: PostUpdate, ctx: &Context<'_>) -> Result<(Incident, Entry), DomainError> {
@@ -550,6 +594,11 @@ impl Incident {
             follow_up_at,
             components: affected,
             overdue_noticed: None,
+            follow_up_posted_at: if status == IncidentStatus::Resolved {
+                before.follow_up_posted_at
+            } else {
+                None
+            },
         };
         let classes = classify(Some(before), &state, &components);
         Ok(self.next(state, classes, components, cmd.message, None, ctx))
@@ -677,6 +726,7 @@ impl Incident {
         if self.is_resolved() {
             return state
                 .follow_up_at
+                .filter(|_| self.owes_follow_up())
                 .map(|at| (Promise::FollowUp, at))
                 .into_iter()
                 .collect();

@@ -357,6 +357,7 @@ mod tests {
                 follow_up_at: None,
                 components: BTreeMap::from([(component.into(), ComponentStatus::PartialOutage)]),
                 overdue_noticed: None,
+                follow_up_posted_at: None,
             },
             eta_history: Vec::new(),
             created_at: t(started),

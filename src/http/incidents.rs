@@ -18,9 +18,9 @@ use super::{
     AppState, List,
 };
 use crate::domain::{
-    component::Component, incident::ComponentChange, incident::EtaChange, Cause, Command,
-    ComponentStatus, Context, Entry, EntryClass, Impact, Incident, IncidentStatus, Kind, Message,
-    NextUpdate, OpenIncident, Owner, Patch, PostCorrection, PostUpdate, Title,
+    component::Component, incident::ComponentChange, incident::EtaChange, incident::PostPostmortem,
+    Cause, Command, ComponentStatus, Context, Entry, EntryClass, Impact, Incident, IncidentStatus,
+    Kind, Message, NextUpdate, OpenIncident, Owner, Patch, PostCorrection, PostUpdate, Title,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, IncidentFilter, IncidentRecord, IncidentState, Snapshot};
@@ -31,6 +31,25 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}", get(read))
         .route("/incidents/{id}/updates", post(update))
         .route("/incidents/{id}/corrections", post(correct))
+        .route("/incidents/{id}/postmortem", post(postmortem))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostmortemBody {
+    message: Message,
+}
+
+async fn postmortem(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PostmortemBody>,
+) -> ApiResult<(StatusCode, Json<EntryJson>)> {
+    let command = Command::Postmortem(PostPostmortem {
+        message: body.message,
+    });
+    append(&state, &actor, &id, command).await
 }
 
 fn next_update(
@@ -174,9 +193,14 @@ pub struct IncidentJson {
     started_at: Timestamp,
     resolved_at: Option<Timestamp>,
     follow_up_at: Option<Timestamp>,
+    /// Resolved and the promised follow-up not posted yet.
+    owes_follow_up: bool,
+    follow_up_posted_at: Option<Timestamp>,
     created_at: Timestamp,
     updated_at: Timestamp,
     components: Vec<AffectedJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    still_affected: Option<crate::store::AffectedReports>,
     #[serde(skip_serializing_if = "Option::is_none")]
     entries: Option<Vec<EntryJson>>,
 }
@@ -259,6 +283,9 @@ impl IncidentJson {
             started_at: state.started_at,
             resolved_at: state.resolved_at,
             follow_up_at: state.follow_up_at,
+            owes_follow_up: incident.owes_follow_up(),
+            follow_up_posted_at: state.follow_up_posted_at,
+            still_affected: None,
             created_at: incident.created_at,
             updated_at: incident.updated_at,
             components: state
@@ -387,12 +414,14 @@ async fn read(
         .await
         .map_err(|e| not_found(e, &id))?;
     let components = state.store.list_components().await?;
-    Ok(Json(IncidentJson::new(
+    let mut json = IncidentJson::new(
         &record.incident,
         Some(&record),
         &components,
         state.clock.now(),
-    )))
+    );
+    json.still_affected = Some(state.store.affected_reports(&id).await?);
+    Ok(Json(json))
 }
 
 fn not_found(err: crate::store::StoreError, id: &str) -> ApiError {

@@ -233,6 +233,16 @@ pub struct JobEffects {
 pub type JobFn<'a> =
     dyn Fn(&Incident, &Snapshot) -> std::result::Result<JobEffects, DomainError> + Send + Sync + 'a;
 
+/// "Still affected" reports on one incident.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AffectedReports {
+    pub total: i64,
+    /// Reports newer than the incident's latest entry: nobody answered yet.
+    pub unanswered: i64,
+}
+
+pub type StaffMailFn<'a> = dyn Fn(&Incident, i64) -> StaffMail + Send + Sync + 'a;
+
 pub type SubscriberFn<'a> =
     dyn Fn(&mut Subscriber) -> std::result::Result<(), DomainError> + Send + Sync + 'a;
 
@@ -310,6 +320,22 @@ pub trait Store: Send + Sync + 'static {
     /// The earliest time a delivery not yet sent becomes due.
     async fn next_delivery_due(&self) -> Result<Option<Timestamp>>;
     async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
+
+    /// Records a subscriber's "still affected" report, once; on the first
+    /// report of this subscriber the owner is mailed (`mail` gets the count).
+    /// `false` when this subscriber had reported already.
+    async fn report_still_affected(
+        &self,
+        incident_id: &str,
+        subscriber_id: &str,
+        now: Timestamp,
+        mail: &StaffMailFn<'_>,
+    ) -> Result<bool>;
+    async fn affected_reports(&self, incident_id: &str) -> Result<AffectedReports>;
+    /// Incidents with unanswered reports, with their counts.
+    async fn unanswered_reports(&self) -> Result<Vec<(String, AffectedReports)>>;
+    /// Resolved incidents whose follow-up is owed, oldest due first.
+    async fn owed_follow_ups(&self) -> Result<Vec<Incident>>;
 
     /// Leases due jobs until `lease_until`.
     async fn claim_jobs(

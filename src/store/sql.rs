@@ -133,13 +133,18 @@ macro_rules! sql_store {
                 let status = incident.state.status.as_str();
                 let impact = incident.state.impact.as_str();
                 let resolved_at = incident.state.resolved_at.map($crate::store::ms);
+                let follow_up_owed_at = incident
+                    .state
+                    .follow_up_at
+                    .filter(|_| incident.owes_follow_up())
+                    .map($crate::store::ms);
                 let next_update_at = incident.state.next_update_at.map($crate::store::ms);
                 match previous_seq {
                     None => {
                         sqlx::query(
                             "INSERT INTO incidents (id, kind, status, impact, created_at, updated_at, \
-                             resolved_at, next_update_at, last_seq, state) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                             resolved_at, next_update_at, last_seq, state, follow_up_owed_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                         )
                         .bind(&incident.id)
                         .bind($crate::store::sql::enum_text(&incident.kind))
@@ -151,6 +156,7 @@ macro_rules! sql_store {
                         .bind(next_update_at)
                         .bind(incident.last_seq)
                         .bind(stored)
+                        .bind(follow_up_owed_at)
                         .execute(&mut *conn)
                         .await?;
                     }
@@ -159,8 +165,8 @@ macro_rules! sql_store {
                         // sequence check makes a lost update impossible.
                         let done = sqlx::query(
                             "UPDATE incidents SET status = $1, impact = $2, updated_at = $3, \
-                             resolved_at = $4, next_update_at = $5, last_seq = $6, state = $7 \
-                             WHERE id = $8 AND last_seq = $9",
+                             resolved_at = $4, next_update_at = $5, last_seq = $6, state = $7, \
+                             follow_up_owed_at = $10 WHERE id = $8 AND last_seq = $9",
                         )
                         .bind(status)
                         .bind(impact)
@@ -171,6 +177,7 @@ macro_rules! sql_store {
                         .bind(stored)
                         .bind(&incident.id)
                         .bind(previous)
+                        .bind(follow_up_owed_at)
                         .execute(&mut *conn)
                         .await?;
                         if done.rows_affected() != 1 {
@@ -1094,6 +1101,99 @@ macro_rules! sql_store {
                 Ok(report)
             }
 
+            async fn report_still_affected(
+                &self,
+                incident_id: &str,
+                subscriber_id: &str,
+                now: jiff::Timestamp,
+                mail: &$crate::store::StaffMailFn<'_>,
+            ) -> $crate::store::Result<bool> {
+                use sqlx::Row;
+                let (_guard, mut tx) = self.begin_write().await?;
+                let row = sqlx::query(&format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"))
+                    .bind(incident_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let incident = Self::incident_from_row(&row)?;
+                let inserted = sqlx::query(
+                    "INSERT INTO still_affected (incident_id, subscriber_id, reported_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (incident_id, subscriber_id) DO NOTHING",
+                )
+                .bind(incident_id)
+                .bind(subscriber_id)
+                .bind($crate::store::ms(now))
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let count: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM still_affected WHERE incident_id = $1",
+                )
+                .bind(incident_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+                let staff_mail = mail(&incident, count);
+                sqlx::query(
+                    "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
+                     state, attempts, next_attempt_at, created_at) \
+                     VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
+                )
+                .bind(&staff_mail.to)
+                .bind(serde_json::to_string(&staff_mail)?)
+                .bind($crate::store::ms(now))
+                .execute(&mut *tx)
+                .await?;
+                let actor = $crate::store::Actor { name: "subscriber".into(), ip: None };
+                Self::finish_write(
+                    &mut tx,
+                    &actor,
+                    now,
+                    "incident.still_affected",
+                    incident_id,
+                    serde_json::json!({"subscriber": subscriber_id}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn affected_reports(
+                &self,
+                incident_id: &str,
+            ) -> $crate::store::Result<$crate::store::AffectedReports> {
+                Ok(self
+                    .unanswered_or_all(Some(incident_id))
+                    .await?
+                    .pop()
+                    .map(|(_, r)| r)
+                    .unwrap_or_default())
+            }
+
+            async fn unanswered_reports(
+                &self,
+            ) -> $crate::store::Result<Vec<(String, $crate::store::AffectedReports)>> {
+                Ok(self
+                    .unanswered_or_all(None)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, r)| r.unanswered > 0)
+                    .collect())
+            }
+
+            async fn owed_follow_ups(&self) -> $crate::store::Result<Vec<$crate::domain::Incident>> {
+                sqlx::query(&format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE follow_up_owed_at IS NOT NULL \
+                     ORDER BY follow_up_owed_at, id LIMIT 500"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::incident_from_row)
+                .collect()
+            }
+
             async fn claim_jobs(
                 &self,
                 now: jiff::Timestamp,
@@ -1276,6 +1376,34 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// Report counts per incident (one incident, or all with reports).
+            async fn unanswered_or_all(
+                &self,
+                incident_id: Option<&str>,
+            ) -> $crate::store::Result<Vec<(String, $crate::store::AffectedReports)>> {
+                use sqlx::Row;
+                sqlx::query(
+                    "SELECT r.incident_id, COUNT(*) AS total, \
+                     SUM(CASE WHEN r.reported_at >= i.updated_at THEN 1 ELSE 0 END) AS unanswered \
+                     FROM still_affected r JOIN incidents i ON i.id = r.incident_id \
+                     WHERE ($1 = '' OR r.incident_id = $1) GROUP BY r.incident_id ORDER BY r.incident_id",
+                )
+                .bind(incident_id.unwrap_or(""))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get("incident_id")?,
+                        $crate::store::AffectedReports {
+                            total: row.try_get("total")?,
+                            unanswered: row.try_get::<Option<i64>, _>("unanswered")?.unwrap_or(0),
+                        },
+                    ))
+                })
+                .collect()
+            }
+
             async fn subscriber_from_row(
                 conn: &mut Conn,
                 row: &DbRow,

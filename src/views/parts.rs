@@ -123,7 +123,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
         .iter()
         .find(|e| Some(e.id.as_str()) == entry.corrects.as_deref());
     html! {
-        li.entry id={"entry-" (entry.id)} class=[corrected_by.map(|_| "corrected")] {
+        li.entry.corrected[corrected_by.is_some()] id={"entry-" (entry.id)} {
             p.meta {
                 @for class in &entry.classes { (class_label(*class)) " " }
                 (when(ctx, entry.posted_at))

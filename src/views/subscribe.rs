@@ -117,3 +117,17 @@ pub fn manage_page(
         },
     )
 }
+
+pub fn still_affected_confirm(ctx: &PageContext<'_>, token: &str, title: &str) -> Markup {
+    layout(
+        ctx,
+        "Still affected?",
+        html! {
+            h1 { "Still affected by “" (title) "”?" }
+            p { "We marked it resolved. If it still does not work for you, tell us: the owner of the incident is told at once." }
+            form method="post" action={"/still-affected?token=" (token)} {
+                button type="submit" { "Yes, I am still affected" }
+            }
+        },
+    )
+}

@@ -194,3 +194,134 @@ async fn resolving_promises_a_follow_up_and_the_owner_is_reminded() {
     assert_eq!(reminder.subject, "[Follow-up due] Delayed outbound email");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn still_affected_reports_reach_the_owner_once_per_subscriber() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    subscribe_reader(&app).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.post_update(&id, &json!({"status": "resolved", "message": "Fixed."}))
+        .await;
+    let mails = mailbox.wait_for(READER, 2).await;
+    let resolved = &mails[1];
+    assert!(
+        resolved.subject.starts_with("[Resolved]"),
+        "{}",
+        resolved.subject
+    );
+    let link = resolved.link(&format!("{}/still-affected?token=", app.address));
+    let path = link.replacen(&app.address, "", 1);
+
+    let (status, page) = app.page(&path).await;
+    assert_eq!(status, 200);
+    assert!(visible_text(&page).contains("Still affected"), "{page}");
+    for _ in 0..2 {
+        let reply = app
+            .client
+            .post(&link)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 200);
+    }
+    app.drain_outbox().await;
+    let owner = mailbox.wait_for(OWNER, 1).await;
+    assert_eq!(owner.len(), 1, "one report per subscriber: {owner:?}");
+    assert_eq!(
+        owner[0].subject,
+        "[Still affected] Delayed outbound email — 1 subscriber says it is not fixed"
+    );
+    let incident = app.incident(&id).await;
+    assert_eq!(incident["still_affected"]["total"], 1);
+    assert_eq!(incident["still_affected"]["unanswered"], 1);
+    let owed = app.admin_get("/api/v1/owed").await.expect(200);
+    assert_eq!(owed["still_affected"][0]["incident_id"], id.as_str());
+
+    // A forged or altered link is refused.
+    let (status, _) = app.page(&format!("{path}x")).await;
+    assert_eq!(status, 400);
+    let (status, _) = app.page("/still-affected?token=abc.def").await;
+    assert_eq!(status, 400);
+
+    // An answer from the owner settles the report.
+    app.advance_minutes(5);
+    app.post_update(
+        &id,
+        &json!({"status": "investigating", "next_update_in": 30, "message": "Looking again."}),
+    )
+    .await;
+    let owed = app.admin_get("/api/v1/owed").await.expect(200);
+    assert!(
+        owed["still_affected"].as_array().unwrap().is_empty(),
+        "{owed}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_follow_up_is_owed_until_posted_and_is_mailed_like_any_entry() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    subscribe_reader(&app).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.admin_post(
+        &format!("/api/v1/incidents/{id}/postmortem"),
+        &json!({"message": "Too early."}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("status"));
+
+    app.post_update(&id, &json!({"status": "resolved", "message": "Fixed."}))
+        .await;
+    let owed = app.admin_get("/api/v1/owed").await.expect(200);
+    assert_eq!(owed["follow_ups"][0]["incident_id"], id.as_str());
+    assert_eq!(owed["follow_ups"][0]["due"], false);
+    app.advance_minutes(23 * 60);
+    assert_eq!(app.incident(&id).await["owes_follow_up"], true);
+
+    let entry = app
+        .admin_post(
+            &format!("/api/v1/incidents/{id}/postmortem"),
+            &json!({"message": "An expired certificate. We now renew them automatically."}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(classes(&entry), vec!["postmortem"]);
+    let owed = app.admin_get("/api/v1/owed").await.expect(200);
+    assert!(owed["follow_ups"].as_array().unwrap().is_empty(), "{owed}");
+    assert_eq!(app.incident(&id).await["owes_follow_up"], false);
+    let mails = mailbox.wait_for(READER, 3).await;
+    assert_eq!(
+        mails[2].subject,
+        "[Postmortem] Delayed outbound email — what happened and what we are changing"
+    );
+    // No reminder is sent for a follow-up already posted.
+    app.advance_minutes(2 * 60);
+    app.run_scheduler().await;
+    assert!(mailbox.mails_to(OWNER).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn owed_lists_overdue_updates_and_passed_etas() {
+    let app = TestApp::spawn().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.post_update(
+        &id,
+        &json!({"eta": "2026-03-04T09:40:00Z", "next_update_in": 30, "message": "ETA."}),
+    )
+    .await;
+    let owed = app.admin_get("/api/v1/owed").await.expect(200);
+    assert!(owed["overdue_updates"].as_array().unwrap().is_empty());
+    app.advance_minutes(45);
+    let owed = app.admin_get("/api/v1/owed").await.expect(200);
+    assert_eq!(owed["overdue_updates"][0]["incident_id"], id.as_str());
+    assert_eq!(owed["overdue_updates"][0]["owner"], "Dana (IT Ops)");
+    assert_eq!(owed["passed_etas"][0]["incident_id"], id.as_str());
+    app.stop().await;
+}

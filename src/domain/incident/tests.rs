@@ -563,3 +563,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_follow_up_comes_after_resolving_and_is_owed_until_posted() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let early = Command::Postmortem(PostPostmortem {
+        message: Message::parse("What happened").unwrap(),
+    });
+    let ctx = world.ctx(t("2026-03-04T10:00:00Z"));
+    assert_eq!(
+        incident.apply(early.clone(), &ctx).unwrap_err().field,
+        "status"
+    );
+
+    let resolve = PostUpdate {
+        status: Some(IncidentStatus::Resolved),
+        next_update: None,
+        ..update_cmd()
+    };
+    let (incident, _) = apply(
+        &mut world,
+        &incident,
+        Command::Update(resolve),
+        t("2026-03-04T11:00:00Z"),
+    );
+    assert!(incident.owes_follow_up());
+    assert_eq!(
+        incident.promises(),
+        vec![(Promise::FollowUp, t("2026-03-05T11:00:00Z"))]
+    );
+    let (incident, entry) = apply(&mut world, &incident, early, t("2026-03-05T09:00:00Z"));
+    assert_eq!(entry.classes, vec![EntryClass::Postmortem]);
+    assert!(!incident.owes_follow_up());
+    assert!(incident.promises().is_empty());
+}

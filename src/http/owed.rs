@@ -1,0 +1,96 @@
+//! `GET /api/v1/owed`: what staff owe the people reading the page, now.
+
+use axum::{extract::State, routing::get, Json, Router};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{error::ApiResult, AppState};
+use crate::store::{AffectedReports, IncidentFilter, IncidentState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/owed", get(owed))
+}
+
+#[derive(Serialize)]
+struct Owed {
+    overdue_updates: Vec<OwedItem>,
+    passed_etas: Vec<OwedItem>,
+    follow_ups: Vec<OwedItem>,
+    still_affected: Vec<OwedItem>,
+}
+
+#[derive(Serialize)]
+struct OwedItem {
+    incident_id: String,
+    title: String,
+    owner: String,
+    owner_email: String,
+    /// The promised time (update, ETA or follow-up), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promised_at: Option<Timestamp>,
+    /// The promised time has passed.
+    due: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reports: Option<AffectedReports>,
+}
+
+fn item(incident: &crate::domain::Incident, promised_at: Option<Timestamp>, due: bool) -> OwedItem {
+    OwedItem {
+        incident_id: incident.id.clone(),
+        title: incident.state.title.to_string(),
+        owner: incident.state.owner.name.to_string(),
+        owner_email: incident.state.owner.email.to_string(),
+        promised_at,
+        due,
+        reports: None,
+    }
+}
+
+async fn owed(State(state): State<AppState>) -> ApiResult<Json<Owed>> {
+    let now = state.clock.now();
+    let open = state
+        .store
+        .list_incidents(&IncidentFilter {
+            state: Some(IncidentState::Open),
+            kind: None,
+            before: None,
+            limit: 1000,
+        })
+        .await?;
+    let overdue_updates = open
+        .iter()
+        .filter(|i| i.overdue(now))
+        .map(|i| item(i, i.state.next_update_at, true))
+        .collect();
+    let passed_etas = open
+        .iter()
+        .filter(|i| i.eta_passed(now))
+        .map(|i| item(i, i.state.eta, true))
+        .collect();
+    let follow_ups = state
+        .store
+        .owed_follow_ups()
+        .await?
+        .iter()
+        .map(|i| {
+            item(
+                i,
+                i.state.follow_up_at,
+                i.state.follow_up_at.is_some_and(|at| at <= now),
+            )
+        })
+        .collect();
+    let mut still_affected = Vec::new();
+    for (incident_id, reports) in state.store.unanswered_reports().await? {
+        let record = state.store.get_incident(&incident_id).await?;
+        let mut entry = item(&record.incident, None, true);
+        entry.reports = Some(reports);
+        still_affected.push(entry);
+    }
+    Ok(Json(Owed {
+        overdue_updates,
+        passed_etas,
+        follow_ups,
+        still_affected,
+    }))
+}
