@@ -325,3 +325,71 @@ async fn owed_lists_overdue_updates_and_passed_etas() {
     assert_eq!(owed["passed_etas"][0]["incident_id"], id.as_str());
     app.stop().await;
 }
+
+/// Two instances on one database (as behind a load balancer), both running
+/// their scheduler and worker at once: each promise is acted on once.
+#[tokio::test]
+async fn timed_work_runs_once_with_two_instances() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    subscribe_reader(&app).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    // Sent and marked before the clock jumps past its lease.
+    app.drain_outbox().await;
+    mailbox.wait_for(READER, 1).await;
+
+    let clock = std::sync::Arc::new(candor::clock::ManualClock::new(app.now()));
+    let mut config = candor::config::Config {
+        database_url: app.db.url.clone(),
+        listen: "127.0.0.1:0".into(),
+        admin_token: Some(candor::config::Secret::new("second")),
+        time_zone: "Europe/Berlin".into(),
+        mail_dir: app.db.dir.join("outbox-2"),
+        ..candor::config::Config::default()
+    };
+    config.smtp_url = Some(candor::config::Secret::new(mailbox.url()));
+    let second = candor::app::spawn(config, clock.clone())
+        .await
+        .expect("a second instance");
+
+    let (scheduler, worker) = (second.scheduler(), second.worker());
+    for minutes in [30, 15, 30] {
+        app.advance_minutes(minutes);
+        clock.set(app.now());
+        let (_, b) = tokio::join!(app.run_scheduler(), scheduler.run_due());
+        b.expect("the second scheduler runs");
+        let (_, b) = tokio::join!(app.drain_outbox(), worker.drain_once());
+        b.expect("the second worker drains");
+    }
+    app.drain_outbox().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let notices = entries(&app.incident(&id).await)
+        .iter()
+        .filter(|e| classes(e).contains(&"overdue_notice".to_string()))
+        .count();
+    assert_eq!(notices, 1, "one system entry");
+    let owner: Vec<String> = mailbox
+        .mails_to(OWNER)
+        .iter()
+        .map(|m| m.subject.clone())
+        .collect();
+    assert_eq!(
+        owner.len(),
+        2,
+        "one reminder at the due time, one after the grace: {owner:?}"
+    );
+    let reader: Vec<String> = mailbox
+        .mails_to(READER)
+        .iter()
+        .map(|m| m.subject.clone())
+        .collect();
+    assert_eq!(
+        reader.len(),
+        2,
+        "[New] and [Overdue], each once: {reader:?}"
+    );
+    second.shutdown().await;
+    app.stop().await;
+}
