@@ -289,6 +289,49 @@ pub fn entry_mail(
         .multipart(MultiPart::alternative_plain_html(text, html.into_string()))
 }
 
+/// A component's status set by staff, outside any incident.
+pub fn component_mail(
+    settings: &MailSettings,
+    notice: &crate::store::ComponentNotice,
+    subscriber_id: &str,
+    delivery_id: i64,
+    to: Mailbox,
+) -> Result<Message, lettre::error::Error> {
+    let worse = notice.to.severity() > notice.from.severity();
+    let now_words = status_words(notice.to);
+    let subject = if worse {
+        format!("[Worse] {} — now {now_words}", notice.name)
+    } else {
+        format!("[Update] {} — now {now_words}", notice.name)
+    };
+    let unsubscribe = settings.unsubscribe_url(subscriber_id);
+    let manage = settings.manage_url(subscriber_id);
+    let text = format!(
+        "{name} is now {now_words} (it was {was}), as of {at}.\n\n\
+         Current status: {base}/\n\n--\n\
+         Choose components: {manage}\nUnsubscribe: {unsubscribe}\n",
+        name = notice.name,
+        was = status_words(notice.from),
+        at = when(notice.at, notice.at, &settings.tz),
+        base = settings.base_url,
+    );
+    Message::builder()
+        .from(settings.from.clone())
+        .to(to)
+        .subject(subject)
+        .date(std::time::SystemTime::from(notice.at))
+        .message_id(Some(format!(
+            "<component-{delivery_id}.{subscriber_id}@{}>",
+            settings.host
+        )))
+        .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
+        .raw_header(header(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".into(),
+        ))
+        .body(text)
+}
+
 /// A mail to staff, as it was written when queued.
 pub fn staff_mail(
     settings: &MailSettings,

@@ -95,5 +95,6 @@ async fn change(
         .store
         .edit_component(&id, &edit, &actor, state.clock.now())
         .await?;
+    state.wake.notify_one();
     Ok(Json(component))
 }

@@ -150,6 +150,18 @@ pub enum DeliveryKind {
     Confirmation,
     /// A mail to staff (an owner reminder), rendered when it was queued.
     Reminder,
+    /// A component's status changed by staff, outside any incident.
+    Component,
+}
+
+/// What a component delivery tells: one status change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ComponentNotice {
+    pub component_id: String,
+    pub name: String,
+    pub from: ComponentStatus,
+    pub to: ComponentStatus,
+    pub at: Timestamp,
 }
 
 /// A delivery the worker has leased, with what it needs to render it.
@@ -163,6 +175,7 @@ pub struct ClaimedDelivery {
     pub subscriber: Option<Subscriber>,
     /// Where mail to staff goes, and what it says.
     pub staff_mail: Option<StaffMail>,
+    pub component_notice: Option<ComponentNotice>,
     /// When the subscriber's confirmation link was made (confirmations).
     pub confirm_sent_at: Option<Timestamp>,
     pub entry: Option<Entry>,

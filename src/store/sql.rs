@@ -591,6 +591,27 @@ macro_rules! sql_store {
                 if after.status != before.status {
                     Self::set_component_status(&mut tx, id, before.status, after.status, now, "manual", None)
                         .await?;
+                    // No quiet path: the component's subscribers are told, in this transaction.
+                    let notice = $crate::store::ComponentNotice {
+                        component_id: id.to_string(),
+                        name: after.name.clone(),
+                        from: before.status,
+                        to: after.status,
+                        at: now,
+                    };
+                    sqlx::query(
+                        "INSERT INTO deliveries (kind, entry_id, subscriber_id, payload, channel, state, \
+                         attempts, next_attempt_at, created_at) \
+                         SELECT 'component', NULL, s.id, $1, s.channel, 'pending', 0, $2, $2 FROM subscribers s \
+                         WHERE s.state = 'confirmed' AND (s.all_components OR EXISTS \
+                           (SELECT 1 FROM subscriber_components sc \
+                            WHERE sc.subscriber_id = s.id AND sc.component_id = $3))",
+                    )
+                    .bind(serde_json::to_string(&notice)?)
+                    .bind($crate::store::ms(now))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 Self::finish_write(
                     &mut tx,
@@ -951,13 +972,23 @@ macro_rules! sql_store {
                         }
                         None => (None, None),
                     };
-                    let staff_mail = match row.try_get::<Option<String>, _>("payload")? {
-                        Some(payload) => Some(serde_json::from_str(&payload)?),
-                        None => None,
-                    };
+                    let kind: $crate::store::DeliveryKind =
+                        $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?;
+                    let payload: Option<String> = row.try_get("payload")?;
+                    let (mut staff_mail, mut component_notice) = (None, None);
+                    match (kind, payload) {
+                        ($crate::store::DeliveryKind::Reminder, Some(p)) => {
+                            staff_mail = Some(serde_json::from_str(&p)?)
+                        }
+                        ($crate::store::DeliveryKind::Component, Some(p)) => {
+                            component_notice = Some(serde_json::from_str(&p)?)
+                        }
+                        _ => {}
+                    }
                     out.push($crate::store::ClaimedDelivery {
                         id: row.try_get("id")?,
-                        kind: $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?,
+                        kind,
+                        component_notice,
                         attempts: row.try_get("attempts")?,
                         channel: $crate::store::sql::parse_enum(&row.try_get::<String, _>("channel")?)?,
                         subscriber,

@@ -233,13 +233,26 @@ async fn mail_posted_while_smtp_is_down_arrives_once_after_the_retry() {
     app.advance_minutes(60);
     app.drain_outbox().await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(mailbox.mails().len(), 3, "each mail exactly once");
+    // (An hour later the update is overdue, so other mail follows; count the entry's.)
+    let news = mailbox
+        .mails()
+        .iter()
+        .filter(|m| m.subject.starts_with("[New]"))
+        .count();
+    assert_eq!(news, 3, "each mail exactly once");
     let report = app
         .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
         .await
         .expect(200);
-    assert_eq!(report["totals"]["sent"], 3, "{report}");
-    assert_eq!(report["totals"]["failed"], 0);
+    let opening = report["entries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(opening["sent"], 3, "{report}");
+    assert_eq!(opening["failed"], 0);
+    assert_eq!(opening["pending"], 0);
     app.stop().await;
 }
 
@@ -320,5 +333,98 @@ async fn staff_list_add_and_remove_subscribers() {
     app.open_mail_incident(&smtp).await;
     app.drain_outbox().await;
     assert_eq!(mailbox.mails_to("ops@example.test").len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_component_status_set_by_staff_is_mailed_to_its_subscribers() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let mail = app.create_component("Email").await;
+    let vpn = app.create_component("VPN").await;
+    add_confirmed(&app, "vpn-only@example.test", &[&vpn]).await;
+    add_confirmed(&app, "everything@example.test", &[]).await;
+
+    app.set_component_status(&mail, "major_outage").await;
+    let got = mailbox.wait_for("everything@example.test", 1).await;
+    assert_eq!(got[0].subject, "[Worse] Email — now major outage");
+    assert!(
+        got[0].text.contains("it was operational"),
+        "{}",
+        got[0].text
+    );
+    app.set_component_status(&mail, "operational").await;
+    let got = mailbox.wait_for("everything@example.test", 2).await;
+    assert_eq!(got[1].subject, "[Update] Email — now operational");
+    app.drain_outbox().await;
+    assert!(mailbox.mails_to("vpn-only@example.test").is_empty());
+    // A change that changes nothing tells nobody.
+    app.set_component_status(&mail, "operational").await;
+    app.drain_outbox().await;
+    assert_eq!(mailbox.mails_to("everything@example.test").len(), 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_manage_link_changes_the_component_choice_without_logging_in() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let mail = app.create_component("Email").await;
+    let vpn = app.create_component("VPN").await;
+    add_confirmed(&app, "reader@example.test", &[]).await;
+    app.set_component_status(&vpn, "partial_outage").await;
+    let first = &mailbox.wait_for("reader@example.test", 1).await[0];
+    let manage = first.link(&format!("{}/subscription?token=", app.address));
+    let path = manage.replacen(&app.address, "", 1);
+    let (status, page) = app.page(&path).await;
+    assert_eq!(status, 200);
+    assert!(visible_text(&page).contains("reader@example.test"));
+
+    // Choose Email only; VPN news then stops.
+    let reply = app
+        .client
+        .post(&manage)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("components={mail}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 200);
+    assert!(visible_text(&reply.text().await.unwrap()).contains("Saved"));
+    app.set_component_status(&vpn, "operational").await;
+    app.set_component_status(&mail, "degraded_performance")
+        .await;
+    let got = mailbox.wait_for("reader@example.test", 2).await;
+    app.drain_outbox().await;
+    assert_eq!(mailbox.mails_to("reader@example.test").len(), 2);
+    assert!(
+        got[1].subject.starts_with("[Worse] Email"),
+        "{}",
+        got[1].subject
+    );
+
+    // A made-up token shows a helpful page, not someone's subscription.
+    let (status, page) = app
+        .page("/subscription?token=bm9ib2R5.AAAAAAAAAAAAAAAAAAAAAAAA")
+        .await;
+    assert_eq!(status, 400);
+    assert!(visible_text(&page).contains("not valid"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_confirmation_link_expires_after_seven_days() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    let (status, _) = subscribe_form(&app, "email=late%40example.test").await;
+    assert_eq!(status, 200);
+    let confirmation = &mailbox.wait_for("late@example.test", 1).await[0];
+    let link = confirmation.link(&format!("{}/subscribe/confirm?token=", app.address));
+    app.advance_minutes(7 * 24 * 60 + 1);
+    let (status, page) = app.page(&link.replacen(&app.address, "", 1)).await;
+    assert_eq!(status, 410);
+    assert!(visible_text(&page).contains("expired"), "{page}");
+    let list = app.admin_get("/api/v1/subscribers").await.expect(200);
+    assert_eq!(list["items"][0]["state"], "pending");
     app.stop().await;
 }
