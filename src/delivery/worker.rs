@@ -189,6 +189,16 @@ impl Worker {
                 let sent_at = delivery.confirm_sent_at.unwrap_or(subscriber.created_at);
                 email::confirmation_mail(&self.settings, &subscriber.id, sent_at, delivery.id, to)
             }
+            DeliveryKind::Component => {
+                if subscriber.state != SubscriberState::Confirmed {
+                    return Ok(());
+                }
+                let notice = delivery
+                    .component_notice
+                    .as_ref()
+                    .ok_or_else(|| permanent("the component change is missing"))?;
+                email::component_mail(&self.settings, notice, &subscriber.id, delivery.id, to)
+            }
             DeliveryKind::Reminder => unreachable!("handled above"),
         }
         .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
