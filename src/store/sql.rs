@@ -1165,17 +1165,7 @@ macro_rules! sql_store {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get("n")?;
-                let staff_mail = mail(&incident, count);
-                sqlx::query(
-                    "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
-                     state, attempts, next_attempt_at, created_at) \
-                     VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
-                )
-                .bind(&staff_mail.to)
-                .bind(serde_json::to_string(&staff_mail)?)
-                .bind($crate::store::ms(now))
-                .execute(&mut *tx)
-                .await?;
+                Self::queue_staff_mail(&mut tx, &mail(&incident, count), now).await?;
                 let actor = $crate::store::Actor { name: "subscriber".into(), ip: None };
                 Self::finish_write(
                     &mut tx,
@@ -1304,16 +1294,7 @@ macro_rules! sql_store {
                     .await?;
                 }
                 if let Some(mail) = &effects.reminder {
-                    sqlx::query(
-                        "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
-                         state, attempts, next_attempt_at, created_at) \
-                         VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
-                    )
-                    .bind(&mail.to)
-                    .bind(serde_json::to_string(mail)?)
-                    .bind($crate::store::ms(now))
-                    .execute(&mut *tx)
-                    .await?;
+                    Self::queue_staff_mail(&mut tx, mail, now).await?;
                 }
                 if let Some((kind, ref_at, due_at)) = effects.then {
                     Self::schedule_job(&mut tx, &job.incident_id, kind, ref_at, due_at).await?;
@@ -1541,6 +1522,25 @@ macro_rules! sql_store {
                      next_attempt_at, created_at) VALUES ('confirmation', NULL, $1, 'email', 'pending', 0, $2, $2)",
                 )
                 .bind(subscriber_id)
+                .bind($crate::store::ms(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Queues a mail to staff in the outbox, in the caller's transaction.
+            async fn queue_staff_mail(
+                conn: &mut Conn,
+                mail: &$crate::store::StaffMail,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
+                     state, attempts, next_attempt_at, created_at) \
+                     VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
+                )
+                .bind(&mail.to)
+                .bind(serde_json::to_string(mail)?)
                 .bind($crate::store::ms(now))
                 .execute(&mut *conn)
                 .await?;
