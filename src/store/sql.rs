@@ -939,6 +939,32 @@ macro_rules! sql_store {
                     String,
                     ($crate::domain::subscriber::Subscriber, Option<jiff::Timestamp>),
                 > = std::collections::HashMap::new();
+                // The batch's subscribers in one query per 500 (their component
+                // choice is not needed to send, so it is not loaded).
+                let wanted: Vec<String> = claimed
+                    .iter()
+                    .filter_map(|row| row.try_get::<Option<String>, _>("subscriber_id").ok().flatten())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                for chunk in wanted.chunks(500) {
+                    let sql = format!(
+                        "SELECT * FROM subscribers WHERE id IN ({})",
+                        Self::placeholders(1, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    for srow in query.fetch_all(&mut *conn).await? {
+                        let sent: Option<i64> = srow.try_get("confirm_sent_at")?;
+                        let subscriber = Self::subscriber_fields(&srow, Vec::new())?;
+                        subscribers.insert(
+                            subscriber.id.clone(),
+                            (subscriber, sent.map($crate::store::from_ms).transpose()?),
+                        );
+                    }
+                }
                 let mut out = Vec::with_capacity(claimed.len());
                 for row in &claimed {
                     let entry_id: Option<String> = row.try_get("entry_id")?;
@@ -951,25 +977,8 @@ macro_rules! sql_store {
                             entries.insert(entry_id.clone(), entry);
                         }
                     }
-                    if let Some(subscriber_id) = &subscriber_id {
-                        if !subscribers.contains_key(subscriber_id) {
-                            let srow = sqlx::query("SELECT * FROM subscribers WHERE id = $1")
-                                .bind(subscriber_id)
-                                .fetch_one(&mut *conn)
-                                .await?;
-                            let sent: Option<i64> = srow.try_get("confirm_sent_at")?;
-                            let subscriber = Self::subscriber_from_row(&mut conn, &srow).await?;
-                            subscribers.insert(
-                                subscriber_id.clone(),
-                                (subscriber, sent.map($crate::store::from_ms).transpose()?),
-                            );
-                        }
-                    }
-                    let (subscriber, confirm_sent_at) = match &subscriber_id {
-                        Some(id) => {
-                            let (s, sent) = subscribers[id].clone();
-                            (Some(s), sent)
-                        }
+                    let (subscriber, confirm_sent_at) = match subscriber_id.as_ref().and_then(|id| subscribers.get(id)) {
+                        Some((s, sent)) => (Some(s.clone()), *sent),
                         None => (None, None),
                     };
                     let kind: $crate::store::DeliveryKind =
@@ -1437,13 +1446,22 @@ macro_rules! sql_store {
                     .map(|r| r.try_get::<String, _>("component_id"))
                     .collect::<Result<_, _>>()?
                 };
+                Self::subscriber_fields(row, components)
+            }
+
+            /// A subscriber from its row, with the given component choice.
+            fn subscriber_fields(
+                row: &DbRow,
+                components: Vec<String>,
+            ) -> $crate::store::Result<$crate::domain::subscriber::Subscriber> {
+                use sqlx::Row;
                 let opt = |name: &str| -> $crate::store::Result<Option<jiff::Timestamp>> {
                     row.try_get::<Option<i64>, _>(name)?
                         .map($crate::store::from_ms)
                         .transpose()
                 };
                 Ok($crate::domain::subscriber::Subscriber {
-                    id,
+                    id: row.try_get("id")?,
                     channel: $crate::store::sql::parse_enum(&row.try_get::<String, _>("channel")?)?,
                     address: row.try_get("address")?,
                     state: $crate::store::sql::parse_enum(&row.try_get::<String, _>("state")?)?,
