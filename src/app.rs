@@ -122,6 +122,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         pass: tokio::sync::Mutex::new(()),
     });
     let worker_task = tokio::spawn(worker.clone().run());
+    let page_changes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
     let scheduler = Arc::new(Scheduler {
         store: store.clone(),
         clock: clock.clone(),
@@ -132,6 +133,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         tz: config.tz()?,
         base_url: base_url.clone(),
         wake: wake.clone(),
+        page_changes: page_changes.clone(),
         pass: tokio::sync::Mutex::new(()),
     });
     let scheduler_task = tokio::spawn(scheduler.clone().run());
@@ -147,6 +149,8 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         follow_up_after: SignedDuration::try_from(follow_up)?,
         mail,
         wake,
+        page_changes,
+        page_cache: Arc::default(),
         config: Arc::new(config),
     };
     let app: Router = http::router(state);

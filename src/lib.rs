@@ -8,7 +8,7 @@ pub mod delivery;
 pub mod domain;
 pub mod http;
 pub mod ids;
-pub mod signing;
 pub mod scheduler;
+pub mod signing;
 pub mod store;
 pub mod views;

@@ -25,6 +25,8 @@ pub struct Scheduler {
     pub base_url: String,
     /// Wakes the delivery worker after work that queued mail.
     pub wake: Arc<Notify>,
+    /// Bumped after work that changed what the public pages say.
+    pub page_changes: Arc<std::sync::atomic::AtomicU64>,
     pub pass: tokio::sync::Mutex<()>,
 }
 
@@ -59,6 +61,8 @@ impl Scheduler {
             }
         }
         if !jobs.is_empty() {
+            self.page_changes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             self.wake.notify_one();
         }
         Ok(jobs.len())

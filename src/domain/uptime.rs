@@ -67,8 +67,9 @@ pub struct Uptime<'a> {
     /// `DAYS` days, oldest first, today last.
     pub days: Vec<Day<'a>>,
     /// Hundredths of a percent of the tracked time without partial or major
-    /// outage (10000 = 100%). Rounded down, and never 10000 when there was any
-    /// outage. `None` when no time was tracked yet.
+    /// outage (10000 = 100%), as of the start of the current minute. Rounded
+    /// down, and never 10000 when there was any outage. `None` when no time
+    /// was tracked yet.
     pub basis_points: Option<u32>,
     /// Days with data (the component may be younger than the window).
     pub tracked_days: usize,
@@ -121,6 +122,17 @@ fn ms_between(from: Timestamp, to: Timestamp) -> i64 {
 
 fn ceil_minutes(ms: i64) -> i64 {
     (ms + MINUTE_MS - 1) / MINUTE_MS
+}
+
+/// Hundredths of a percent of `tracked` without `down`, rounded down; never
+/// 100% when there was any outage in the window (`any_down`).
+fn basis_points(tracked: i64, down: i64, any_down: bool) -> Option<u32> {
+    if tracked <= 0 {
+        return None;
+    }
+    let up = i128::from((tracked - down).max(0));
+    let raw = (up * 10_000 / i128::from(tracked)) as u32;
+    Some(if any_down { raw.min(9_999) } else { raw })
 }
 
 /// A stretch of time in one status.
@@ -186,7 +198,7 @@ pub fn of_component<'a>(
 
     let first = window.to_zoned(tz.clone()).date();
     let mut days = Vec::with_capacity(DAYS as usize);
-    let (mut tracked_ms, mut down_ms) = (0i64, 0i64);
+    let mut down_ms = 0i64;
     let mut date = first;
     for _ in 0..DAYS {
         let next = date.tomorrow().ok();
@@ -198,7 +210,6 @@ pub fn of_component<'a>(
         let tracked = to > from;
         let (mut partial, mut major) = (0i64, 0i64);
         if tracked {
-            tracked_ms += ms_between(from, to);
             for s in segments.iter().filter(|s| is_down(s.status)) {
                 let ms = ms_between(s.from.max(from), s.to.min(to));
                 match s.status {
@@ -232,22 +243,29 @@ pub fn of_component<'a>(
         }
     }
 
-    let basis_points = (tracked_ms > 0).then(|| {
-        if down_ms == 0 {
-            10_000
-        } else {
-            let up = i128::from(tracked_ms - down_ms);
-            let raw = (up * 10_000 / i128::from(tracked_ms)) as u32;
-            raw.min(9_999)
-        }
-    });
+    // The percentage is of whole minutes of the clock: it moves at most
+    // once a minute, however young the component, so a page showing it is
+    // re-rendered at most once a minute for it.
+    let any_down = down_ms > 0;
+    let minute = Timestamp::from_second(now.as_second().div_euclid(60) * 60).unwrap_or(now);
+    // At `at`, with the status of now lasting until then if `at` is later.
+    let percent_at = |at: Timestamp| {
+        let tracked = ms_between(start, at);
+        let last = segments.len().saturating_sub(1);
+        let down: i64 = segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| is_down(s.status))
+            .map(|(i, s)| {
+                let end = if i == last { at } else { s.to.min(at) };
+                ms_between(s.from.max(start), end)
+            })
+            .sum();
+        basis_points(tracked, down, any_down)
+    };
+    let basis_points = percent_at(minute);
 
     let mut next_change = next_midnight(now, tz);
-    let mut sooner = |at: Timestamp| {
-        if at > now && next_change.is_none_or(|n| at < n) {
-            next_change = Some(at);
-        }
-    };
     let status_now = segments.last().map(|s| s.status);
     if let (Some(status), Some(today)) = (status_now.filter(|s| is_down(*s)), days.last()) {
         // The minute counter of the ongoing outage goes up…
@@ -259,28 +277,27 @@ pub fn of_component<'a>(
             .sum();
         let delay = ceil_minutes(so_far) * MINUTE_MS + 1 - so_far;
         if let Ok(at) = now.checked_add(jiff::SignedDuration::from_millis(delay)) {
-            sooner(at);
+            if next_change.is_none_or(|n| at < n) {
+                next_change = Some(at);
+            }
         }
     }
-    if let Some(shown) = basis_points.filter(|_| down_ms > 0) {
-        // …and the percentage moves: down while the outage lasts, up after.
-        let (t, d) = (i128::from(tracked_ms), i128::from(down_ms));
-        let target = if status_now.is_some_and(is_down) {
-            // Up time stays, tracked time grows: it drops below `shown`
-            // once tracked > 10000·up / shown.
-            (shown > 0).then(|| (t - d) * 10_000 / i128::from(shown) + 1)
-        } else {
-            // Down time stays: it reaches shown + 1 once
-            // tracked ≥ 10000·down / (9999 − shown).
-            (shown < 9_999).then(|| {
-                let divisor = i128::from(9_999 - shown);
-                (d * 10_000 + divisor - 1) / divisor
-            })
-        };
-        if let Some(target) = target {
-            let delay = i64::try_from(target - t).unwrap_or(i64::MAX).max(1);
-            if let Ok(at) = now.checked_add(jiff::SignedDuration::from_millis(delay)) {
-                sooner(at);
+    // …and the percentage moves, at the first minute where it reads
+    // differently, assuming the status stays as it is now.
+    let settled = basis_points == Some(10_000) && !status_now.is_some_and(is_down);
+    if !settled {
+        let mut at = minute;
+        loop {
+            at = match at.checked_add(jiff::SignedDuration::from_mins(1)) {
+                Ok(at) => at,
+                Err(_) => break,
+            };
+            if next_change.is_some_and(|n| at >= n) {
+                break;
+            }
+            if percent_at(at) != basis_points {
+                next_change = Some(at);
+                break;
             }
         }
     }
@@ -511,6 +528,28 @@ mod tests {
         assert_eq!(u.next_change, Some(t("2026-03-04T08:01:00.001Z")));
         let later = of_component(&c, &history, &[], t("2026-03-04T08:01:00.001Z"), &berlin());
         assert_eq!(later.days.last().unwrap().partial_minutes, 2);
+    }
+
+    /// A young component in an outage: the percentage would move every few
+    /// milliseconds if it were exact to the millisecond; it moves once a
+    /// minute, so pages are re-rendered at most twice a minute for it.
+    #[test]
+    fn a_young_outage_changes_the_page_at_most_twice_a_minute() {
+        let c = component("2026-03-04T09:00:00Z", Up);
+        let history = [change("2026-03-04T09:00:10Z", Up, Partial)];
+        let mut now = t("2026-03-04T09:00:30Z");
+        let end = t("2026-03-04T09:10:30Z");
+        let mut renders = 0;
+        while now < end {
+            now = of_component(&c, &history, &[], now, &berlin())
+                .next_change
+                .unwrap();
+            renders += 1;
+        }
+        assert!(renders <= 21, "{renders} renders in 10 minutes");
+        let u = of_component(&c, &history, &[], end, &berlin());
+        // 10 whole minutes tracked by 09:10, of which 9 min 50 s down.
+        assert_eq!(u.basis_points, Some(166));
     }
 
     /// Whatever `next_change` says, nothing shown changes before it, and

@@ -13,7 +13,7 @@ use axum::{
 use jiff::{tz::TimeZone, Timestamp};
 use maud::html;
 
-use super::{status_page, AppState};
+use super::{cache::Until, status_page, AppState};
 use crate::domain::{classify, facts, Entry};
 use crate::store::{IncidentFilter, IncidentRecord, StoreError};
 use crate::views::markdown;
@@ -209,7 +209,13 @@ fn atom_response(state: &AppState, feed: Feed) -> Response {
             .collect(),
         ..Default::default()
     };
-    ([(header::CONTENT_TYPE, ATOM)], doc.to_string()).into_response()
+    // Item texts write dates relative to today.
+    (
+        Until::dates(now, &state.tz),
+        [(header::CONTENT_TYPE, ATOM)],
+        doc.to_string(),
+    )
+        .into_response()
 }
 
 fn everything(state: &AppState) -> (String, String) {
@@ -270,7 +276,12 @@ async fn rss(State(state): State<AppState>) -> Response {
             .collect(),
         ..Default::default()
     };
-    ([(header::CONTENT_TYPE, RSS)], channel.to_string()).into_response()
+    (
+        Until::dates(state.clock.now(), &state.tz),
+        [(header::CONTENT_TYPE, RSS)],
+        channel.to_string(),
+    )
+        .into_response()
 }
 
 async fn component_atom(State(state): State<AppState>, Path(id): Path<String>) -> Response {

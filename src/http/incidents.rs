@@ -393,15 +393,10 @@ async fn open(
     state.wake.notify_one();
     let record = state.store.get_incident(&incident.id).await?;
     let components = state.store.list_components().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(IncidentJson::new(
-            &record.incident,
-            Some(&record),
-            &components,
-            now,
-        )),
-    ))
+    let mut json = IncidentJson::new(&record.incident, Some(&record), &components, now);
+    // The same shape as a read: a new incident has no reports yet.
+    json.still_affected = Some(crate::store::AffectedReports::default());
+    Ok((StatusCode::CREATED, Json(json)))
 }
 
 async fn read(

@@ -2,6 +2,8 @@
 //! a clear answer (JSON for the API, a page for people).
 
 mod auth;
+mod badge;
+pub mod cache;
 mod components;
 pub mod error;
 pub mod extract;
@@ -9,17 +11,22 @@ mod feeds;
 mod health;
 mod idempotency;
 mod incidents;
+mod owed;
 pub(crate) mod public;
 mod statuspage;
+mod still_affected;
 mod subscribe;
 mod subscribers;
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
 
 use axum::{
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, Request, State},
     http::{Method, StatusCode},
-    middleware,
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     Router,
 };
@@ -47,6 +54,13 @@ pub struct AppState {
     pub mail: Arc<MailSettings>,
     /// Wakes the delivery worker when new deliveries are queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Moves on every change of what the public pages show: after each
+    /// admin write, and when the store's `page_version` moves. Whatever
+    /// else writes in this process (the scheduler, say) should bump it too,
+    /// so that the pages change at once rather than within a second.
+    pub page_changes: Arc<AtomicU64>,
+    /// The rendered public pages (`cache.rs`).
+    pub page_cache: Arc<cache::PageCache>,
 }
 
 /// Every list the API returns.
@@ -70,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(components::router())
         .merge(incidents::router())
         .merge(subscribers::router())
+        .merge(owed::router())
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -79,13 +94,20 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
-        ));
-    Router::new()
-        .nest("/api/v1", admin)
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), pages_changed));
+    // Everything public that only reads is rendered once per state.
+    let cached = Router::new()
         .merge(public::router())
-        .merge(subscribe::router())
         .merge(statuspage::router())
         .merge(feeds::router())
+        .merge(badge::router())
+        .layer(middleware::from_fn_with_state(state.clone(), cache::serve));
+    Router::new()
+        .nest("/api/v1", admin)
+        .merge(cached)
+        .merge(subscribe::router())
+        .merge(still_affected::router())
         .merge(health::router())
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
@@ -94,6 +116,20 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// After an admin request that may have written, the public pages are stale.
+/// Bumped after the handler, so the writer's next GET sees the change.
+async fn pages_changed(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if writes {
+        state.page_changes.fetch_add(1, Ordering::AcqRel);
+    }
+    response
 }
 
 async fn api_not_found(method: Method) -> Response {

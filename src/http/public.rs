@@ -7,12 +7,15 @@ use axum::{
     routing::get,
     Router,
 };
+use std::collections::BTreeMap;
+
 use jiff::SignedDuration;
 use maud::Markup;
 
-use super::{status_page, AppState};
+use super::{cache::Until, status_page, AppState};
+use crate::domain::uptime::{self, Transition};
 use crate::store::{IncidentFilter, IncidentState, StoreError};
-use crate::views::{self, index::IndexView, PageContext};
+use crate::views::{self, index::IndexView, uptime::Row, PageContext};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,8 +35,12 @@ async fn not_allowed(State(state): State<AppState>) -> Response {
     )
 }
 
-/// A public page or a page that explains what went wrong.
-type PageResult = Result<Markup, Response>;
+/// A public page and until when it is true, or a page that explains what
+/// went wrong.
+type PageResult = Result<(Until, Markup), Response>;
+
+/// Incidents looked at for the uptime bars' tooltips: more than 90 days hold.
+const UPTIME_INCIDENTS: i64 = 500;
 
 fn failed(state: &AppState, err: StoreError) -> Response {
     match err {
@@ -88,23 +95,80 @@ async fn index(State(state): State<AppState>) -> PageResult {
         .into_iter()
         .filter(|i| i.state.resolved_at.is_some_and(|at| at >= week_ago))
         .collect::<Vec<_>>();
+
+    let since = uptime::window_start(ctx.now, ctx.tz);
+    let history = state.store.component_history(since).await.map_err(fail)?;
+    let mut transitions: BTreeMap<&str, Vec<Transition>> = BTreeMap::new();
+    for change in &history {
+        transitions
+            .entry(change.component_id.as_str())
+            .or_default()
+            .push(Transition {
+                at: change.at,
+                from: change.from,
+                to: change.to,
+            });
+    }
+    let touched = state
+        .store
+        .list_incidents(&IncidentFilter {
+            state: None,
+            kind: None,
+            before: None,
+            limit: UPTIME_INCIDENTS,
+        })
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .filter(|i| i.state.resolved_at.is_none_or(|at| at >= since))
+        .collect::<Vec<_>>();
+    let uptime: Vec<Row> = views::uptime::display_order(&components)
+        .into_iter()
+        .map(|component| Row {
+            component,
+            uptime: uptime::of_component(
+                component,
+                transitions
+                    .get(component.id.as_str())
+                    .map_or(&[][..], Vec::as_slice),
+                &touched,
+                ctx.now,
+                ctx.tz,
+            ),
+        })
+        .collect();
+
+    // Until a promise breaks, a near time moves a minute, a resolved
+    // incident leaves the week, or an uptime bar or percentage moves.
+    let until = open
+        .iter()
+        .fold(Until::dates(ctx.now, ctx.tz), |until, record| {
+            until.words(&record.incident, ctx.now)
+        })
+        .and(
+            recent
+                .iter()
+                .filter_map(|i| i.state.resolved_at)
+                .map(|at| at + SignedDuration::from_hours(7 * 24))
+                .min(),
+        )
+        .and(uptime.iter().filter_map(|row| row.uptime.next_change).min());
     let view = IndexView {
         components: &components,
         open: &open,
         recently_resolved: &recent,
+        uptime: &uptime,
     };
-    Ok(views::index::page(&ctx, &view))
+    Ok((until, views::index::page(&ctx, &view)))
 }
 
 async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
     let fail = |e| failed(&state, e);
     let record = state.store.get_incident(&id).await.map_err(fail)?;
     let components = state.store.list_components().await.map_err(fail)?;
-    Ok(views::incident::page(
-        &page_context(&state),
-        &record,
-        &components,
-    ))
+    let ctx = page_context(&state);
+    let until = Until::dates(ctx.now, ctx.tz).words(&record.incident, ctx.now);
+    Ok((until, views::incident::page(&ctx, &record, &components)))
 }
 
 async fn history(State(state): State<AppState>) -> PageResult {
@@ -118,11 +182,16 @@ async fn history(State(state): State<AppState>) -> PageResult {
         })
         .await
         .map_err(|e| failed(&state, e))?;
-    Ok(views::history::page(&page_context(&state), &resolved))
+    let ctx = page_context(&state);
+    Ok((
+        Until::dates(ctx.now, ctx.tz),
+        views::history::page(&ctx, &resolved),
+    ))
 }
 
 async fn stylesheet() -> impl IntoResponse {
     (
+        Until::default(),
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),

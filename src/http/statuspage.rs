@@ -16,7 +16,7 @@ use jiff::{tz::TimeZone, Timestamp};
 use serde::{Serialize, Serializer};
 use tower_http::cors::{Any, CorsLayer};
 
-use super::{error::ApiResult, AppState};
+use super::{cache::Until, error::ApiResult, AppState};
 use crate::domain::{
     component::Component, facts::Overall, ComponentStatus, Entry, EntryClass, Impact, Incident,
     IncidentStatus, Kind,
@@ -418,18 +418,29 @@ struct Summary {
     status: StatusJson,
 }
 
-async fn summary(State(state): State<AppState>) -> ApiResult<Json<Summary>> {
+/// JSON tells of open incidents `overdue` and `eta_passed`: true until the
+/// first of them flips.
+fn until<'i>(incidents: impl IntoIterator<Item = &'i Incident>, now: Timestamp) -> Until {
+    incidents
+        .into_iter()
+        .fold(Until::default(), |until, i| until.facts(i, now))
+}
+
+async fn summary(State(state): State<AppState>) -> ApiResult<(Until, Json<Summary>)> {
     let components = state.store.list_components().await?;
     let open = open_incidents(&state).await?;
     let recent = recent_incidents(&state).await?;
     let ctx = Ctx::new(&state, &components);
-    Ok(Json(Summary {
-        page: ctx.page(recent.iter().chain(open.iter().map(|r| &r.incident))),
-        components: ctx.components(),
-        incidents: open.iter().map(|r| ctx.incident(r)).collect(),
-        scheduled_maintenances: Vec::new(),
-        status: ctx.status(open.iter().map(|r| &r.incident)),
-    }))
+    Ok((
+        until(open.iter().map(|r| &r.incident), ctx.now),
+        Json(Summary {
+            page: ctx.page(recent.iter().chain(open.iter().map(|r| &r.incident))),
+            components: ctx.components(),
+            incidents: open.iter().map(|r| ctx.incident(r)).collect(),
+            scheduled_maintenances: Vec::new(),
+            status: ctx.status(open.iter().map(|r| &r.incident)),
+        }),
+    ))
 }
 
 #[derive(Serialize)]
@@ -438,15 +449,18 @@ struct StatusOnly {
     status: StatusJson,
 }
 
-async fn status(State(state): State<AppState>) -> ApiResult<Json<StatusOnly>> {
+async fn status(State(state): State<AppState>) -> ApiResult<(Until, Json<StatusOnly>)> {
     let components = state.store.list_components().await?;
     let open = open_incidents(&state).await?;
     let recent = recent_incidents(&state).await?;
     let ctx = Ctx::new(&state, &components);
-    Ok(Json(StatusOnly {
-        page: ctx.page(recent.iter().chain(open.iter().map(|r| &r.incident))),
-        status: ctx.status(open.iter().map(|r| &r.incident)),
-    }))
+    Ok((
+        Until::default(),
+        Json(StatusOnly {
+            page: ctx.page(recent.iter().chain(open.iter().map(|r| &r.incident))),
+            status: ctx.status(open.iter().map(|r| &r.incident)),
+        }),
+    ))
 }
 
 #[derive(Serialize)]
@@ -455,14 +469,17 @@ struct ComponentsOnly {
     components: Vec<ComponentJson>,
 }
 
-async fn components(State(state): State<AppState>) -> ApiResult<Json<ComponentsOnly>> {
+async fn components(State(state): State<AppState>) -> ApiResult<(Until, Json<ComponentsOnly>)> {
     let components = state.store.list_components().await?;
     let recent = recent_incidents(&state).await?;
     let ctx = Ctx::new(&state, &components);
-    Ok(Json(ComponentsOnly {
-        page: ctx.page(&recent),
-        components: ctx.components(),
-    }))
+    Ok((
+        Until::default(),
+        Json(ComponentsOnly {
+            page: ctx.page(&recent),
+            components: ctx.components(),
+        }),
+    ))
 }
 
 #[derive(Serialize)]
@@ -471,25 +488,31 @@ struct IncidentsOnly {
     incidents: Vec<IncidentJson>,
 }
 
-async fn incidents(State(state): State<AppState>) -> ApiResult<Json<IncidentsOnly>> {
+async fn incidents(State(state): State<AppState>) -> ApiResult<(Until, Json<IncidentsOnly>)> {
     let components = state.store.list_components().await?;
     let records = state.store.incident_records(&recent_filter()).await?;
     let ctx = Ctx::new(&state, &components);
-    Ok(Json(IncidentsOnly {
-        page: ctx.page(records.iter().map(|r| &r.incident)),
-        incidents: records.iter().map(|r| ctx.incident(r)).collect(),
-    }))
+    Ok((
+        until(records.iter().map(|r| &r.incident), ctx.now),
+        Json(IncidentsOnly {
+            page: ctx.page(records.iter().map(|r| &r.incident)),
+            incidents: records.iter().map(|r| ctx.incident(r)).collect(),
+        }),
+    ))
 }
 
-async fn unresolved(State(state): State<AppState>) -> ApiResult<Json<IncidentsOnly>> {
+async fn unresolved(State(state): State<AppState>) -> ApiResult<(Until, Json<IncidentsOnly>)> {
     let components = state.store.list_components().await?;
     let open = open_incidents(&state).await?;
     let recent = recent_incidents(&state).await?;
     let ctx = Ctx::new(&state, &components);
-    Ok(Json(IncidentsOnly {
-        page: ctx.page(recent.iter().chain(open.iter().map(|r| &r.incident))),
-        incidents: open.iter().map(|r| ctx.incident(r)).collect(),
-    }))
+    Ok((
+        until(open.iter().map(|r| &r.incident), ctx.now),
+        Json(IncidentsOnly {
+            page: ctx.page(recent.iter().chain(open.iter().map(|r| &r.incident))),
+            incidents: open.iter().map(|r| ctx.incident(r)).collect(),
+        }),
+    ))
 }
 
 #[derive(Serialize)]
@@ -499,14 +522,17 @@ struct MaintenancesOnly {
 }
 
 /// Candor has no scheduled maintenances yet: every list is empty.
-async fn maintenances(State(state): State<AppState>) -> ApiResult<Json<MaintenancesOnly>> {
+async fn maintenances(State(state): State<AppState>) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
     let components = state.store.list_components().await?;
     let recent = recent_incidents(&state).await?;
     let ctx = Ctx::new(&state, &components);
-    Ok(Json(MaintenancesOnly {
-        page: ctx.page(&recent),
-        scheduled_maintenances: Vec::new(),
-    }))
+    Ok((
+        Until::default(),
+        Json(MaintenancesOnly {
+            page: ctx.page(&recent),
+            scheduled_maintenances: Vec::new(),
+        }),
+    ))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::{layout::layout, parts, PageContext};
+use super::{layout::layout, parts, uptime, PageContext};
 use crate::domain::{component::Component, facts::Overall, Incident};
 use crate::store::IncidentRecord;
 
@@ -10,6 +10,8 @@ pub struct IndexView<'a> {
     pub components: &'a [Component],
     pub open: &'a [IncidentRecord],
     pub recently_resolved: &'a [Incident],
+    /// One row per component, in display order.
+    pub uptime: &'a [uptime::Row<'a>],
 }
 
 pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
@@ -34,6 +36,7 @@ pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
                 p.quiet { "No components have been set up yet." }
             } @else {
                 (parts::component_list(view.components))
+                (uptime::section(ctx, view.uptime))
             }
             @if !view.recently_resolved.is_empty() {
                 h2.section { "Recently resolved" }

@@ -1,5 +1,6 @@
 //! HTML views as maud functions. Handlers build the view data, views render.
 
+pub mod badge;
 pub mod error;
 pub mod history;
 pub mod incident;
@@ -8,6 +9,7 @@ pub mod layout;
 pub mod markdown;
 pub mod parts;
 pub mod subscribe;
+pub mod uptime;
 
 use jiff::{tz::TimeZone, Timestamp};
 

@@ -403,7 +403,11 @@ impl TestApp {
     /// Runs the timed work due at the test clock's now, then sends what it queued.
     pub async fn run_scheduler(&self) {
         let running = self.running.as_ref().expect("running");
-        running.scheduler().run_due().await.expect("the scheduler runs");
+        running
+            .scheduler()
+            .run_due()
+            .await
+            .expect("the scheduler runs");
         self.drain_outbox().await;
     }
 

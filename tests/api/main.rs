@@ -6,6 +6,9 @@
 //! run on PostgreSQL, each test in a database of its own.
 
 mod auth;
+mod badge;
+mod browser;
+mod cache;
 mod cli;
 mod components;
 mod corrections;
@@ -22,3 +25,4 @@ mod page_dump;
 mod pages;
 mod promises;
 mod statuspage;
+mod uptime;

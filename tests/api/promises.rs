@@ -46,6 +46,25 @@ async fn a_late_update_reminds_the_owner_then_tells_subscribers() {
         "no reminder before the due time"
     );
     assert!(visible_text(&app.page("/").await.1).contains("Next update by 10:30 CET"));
+    let json = app
+        .raw(reqwest::Method::GET, "/api/v2/incidents/unresolved.json")
+        .send()
+        .await;
+    assert_eq!(json.body["incidents"][0]["candor"]["overdue"], false);
+
+    // A millisecond before the promise it is kept; at 10:30:00.000 the cached
+    // page and JSON say it is broken, with no new post.
+    app.clock.advance(jiff::SignedDuration::from_millis(59_999));
+    assert!(visible_text(&app.page("/").await.1).contains("Next update by 10:30 CET"));
+    app.clock.advance(jiff::SignedDuration::from_millis(1));
+    let json = app
+        .raw(reqwest::Method::GET, "/api/v2/incidents/unresolved.json")
+        .send()
+        .await;
+    assert_eq!(json.body["incidents"][0]["candor"]["overdue"], true);
+    assert!(visible_text(&app.page("/").await.1).contains("Update overdue since 10:30 CET"));
+    app.clock
+        .advance(jiff::SignedDuration::from_millis(-60_000));
 
     app.advance_minutes(1); // 10:30 CET: the promise is due now
     app.run_scheduler().await;

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# How fast Candor serves its public read side, beside nginx serving the very
+# same bytes from files, in the same run on the same machine.
+#
+#   bash benches/http.sh            # 10 s per run (8 runs, ~2 min in all)
+#   DURATION=5 bash benches/http.sh
+#
+# Builds Candor in release mode, starts it on a fresh SQLite database with 20
+# components and an open incident, saves `/` and `/api/v2/summary.json`,
+# serves those files from nginx (Debian's, on a temporary config), runs wrk
+# (Debian's) against each at 64 and 256 connections, and prints req/s, p50
+# and p99 for both, the ratio Candor/nginx, and Candor's peak RSS (VmHWM).
+# Loopback only; every run is bounded in time; both servers are stopped at
+# the end. A script that prints numbers, not a test: it never fails on them.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-"64 256"}
+
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${need[*]} (Debian packages)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "benches/http.sh needs: ${need[*]} (apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+WORK=$(mktemp -d /tmp/candor-bench.XXXXXX)
+CANDOR_PID=""
+NGINX_PID=""
+cleanup() {
+  if [ -n "$CANDOR_PID" ]; then kill "$CANDOR_PID" 2>/dev/null || true; wait "$CANDOR_PID" 2>/dev/null || true; fi
+  if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "==== building (release)"
+cargo build --release --quiet --bin candor
+BIN="$PWD/target/release/candor"
+
+CPORT=$(free_port)
+NPORT=$(free_port)
+CANDOR="http://127.0.0.1:${CPORT}"
+NGINX_URL="http://127.0.0.1:${NPORT}"
+TOKEN=bench-token
+
+echo "==== starting Candor on ${CANDOR} (SQLite)"
+(
+  cd "$WORK"
+  # Only this script's settings: none of the caller's CANDOR_ variables.
+  exec env $(env | grep -o '^CANDOR_[A-Z_]*' | sed 's/^/-u /') \
+    CANDOR_DATABASE_URL="sqlite://${WORK}/candor.db" \
+    CANDOR_LISTEN="127.0.0.1:${CPORT}" \
+    CANDOR_ADMIN_TOKEN="$TOKEN" \
+    CANDOR_MAIL_DIR="${WORK}/outbox" \
+    CANDOR_PAGE_NAME="Acme IT" \
+    CANDOR_TIME_ZONE="Europe/Berlin" \
+    "$BIN" serve
+) >"$WORK/candor.log" 2>&1 &
+CANDOR_PID=$!
+for _ in $(seq 100); do
+  curl -fsS "$CANDOR/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "$CANDOR/healthz" >/dev/null
+
+admin() {
+  curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"
+}
+json_id() {
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+}
+
+names=("Outbound mail" "Inbound mail" "Mailboxes" "Calendar" "VPN" "Wi-Fi" "Intranet"
+  "File shares" "Printing" "Phones" "Video calls" "Chat" "Single sign-on" "Payroll"
+  "Ticket desk" "Wiki" "Source code" "Build servers" "Backups" "Web site")
+ids=()
+for i in "${!names[@]}"; do
+  ids+=("$(admin -d "{\"name\": \"${names[$i]}\", \"description\": \"${names[$i]} for all offices\", \"position\": $((i + 1))}" \
+    "$CANDOR/api/v1/components" | json_id)")
+done
+incident=$(admin -d "{\"title\": \"Delayed outbound email\", \"impact\": \"major\",
+  \"status\": \"investigating\", \"owner\": {\"name\": \"Dana (IT Ops)\", \"email\": \"dana@acme.test\"},
+  \"next_update_in\": 60, \"components\": {\"${ids[0]}\": \"partial_outage\", \"${ids[2]}\": \"degraded_performance\"},
+  \"message\": \"Outbound email is delayed by up to an hour. We are looking into it.\"}" \
+  "$CANDOR/api/v1/incidents" | json_id)
+admin -d "{\"status\": \"identified\", \"cause\": \"Expired certificate on the mail relay\",
+  \"eta\": \"$(date -u -d '+3 hours' +%Y-%m-%dT%H:%M:%SZ)\", \"next_update_in\": 60,
+  \"message\": \"The relay's certificate expired overnight; a new one is being issued.\"}" \
+  "$CANDOR/api/v1/incidents/$incident/updates" >/dev/null
+
+echo "==== saving the bytes, starting nginx on ${NGINX_URL}"
+mkdir -p "$WORK/www/api/v2" "$WORK/nginx"
+# nginx's workers run as nobody: they must be able to read the files.
+chmod 755 "$WORK"
+curl -fsS -o "$WORK/www/index.html" "$CANDOR/"
+curl -fsS -o "$WORK/www/api/v2/summary.json" "$CANDOR/api/v2/summary.json"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  types { text/html html; application/json json; }
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NPORT;
+    root $WORK/www;
+    index index.html;
+  }
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+NGINX_PID=$!
+for _ in $(seq 50); do
+  curl -fsS -o /dev/null "$NGINX_URL/" 2>/dev/null && break
+  sleep 0.1
+done
+# Past the first second, "in 60 min" has become "in 59 min": save what stays.
+sleep 2
+curl -fsS -o "$WORK/www/index.html" "$CANDOR/"
+for path in / /api/v2/summary.json; do
+  cmp <(curl -fsS "$CANDOR$path") <(curl -fsS "$NGINX_URL$path") ||
+    echo "note: $path changed since it was saved (its relative times move each minute)"
+done
+echo "page sizes: / $(stat -c %s "$WORK/www/index.html") B, summary.json $(stat -c %s "$WORK/www/api/v2/summary.json") B"
+
+# wrk's latency lines ("50%  1.23ms") in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.2f", n }'
+}
+run() { # url connections -> "req/s p50 p99"
+  local out
+  out=$(wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --timeout 5s --latency "$1")
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+    grep "Non-2xx\|Socket errors" <<<"$out" | sed "s|^|  ($1 c=$2) |" >&2
+  fi
+  echo "$rps $p50 $p99"
+}
+
+echo "==== wrk: ${THREADS} threads, ${DURATION} s per run, same machine, loopback"
+printf '\n%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
+  path conns "candor req/s" "p50 ms" "p99 ms" "nginx req/s" "p50 ms" "p99 ms" ratio
+for path in / /api/v2/summary.json; do
+  for c in $CONNECTIONS; do
+    read -r c_rps c_p50 c_p99 <<<"$(run "$CANDOR$path" "$c")"
+    read -r n_rps n_p50 n_p99 <<<"$(run "$NGINX_URL$path" "$c")"
+    ratio=$(awk -v a="$c_rps" -v b="$n_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    printf '%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
+      "$path" "$c" "$c_rps" "$c_p50" "$c_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio"
+  done
+done
+echo
+echo "Candor peak RSS: $(awk '/^VmHWM/ {printf "%.1f MB", $2 / 1024}' "/proc/$CANDOR_PID/status")" \
+  "(now $(awk '/^(VmRSS|RssAnon|RssFile)/ {printf "%s %.1f MB ", $1, $2 / 1024}' "/proc/$CANDOR_PID/status"))"
+echo "Ratio = Candor req/s / nginx req/s. Target: ratio >= 0.8, peak RSS < 30 MB."

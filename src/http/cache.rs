@@ -1,0 +1,687 @@
+//! The page cache of the public read side (DESIGN.md §3). Every public GET
+//! (`/`, incidents, history, `/api/v2/*`, feeds, badges, `embed.js`) is
+//! rendered once per state and then served from memory: a strong `ETag`
+//! (a hash of the bytes), `Last-Modified`, a short `Cache-Control`, gzip and
+//! brotli bodies, `304` on `If-None-Match` / `If-Modified-Since`, and `HEAD`.
+//!
+//! A rendering is thrown away when
+//! - the state changed: `AppState::page_changes` moved (bumped after every
+//!   admin write, and whenever the store's `page_version` moves, which is how
+//!   writes of other instances and of background work are seen: it is asked
+//!   at most once a second, by one request, while the others are served);
+//! - or time made it untrue: each response carries an [`Until`], the next
+//!   instant its words change by themselves (an update becoming overdue, an
+//!   ETA passing, "in 12 min" becoming "in 11 min", midnight), checked
+//!   against `state.clock` on every request, so it needs no timer.
+//!
+//! Compression is done here, once per rendering, rather than by tower-http's
+//! `CompressionLayer`: that layer compresses every response again, which
+//! would cost far more CPU per request than serving the page itself, and
+//! would make the ETag (which must differ per content coding) its problem.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::{
+    atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+    Arc, Mutex, RwLock,
+};
+use std::time::Instant;
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponseParts, Response, ResponseParts},
+};
+use jiff::{tz::TimeZone, Timestamp};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::domain::{uptime, Incident};
+
+/// What browsers and proxies may reuse without asking: short, so that news
+/// reaches readers within half a minute even from a proxy.
+const CACHE_CONTROL: &str = "public, max-age=30";
+/// How often the store's `page_version` is asked.
+const POLL_MS: u64 = 1_000;
+/// Pages kept at most (one per incident read, plus the fixed ones).
+const MAX_ENTRIES: usize = 1_024;
+/// Larger responses are not kept.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Until when a rendering says only true things. The cache keeps a response
+/// only if its handler adds one (as a response part); `Until::default()`
+/// means "until the state changes".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Until(Option<Timestamp>);
+
+impl Until {
+    pub fn at(at: Timestamp) -> Self {
+        Self(Some(at))
+    }
+
+    pub fn instant(self) -> Option<Timestamp> {
+        self.0
+    }
+
+    /// The earlier of the two.
+    pub fn and(self, at: Option<Timestamp>) -> Self {
+        match (self.0, at) {
+            (Some(a), Some(b)) => Self(Some(a.min(b))),
+            (a, b) => Self(a.or(b)),
+        }
+    }
+
+    /// Times are written relative to today ("10:30 CET" today, "4 Mar 10:30
+    /// CET" on another day), so every page with times changes at midnight.
+    pub fn dates(now: Timestamp, tz: &TimeZone) -> Self {
+        Self(uptime::next_midnight(now, tz))
+    }
+
+    /// What is said of an open incident in JSON: `overdue`, `eta_passed`.
+    pub fn facts(self, incident: &Incident, now: Timestamp) -> Self {
+        self.and(incident.next_change_after(now))
+    }
+
+    /// What is said of an open incident in words: the facts, and the
+    /// distance to its promised update and ETA ("in 12 min").
+    pub fn words(self, incident: &Incident, now: Timestamp) -> Self {
+        if incident.is_resolved() {
+            return self;
+        }
+        [incident.state.next_update_at, incident.state.eta]
+            .into_iter()
+            .flatten()
+            .fold(self.facts(incident, now), |until, at| {
+                until.and(relative_changes_after(at, now))
+            })
+    }
+}
+
+impl IntoResponseParts for Until {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        res.extensions_mut().insert(self);
+        Ok(res)
+    }
+}
+
+/// The next instant at which `facts::relative(at, now)` ("in 12 min",
+/// "7 min ago", shown within two hours) reads differently, to the second.
+pub fn relative_changes_after(at: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    // Mirrors `facts::relative`: whole minutes of (at − now) in whole
+    // seconds, truncated toward zero, shown from −120 to 120.
+    const SHOWN_UNTIL: i64 = 121 * 60 - 1;
+    let (now_s, d) = (now.as_second(), at.as_second() - now.as_second());
+    let delay = if d > SHOWN_UNTIL {
+        // Comes into view at "in 2 h 0 min".
+        d - SHOWN_UNTIL
+    } else if d >= 60 {
+        d % 60 + 1
+    } else if d > 0 {
+        // "now" lasts from 59 s before to 59 s after.
+        d + 60
+    } else if -d / 60 <= 120 {
+        60 * (-d / 60 + 1) + d
+    } else {
+        return None;
+    };
+    Timestamp::from_second(now_s + delay).ok()
+}
+
+/// The content codings kept for each page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Coding {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Coding::Identity => None,
+            Coding::Gzip => Some("gzip"),
+            Coding::Brotli => Some("br"),
+        }
+    }
+}
+
+/// Whether `Accept-Encoding` allows `coding` (q > 0, by name or by `*`).
+fn accepts(header: &str, coding: &str) -> bool {
+    let mut star = false;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .filter_map(|q| q.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case(coding) {
+            return q > 0.0;
+        }
+        if name == "*" {
+            star = q > 0.0;
+        }
+    }
+    star
+}
+
+/// A rendering in one coding, with the headers of its answers made once,
+/// so that serving it is a lookup and two reference-count increments.
+struct Variant {
+    body: Bytes,
+    ok: HeaderMap,
+    not_modified: HeaderMap,
+}
+
+/// One rendering, in every coding.
+struct Cached {
+    generation: u64,
+    until: Option<Timestamp>,
+    hash: String,
+    last_modified: Timestamp,
+    identity: Variant,
+    gzip: Option<Variant>,
+    brotli: Option<Variant>,
+}
+
+impl Cached {
+    /// `headers` are the handler's (type, CORS, its own Cache-Control).
+    fn build(
+        generation: u64,
+        until: Until,
+        headers: HeaderMap,
+        identity: Bytes,
+        now: Timestamp,
+        previous: Option<&Cached>,
+    ) -> Self {
+        let hash = hex::encode(&Sha256::digest(&identity)[..16]);
+        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
+        // The same bytes keep their time; new bytes get a later one, so that
+        // `If-Modified-Since` never hides a change made within a second.
+        let last_modified = match previous {
+            Some(p) if p.hash == hash => p.last_modified,
+            Some(p) if p.last_modified >= now => p
+                .last_modified
+                .checked_add(jiff::SignedDuration::from_secs(1))
+                .unwrap_or(now),
+            _ => now,
+        };
+        let mut common = headers;
+        if let Ok(value) = HeaderValue::from_str(&http_date(last_modified)) {
+            common.insert(header::LAST_MODIFIED, value);
+        }
+        if !common.contains_key(header::CACHE_CONTROL) {
+            common.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(CACHE_CONTROL),
+            );
+        }
+        common.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        let variant = |coding: Coding, body: Bytes| {
+            let mut not_modified = common.clone();
+            not_modified.remove(header::CONTENT_TYPE);
+            not_modified.insert(header::ETAG, etag(&hash, coding));
+            let mut ok = not_modified.clone();
+            if let Some(value) = common.get(header::CONTENT_TYPE) {
+                ok.insert(header::CONTENT_TYPE, value.clone());
+            }
+            if let Some(name) = coding.name() {
+                ok.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+            }
+            ok.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            Variant {
+                body,
+                ok,
+                not_modified,
+            }
+        };
+        let smaller = |bytes: Vec<u8>| (bytes.len() < identity.len()).then(|| Bytes::from(bytes));
+        let gzip = gzip(&identity)
+            .and_then(smaller)
+            .map(|b| variant(Coding::Gzip, b));
+        let brotli = brotli(&identity)
+            .and_then(smaller)
+            .map(|b| variant(Coding::Brotli, b));
+        Self {
+            generation,
+            until: until.instant(),
+            identity: variant(Coding::Identity, identity),
+            hash,
+            last_modified,
+            gzip,
+            brotli,
+        }
+    }
+
+    fn fresh(&self, generation: u64, now: Timestamp) -> bool {
+        self.generation == generation && self.until.is_none_or(|until| now < until)
+    }
+
+    /// Whether the client's `If-None-Match` names this rendering in any
+    /// coding (weak comparison, as RFC 9110 asks for this header).
+    fn matches(&self, if_none_match: &str) -> bool {
+        if_none_match.split(',').any(|tag| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"');
+            tag == "*"
+                || tag
+                    .strip_prefix(self.hash.as_str())
+                    .is_some_and(|rest| matches!(rest, "" | "-gzip" | "-br"))
+        })
+    }
+
+    fn not_modified(&self, request: &HeaderMap) -> bool {
+        if let Some(tags) = request.get(header::IF_NONE_MATCH) {
+            return tags.to_str().is_ok_and(|tags| self.matches(tags));
+        }
+        request
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date)
+            .is_some_and(|since| self.last_modified <= since)
+    }
+
+    fn variant(&self, request: &HeaderMap) -> &Variant {
+        let accept = request
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if accept.is_empty() {
+            return &self.identity;
+        }
+        match (&self.brotli, &self.gzip) {
+            (Some(br), _) if accepts(accept, "br") => br,
+            (_, Some(gz)) if accepts(accept, "gzip") => gz,
+            _ => &self.identity,
+        }
+    }
+
+    fn respond(&self, method: &Method, request: &HeaderMap) -> Response {
+        let variant = self.variant(request);
+        let (status, headers, body) = if self.not_modified(request) {
+            (
+                StatusCode::NOT_MODIFIED,
+                variant.not_modified.clone(),
+                Body::empty(),
+            )
+        } else if method == Method::HEAD {
+            (StatusCode::OK, variant.ok.clone(), Body::empty())
+        } else {
+            (
+                StatusCode::OK,
+                variant.ok.clone(),
+                Body::from(variant.body.clone()),
+            )
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+}
+
+/// A strong tag per coding: the same bytes compressed are another
+/// representation (RFC 9110 §8.8.3).
+fn etag(hash: &str, coding: Coding) -> HeaderValue {
+    let tag = match coding.name() {
+        None => format!("\"{hash}\""),
+        Some(name) => format!("\"{hash}-{name}\""),
+    };
+    HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3),
+        flate2::Compression::best(),
+    );
+    encoder.write_all(bytes).ok()?;
+    encoder.finish().ok()
+}
+
+fn brotli(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() / 3);
+    // Quality 9 of 11: within a few percent of 11 at a fraction of the time,
+    // which matters because the first reader after a change waits for it.
+    // A window no larger than the page keeps the encoder's memory small
+    // (the default 4 MiB window and its tables would be most of Candor's).
+    let lgwin = (usize::BITS - bytes.len().max(1).leading_zeros()).clamp(16, 22) as i32;
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 9,
+        lgwin,
+        size_hint: bytes.len(),
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).ok()?;
+    Some(out)
+}
+
+fn http_date(at: Timestamp) -> String {
+    at.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn parse_http_date(text: &str) -> Option<Timestamp> {
+    let text = text.trim().strip_suffix(" GMT")?;
+    let dt = jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S", text).ok()?;
+    dt.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
+}
+
+/// Resets the "someone is asking the store" flag however the asking ends
+/// (a client that goes away drops the request's future midway).
+struct PollGuard<'a>(&'a AtomicBool);
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+/// The renderings, and what tells when they are stale.
+pub struct PageCache {
+    entries: RwLock<HashMap<String, Arc<Cached>>>,
+    /// One rendering of a page at a time; others wait for it and take it.
+    rendering: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The store's `page_version` when last asked (`i64::MIN`: never).
+    seen_version: AtomicI64,
+    /// When the store was last asked, in ms since `started` (+ `POLL_MS`,
+    /// so that the first request asks).
+    last_poll: AtomicU64,
+    polling: AtomicBool,
+    started: Instant,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::default(),
+            rendering: Mutex::default(),
+            seen_version: AtomicI64::new(i64::MIN),
+            last_poll: AtomicU64::new(0),
+            polling: AtomicBool::new(false),
+            started: Instant::now(),
+        }
+    }
+}
+
+impl PageCache {
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX) + POLL_MS
+    }
+
+    /// Asks the store for its `page_version` if nobody did within the last
+    /// second, and marks every rendering stale if it moved. A store that
+    /// does not answer leaves the pages as they are.
+    async fn poll(&self, state: &AppState) {
+        let now = self.elapsed_ms();
+        if now < self.last_poll.load(Ordering::Acquire) + POLL_MS
+            || self.polling.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let _guard = PollGuard(&self.polling);
+        match state.store.page_version().await {
+            Ok(version) => {
+                if self.seen_version.swap(version, Ordering::AcqRel) != version {
+                    state.page_changes.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "page cache: page_version"),
+        }
+        self.last_poll.store(self.elapsed_ms(), Ordering::Release);
+    }
+
+    fn lookup(&self, key: &str, generation: u64, now: Timestamp) -> Option<Arc<Cached>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|e| e.fresh(generation, now))
+            .cloned()
+    }
+
+    fn previous(&self, key: &str) -> Option<Arc<Cached>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(key).cloned()
+    }
+
+    fn store(&self, key: String, entry: Arc<Cached>, now: Timestamp) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            let generation = entry.generation;
+            entries.retain(|_, e| e.fresh(generation, now));
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, entry);
+    }
+
+    fn render_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(key.to_string()).or_default().clone()
+    }
+
+    fn release_render_lock(&self, key: &str, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
+        // Ours and the map's: nobody else waits, so the entry can go.
+        if Arc::strong_count(&lock) <= 2 {
+            locks.remove(key);
+        }
+    }
+}
+
+/// The middleware in front of every public page.
+pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if !(method == Method::GET || method == Method::HEAD) || request.uri().query().is_some() {
+        // Pages with a query are not kept: nothing public reads one, and
+        // made-up queries must not fill the memory.
+        return next.run(request).await;
+    }
+    let cache = state.page_cache.clone();
+    cache.poll(&state).await;
+    let generation = state.page_changes.load(Ordering::Acquire);
+    let now = state.clock.now();
+    if let Some(entry) = cache.lookup(request.uri().path(), generation, now) {
+        return entry.respond(&method, request.headers());
+    }
+    let key = request.uri().path().to_string();
+
+    let request_headers = request.headers().clone();
+    let lock = cache.render_lock(&key);
+    let guard = lock.clone().lock_owned().await;
+    let result = async {
+        // Someone else may have rendered it while we waited.
+        let generation = state.page_changes.load(Ordering::Acquire);
+        let now = state.clock.now();
+        if let Some(entry) = cache.lookup(&key, generation, now) {
+            return Ok(entry);
+        }
+        render(&state, &cache, &key, generation, now, request, next).await
+    }
+    .await;
+    drop(guard);
+    cache.release_render_lock(&key, lock);
+    match result {
+        Ok(entry) => entry.respond(&method, &request_headers),
+        Err(response) => response,
+    }
+}
+
+/// Renders a page through its handler and keeps it if it may be kept.
+/// `Err` is the handler's own answer when it may not (not a 200, no `Until`).
+async fn render(
+    state: &AppState,
+    cache: &PageCache,
+    key: &str,
+    generation: u64,
+    now: Timestamp,
+    request: Request,
+    next: Next,
+) -> Result<Arc<Cached>, Response> {
+    let head = request.method() == Method::HEAD;
+    let (mut parts, body) = request.into_parts();
+    // The handler always makes the whole body; HEAD drops it below.
+    parts.method = Method::GET;
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let until = response.extensions().get::<Until>().copied();
+    let (Some(until), StatusCode::OK) = (until, response.status()) else {
+        return Err(if head {
+            without_body(response)
+        } else {
+            response
+        });
+    };
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            tracing::error!(error = %err, path = key, "page cache: reading a rendering");
+            return Err(super::status_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                state,
+                "This page could not be built just now. Please try again in a minute.",
+            ));
+        }
+    };
+    for name in [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::ETAG,
+        header::LAST_MODIFIED,
+        header::DATE,
+    ] {
+        parts.headers.remove(name);
+    }
+    let previous = cache.previous(key);
+    let headers = parts.headers;
+    // Compressing a large page takes milliseconds: off the request threads.
+    let entry = tokio::task::spawn_blocking(move || {
+        Cached::build(generation, until, headers, bytes, now, previous.as_deref())
+    })
+    .await
+    .map_err(|err| {
+        tracing::error!(error = %err, "page cache: compressing");
+        super::status_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            state,
+            "This page could not be built just now. Please try again in a minute.",
+        )
+    })?;
+    let entry = Arc::new(entry);
+    cache.store(key.to_string(), entry.clone(), now);
+    Ok(entry)
+}
+
+fn without_body(response: Response) -> Response {
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, Body::empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::facts;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// Second by second over five hours around a promised time: the
+    /// relative words never change before the instant given, and do at it.
+    #[test]
+    fn relative_words_change_exactly_when_said() {
+        let at = t("2026-03-04T09:30:00.250Z");
+        let mut now = t("2026-03-04T06:00:00.700Z");
+        let end = t("2026-03-04T12:00:00Z");
+        let mut checked = 0;
+        while now < end {
+            let words = facts::relative(at, now);
+            match relative_changes_after(at, now) {
+                None => {
+                    assert!(now > at, "{now}: words change again later");
+                    assert_eq!(words, None);
+                    assert_eq!(facts::relative(at, end), None);
+                    break;
+                }
+                Some(next) => {
+                    assert!(next > now);
+                    let mut probe = now;
+                    while probe < next {
+                        assert_eq!(facts::relative(at, probe), words, "at {probe}");
+                        probe += jiff::SignedDuration::from_millis(500);
+                    }
+                    assert_ne!(facts::relative(at, next), words, "at {next}");
+                    now = next;
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200, "only {checked} changes");
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_q_values() {
+        assert!(accepts("gzip, deflate, br", "br"));
+        assert!(accepts("gzip;q=1.0, br;q=0.5", "br"));
+        assert!(!accepts("gzip, br;q=0", "br"));
+        assert!(!accepts("gzip", "br"));
+        assert!(accepts("*", "br"));
+        assert!(!accepts("*;q=0", "gzip"));
+        assert!(!accepts("", "gzip"));
+        assert!(accepts("GZIP", "gzip"));
+    }
+
+    #[test]
+    fn http_dates_round_trip() {
+        let at = t("2026-03-04T09:00:07Z");
+        assert_eq!(http_date(at), "Wed, 04 Mar 2026 09:00:07 GMT");
+        assert_eq!(parse_http_date(&http_date(at)), Some(at));
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn a_rendering_matches_its_tags_in_every_coding() {
+        let page = Bytes::from("<p>All systems operational</p>".repeat(20));
+        let cached = Cached::build(
+            1,
+            Until::default(),
+            HeaderMap::new(),
+            page.clone(),
+            t("2026-03-04T09:00:00Z"),
+            None,
+        );
+        assert!(cached.gzip.is_some() && cached.brotli.is_some());
+        for coding in [Coding::Identity, Coding::Gzip, Coding::Brotli] {
+            let tag = etag(&cached.hash, coding);
+            assert!(cached.matches(tag.to_str().unwrap()));
+            assert!(cached.matches(&format!("W/{}", tag.to_str().unwrap())));
+        }
+        assert!(cached.matches("\"other\", *"));
+        assert!(!cached.matches("\"other\""));
+        // New bytes within the same second still get a later Last-Modified.
+        let changed = Cached::build(
+            2,
+            Until::default(),
+            HeaderMap::new(),
+            Bytes::from("<p>Major system outage</p>"),
+            t("2026-03-04T09:00:00.500Z"),
+            Some(&cached),
+        );
+        assert!(changed.last_modified > cached.last_modified);
+        let same = Cached::build(
+            3,
+            Until::default(),
+            HeaderMap::new(),
+            page,
+            t("2026-03-04T09:05:00Z"),
+            Some(&cached),
+        );
+        assert_eq!(same.last_modified, cached.last_modified);
+        assert_eq!(same.hash, cached.hash);
+    }
+}
