@@ -51,6 +51,32 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The SMTP server is Python's aiosmtpd: install it once if it is missing,
+/// so that `cargo test` alone works on a fresh machine.
+fn ensure_aiosmtpd() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let present = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !present {
+            let requirements = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/requirements.txt");
+            eprintln!("installing the test SMTP server: pip install -r {requirements}");
+            let installed = Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "-r", requirements])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                installed,
+                "could not install aiosmtpd; run: pip install -r .ci/requirements.txt"
+            );
+        }
+    });
+}
+
 impl Mailbox {
     /// An SMTP server on a fresh port.
     pub fn start() -> Self {
@@ -76,6 +102,7 @@ impl Mailbox {
 
     /// Starts the server (again) on the same port.
     pub fn up(&mut self) {
+        ensure_aiosmtpd();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(script)
