@@ -118,6 +118,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             host: mail.host.clone(),
         },
         retry_schedule: config.retry_delays()?,
+        lease: config.delivery_lease()?,
         wake: wake.clone(),
         pass: tokio::sync::Mutex::new(()),
     });

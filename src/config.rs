@@ -52,6 +52,15 @@ pub struct Config {
     /// How long after resolving the follow-up is due.
     pub follow_up_after: String,
     pub retry_schedule: String,
+    /// How long a claimed batch of deliveries is one worker's; after that
+    /// (say the process died mid-batch) another may send it again.
+    pub delivery_lease: String,
+    /// Public subscribe requests allowed from one IP address (IPv6: one
+    /// /64), like `5/1m`; `off` for none.
+    pub subscribe_limit_per_ip: String,
+    /// Public subscribe requests allowed for one email address, like `3/1h`;
+    /// `off` for none.
+    pub subscribe_limit_per_address: String,
 }
 
 impl Default for Config {
@@ -69,6 +78,9 @@ impl Default for Config {
             overdue_grace: "15m".into(),
             follow_up_after: "24h".into(),
             retry_schedule: "30s,2m,10m,30m,2h,6h".into(),
+            delivery_lease: "2m".into(),
+            subscribe_limit_per_ip: "5/1m".into(),
+            subscribe_limit_per_address: "3/1h".into(),
         }
     }
 }
@@ -95,6 +107,9 @@ const KEYS: &[&str] = &[
     "overdue_grace",
     "follow_up_after",
     "retry_schedule",
+    "delivery_lease",
+    "subscribe_limit_per_ip",
+    "subscribe_limit_per_address",
 ];
 
 impl Config {
@@ -122,6 +137,9 @@ impl Config {
         self.overdue_grace_duration()?;
         self.mail_from()?;
         self.retry_delays()?;
+        self.delivery_lease()?;
+        self.subscribe_limit_per_ip()?;
+        self.subscribe_limit_per_address()?;
         Ok(())
     }
 
@@ -148,6 +166,30 @@ impl Config {
                     })
             })
             .collect()
+    }
+
+    /// How long the worker holds a claimed batch before others may take it.
+    pub fn delivery_lease(&self) -> Result<jiff::SignedDuration, ConfigError> {
+        parse_duration(&self.delivery_lease)
+            .filter(|d| !d.is_zero())
+            .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "delivery_lease",
+                message: format!("`{}` is not a duration like 2m or 30s", self.delivery_lease),
+            })
+    }
+
+    /// `None` when the limit is `off`.
+    pub fn subscribe_limit_per_ip(&self) -> Result<Option<Rate>, ConfigError> {
+        Rate::parse_setting("subscribe_limit_per_ip", &self.subscribe_limit_per_ip)
+    }
+
+    /// `None` when the limit is `off`.
+    pub fn subscribe_limit_per_address(&self) -> Result<Option<Rate>, ConfigError> {
+        Rate::parse_setting(
+            "subscribe_limit_per_address",
+            &self.subscribe_limit_per_address,
+        )
     }
 
     pub fn tz(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
@@ -192,6 +234,34 @@ impl Config {
     }
 }
 
+/// A rate limit: at most `count` requests in any `per`, as `5/1m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: std::num::NonZeroU32,
+    pub per: Duration,
+}
+
+impl Rate {
+    /// `COUNT/DURATION` (`5/1m`, `3/1h`), or `off` for `None`.
+    pub fn parse(text: &str) -> Option<Option<Self>> {
+        let text = text.trim();
+        if text == "off" {
+            return Some(None);
+        }
+        let (count, per) = text.split_once('/')?;
+        let count = count.trim().parse().ok()?;
+        let per = parse_duration(per).filter(|d| !d.is_zero())?;
+        Some(Some(Self { count, per }))
+    }
+
+    fn parse_setting(key: &'static str, text: &str) -> Result<Option<Self>, ConfigError> {
+        Self::parse(text).ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!("`{text}` is not a limit like 5/1m (five a minute), or off"),
+        })
+    }
+}
+
 /// Parses `90s`, `15m`, `24h`, `7d` (one number, one unit).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -219,6 +289,26 @@ mod tests {
         assert_eq!(parse_duration("15"), None);
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_duration("5w"), None);
+    }
+
+    #[test]
+    fn rates_parse_as_count_per_duration() {
+        let rate = Rate::parse("5/1m").flatten().expect("a rate");
+        assert_eq!((rate.count.get(), rate.per), (5, Duration::from_secs(60)));
+        assert_eq!(Rate::parse(" off "), Some(None));
+        for bad in ["5", "0/1m", "5/0m", "5/m", "-1/1h", "five/1m"] {
+            assert_eq!(Rate::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::default();
+        config.validate().expect("the defaults pass validation");
+        assert_eq!(
+            config.delivery_lease().unwrap(),
+            jiff::SignedDuration::from_mins(2)
+        );
     }
 
     #[test]

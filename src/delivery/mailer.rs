@@ -2,11 +2,15 @@
 //!
 //! SMTP uses our own pool of connections opened with `TCP_NODELAY`: lettre
 //! 0.11.23 leaves Nagle's algorithm on, which caps a sender at a few hundred
-//! mails a second (DESIGN.md §3, SMTP speed).
+//! mails a second (DESIGN.md §3, SMTP speed). With Nagle off every write is
+//! a packet, so writes wait for the next read (`Coalesced`).
 
 use std::{
+    io,
     path::PathBuf,
+    pin::Pin,
     sync::atomic::{AtomicUsize, Ordering},
+    task::{ready, Context, Poll},
     time::Duration,
 };
 
@@ -14,12 +18,16 @@ use async_trait::async_trait;
 use lettre::{
     transport::smtp::{
         authentication::{Credentials, Mechanism},
-        client::{AsyncSmtpConnection, TlsParameters},
+        client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters},
         extension::ClientId,
     },
     Message,
 };
-use tokio::sync::Mutex;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+    sync::Mutex,
+};
 
 /// A failed send: permanent failures are not retried.
 #[derive(Debug, Clone)]
@@ -160,9 +168,12 @@ impl SmtpMailer {
             stream
                 .set_nodelay(true)
                 .map_err(|e| SendError::transient(e.to_string()))?;
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
-                .await
-                .map_err(|e| SendError::transient(format!("SMTP greeting: {e}")))?
+            AsyncSmtpConnection::connect_with_transport(
+                Box::new(Coalesced::new(stream)),
+                &self.hello,
+            )
+            .await
+            .map_err(|e| SendError::transient(format!("SMTP greeting: {e}")))?
         };
         if self.security == Security::StartTls {
             let tls = TlsParameters::new(self.host.clone())
@@ -182,6 +193,90 @@ impl SmtpMailer {
                 })?;
         }
         Ok(connection)
+    }
+}
+
+/// A TCP stream that keeps what is written until the next read.
+///
+/// SMTP is request and answer: lettre flushes after every write and then
+/// reads the answer. Sent at once, a mail's body and its closing `.` are two
+/// packets (with `TCP_NODELAY`), and each costs a system call here and a
+/// wake-up at the server; held until the answer is awaited, they are one.
+/// Whatever is held is also sent before shutting down.
+#[derive(Debug)]
+struct Coalesced {
+    stream: TcpStream,
+    held: Vec<u8>,
+    written: usize,
+}
+
+impl Coalesced {
+    /// Past this much, writes go out without waiting for a read.
+    const HOLD: usize = 64 * 1024;
+
+    fn new(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            held: Vec::with_capacity(8 * 1024),
+            written: 0,
+        }
+    }
+
+    fn poll_send_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.held.len() {
+            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, &self.held[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        self.held.clear();
+        self.written = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Coalesced {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_held(cx))?;
+        Pin::new(&mut this.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Coalesced {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.held.len() >= Self::HOLD {
+            ready!(this.poll_send_held(cx))?;
+        }
+        this.held.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    /// Held until the next read: every write in SMTP awaits an answer.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_send_held(cx))?;
+        Pin::new(&mut this.stream).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Coalesced {
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.stream.peer_addr()
     }
 }
 

@@ -14,10 +14,18 @@ use crate::clock::Clock;
 use crate::domain::subscriber::{Channel, SubscriberState};
 use crate::store::{ClaimedDelivery, DeliveryKind, Store};
 
-/// How long a claimed batch is ours; after that another worker may take it.
+/// The default lease (config `delivery_lease`): how long a claimed batch is
+/// ours; after that another worker may take it.
 pub const LEASE: SignedDuration = SignedDuration::from_mins(2);
-const BATCH: i64 = 512;
+/// Deliveries claimed at once. Mails are marked sent as they go, so a crash
+/// sends again far fewer than this (those in flight and not yet marked).
+pub const BATCH: i64 = 512;
 const IN_FLIGHT: usize = 32;
+/// Sent mails are marked in groups of up to this many, at most `MARK_WAIT`
+/// after the first of them was sent; with `IN_FLIGHT` this bounds what a
+/// crash can send twice.
+const MARK_EVERY: usize = 128;
+const MARK_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 pub struct Worker {
     pub store: Arc<dyn Store>,
@@ -26,15 +34,13 @@ pub struct Worker {
     pub settings: MailSettings,
     /// Delay before each retry; past the last one a delivery is dead.
     pub retry_schedule: Vec<SignedDuration>,
+    /// How long a claimed batch is ours (`LEASE` unless configured); after
+    /// a crash its unsent rows wait this long before they are sent again.
+    pub lease: SignedDuration,
     pub wake: Arc<Notify>,
     /// One pass at a time in a process: a pass that returns has finished
     /// what any earlier pass claimed (the batch itself is sent concurrently).
     pub pass: tokio::sync::Mutex<()>,
-}
-
-enum Outcome {
-    Sent,
-    Failed(SendError),
 }
 
 impl Worker {
@@ -42,7 +48,7 @@ impl Worker {
     /// polls for retries coming due.
     pub async fn run(self: Arc<Self>) {
         loop {
-            match self.drain_once().await {
+            match self.drain().await {
                 Ok(0) => {
                     let _ = tokio::time::timeout(
                         std::time::Duration::from_millis(500),
@@ -62,14 +68,62 @@ impl Worker {
     /// Claims one batch and sends it; returns how many were claimed.
     pub async fn drain_once(&self) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
-        let now = self.clock.now();
-        let claimed = self.store.claim_deliveries(now, now + LEASE, BATCH).await?;
+        let claimed = self.claim().await?;
         let count = claimed.len();
-        if count == 0 {
-            return Ok(0);
+        if count > 0 {
+            self.send(claimed).await?;
         }
-        // Each subscriber's mails go out in order (they read as a story);
-        // different subscribers are served concurrently.
+        Ok(count)
+    }
+
+    /// Sends everything due, claiming the next batch while the current one
+    /// is being sent, so the database's time hides behind the SMTP server's.
+    /// At most two batches are leased at once; batches still go out one
+    /// after the other, so each recipient's mails keep their order.
+    async fn drain(&self) -> anyhow::Result<usize> {
+        let _pass = self.pass.lock().await;
+        let mut total = 0;
+        let (mut batch, mut claimed_at) = self.claim_due_by(None).await?;
+        while !batch.is_empty() {
+            total += batch.len();
+            // Only what was due when the batch in flight was claimed: its
+            // own rows are leased past that moment, even if sending it
+            // outlasts the lease or the clock jumps, so they are not taken
+            // (and sent) twice.
+            let (next, sent) = tokio::join!(self.claim_due_by(Some(claimed_at)), self.send(batch));
+            // On an error the next batch stays leased; it is sent once its
+            // lease ends, like the batch of a process that died.
+            sent?;
+            (batch, claimed_at) = next?;
+        }
+        Ok(total)
+    }
+
+    async fn claim(&self) -> anyhow::Result<Vec<ClaimedDelivery>> {
+        Ok(self.claim_due_by(None).await?.0)
+    }
+
+    /// Claims a batch of what is due by `due_by` (at the latest now); also
+    /// returns when it was claimed.
+    async fn claim_due_by(
+        &self,
+        due_by: Option<Timestamp>,
+    ) -> anyhow::Result<(Vec<ClaimedDelivery>, Timestamp)> {
+        let now = self.clock.now();
+        let due_by = due_by.map_or(now, |at| at.min(now));
+        let batch = self
+            .store
+            .claim_deliveries(due_by, now + self.lease, BATCH)
+            .await?;
+        Ok((batch, now))
+    }
+
+    /// Sends a claimed batch. Mails are marked sent moments after the server
+    /// took them (see `MARK_EVERY`), while others are still being sent, so
+    /// a crash sends again only the few mails between those two moments.
+    async fn send(&self, claimed: Vec<ClaimedDelivery>) -> anyhow::Result<()> {
+        // Each recipient's mails go out in order (they read as a story);
+        // different recipients are served concurrently.
         let mut groups: Vec<Vec<ClaimedDelivery>> = Vec::new();
         let mut group_of: std::collections::HashMap<String, usize> =
             std::collections::HashMap::new();
@@ -85,47 +139,71 @@ impl Worker {
             });
             groups[index].push(delivery);
         }
-        let outcomes: Vec<(ClaimedDelivery, Outcome)> = futures::stream::iter(groups)
-            .map(|group| async move {
-                let mut done = Vec::with_capacity(group.len());
-                for delivery in group {
-                    let outcome = match self.deliver(&delivery).await {
-                        Ok(()) => Outcome::Sent,
-                        Err(err) => Outcome::Failed(err),
-                    };
-                    done.push((delivery, outcome));
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let failures = std::sync::Mutex::new(Vec::new());
+        let sending = async {
+            futures::stream::iter(groups)
+                .for_each_concurrent(IN_FLIGHT, |group| {
+                    let (sent_tx, failures) = (sent_tx.clone(), &failures);
+                    async move {
+                        for delivery in group {
+                            match self.deliver(&delivery).await {
+                                Ok(()) => {
+                                    let _ = sent_tx.send(delivery.id);
+                                }
+                                Err(err) => failures
+                                    .lock()
+                                    .expect("failures lock")
+                                    .push((delivery, err)),
+                            }
+                        }
+                    }
+                })
+                .await;
+            // The last sender gone closes the channel: marking then ends.
+            drop(sent_tx);
+        };
+        let marking = async {
+            let mut ids = Vec::with_capacity(MARK_EVERY);
+            loop {
+                // The first mail sent, then more for a moment: one update
+                // for many mails (each update is a write transaction).
+                let mut open = sent_rx.recv_many(&mut ids, MARK_EVERY).await > 0;
+                let until = tokio::time::Instant::now() + MARK_WAIT;
+                while open && ids.len() < MARK_EVERY {
+                    let more = MARK_EVERY - ids.len();
+                    match tokio::time::timeout_at(until, sent_rx.recv_many(&mut ids, more)).await {
+                        Ok(received) => open = received > 0,
+                        Err(_) => break,
+                    }
                 }
-                done
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        let now = self.clock.now();
-        let mut sent = Vec::new();
-        for (delivery, outcome) in outcomes {
-            match outcome {
-                Outcome::Sent => sent.push(delivery.id),
-                Outcome::Failed(err) => {
-                    let retry_at = self.retry_at(&delivery, &err, now);
-                    tracing::warn!(
-                        delivery = delivery.id,
-                        attempts = delivery.attempts,
-                        permanent = err.permanent,
-                        dead = retry_at.is_none(),
-                        error = %err.message,
-                        "delivery failed"
-                    );
-                    self.store
-                        .mark_failed(delivery.id, &err.message, retry_at)
-                        .await?;
+                if !ids.is_empty() {
+                    self.store.mark_sent(&ids, self.clock.now()).await?;
+                    ids.clear();
+                }
+                if !open {
+                    return anyhow::Ok(());
                 }
             }
+        };
+        let ((), marked) = tokio::join!(sending, marking);
+        marked?;
+        let now = self.clock.now();
+        for (delivery, err) in failures.into_inner().expect("failures lock") {
+            let retry_at = self.retry_at(&delivery, &err, now);
+            tracing::warn!(
+                delivery = delivery.id,
+                attempts = delivery.attempts,
+                permanent = err.permanent,
+                dead = retry_at.is_none(),
+                error = %err.message,
+                "delivery failed"
+            );
+            self.store
+                .mark_failed(delivery.id, &err.message, retry_at)
+                .await?;
         }
-        self.store.mark_sent(&sent, now).await?;
-        Ok(count)
+        Ok(())
     }
 
     fn retry_at(

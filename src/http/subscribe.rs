@@ -1,17 +1,31 @@
 //! Public subscription pages: double opt-in, one-click unsubscribe (RFC
 //! 8058), and choosing components, all through signed links.
 
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Arc, OnceLock,
+    },
+    time::Duration,
+};
+
 use axum::{
     body::Bytes,
-    extract::{Query, State},
-    http::StatusCode,
+    extract::{ConnectInfo, Query, State},
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
-    Router,
+    Extension, Router,
+};
+use governor::{
+    middleware::NoOpMiddleware, nanos::Nanos, state::keyed::HashMapStateStore, Quota, RateLimiter,
 };
 use serde::Deserialize;
 
 use super::{public::page_context, status_page, AppState};
+use crate::clock::Clock;
+use crate::config::Rate;
 use crate::delivery::email::{CONFIRM, MANAGE, UNSUBSCRIBE};
 use crate::domain::{subscriber::Subscriber, Email};
 use crate::ids::new_id;
@@ -19,8 +33,14 @@ use crate::store::{Actor, StoreError};
 use crate::views::subscribe as view;
 
 pub fn router() -> Router<AppState> {
+    // One set of limits per application (so per test app too), made from
+    // the configuration on first use.
+    let limits: Arc<OnceLock<SubscribeLimits>> = Arc::default();
     Router::new()
-        .route("/subscribe", get(form).post(subscribe))
+        .route(
+            "/subscribe",
+            get(form).post(subscribe).layer(Extension(limits)),
+        )
         .route("/subscribe/confirm", get(confirm))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .route("/subscription", get(manage).post(save_choice))
@@ -79,7 +99,23 @@ async fn form(State(state): State<AppState>) -> Response {
     view::subscribe_page(&page_context(&state), &components, None, "", &[]).into_response()
 }
 
-async fn subscribe(State(state): State<AppState>, body: Bytes) -> Response {
+async fn subscribe(
+    State(state): State<AppState>,
+    Extension(limits): Extension<Arc<OnceLock<SubscribeLimits>>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Bytes,
+) -> Response {
+    let limits = limits.get_or_init(|| SubscribeLimits::new(&state));
+    if let Some(Extension(ConnectInfo(peer))) = peer {
+        if let Err(wait) = limits.check_ip(peer.ip()) {
+            tracing::info!(ip = %peer.ip(), "subscribe refused: too many requests from this address");
+            return too_many(
+                &state,
+                wait,
+                "Too many subscription requests came from your network just now.",
+            );
+        }
+    }
     let form = parse_form(&body);
     let components = match state.store.list_components().await {
         Ok(c) => c,
@@ -113,6 +149,14 @@ async fn subscribe(State(state): State<AppState>, body: Bytes) -> Response {
             "One of the chosen components does not exist any more. Please choose again.",
         );
     }
+    if let Err(wait) = limits.check_address(&email) {
+        tracing::info!("subscribe refused: too many requests for one email address");
+        return too_many(
+            &state,
+            wait,
+            "Too many subscription requests were made for this address just now.",
+        );
+    }
     let now = state.clock.now();
     let subscriber = Subscriber::email(new_id(), &email, form.components.clone(), false, now);
     if let Err(e) = state.store.subscribe(&subscriber, now).await {
@@ -136,6 +180,124 @@ async fn subscribe(State(state): State<AppState>, body: Bytes) -> Response {
         ),
     )
         .into_response()
+}
+
+/// The readable 429 page, with `Retry-After`.
+fn too_many(state: &AppState, wait: Duration, what: &str) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let minutes = seconds.div_ceil(60).max(1);
+    let when = if minutes == 1 {
+        "in a minute".to_string()
+    } else {
+        format!("in {minutes} minutes")
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.max(1).to_string())],
+        view::notice(
+            &page_context(state),
+            "Too many requests",
+            &[
+                what.to_string(),
+                format!("Please try again {when}. A confirmation link already sent still works."),
+            ],
+            None,
+        ),
+    )
+        .into_response()
+}
+
+/// Limits on `POST /subscribe`, per client IP and per email address, so the
+/// form cannot be used to flood someone's inbox with confirmation mails or
+/// to fill the subscriber table.
+///
+/// `governor`'s keyed limiters are used directly rather than through
+/// `tower_governor` (DESIGN §7 names it): the per-address limit needs the
+/// parsed form body, which a tower layer's key extractor never sees; the
+/// refusal must be our own page; and both limits then share one mechanism
+/// that runs on the app's `Clock`, so tests move time instead of sleeping.
+pub(super) struct SubscribeLimits {
+    ip: Option<Limiter<IpAddr>>,
+    address: Option<Limiter<String>>,
+    clock: LimiterClock,
+    checks: AtomicU32,
+}
+
+type Limiter<K> = RateLimiter<K, HashMapStateStore<K>, LimiterClock, NoOpMiddleware<Nanos>>;
+
+/// The app's clock as `governor` reads time: nanoseconds since the epoch.
+#[derive(Clone)]
+struct LimiterClock(Arc<dyn Clock>);
+
+impl governor::clock::Clock for LimiterClock {
+    type Instant = Nanos;
+    fn now(&self) -> Nanos {
+        Nanos::from(u64::try_from(self.0.now().as_nanosecond()).unwrap_or(0))
+    }
+}
+
+impl SubscribeLimits {
+    fn new(state: &AppState) -> Self {
+        let clock = LimiterClock(state.clock.clone());
+        // The configuration was validated at start; a bad value cannot get here.
+        let config = &state.config;
+        Self {
+            ip: (config.subscribe_limit_per_ip().ok().flatten())
+                .map(|rate| limiter(rate, clock.clone())),
+            address: (config.subscribe_limit_per_address().ok().flatten())
+                .map(|rate| limiter(rate, clock.clone())),
+            clock,
+            checks: AtomicU32::new(0),
+        }
+    }
+
+    /// IPv6 hosts usually hold a whole /64, so that is one key.
+    fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
+        let key = match ip {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+            },
+            v4 => v4,
+        };
+        self.check(self.ip.as_ref(), &key)
+    }
+
+    /// Case does not make another address here.
+    fn check_address(&self, email: &Email) -> Result<(), Duration> {
+        self.check(self.address.as_ref(), &email.as_str().to_lowercase())
+    }
+
+    fn check<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limiter: Option<&Limiter<K>>,
+        key: &K,
+    ) -> Result<(), Duration> {
+        let Some(limiter) = limiter else {
+            return Ok(());
+        };
+        // Now and then, forget keys whose limit has fully recovered.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+            if let Some(ip) = &self.ip {
+                ip.retain_recent();
+            }
+            if let Some(address) = &self.address {
+                address.retain_recent();
+            }
+        }
+        limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(governor::clock::Clock::now(&self.clock)))
+    }
+}
+
+/// At most `rate.count` at once, one more every `rate.per / rate.count`.
+fn limiter<K: std::hash::Hash + Eq + Clone>(rate: Rate, clock: LimiterClock) -> Limiter<K> {
+    let every = (rate.per / rate.count.get()).max(Duration::from_nanos(1));
+    let quota = Quota::with_period(every)
+        .expect("a period above zero")
+        .allow_burst(rate.count);
+    RateLimiter::new(quota, HashMapStateStore::default(), clock)
 }
 
 fn public_actor() -> Actor {

@@ -12,6 +12,10 @@ use serde_json::Value;
 
 pub struct Mailbox {
     pub port: u16,
+    /// How long the server holds each mail before it accepts it.
+    delay_ms: u64,
+    /// Record headers only (no bodies), for thousands of mails.
+    headers_only: bool,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -85,12 +89,25 @@ impl Mailbox {
         mailbox
     }
 
+    /// An SMTP server for thousands of mails: it takes `delay_ms` to accept
+    /// each one, like a slow relay, and records only envelopes and headers
+    /// (`text` and `html` stay empty).
+    pub fn start_bulk(delay_ms: u64) -> Self {
+        let mut mailbox = Self::down(free_port());
+        mailbox.delay_ms = delay_ms;
+        mailbox.headers_only = true;
+        mailbox.up();
+        mailbox
+    }
+
     /// A mailbox whose server is not running yet: mail to it fails.
     pub fn down(port: u16) -> Self {
         let dir = std::env::temp_dir().join(format!("candor-mail-{:016x}", rand::random::<u64>()));
         std::fs::create_dir_all(&dir).expect("mail folder");
         Self {
             port,
+            delay_ms: 0,
+            headers_only: false,
             dir,
             child: None,
         }
@@ -108,6 +125,8 @@ impl Mailbox {
             .arg(script)
             .arg(self.port.to_string())
             .arg(&self.dir)
+            .arg(self.delay_ms.to_string())
+            .args(self.headers_only.then_some("--headers-only"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -129,6 +148,15 @@ impl Mailbox {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// How many mails arrived so far (cheap: no mail is read).
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .expect("mail folder")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .count()
     }
 
     /// Every mail received so far, in order.

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Fan-out benchmark (issue 4): one update mailed to 10,000 and 100,000
+# confirmed subscribers through a local SMTP sink, beside the sink's own
+# ceiling measured in the same run with `smtp-source`.
+#
+#   benches/mail_fanout.sh                      # SQLite
+#   benches/mail_fanout.sh postgres://postgres@127.0.0.1:5432/test
+#                                               # SQLite, then PostgreSQL
+#   SIZES="10000" benches/mail_fanout.sh        # other sizes
+#
+# Prints, per backend and size: the admin POST latency, the time from the
+# POST to the first mail and to the last, mails per second, smtp-source's
+# rate and the ratio of the two. Targets: POST < 500 ms at 100,000, first
+# mail within 1 s, at least half of smtp-source's rate.
+#
+# Needs: cargo, curl, sqlite3, python3, psql (for PostgreSQL) and postfix's
+# smtp-sink/smtp-source (installed from Debian's postfix package when
+# missing; postfix itself is never started).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PG_SERVER=${1:-}
+SIZES=${SIZES:-"10000 100000"}
+# smtp-source: as many sessions as a busy sender would open, and messages of
+# the size of Candor's update mail: 2.5 kB, of which 0.6 kB headers; smtp-source
+# adds about 0.15 kB of headers to its body of MAIL_BYTES.
+SOURCE_SESSIONS=${SOURCE_SESSIONS:-64}
+MAIL_BYTES=${MAIL_BYTES:-2350}
+TOKEN=bench-admin-token
+WORK=$(mktemp -d /tmp/candor-bench.XXXXXX)
+PIDS=()
+PG_DATABASES=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  for name in "${PG_DATABASES[@]}"; do
+    psql "$PG_SERVER" -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# --- tools ---------------------------------------------------------------
+if ! command -v smtp-sink >/dev/null || ! command -v smtp-source >/dev/null; then
+  say "installing postfix for smtp-sink and smtp-source (the mail system is not started)"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  $SUDO apt-get update -q >/dev/null
+  # policy-rc.d (as in containers) or no init system: nothing is started.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix >/dev/null
+fi
+SINK_USER=()
+[ "$(id -u)" -eq 0 ] && SINK_USER=(-u nobody)
+
+say "building candor (release)"
+cargo build --release --locked --quiet --bin candor
+CANDOR=$PWD/target/release/candor
+
+# smtp-sink with a running counter ("... msg=N\r") in $1; prints its pid.
+start_sink() {
+  local port=$1 log=$2
+  smtp-sink -c "${SINK_USER[@]}" "127.0.0.1:$port" 1024 >"$log" 2>&1 &
+  PIDS+=("$!")
+  for _ in $(seq 100); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),0.2).close()" 2>/dev/null; then
+      return
+    fi
+    sleep 0.05
+  done
+  say "smtp-sink did not start"; exit 1
+}
+
+# --- the sink's ceiling ----------------------------------------------------
+largest=0
+for n in $SIZES; do [ "$n" -gt "$largest" ] && largest=$n; done
+port=$(free_port)
+start_sink "$port" "$WORK/source-sink.log"
+say "smtp-source: $largest messages of $MAIL_BYTES bytes over $SOURCE_SESSIONS connections"
+start=$(date +%s.%N)
+smtp-source -d -s "$SOURCE_SESSIONS" -m "$largest" -l "$MAIL_BYTES" \
+  -f status@bench.test -t reader@bench.test "127.0.0.1:$port"
+end=$(date +%s.%N)
+SOURCE_RATE=$(python3 -c "print(round($largest / ($end - $start)))")
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+unset 'PIDS[-1]'
+
+# --- Candor ----------------------------------------------------------------
+api() { # METHOD PATH [JSON]
+  curl -sf -X "$1" "$URL/api/v1$2" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' ${3:+--data "$3"}
+}
+json_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
+
+# Confirmed subscribers of everything, with the values Candor itself writes
+# (see Subscriber::email and write_subscriber); ids only need to be unique.
+insert_subscribers() { # BACKEND DATABASE_URL COUNT
+  local now_ms
+  now_ms=$(($(date +%s%N) / 1000000))
+  local select="'bench' || substr('0000000' || n, -7, 7), 'email', 'reader' || n || '@bench.test',
+    'confirmed', TRUE, $now_ms, NULL, $now_ms, NULL"
+  local columns="(id, channel, address, state, all_components, created_at, confirm_sent_at, confirmed_at, unsubscribed_at)"
+  if [ "$1" = sqlite ]; then
+    sqlite3 -bail "${2#sqlite://}" <<SQL
+.timeout 10000
+INSERT INTO subscribers $columns
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $3)
+SELECT $select FROM seq;
+SQL
+  else
+    psql "$2" -qv ON_ERROR_STOP=1 -c "INSERT INTO subscribers $columns
+      SELECT 'bench' || lpad(n::text, 7, '0'), 'email', 'reader' || n || '@bench.test',
+        'confirmed', TRUE, $now_ms, NULL, $now_ms, NULL FROM generate_series(1, $3) AS n;
+      ANALYZE subscribers;" >/dev/null
+  fi
+}
+
+RESULTS=()
+run() { # BACKEND COUNT
+  local backend=$1 count=$2 url dir="$WORK/$1-$2"
+  mkdir -p "$dir"
+  if [ "$backend" = sqlite ]; then
+    url="sqlite://$dir/candor.db"
+  else
+    local name="candor_bench_$RANDOM$RANDOM"
+    psql "$PG_SERVER" -qc "CREATE DATABASE \"$name\"" >/dev/null
+    PG_DATABASES+=("$name")
+    url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$PG_SERVER" "$name")
+  fi
+  local port
+  port=$(free_port)
+  start_sink "$port" "$dir/sink.log"
+  (cd "$dir" && exec env -u CANDOR_URL -u CANDOR_TOKEN RUST_LOG=warn \
+    CANDOR_DATABASE_URL="$url" CANDOR_LISTEN=127.0.0.1:0 \
+    CANDOR_SMTP_URL="smtp://127.0.0.1:$port" CANDOR_ADMIN_TOKEN="$TOKEN" \
+    CANDOR_MAIL_FROM="Status <status@bench.test>" \
+    "$CANDOR" serve >"$dir/stdout" 2>"$dir/stderr") &
+  PIDS+=("$!")
+  URL=""
+  for _ in $(seq 600); do
+    URL=$(sed -n 's/^Candor listening on //p' "$dir/stdout" | head -1)
+    [ -n "$URL" ] && break
+    sleep 0.05
+  done
+  [ -n "$URL" ] || { say "candor did not start:"; cat "$dir/stderr" >&2; exit 1; }
+
+  local component incident
+  component=$(api POST /components '{"name": "Outbound mail"}' | json_id)
+  # Opened before anyone subscribed: the update below is the only fan-out.
+  incident=$(api POST /incidents "{\"title\": \"Mail delays\", \"impact\": \"minor\",
+    \"status\": \"investigating\", \"owner\": {\"name\": \"Dana\", \"email\": \"dana@bench.test\"},
+    \"next_update_in\": 30, \"components\": {\"$component\": \"partial_outage\"},
+    \"message\": \"We are looking into delayed outbound mail.\"}" | json_id)
+  say "$backend, $count subscribers: inserting"
+  insert_subscribers "$backend" "$url" "$count"
+
+  say "$backend, $count subscribers: posting the update"
+  local line
+  line=$(python3 - "$URL/api/v1/incidents/$incident/updates" "$TOKEN" "$dir/sink.log" "$count" <<'PY'
+import json, os, re, sys, time, urllib.request
+url, token, log, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = json.dumps({"status": "identified", "cause": "Expired relay certificate",
+                   "eta": None, "next_update_in": 30,
+                   "message": "The relay's certificate expired; a new one is on its way."}).encode()
+request = urllib.request.Request(url, data=body, method="POST", headers={
+    "Authorization": "Bearer " + token, "Content-Type": "application/json"})
+
+def sent():
+    # smtp-sink -c rewrites "sess=.. quit=.. msg=N" (or mesg=N) after each mail.
+    with open(log, "rb") as f:
+        f.seek(max(0, os.path.getsize(log) - 80))
+        found = re.findall(rb"sg=(\d+)", f.read())
+    return int(found[-1]) if found else 0
+
+start = time.monotonic()
+with urllib.request.urlopen(request) as response:
+    assert response.status == 201, response.status
+post = time.monotonic() - start
+first = None
+deadline = start + 1800
+while True:
+    n = sent()
+    now = time.monotonic()
+    if n and first is None:
+        first = now - start
+    if n >= count:
+        break
+    if now > deadline:
+        sys.exit(f"timed out with {n} of {count} mails")
+    time.sleep(0.002 if first is None else 0.02)
+total = time.monotonic() - start
+print(f"{post * 1000:.0f} {first * 1000:.0f} {total:.2f} {count / total:.0f}")
+PY
+)
+  read -r post_ms first_ms total_s rate <<<"$line"
+  RESULTS+=("$(printf '%-10s %9s %12s %15s %12s %11s %16s %7s' "$backend" "$count" \
+    "$post_ms" "$first_ms" "$total_s" "$rate" "$SOURCE_RATE" \
+    "$(python3 -c "print(f'{$rate / $SOURCE_RATE:.2f}')")")")
+  if grep -qiE "error|panic" "$dir/stderr"; then
+    say "candor logged errors:"; grep -iE "error|panic" "$dir/stderr" | head -5 >&2
+  fi
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+
+backends=(sqlite)
+[ -n "$PG_SERVER" ] && backends+=(postgres)
+for backend in "${backends[@]}"; do
+  for n in $SIZES; do
+    run "$backend" "$n"
+  done
+done
+
+echo
+echo "Candor mail fan-out (one update; $(nproc) cores; smtp-source: $SOURCE_SESSIONS connections, $MAIL_BYTES-byte bodies)"
+printf '%-10s %9s %12s %15s %12s %11s %16s %7s\n' backend mails "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio
+for row in "${RESULTS[@]}"; do echo "$row"; done
+echo "targets: POST < 500 ms at 100000, first mail < 1000 ms, ratio >= 0.50"
