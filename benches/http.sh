@@ -51,7 +51,7 @@ trap cleanup EXIT
 
 echo "==== building (release)"
 cargo build --release --quiet --bin candor
-BIN="$PWD/target/release/candor"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/candor"
 
 CPORT=$(free_port)
 NPORT=$(free_port)

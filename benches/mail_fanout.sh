@@ -64,7 +64,7 @@ SINK_USER=()
 
 say "building candor (release)"
 cargo build --release --locked --quiet --bin candor
-CANDOR=$PWD/target/release/candor
+CANDOR=${CARGO_TARGET_DIR:-$PWD/target}/release/candor
 
 # smtp-sink with a running counter ("... msg=N\r") in $1; prints its pid.
 start_sink() {

@@ -330,8 +330,6 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_sent(&self, ids: &[i64], now: Timestamp) -> Result<()>;
     /// A failed attempt: retried at `retry_at`, or dead when `None`.
     async fn mark_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
-    /// The earliest time a delivery not yet sent becomes due.
-    async fn next_delivery_due(&self) -> Result<Option<Timestamp>>;
     async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
 
     /// Records a subscriber's "still affected" report, once; on the first

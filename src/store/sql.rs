@@ -228,6 +228,11 @@ macro_rules! sql_store {
                         .execute(&mut *conn)
                         .await?;
                 }
+                // Where this entry's rows will be: past every id this
+                // transaction can see now, up to the last it sees after.
+                let after_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM deliveries")
+                    .fetch_one(&mut *conn)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO deliveries (kind, entry_id, subscriber_id, channel, state, attempts, \
                      next_attempt_at, created_at) \
@@ -240,6 +245,14 @@ macro_rules! sql_store {
                 )
                 .bind(&entry.id)
                 .bind($crate::store::ms(entry.posted_at))
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO entry_deliveries (entry_id, after_id, last_id) \
+                     SELECT $1, $2, COALESCE(MAX(id), $2) FROM deliveries",
+                )
+                .bind(&entry.id)
+                .bind(after_id)
                 .execute(&mut *conn)
                 .await?;
                 for change in &entry.components {
@@ -916,10 +929,11 @@ macro_rules! sql_store {
                 let (_guard, mut tx) = self.begin_write().await?;
                 let claimed = sqlx::query(&format!(
                     "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1 WHERE id IN \
-                     (SELECT id FROM deliveries WHERE state IN ('pending', 'failed') \
+                     (SELECT id FROM deliveries{} WHERE state IN ('pending', 'failed') \
                       AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
                       ORDER BY id LIMIT $3{}) \
                      RETURNING id, kind, entry_id, subscriber_id, address, payload, channel, attempts",
+                    Self::OPEN_DELIVERIES,
                     Self::SKIP_LOCKED
                 ))
                 .bind($crate::store::ms(lease_until))
@@ -1051,19 +1065,6 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn next_delivery_due(&self) -> $crate::store::Result<Option<jiff::Timestamp>> {
-                use sqlx::Row;
-                let row = sqlx::query(
-                    "SELECT MIN(COALESCE(lease_until, next_attempt_at)) AS due FROM deliveries \
-                     WHERE state IN ('pending', 'failed')",
-                )
-                .fetch_one(&self.pool)
-                .await?;
-                row.try_get::<Option<i64>, _>("due")?
-                    .map($crate::store::from_ms)
-                    .transpose()
-            }
-
             async fn incident_deliveries(
                 &self,
                 incident_id: &str,
@@ -1089,9 +1090,11 @@ macro_rules! sql_store {
                 })
                 .collect::<$crate::store::Result<_>>()?;
                 for row in sqlx::query(
-                    "SELECT d.entry_id, d.state, COUNT(*) AS n FROM deliveries d \
-                     JOIN entries e ON e.id = d.entry_id WHERE e.incident_id = $1 \
-                     GROUP BY d.entry_id, d.state",
+                    "SELECT d.entry_id, d.state, COUNT(*) AS n FROM entries e \
+                     JOIN entry_deliveries r ON r.entry_id = e.id \
+                     JOIN deliveries d ON d.id > r.after_id AND d.id <= r.last_id \
+                       AND d.entry_id = e.id \
+                     WHERE e.incident_id = $1 GROUP BY d.entry_id, d.state",
                 )
                 .bind(incident_id)
                 .fetch_all(&mut *conn)
