@@ -3,7 +3,7 @@
 
 use jiff::{tz::TimeZone, Timestamp, Zoned};
 
-use super::{ComponentStatus, Impact, Incident, IncidentState, IncidentStatus};
+use super::{incident::Promise, ComponentStatus, Impact, Incident, IncidentState, IncidentStatus};
 
 /// "10:30 CET" today, "4 Mar 10:30 CET" this year, "4 Mar 2025 10:30 CET" before.
 pub fn when(at: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
@@ -176,6 +176,59 @@ pub fn next_update_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> O
             .text("Next update by ")
             .time_near(at, now, tz)
     })
+}
+
+/// A promise to readers that an open incident has broken by now: the
+/// promised update has not come, or the ETA passed without resolution.
+/// Readers who never open the page (feeds) get it as a notice from Candor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// `Promise::NextUpdate` or `Promise::Eta`.
+    pub promise: Promise,
+    /// The promised time: the instant the promise broke.
+    pub at: Timestamp,
+    /// What a notice leads with, like a mail subject: "Update overdue".
+    pub label: &'static str,
+    /// What follows the title: "promised for 10:30 CET".
+    pub headline: String,
+    /// The page's own sentence: "Update overdue since 10:30 CET — Dana
+    /// (IT Ops) has been reminded", "ETA 14:00 CET passed — no new estimate yet".
+    pub line: Line,
+    /// What ends it, so that a notice says when it will go.
+    pub until: &'static str,
+}
+
+/// The promises `incident` has broken by `now`, the earliest first, in the
+/// words of the page (`next_update_line`, `eta_line`).
+pub fn broken_promises(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Vec<Broken> {
+    let mut broken = Vec::new();
+    if let (true, Some(at), Some(line)) = (
+        incident.overdue(now),
+        incident.state.next_update_at,
+        next_update_line(incident, now, tz),
+    ) {
+        broken.push(Broken {
+            promise: Promise::NextUpdate,
+            at,
+            label: "Update overdue",
+            headline: format!("promised for {}", when(at, now, tz)),
+            line,
+            until: "It is withdrawn as soon as staff post an update.",
+        });
+    }
+    if let (true, Some(at)) = (incident.eta_passed(now), incident.state.eta) {
+        broken.push(Broken {
+            promise: Promise::Eta,
+            at,
+            label: "ETA passed",
+            headline: format!("{}, no new estimate yet", when(at, now, tz)),
+            line: eta_line(incident, now, tz),
+            until: "It is withdrawn as soon as staff give a new estimate, \
+                    withdraw this one, or resolve the incident.",
+        });
+    }
+    broken.sort_by_key(|b| b.at);
+    broken
 }
 
 /// What one entry said, for its place in the timeline.

@@ -2,6 +2,15 @@
 //! one Atom feed per component. Each item says what the page says — status,
 //! cause, ETA, the promised next update — in the words of `domain::facts`,
 //! then the message.
+//!
+//! A broken promise is said at the instant it breaks, as on the page: while
+//! an open incident's update is overdue or its ETA passed, the feed holds a
+//! notice from Candor (marked as such, never dressed up as a staff update),
+//! dated at the promised time, so the feed's `updated` moves to that instant
+//! and readers show it as new. Entries themselves are never changed; the
+//! notice goes when the promise is no longer broken (an update, a new ETA,
+//! resolving), as the page's "Update overdue" line does. The cached bytes
+//! are kept until the next promise breaks (`Until::facts`) or midnight.
 
 use axum::{
     extract::{Path, State},
@@ -14,7 +23,7 @@ use jiff::{tz::TimeZone, Timestamp};
 use maud::html;
 
 use super::{cache::Until, status_page, AppState};
-use crate::domain::{classify, facts, Entry};
+use crate::domain::{classify, facts, incident::Promise, Entry};
 use crate::store::{IncidentFilter, IncidentRecord, StoreError};
 use crate::views::markdown;
 
@@ -51,7 +60,8 @@ fn failed(state: &AppState, err: StoreError) -> Response {
     )
 }
 
-/// One feed item: an entry with what it belongs to, already in words.
+/// One feed item: an entry, or Candor's notice of a broken promise, with
+/// what it belongs to, already in words.
 struct Item {
     id: String,
     link: String,
@@ -59,6 +69,8 @@ struct Item {
     posted_at: Timestamp,
     /// HTML: the facts, then the sanitised message.
     content: String,
+    /// Candor's notice, not a staff update: its id names no place on a page.
+    notice: bool,
 }
 
 /// What a feed is about, and its items, newest first.
@@ -76,11 +88,31 @@ impl Feed {
     }
 }
 
-/// The entries of recent incidents that `keep` selects, as items, newest first.
+/// What an item is made from.
+enum Source<'r> {
+    Entry(&'r IncidentRecord, &'r Entry),
+    /// A promise of an open incident broken by now (DESIGN §1.2, §1.3): the
+    /// page says so at the due instant, and so does the feed, as an item of
+    /// its own dated at that instant, so that feed readers show it as new.
+    Notice(&'r IncidentRecord, facts::Broken),
+}
+
+impl Source<'_> {
+    /// Newest first; at the same instant a notice after the entries.
+    fn order(&self) -> (Timestamp, i64, &str) {
+        match self {
+            Source::Entry(_, e) => (e.posted_at, e.seq, e.id.as_str()),
+            Source::Notice(r, b) => (b.at, i64::MAX, r.incident.id.as_str()),
+        }
+    }
+}
+
+/// The items of recent incidents that `keep` selects, newest first, and
+/// until when they are true: the next broken promise, or midnight.
 async fn items(
     state: &AppState,
     keep: impl Fn(&IncidentRecord) -> bool,
-) -> Result<Vec<Item>, StoreError> {
+) -> Result<(Vec<Item>, Until), StoreError> {
     let records = state
         .store
         .incident_records(&IncidentFilter {
@@ -91,18 +123,29 @@ async fn items(
         })
         .await?;
     let now = state.clock.now();
-    let mut entries: Vec<(&IncidentRecord, &Entry)> = records
+    let kept: Vec<&IncidentRecord> = records.iter().filter(|r| keep(r)).collect();
+    let until = kept.iter().fold(Until::dates(now, &state.tz), |until, r| {
+        until.facts(&r.incident, now)
+    });
+    let mut sources: Vec<Source<'_>> = kept
         .iter()
-        .filter(|r| keep(r))
-        .flat_map(|r| r.entries.iter().map(move |e| (r, e)))
+        .flat_map(|r| r.entries.iter().map(move |e| Source::Entry(r, e)))
+        .chain(kept.iter().flat_map(|r| {
+            facts::broken_promises(&r.incident, now, &state.tz)
+                .into_iter()
+                .map(move |b| Source::Notice(r, b))
+        }))
         .collect();
-    entries
-        .sort_by(|a, b| (b.1.posted_at, b.1.seq, &b.1.id).cmp(&(a.1.posted_at, a.1.seq, &a.1.id)));
-    entries.truncate(ITEMS);
-    Ok(entries
+    sources.sort_by(|a, b| b.order().cmp(&a.order()));
+    sources.truncate(ITEMS);
+    let items = sources
         .into_iter()
-        .map(|(record, entry)| item(state, record, entry, now))
-        .collect())
+        .map(|source| match source {
+            Source::Entry(record, entry) => item(state, record, entry, now),
+            Source::Notice(record, broken) => notice(state, record, &broken),
+        })
+        .collect();
+    Ok((items, until))
 }
 
 fn item(state: &AppState, record: &IncidentRecord, entry: &Entry, now: Timestamp) -> Item {
@@ -151,6 +194,41 @@ fn item(state: &AppState, record: &IncidentRecord, entry: &Entry, now: Timestamp
         title,
         posted_at: entry.posted_at,
         content: content.into_string(),
+        notice: false,
+    }
+}
+
+/// Candor's notice that a promise is broken. Its id is the incident and the
+/// promise (kind and promised time), so it stays the same item for as long
+/// as the promise stays broken; a new promise broken is a new item.
+fn notice(state: &AppState, record: &IncidentRecord, broken: &facts::Broken) -> Item {
+    let incident = &record.incident;
+    let link = format!("{}/incidents/{}", state.base_url, incident.id);
+    let kind = match broken.promise {
+        Promise::Eta => "eta-passed",
+        _ => "update-overdue",
+    };
+    let content = html! {
+        p { strong { (broken.line.to_string()) "." } }
+        p {
+            "Status: " (incident.state.status.words()) " · " (incident.state.impact.words())
+            " · Owner: " (incident.state.owner.name)
+        }
+        p {
+            "This is a notice from Candor, not an update from staff. "
+            (broken.until)
+        }
+    };
+    Item {
+        id: format!("{link}#{kind}-{}", broken.at.as_millisecond()),
+        link,
+        title: format!(
+            "[{}] {} — {}",
+            broken.label, incident.state.title, broken.headline
+        ),
+        posted_at: broken.at,
+        content: content.into_string(),
+        notice: true,
     }
 }
 
@@ -171,7 +249,7 @@ fn atom_link(href: &str, rel: &str, mime_type: Option<&str>) -> atom_syndication
     }
 }
 
-fn atom_response(state: &AppState, feed: Feed) -> Response {
+fn atom_response(state: &AppState, feed: Feed, until: Until) -> Response {
     use atom_syndication as atom;
     let now = state.clock.now();
     let home = format!("{}/", state.base_url);
@@ -196,6 +274,16 @@ fn atom_response(state: &AppState, feed: Feed) -> Response {
             .map(|item| atom::Entry {
                 title: atom::Text::plain(item.title),
                 id: item.id,
+                // The feed's author (the page) posts the entries; a notice
+                // is Candor's own.
+                authors: if item.notice {
+                    vec![atom::Person {
+                        name: "Candor".into(),
+                        ..Default::default()
+                    }]
+                } else {
+                    Vec::new()
+                },
                 updated: atom_time(item.posted_at),
                 published: Some(atom_time(item.posted_at)),
                 links: vec![atom_link(&item.link, "alternate", Some("text/html"))],
@@ -209,13 +297,7 @@ fn atom_response(state: &AppState, feed: Feed) -> Response {
             .collect(),
         ..Default::default()
     };
-    // Item texts write dates relative to today.
-    (
-        Until::dates(now, &state.tz),
-        [(header::CONTENT_TYPE, ATOM)],
-        doc.to_string(),
-    )
-        .into_response()
+    (until, [(header::CONTENT_TYPE, ATOM)], doc.to_string()).into_response()
 }
 
 fn everything(state: &AppState) -> (String, String) {
@@ -229,8 +311,8 @@ fn everything(state: &AppState) -> (String, String) {
 }
 
 async fn atom(State(state): State<AppState>) -> Response {
-    let items = match items(&state, |_| true).await {
-        Ok(items) => items,
+    let (items, until) = match items(&state, |_| true).await {
+        Ok(found) => found,
         Err(err) => return failed(&state, err),
     };
     let (title, subtitle) = everything(&state);
@@ -240,12 +322,12 @@ async fn atom(State(state): State<AppState>) -> Response {
         subtitle,
         items,
     };
-    atom_response(&state, feed)
+    atom_response(&state, feed, until)
 }
 
 async fn rss(State(state): State<AppState>) -> Response {
-    let items = match items(&state, |_| true).await {
-        Ok(items) => items,
+    let (items, until) = match items(&state, |_| true).await {
+        Ok(found) => found,
         Err(err) => return failed(&state, err),
     };
     let (title, description) = everything(&state);
@@ -268,7 +350,7 @@ async fn rss(State(state): State<AppState>) -> Response {
                 description: Some(item.content),
                 guid: Some(rss::Guid {
                     value: item.id,
-                    permalink: true,
+                    permalink: !item.notice,
                 }),
                 pub_date: rss_time(item.posted_at),
                 ..Default::default()
@@ -276,12 +358,7 @@ async fn rss(State(state): State<AppState>) -> Response {
             .collect(),
         ..Default::default()
     };
-    (
-        Until::dates(state.clock.now(), &state.tz),
-        [(header::CONTENT_TYPE, RSS)],
-        channel.to_string(),
-    )
-        .into_response()
+    (until, [(header::CONTENT_TYPE, RSS)], channel.to_string()).into_response()
 }
 
 async fn component_atom(State(state): State<AppState>, Path(id): Path<String>) -> Response {
@@ -303,8 +380,8 @@ async fn component_atom(State(state): State<AppState>, Path(id): Path<String>) -
                 .iter()
                 .any(|e| e.components.iter().any(|c| c.id == id))
     };
-    let items = match items(&state, affects).await {
-        Ok(items) => items,
+    let (items, until) = match items(&state, affects).await {
+        Ok(found) => found,
         Err(err) => return failed(&state, err),
     };
     let feed = Feed {
@@ -316,5 +393,5 @@ async fn component_atom(State(state): State<AppState>, Path(id): Path<String>) -
         ),
         items,
     };
-    atom_response(&state, feed)
+    atom_response(&state, feed, until)
 }

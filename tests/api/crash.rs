@@ -6,9 +6,6 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Child, Stdio},
-    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -16,8 +13,9 @@ use candor::delivery::worker::BATCH;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::helpers::{candor_command, id_of, mail_incident, TestDatabase, ADMIN_TOKEN};
+use crate::helpers::{id_of, mail_incident, TestDatabase, ADMIN_TOKEN};
 use crate::mailbox::Mailbox;
+use crate::processes::{admin_post, Process};
 
 const SUBSCRIBERS: usize = 2_000;
 /// The sink holds each mail this long: 16 connections then take a few
@@ -29,95 +27,6 @@ const KILL_AFTER: usize = 700;
 /// seconds instead of the default two minutes.
 const LEASE: &str = "2s";
 
-/// A `candor serve` process, killed when the test ends however it ends.
-struct Process {
-    child: Child,
-    url: String,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-impl Process {
-    fn start(db: &TestDatabase, mailbox: &Mailbox) -> Self {
-        let mut child = candor_command(&db.dir, &db.url)
-            .env("CANDOR_SMTP_URL", mailbox.url())
-            .env("CANDOR_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("CANDOR_DELIVERY_LEASE", LEASE)
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start candor");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        collect(child.stdout.take().expect("stdout"), output.clone());
-        collect(child.stderr.take().expect("stderr"), output.clone());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let url = loop {
-            let url = output.lock().unwrap().iter().find_map(|line| {
-                line.split_once("Candor listening on ")
-                    .map(|(_, url)| url.trim().trim_end_matches('/').to_string())
-            });
-            if let Some(url) = url {
-                break url;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "candor exited with {status} before listening:\n{}",
-                    output.lock().unwrap().join("\n")
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "candor did not say it was listening:\n{}",
-                output.lock().unwrap().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self { child, url, output }
-    }
-
-    /// SIGKILL: no shutdown code runs, leases stay as they were.
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL candor");
-        self.child.wait().expect("reap candor");
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn collect(stream: impl std::io::Read + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            match line {
-                Ok(line) => lines.lock().unwrap().push(line),
-                Err(_) => break,
-            }
-        }
-    });
-}
-
-async fn admin_post(client: &reqwest::Client, url: &str, body: &Value) -> Value {
-    let reply = client
-        .post(url)
-        .bearer_auth(ADMIN_TOKEN)
-        .json(body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
-    let status = reply.status().as_u16();
-    let text = reply.text().await.expect("response body");
-    assert_eq!(status, 201, "POST {url}: {text}");
-    serde_json::from_str(&text).expect("JSON body")
-}
-
 #[tokio::test]
 async fn a_fan_out_killed_midway_reaches_everyone_after_a_restart() {
     let db = TestDatabase::create().await;
@@ -128,7 +37,7 @@ async fn a_fan_out_killed_midway_reaches_everyone_after_a_restart() {
         .build()
         .expect("HTTP client");
 
-    let mut first = Process::start(&db, &mailbox);
+    let mut first = Process::start(&db, &mailbox, &[("CANDOR_DELIVERY_LEASE", LEASE)]);
     let api = format!("{}/api/v1", first.url);
     let component = admin_post(
         &client,
@@ -184,7 +93,7 @@ async fn a_fan_out_killed_midway_reaches_everyone_after_a_restart() {
         "the fan-out had finished ({at_kill} mails) before the kill; make the sink slower"
     );
 
-    let second = Process::start(&db, &mailbox);
+    let second = Process::start(&db, &mailbox, &[("CANDOR_DELIVERY_LEASE", LEASE)]);
     let deliveries = format!("{}/api/v1/incidents/{incident_id}/deliveries", second.url);
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {

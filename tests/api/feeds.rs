@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{at, entries, id_of, mail_incident, Reply, TestApp};
+use crate::helpers::{assert_shows, at, entries, id_of, mail_incident, Reply, TestApp};
 
 async fn fetch(app: &TestApp, path: &str, content_type: &str) -> Reply {
     let reply = app.raw(Method::GET, path).send().await;
@@ -297,6 +297,248 @@ async fn pages_point_feed_readers_to_the_feeds() {
     app.stop().await;
 }
 
+/// What a feed reader keeps of an item: its id, title, time and text.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    id: String,
+    title: String,
+    at: jiff::Timestamp,
+    text: String,
+}
+
+/// The feed's `updated` (Atom) and its items, as a reader sees them.
+async fn atom_seen(app: &TestApp, path: &str) -> (jiff::Timestamp, Vec<Seen>) {
+    let feed = atom(app, path).await;
+    let items = feed
+        .entries
+        .iter()
+        .map(|e| Seen {
+            id: e.id.clone(),
+            title: e.title.value.clone(),
+            at: atom_time(&e.updated.to_rfc3339()),
+            text: crate::helpers::visible_text(
+                e.content
+                    .as_ref()
+                    .and_then(|c| c.value.as_deref())
+                    .unwrap_or(""),
+            ),
+        })
+        .collect();
+    (atom_time(&feed.updated.to_rfc3339()), items)
+}
+
+/// `lastBuildDate` (RSS) and its items, as a reader sees them.
+async fn rss_seen(app: &TestApp) -> (jiff::Timestamp, Vec<Seen>) {
+    let rfc2822 = |text: &str| {
+        jiff::fmt::rfc2822::parse(text)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+            .timestamp()
+    };
+    let channel = rss(app, "/feed.rss").await;
+    let items = channel
+        .items
+        .iter()
+        .map(|i| Seen {
+            id: i.guid.as_ref().expect("guid").value.clone(),
+            title: i.title.clone().unwrap_or_default(),
+            at: rfc2822(i.pub_date.as_deref().expect("pubDate")),
+            text: crate::helpers::visible_text(i.description.as_deref().unwrap_or("")),
+        })
+        .collect();
+    let built = rfc2822(channel.last_build_date.as_deref().expect("lastBuildDate"));
+    (built, items)
+}
+
+/// Every feed that shows the incident (the whole Atom, the RSS, the
+/// component's Atom), each as (its `updated`, its items).
+async fn all_feeds(app: &TestApp, component: &str) -> Vec<(jiff::Timestamp, Vec<Seen>)> {
+    vec![
+        atom_seen(app, "/feed.atom").await,
+        rss_seen(app).await,
+        atom_seen(app, &format!("/components/{component}/feed.atom")).await,
+    ]
+}
+
+fn nothing_broken(feeds: &[(jiff::Timestamp, Vec<Seen>)], updated: &str) {
+    for (n, (at, items)) in feeds.iter().enumerate() {
+        assert_eq!(*at, crate::helpers::at(updated), "feed {n}: updated");
+        for item in items {
+            for words in ["overdue", "passed", "notice from Candor"] {
+                assert!(
+                    !item.text.contains(words) && !item.title.contains(words),
+                    "feed {n} says {words:?} too early: {item:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_late_update_is_in_the_feeds_at_the_promised_instant() {
+    let app = TestApp::spawn().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await); // next update by 10:30 CET
+    let link = format!("{}/incidents/{id}", app.address);
+
+    // A millisecond before, the promise is kept: every feed (now cached) says
+    // what the opening said, last changed at 10:00.
+    app.set_clock("2026-03-04T09:29:59.999Z");
+    nothing_broken(&all_feeds(&app, &smtp).await, "2026-03-04T09:00:00Z");
+
+    // At 10:30:00.000, with no post, every feed has Candor's notice on top,
+    // dated at the broken promise, and the feed itself moved to that instant.
+    app.set_clock("2026-03-04T09:30:00Z");
+    let notice_id = format!(
+        "{link}#update-overdue-{}",
+        at("2026-03-04T09:30:00Z").as_millisecond()
+    );
+    for (n, (updated, items)) in all_feeds(&app, &smtp).await.into_iter().enumerate() {
+        assert_eq!(updated, at("2026-03-04T09:30:00Z"), "feed {n}: updated");
+        assert_eq!(items.len(), 2, "feed {n}: the opening and the notice");
+        let notice = &items[0];
+        assert_eq!(notice.id, notice_id, "feed {n}");
+        assert_eq!(notice.at, at("2026-03-04T09:30:00Z"), "feed {n}");
+        assert_eq!(
+            notice.title, "[Update overdue] Delayed outbound email — promised for 10:30 CET",
+            "feed {n}"
+        );
+        for words in [
+            // The page's own sentence.
+            "Update overdue since 10:30 CET — Dana (IT Ops) has been reminded.",
+            "Status: Investigating · Minor impact · Owner: Dana (IT Ops)",
+            "This is a notice from Candor, not an update from staff.",
+        ] {
+            assert!(
+                notice.text.contains(words),
+                "feed {n}: {words:?} not in {notice:?}"
+            );
+        }
+        // The opening entry itself is untouched.
+        assert!(
+            items[1].title.starts_with("[New] "),
+            "feed {n}: {:?}",
+            items[1]
+        );
+        assert!(items[1].text.contains("Next update promised by 10:30 CET"));
+        assert_eq!(items[1].at, at("2026-03-04T09:00:00Z"));
+    }
+    // The page says the same at the same instant.
+    assert_shows(&app.page_text("/").await, "Update overdue since 10:30 CET");
+    // In RSS the notice's guid is an id, not a page address.
+    let channel = rss(&app, "/feed.rss").await;
+    assert!(!channel.items[0].guid.as_ref().unwrap().permalink);
+    assert!(channel.items[1].guid.as_ref().unwrap().permalink);
+    // In Atom it is signed by Candor, not by the page's staff.
+    let feed = atom(&app, "/feed.atom").await;
+    assert_eq!(feed.entries[0].authors[0].name, "Candor");
+    assert!(feed.entries[1].authors.is_empty());
+
+    // Later it is the same item (a reader shows it once), with the same date.
+    app.run_scheduler().await; // the owner is reminded
+    app.advance_minutes(16);
+    app.run_scheduler().await; // the grace is over: Candor's system entry
+    let (updated, items) = atom_seen(&app, "/feed.atom").await;
+    assert_eq!(updated, at("2026-03-04T09:46:00Z"));
+    assert!(items[0].title.starts_with("[Overdue] "), "{:?}", items[0]);
+    assert!(items[0]
+        .text
+        .contains("The update promised for 10:30 CET is late."));
+    assert_eq!(items[1].id, notice_id);
+    assert_eq!(items[1].at, at("2026-03-04T09:30:00Z"));
+
+    // A real update keeps the promise again: the notice is gone from every
+    // feed, the update is on top, and no entry was rewritten.
+    app.advance_minutes(4);
+    app.post_update(
+        &id,
+        &json!({"next_update_in": 30, "message": "Still on it."}),
+    )
+    .await;
+    for (n, (updated, items)) in all_feeds(&app, &smtp).await.into_iter().enumerate() {
+        assert_eq!(updated, at("2026-03-04T09:50:00Z"), "feed {n}: updated");
+        assert_eq!(items.len(), 3, "feed {n}: {items:?}");
+        assert!(
+            items.iter().all(|i| i.id != notice_id),
+            "feed {n}: {items:?}"
+        );
+        assert!(items[0].text.contains("Still on it."), "feed {n}");
+        assert!(items[0].text.contains("Next update promised by 11:20 CET"));
+        assert!(
+            !items[0].text.contains("overdue"),
+            "feed {n}: {:?}",
+            items[0]
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_passed_eta_is_in_the_feeds_at_the_instant_it_passes() {
+    let app = TestApp::spawn().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let mut body = mail_incident(&smtp);
+    body["eta"] = json!("2026-03-04T09:20:00Z");
+    body["next_update_in"] = json!(60);
+    let id = id_of(&app.open_incident(&body).await);
+    let link = format!("{}/incidents/{id}", app.address);
+
+    app.set_clock("2026-03-04T09:19:59.999Z");
+    nothing_broken(&all_feeds(&app, &smtp).await, "2026-03-04T09:00:00Z");
+
+    app.set_clock("2026-03-04T09:20:00Z");
+    let notice_id = format!(
+        "{link}#eta-passed-{}",
+        at("2026-03-04T09:20:00Z").as_millisecond()
+    );
+    for (n, (updated, items)) in all_feeds(&app, &smtp).await.into_iter().enumerate() {
+        assert_eq!(updated, at("2026-03-04T09:20:00Z"), "feed {n}: updated");
+        let notice = &items[0];
+        assert_eq!(notice.id, notice_id, "feed {n}");
+        assert_eq!(
+            notice.title, "[ETA passed] Delayed outbound email — 10:20 CET, no new estimate yet",
+            "feed {n}"
+        );
+        assert!(
+            notice
+                .text
+                .contains("ETA 10:20 CET passed — no new estimate yet."),
+            "feed {n}: {notice:?}"
+        );
+        assert!(notice.text.contains("not an update from staff"));
+        assert!(
+            !notice.text.contains("overdue"),
+            "the update is not due yet"
+        );
+    }
+
+    // At 11:00 the update is late too: two notices, the later on top.
+    app.set_clock("2026-03-04T10:00:00Z");
+    let (updated, items) = atom_seen(&app, "/feed.atom").await;
+    assert_eq!(updated, at("2026-03-04T10:00:00Z"));
+    assert!(items[0].title.starts_with("[Update overdue] "), "{items:?}");
+    assert_eq!(items[1].id, notice_id);
+
+    // A new ETA (and the update with it) ends both.
+    app.advance_minutes(5);
+    app.post_update(
+        &id,
+        &json!({"eta": "2026-03-04T12:00:00Z", "next_update_in": 30,
+                "message": "New estimate."}),
+    )
+    .await;
+    for (n, (updated, items)) in all_feeds(&app, &smtp).await.into_iter().enumerate() {
+        assert_eq!(updated, at("2026-03-04T10:05:00Z"), "feed {n}: updated");
+        assert_eq!(items.len(), 2, "feed {n}: {items:?}");
+        assert!(
+            items[0].title.starts_with("[ETA slipped] "),
+            "feed {n}: {:?}",
+            items[0]
+        );
+        assert!(items.iter().all(|i| !i.text.contains("notice from Candor")));
+    }
+    app.stop().await;
+}
+
 /// Feed readers are not Rust: with `CANDOR_FEEDPARSER=1` (CI sets it, after
 /// `pip install feedparser`) Python's feedparser reads every feed and must
 /// find it well-formed with an id, title, date and link on every item.
@@ -314,6 +556,9 @@ async fn feedparser_reads_every_feed() {
         &json!({"status": "resolved", "message": "Fixed & done."}),
     )
     .await;
+    // The mail story's update (promised for 11:00 CET) is late, and its ETA
+    // passed: Candor's notices are read too.
+    app.set_clock("2026-03-04T13:05:00Z");
 
     if std::env::var("CANDOR_FEEDPARSER").as_deref() != Ok("1") {
         eprintln!("feedparser check skipped: set CANDOR_FEEDPARSER=1 to run it");

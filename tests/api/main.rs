@@ -24,6 +24,7 @@ mod mailbox;
 mod overdue;
 mod page_dump;
 mod pages;
+mod processes;
 mod promises;
 mod rate_limit;
 mod statuspage;

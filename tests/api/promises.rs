@@ -1,12 +1,19 @@
 //! Kept promises: the owner is reminded when an update is due and again
 //! after the grace period, subscribers are told when it is late, a passed
 //! ETA and a due follow-up remind the owner. Driven by a moved clock, with
-//! a real SMTP server receiving the mail.
+//! a real SMTP server receiving the mail; once in real time (seconds), with
+//! two `candor` processes on one database.
 
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use crate::helpers::{classes, entries, id_of, visible_text, TestApp};
-use crate::mailbox::Mailbox;
+use crate::helpers::{
+    classes, entries, id_of, mail_incident, ts, visible_text, TestApp, TestDatabase,
+};
+use crate::mailbox::{Mail, Mailbox};
+use crate::processes::{admin_get, admin_post, client, Process};
 
 const OWNER: &str = "dana@acme.test";
 const READER: &str = "reader@example.test";
@@ -54,17 +61,16 @@ async fn a_late_update_reminds_the_owner_then_tells_subscribers() {
 
     // A millisecond before the promise it is kept; at 10:30:00.000 the cached
     // page and JSON say it is broken, with no new post.
-    app.clock.advance(jiff::SignedDuration::from_millis(59_999));
+    app.clock.advance(SignedDuration::from_millis(59_999));
     assert!(visible_text(&app.page("/").await.1).contains("Next update by 10:30 CET"));
-    app.clock.advance(jiff::SignedDuration::from_millis(1));
+    app.clock.advance(SignedDuration::from_millis(1));
     let json = app
         .raw(reqwest::Method::GET, "/api/v2/incidents/unresolved.json")
         .send()
         .await;
     assert_eq!(json.body["incidents"][0]["candor"]["overdue"], true);
     assert!(visible_text(&app.page("/").await.1).contains("Update overdue since 10:30 CET"));
-    app.clock
-        .advance(jiff::SignedDuration::from_millis(-60_000));
+    app.clock.advance(SignedDuration::from_millis(-60_000));
 
     app.advance_minutes(1); // 10:30 CET: the promise is due now
     app.run_scheduler().await;
@@ -382,7 +388,7 @@ async fn timed_work_runs_once_with_two_instances() {
         b.expect("the second worker drains");
     }
     app.drain_outbox().await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let notices = entries(&app.incident(&id).await)
         .iter()
@@ -411,4 +417,137 @@ async fn timed_work_runs_once_with_two_instances() {
     );
     second.shutdown().await;
     app.stop().await;
+}
+
+/// The same with two real `candor serve` processes on one database
+/// (PostgreSQL with `CANDOR_TEST_DATABASE_URL`, else one SQLite file) and
+/// one SMTP server, in real time: both run their scheduler and delivery
+/// worker the whole time, and each promise is still acted on once. The
+/// promised update is a few seconds ahead (the API takes any future
+/// `next_update_at`) and the grace period is 2 s, so it takes seconds.
+#[tokio::test]
+async fn timed_work_runs_once_with_two_processes() {
+    const GRACE_SECS: i64 = 2;
+    let db = TestDatabase::create().await;
+    let mailbox = Mailbox::start();
+    let env = [("CANDOR_OVERDUE_GRACE", "2s")];
+    // One after the other, so that only the first migrates the database.
+    let mut a = Process::start(&db, &mailbox, &env);
+    let mut b = Process::start(&db, &mailbox, &env);
+    let client = client();
+
+    admin_post(
+        &client,
+        &format!("{}/api/v1/subscribers", b.url),
+        &json!({"email": READER, "confirmed": true}),
+    )
+    .await;
+    let component = admin_post(
+        &client,
+        &format!("{}/api/v1/components", a.url),
+        &json!({"name": "Outbound SMTP"}),
+    )
+    .await;
+    let due = Timestamp::from_millisecond(Timestamp::now().as_millisecond() + 3_000).unwrap();
+    let mut body = mail_incident(&id_of(&component));
+    body.as_object_mut().unwrap().remove("next_update_in");
+    body["next_update_at"] = json!(due.to_string());
+    let incident = admin_post(&client, &format!("{}/api/v1/incidents", a.url), &body).await;
+    let id = id_of(&incident);
+    assert_eq!(ts(&incident["next_update_at"]), due);
+
+    // The reminder at the due time, the system entry after the grace (with
+    // the second reminder and the subscribers' mail), then a while longer
+    // with both processes looking for work (schedulers every 250 ms, workers
+    // every 500 ms), so that a second run would have time to show.
+    let outputs = |a: &Process, b: &Process| format!("A:\n{}\n\nB:\n{}", a.output(), b.output());
+    mailbox.wait_for(OWNER, 2).await;
+    mailbox.wait_for(READER, 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        a.is_running() && b.is_running(),
+        "both processes ran throughout:\n{}",
+        outputs(&a, &b)
+    );
+
+    let incident = admin_get(&client, &format!("{}/api/v1/incidents/{id}", b.url)).await;
+    let notices: Vec<_> = entries(&incident)
+        .into_iter()
+        .filter(|e| classes(e).contains(&"overdue_notice".to_string()))
+        .collect();
+    assert_eq!(
+        notices.len(),
+        1,
+        "one system entry: {incident}\n{}",
+        outputs(&a, &b)
+    );
+    assert_eq!(notices[0]["system"], true);
+    let posted = ts(&notices[0]["posted_at"]);
+    let after_grace = due + SignedDuration::from_secs(GRACE_SECS);
+    assert!(
+        posted >= after_grace && posted < after_grace + SignedDuration::from_secs(5),
+        "the notice at {posted}, the grace ended at {after_grace}"
+    );
+
+    // The first reminder left at the due time, before the grace ended
+    // (`Date` is whole seconds).
+    let sent = |mail: &Mail| {
+        let date = mail.header("Date").expect("a Date header");
+        jiff::fmt::rfc2822::parse(date)
+            .unwrap_or_else(|e| panic!("Date {date:?}: {e}"))
+            .timestamp()
+    };
+    let reminders = mailbox.mails_to(OWNER);
+    let whole = |at: Timestamp| Timestamp::from_second(at.as_second()).unwrap();
+    assert!(
+        sent(&reminders[0]) >= whole(due) && sent(&reminders[0]) <= whole(after_grace),
+        "the first reminder at {}, due at {due}",
+        sent(&reminders[0])
+    );
+    assert!(sent(&reminders[1]) >= whole(after_grace));
+
+    let subjects = |mails: Vec<Mail>| mails.into_iter().map(|m| m.subject).collect::<Vec<_>>();
+    let owner = subjects(reminders);
+    assert_eq!(
+        owner.len(),
+        2,
+        "one reminder at the due time, one after the grace: {owner:?}\n{}",
+        outputs(&a, &b)
+    );
+    assert!(owner[0].starts_with("[Update overdue] "), "{owner:?}");
+    assert!(owner[1].starts_with("[Still overdue] "), "{owner:?}");
+    let reader = subjects(mailbox.mails_to(READER));
+    assert_eq!(
+        reader.len(),
+        2,
+        "[New] and [Overdue], each once: {reader:?}"
+    );
+    assert!(reader[0].starts_with("[New] "), "{reader:?}");
+    assert!(
+        reader[1].starts_with("[Overdue] Delayed outbound email — the ")
+            && reader[1].ends_with(" update is late"),
+        "{reader:?}"
+    );
+
+    // Each job ran in exactly one of the two processes.
+    let done: Vec<String> = [&a, &b]
+        .iter()
+        .flat_map(|p| p.lines_with("timed work done"))
+        .collect();
+    assert_eq!(done.len(), 2, "{done:#?}\n{}", outputs(&a, &b));
+    assert_eq!(
+        done.iter().filter(|l| l.contains("NextUpdate")).count(),
+        1,
+        "{done:#?}"
+    );
+    assert_eq!(
+        done.iter().filter(|l| l.contains("OverdueNotice")).count(),
+        1,
+        "{done:#?}"
+    );
+    eprintln!(
+        "two processes: A ran {} job(s), B ran {}",
+        a.lines_with("timed work done").len(),
+        b.lines_with("timed work done").len()
+    );
 }

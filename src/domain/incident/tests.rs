@@ -312,6 +312,53 @@ fn overdue_starts_at_the_promised_instant() {
 }
 
 #[test]
+fn broken_promises_are_said_in_the_words_of_the_page() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    let set = PostUpdate {
+        eta: Patch::Set(t("2026-03-04T09:20:00Z")),
+        next_update: Some(NextUpdate::InMinutes(30)),
+        ..update_cmd()
+    };
+    let (incident, _) = apply(&mut world, &incident, Command::Update(set), t(T0));
+    let tz = &TimeZone::UTC;
+    let eta = t("2026-03-04T09:20:00Z");
+    let due = t("2026-03-04T09:30:00Z");
+    assert!(facts::broken_promises(&incident, eta - SignedDuration::from_millis(1), tz).is_empty());
+
+    let broken = facts::broken_promises(&incident, eta, tz);
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].promise, Promise::Eta);
+    assert_eq!(broken[0].at, eta);
+    assert_eq!(broken[0].line, facts::eta_line(&incident, eta, tz));
+    assert_eq!(
+        broken[0].line.to_string(),
+        "ETA 09:20 UTC passed — no new estimate yet"
+    );
+
+    // Both, the earliest first; the update's in the page's own sentence.
+    let broken = facts::broken_promises(&incident, due, tz);
+    let kinds: Vec<Promise> = broken.iter().map(|b| b.promise).collect();
+    assert_eq!(kinds, [Promise::Eta, Promise::NextUpdate]);
+    assert_eq!(broken[1].at, due);
+    assert_eq!(
+        Some(broken[1].line.clone()),
+        facts::next_update_line(&incident, due, tz)
+    );
+    assert_eq!(broken[1].label, "Update overdue");
+    assert_eq!(broken[1].headline, "promised for 09:30 UTC");
+
+    // Nothing is owed by a resolved incident.
+    let resolve = PostUpdate {
+        status: Some(IncidentStatus::Resolved),
+        next_update: None,
+        ..update_cmd()
+    };
+    let (resolved, _) = apply(&mut world, &incident, Command::Update(resolve), due);
+    assert!(facts::broken_promises(&resolved, t("2026-03-04T12:00:00Z"), tz).is_empty());
+}
+
+#[test]
 fn resolving_clears_the_promise_sets_follow_up_and_restores_components() {
     let mut world = World::new();
     let incident = opened(&mut world);
