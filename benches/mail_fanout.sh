@@ -6,7 +6,7 @@
 #   benches/mail_fanout.sh                      # SQLite
 #   benches/mail_fanout.sh postgres://postgres@127.0.0.1:5432/test
 #                                               # SQLite, then PostgreSQL
-#   SIZES="10000" benches/mail_fanout.sh        # other sizes
+#   SIZES="10000" REPEAT=5 benches/mail_fanout.sh  # other sizes, runs
 #
 # Prints, per backend and size: the admin POST latency, the time from the
 # POST to the first mail and to the last, mails per second, smtp-source's
@@ -45,6 +45,9 @@ trap cleanup EXIT
 
 say() { printf '%s\n' "$*" >&2; }
 
+# User + system CPU ticks a process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -81,18 +84,19 @@ start_sink() {
 }
 
 # --- the sink's ceiling ----------------------------------------------------
-largest=0
-for n in $SIZES; do [ "$n" -gt "$largest" ] && largest=$n; done
-port=$(free_port)
-start_sink "$port" "$WORK/source-sink.log"
-say "smtp-source: $largest messages of $MAIL_BYTES bytes over $SOURCE_SESSIONS connections"
-start=$(date +%s.%N)
-smtp-source -d -s "$SOURCE_SESSIONS" -m "$largest" -l "$MAIL_BYTES" \
-  -f status@bench.test -t reader@bench.test "127.0.0.1:$port"
-end=$(date +%s.%N)
-SOURCE_RATE=$(python3 -c "print(round($largest / ($end - $start)))")
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
-unset 'PIDS[-1]'
+# smtp-source's rate for COUNT messages, into a fresh sink.
+source_rate() { # COUNT
+  local port start end
+  port=$(free_port)
+  start_sink "$port" "$WORK/source-sink.log"
+  start=$(date +%s.%N)
+  smtp-source -d -s "$SOURCE_SESSIONS" -m "$1" -l "$MAIL_BYTES" \
+    -f status@bench.test -t reader@bench.test "127.0.0.1:$port"
+  end=$(date +%s.%N)
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+  unset 'PIDS[-1]'
+  python3 -c "print(round($1 / ($end - $start)))"
+}
 
 # --- Candor ----------------------------------------------------------------
 api() { # METHOD PATH [JSON]
@@ -164,7 +168,8 @@ run() { # BACKEND COUNT
   insert_subscribers "$backend" "$url" "$count"
 
   say "$backend, $count subscribers: posting the update"
-  local line
+  local line cpu_before
+  cpu_before=$(cpu_ticks "${PIDS[-1]}")
   line=$(python3 - "$URL/api/v1/incidents/$incident/updates" "$TOKEN" "$dir/sink.log" "$count" <<'PY'
 import json, os, re, sys, time, urllib.request
 url, token, log, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -201,10 +206,10 @@ total = time.monotonic() - start
 print(f"{post * 1000:.0f} {first * 1000:.0f} {total:.2f} {count / total:.0f}")
 PY
 )
-  read -r post_ms first_ms total_s rate <<<"$line"
-  RESULTS+=("$(printf '%-10s %9s %12s %15s %12s %11s %16s %7s' "$backend" "$count" \
-    "$post_ms" "$first_ms" "$total_s" "$rate" "$SOURCE_RATE" \
-    "$(python3 -c "print(f'{$rate / $SOURCE_RATE:.2f}')")")")
+  # Candor's CPU time (user + system) per mail, over the whole fan-out.
+  local cpu_us
+  cpu_us=$(python3 -c "print(round(($(cpu_ticks "${PIDS[-1]}") - $cpu_before) / $(getconf CLK_TCK) * 1e6 / $count))")
+  echo "$line $cpu_us" >"$dir/result"
   if grep -qiE "error|panic" "$dir/stderr"; then
     say "candor logged errors:"; grep -iE "error|panic" "$dir/stderr" | head -5 >&2
   fi
@@ -212,16 +217,46 @@ PY
   PIDS=()
 }
 
+# Each Candor run sits between two smtp-source runs of the same size; its
+# ratio is to their mean, so a slow moment of the machine counts on both
+# sides. The summary gives the median of REPEAT runs.
+REPEAT=${REPEAT:-3}
 backends=(sqlite)
 [ -n "$PG_SERVER" ] && backends+=(postgres)
+ROWS=()
+SUMMARY=()
 for backend in "${backends[@]}"; do
   for n in $SIZES; do
-    run "$backend" "$n"
+    say "smtp-source: $n messages of $MAIL_BYTES bytes over $SOURCE_SESSIONS connections"
+    before=$(source_rate "$n")
+    runs=()
+    for rep in $(seq "$REPEAT"); do
+      run "$backend" "$n"
+      read -r post_ms first_ms total_s rate cpu_us <"$WORK/$backend-$n/result"
+      rm -rf "$WORK/$backend-$n"
+      say "smtp-source: $n messages"
+      after=$(source_rate "$n")
+      source=$(( (before + after) / 2 ))
+      ratio=$(python3 -c "print(f'{$rate / $source:.2f}')")
+      ROWS+=("$(printf '%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s' "$backend" "$n" "$rep" \
+        "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us")")
+      runs+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us")
+      before=$after
+    done
+    SUMMARY+=("$(printf '%s\n' "${runs[@]}" | python3 -c '
+import sys, statistics as st
+rows = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
+med = [st.median(col) for col in zip(*rows)]
+print("%-10s %9s %4s %10.0f %15.0f %10.2f %10.0f %16.0f %7.2f %12.0f" % (
+    sys.argv[1], sys.argv[2], "med", *med))' "$backend" "$n")")
   done
 done
 
 echo
 echo "Candor mail fan-out (one update; $(nproc) cores; smtp-source: $SOURCE_SESSIONS connections, $MAIL_BYTES-byte bodies)"
-printf '%-10s %9s %12s %15s %12s %11s %16s %7s\n' backend mails "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio
-for row in "${RESULTS[@]}"; do echo "$row"; done
+echo "smtp-source/s: the mean of the smtp-source runs just before and just after each Candor run"
+printf '%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s\n' backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail"
+for row in "${ROWS[@]}"; do echo "$row"; done
+echo "medians:"
+for row in "${SUMMARY[@]}"; do echo "$row"; done
 echo "targets: POST < 500 ms at 100000, first mail < 1000 ms, ratio >= 0.50"

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::delivery::{
     email::MailSettings,
     mailer::{FileMailer, Mailer, SmtpMailer},
-    worker::Worker,
+    worker::{self, Worker},
 };
 use crate::http::{self, AppState};
 use crate::ids::{hash_token, new_id, new_token};
@@ -98,7 +98,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .unwrap_or_else(|| "candor.invalid".into()),
     });
     let mailer: Arc<dyn Mailer> = match &config.smtp_url {
-        Some(url) => Arc::new(SmtpMailer::from_url(url.expose(), 16)?),
+        Some(url) => Arc::new(SmtpMailer::from_url(url.expose(), worker::IN_FLIGHT)?),
         None => Arc::new(
             FileMailer::new(config.mail_dir.clone())
                 .with_context(|| format!("cannot create mail_dir {}", config.mail_dir.display()))?,

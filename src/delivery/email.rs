@@ -212,6 +212,127 @@ fn header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
+/// What an entry's mail says to every subscriber, worked out once per entry:
+/// a fan-out renders the Markdown and the facts once, not once per mail.
+pub struct EntryMail {
+    subject: String,
+    incident_id: String,
+    message_id_left: String,
+    title: String,
+    message_text: String,
+    message_html: maud::Markup,
+    facts: Vec<String>,
+    /// The resolve mail asks "Still affected?" with a link of each reader's own.
+    asks_still_affected: bool,
+    incident_url: String,
+    references: String,
+    classes: String,
+    date: std::time::SystemTime,
+}
+
+impl EntryMail {
+    pub fn new(settings: &MailSettings, entry: &Entry) -> Self {
+        Self {
+            subject: subject(entry, &settings.tz),
+            incident_id: entry.incident_id.clone(),
+            message_id_left: entry.id.clone(),
+            title: entry.state.title.to_string(),
+            message_text: entry.message.to_string(),
+            message_html: markdown::render(entry.message.as_str()),
+            facts: fact_lines(entry, &settings.tz),
+            asks_still_affected: entry.classes.contains(&EntryClass::Resolved),
+            incident_url: format!(
+                "{}/incidents/{}#entry-{}",
+                settings.base_url, entry.incident_id, entry.id
+            ),
+            references: format!("<{}@{}>", entry.incident_id, settings.host),
+            classes: entry
+                .classes
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            date: std::time::SystemTime::from(entry.posted_at),
+        }
+    }
+
+    /// The mail to one subscriber: their own links, the same words.
+    pub fn to(
+        &self,
+        settings: &MailSettings,
+        subscriber_id: &str,
+        to: Mailbox,
+    ) -> Result<Message, lettre::error::Error> {
+        let unsubscribe = settings.unsubscribe_url(subscriber_id);
+        let manage = settings.manage_url(subscriber_id);
+        let still_affected = self
+            .asks_still_affected
+            .then(|| settings.still_affected_url(subscriber_id, &self.incident_id));
+        let mut text = String::with_capacity(2048);
+        text.push_str(&self.title);
+        text.push_str("\n\n");
+        text.push_str(&self.message_text);
+        text.push_str("\n\n");
+        text.push_str(&self.facts.join("\n"));
+        if let Some(link) = &still_affected {
+            text.push_str("\nStill affected? Tell us with one click: ");
+            text.push_str(link);
+        }
+        text.push_str(&format!(
+            "\n\nFull timeline: {url}\n\n--\n\
+             You get every change to incidents on {page}, good news and bad.\n\
+             Choose components: {manage}\nUnsubscribe: {unsubscribe}\n",
+            url = self.incident_url,
+            page = settings.page_name,
+        ));
+        let html = html! {
+            (maud::DOCTYPE)
+            html lang="en" {
+                head { meta charset="utf-8"; title { (self.subject) } }
+                body style="font-family: system-ui, sans-serif; line-height: 1.5; max-width: 40rem" {
+                    h1 style="font-size: 1.3rem" { (self.title) }
+                    div { (self.message_html) }
+                    ul {
+                        @for line in &self.facts { li { (line) } }
+                        @if let Some(link) = &still_affected {
+                            li { "Still affected? " a href=(link) { "Tell us with one click" } }
+                        }
+                    }
+                    p { a href=(self.incident_url) { "Full timeline" } }
+                    hr;
+                    p style="color: #57606a; font-size: 0.9rem" {
+                        "You get every change to incidents on " (settings.page_name) ", good news and bad. "
+                        a href=(manage) { "Choose components" } " · " a href=(unsubscribe) { "Unsubscribe" }
+                    }
+                }
+            }
+        };
+        // Given, the envelope is not parsed back out of the headers.
+        let envelope = lettre::address::Envelope::new(
+            Some(settings.from.email.clone()),
+            vec![to.email.clone()],
+        )?;
+        Message::builder()
+            .from(settings.from.clone())
+            .to(to)
+            .subject(self.subject.clone())
+            .date(self.date)
+            .message_id(Some(format!(
+                "<{}.{}@{}>",
+                self.message_id_left, subscriber_id, settings.host
+            )))
+            .raw_header(header("References", self.references.clone()))
+            .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
+            .raw_header(header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".into(),
+            ))
+            .raw_header(header("X-Candor-Classes", self.classes.clone()))
+            .envelope(envelope)
+            .multipart(MultiPart::alternative_plain_html(text, html.into_string()))
+    }
+}
+
 /// The mail for one entry to one subscriber.
 pub fn entry_mail(
     settings: &MailSettings,
@@ -219,74 +340,7 @@ pub fn entry_mail(
     subscriber_id: &str,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
-    let subject = subject(entry, &settings.tz);
-    let incident_url = format!(
-        "{}/incidents/{}#entry-{}",
-        settings.base_url, entry.incident_id, entry.id
-    );
-    let unsubscribe = settings.unsubscribe_url(subscriber_id);
-    let manage = settings.manage_url(subscriber_id);
-    let mut facts = fact_lines(entry, &settings.tz);
-    if entry.classes.contains(&EntryClass::Resolved) {
-        facts.push(format!(
-            "Still affected? Tell us with one click: {}",
-            settings.still_affected_url(subscriber_id, &entry.incident_id)
-        ));
-    }
-    let text = format!(
-        "{title}\n\n{message}\n\n{facts}\n\nFull timeline: {incident_url}\n\n--\n\
-         You get every change to incidents on {page}, good news and bad.\n\
-         Choose components: {manage}\nUnsubscribe: {unsubscribe}\n",
-        title = entry.state.title,
-        message = entry.message,
-        facts = facts.join("\n"),
-        page = settings.page_name,
-    );
-    let html = html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head { meta charset="utf-8"; title { (subject) } }
-            body style="font-family: system-ui, sans-serif; line-height: 1.5; max-width: 40rem" {
-                h1 style="font-size: 1.3rem" { (entry.state.title) }
-                div { (markdown::render(entry.message.as_str())) }
-                ul { @for line in &facts { li { (line) } } }
-                p { a href=(incident_url) { "Full timeline" } }
-                hr;
-                p style="color: #57606a; font-size: 0.9rem" {
-                    "You get every change to incidents on " (settings.page_name) ", good news and bad. "
-                    a href=(manage) { "Choose components" } " · " a href=(unsubscribe) { "Unsubscribe" }
-                }
-            }
-        }
-    };
-    Message::builder()
-        .from(settings.from.clone())
-        .to(to)
-        .subject(subject)
-        .date(std::time::SystemTime::from(entry.posted_at))
-        .message_id(Some(format!(
-            "<{}.{}@{}>",
-            entry.id, subscriber_id, settings.host
-        )))
-        .raw_header(header(
-            "References",
-            format!("<{}@{}>", entry.incident_id, settings.host),
-        ))
-        .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
-        .raw_header(header(
-            "List-Unsubscribe-Post",
-            "List-Unsubscribe=One-Click".into(),
-        ))
-        .raw_header(header(
-            "X-Candor-Classes",
-            entry
-                .classes
-                .iter()
-                .map(|c| format!("{c:?}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        ))
-        .multipart(MultiPart::alternative_plain_html(text, html.into_string()))
+    EntryMail::new(settings, entry).to(settings, subscriber_id, to)
 }
 
 /// A component's status set by staff, outside any incident.

@@ -9,7 +9,6 @@ use std::{
     io,
     path::PathBuf,
     pin::Pin,
-    sync::atomic::{AtomicUsize, Ordering},
     task::{ready, Context, Poll},
     time::Duration,
 };
@@ -47,7 +46,9 @@ impl SendError {
 
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
-    async fn send(&self, message: &Message) -> Result<(), SendError>;
+    /// Sends one mail. `lane` names the sender: each lane has a connection
+    /// of its own, so lanes never wait for one another.
+    async fn send(&self, lane: usize, message: &Message) -> Result<(), SendError>;
 }
 
 /// Writes each mail as an `.eml` file: what a fresh install would send.
@@ -64,7 +65,7 @@ impl FileMailer {
 
 #[async_trait]
 impl Mailer for FileMailer {
-    async fn send(&self, message: &Message) -> Result<(), SendError> {
+    async fn send(&self, _lane: usize, message: &Message) -> Result<(), SendError> {
         let id = message
             .headers()
             .get_raw("Message-ID")
@@ -105,7 +106,6 @@ pub struct SmtpMailer {
     credentials: Option<Credentials>,
     hello: ClientId,
     slots: Vec<Mutex<Option<AsyncSmtpConnection>>>,
-    next: AtomicUsize,
 }
 
 impl SmtpMailer {
@@ -139,7 +139,6 @@ impl SmtpMailer {
             credentials,
             hello: ClientId::default(),
             slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
-            next: AtomicUsize::new(0),
         })
     }
 
@@ -289,10 +288,10 @@ fn percent_decode(text: &str) -> String {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, message: &Message) -> Result<(), SendError> {
-        // Each connection sends one mail at a time; senders take turns.
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-        let mut slot = self.slots[index].lock().await;
+    async fn send(&self, lane: usize, message: &Message) -> Result<(), SendError> {
+        // Each connection sends one mail at a time; lanes beyond the number
+        // of connections share them.
+        let mut slot = self.slots[lane % self.slots.len()].lock().await;
         if slot.as_ref().is_none_or(|c| c.has_broken()) {
             *slot = Some(self.connect().await?);
         }

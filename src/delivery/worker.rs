@@ -1,14 +1,14 @@
 //! The outbox worker: claims due deliveries with a lease, sends them outside
 //! any transaction, then marks each sent, failed (with the next try), or dead.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
-use lettre::message::Mailbox;
+use lettre::{message::Mailbox, Address};
 use tokio::sync::Notify;
 
-use super::email::{self, MailSettings};
+use super::email::{self, EntryMail, MailSettings};
 use super::mailer::{Mailer, SendError};
 use crate::clock::Clock;
 use crate::domain::subscriber::{Channel, SubscriberState};
@@ -20,7 +20,8 @@ pub const LEASE: SignedDuration = SignedDuration::from_mins(2);
 /// Deliveries claimed at once. Mails are marked sent as they go, so a crash
 /// sends again far fewer than this (those in flight and not yet marked).
 pub const BATCH: i64 = 512;
-const IN_FLIGHT: usize = 32;
+/// Mails being sent at once: each on an SMTP connection of its own.
+pub const IN_FLIGHT: usize = 32;
 /// Sent mails are marked in groups of up to this many, at most `MARK_WAIT`
 /// after the first of them was sent; with `IN_FLIGHT` this bounds what a
 /// crash can send twice.
@@ -66,7 +67,7 @@ impl Worker {
     }
 
     /// Claims one batch and sends it; returns how many were claimed.
-    pub async fn drain_once(&self) -> anyhow::Result<usize> {
+    pub async fn drain_once(self: &Arc<Self>) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
         let claimed = self.claim().await?;
         let count = claimed.len();
@@ -80,7 +81,7 @@ impl Worker {
     /// is being sent, so the database's time hides behind the SMTP server's.
     /// At most two batches are leased at once; batches still go out one
     /// after the other, so each recipient's mails keep their order.
-    async fn drain(&self) -> anyhow::Result<usize> {
+    async fn drain(self: &Arc<Self>) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
         let mut total = 0;
         let (mut batch, mut claimed_at) = self.claim_due_by(None).await?;
@@ -121,12 +122,21 @@ impl Worker {
     /// Sends a claimed batch. Mails are marked sent moments after the server
     /// took them (see `MARK_EVERY`), while others are still being sent, so
     /// a crash sends again only the few mails between those two moments.
-    async fn send(&self, claimed: Vec<ClaimedDelivery>) -> anyhow::Result<()> {
+    async fn send(self: &Arc<Self>, claimed: Vec<ClaimedDelivery>) -> anyhow::Result<()> {
+        // Each entry's words are worked out once for the whole batch.
+        let mut prepared: HashMap<String, EntryMail> = HashMap::new();
+        for delivery in &claimed {
+            if let (DeliveryKind::Entry, Some(entry)) = (delivery.kind, &delivery.entry) {
+                if !prepared.contains_key(&entry.id) {
+                    prepared.insert(entry.id.clone(), EntryMail::new(&self.settings, entry));
+                }
+            }
+        }
+        let prepared = Arc::new(prepared);
         // Each recipient's mails go out in order (they read as a story);
         // different recipients are served concurrently.
-        let mut groups: Vec<Vec<ClaimedDelivery>> = Vec::new();
-        let mut group_of: std::collections::HashMap<String, usize> =
-            std::collections::HashMap::new();
+        let mut groups: VecDeque<Vec<ClaimedDelivery>> = VecDeque::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
         for delivery in claimed {
             let recipient = match (&delivery.subscriber, &delivery.staff_mail) {
                 (Some(s), _) => s.id.clone(),
@@ -134,20 +144,39 @@ impl Worker {
                 (None, None) => format!("delivery:{}", delivery.id),
             };
             let index = *group_of.entry(recipient).or_insert_with(|| {
-                groups.push(Vec::new());
+                groups.push_back(Vec::new());
                 groups.len() - 1
             });
             groups[index].push(delivery);
         }
+        let groups = Arc::new(std::sync::Mutex::new(groups));
         let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
-        let failures = std::sync::Mutex::new(Vec::new());
-        let sending = async {
-            futures::stream::iter(groups)
-                .for_each_concurrent(IN_FLIGHT, |group| {
-                    let (sent_tx, failures) = (sent_tx.clone(), &failures);
-                    async move {
+        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // Lanes run in one task per core (rendering a mail costs about as
+        // much as sending it); within a task they take turns, which is
+        // cheaper than a task per lane waking across threads.
+        let shards = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let per_shard = IN_FLIGHT.div_ceil(shards);
+        let mut tasks = tokio::task::JoinSet::new();
+        for shard in 0..shards {
+            let lanes = futures::stream::FuturesUnordered::new();
+            for lane in shard * per_shard..((shard + 1) * per_shard).min(IN_FLIGHT) {
+                let (worker, groups, prepared, sent_tx, failures) = (
+                    self.clone(),
+                    groups.clone(),
+                    prepared.clone(),
+                    sent_tx.clone(),
+                    failures.clone(),
+                );
+                lanes.push(async move {
+                    loop {
+                        let Some(group) = groups.lock().expect("groups lock").pop_front() else {
+                            return;
+                        };
                         for delivery in group {
-                            match self.deliver(&delivery).await {
+                            match worker.deliver(lane, &delivery, &prepared).await {
                                 Ok(()) => {
                                     let _ = sent_tx.send(delivery.id);
                                 }
@@ -158,10 +187,23 @@ impl Worker {
                             }
                         }
                     }
-                })
-                .await;
-            // The last sender gone closes the channel: marking then ends.
-            drop(sent_tx);
+                });
+            }
+            tasks.spawn(async move {
+                use futures::StreamExt;
+                lanes.collect::<Vec<()>>().await;
+            });
+        }
+        // The last lane gone closes the channel: marking then ends.
+        drop(sent_tx);
+        let sending = async {
+            let mut outcome = Ok(());
+            while let Some(task) = tasks.join_next().await {
+                if let Err(err) = task {
+                    outcome = Err(anyhow::anyhow!("a sending task failed: {err}"));
+                }
+            }
+            outcome
         };
         let marking = async {
             let mut ids = Vec::with_capacity(MARK_EVERY);
@@ -186,10 +228,12 @@ impl Worker {
                 }
             }
         };
-        let ((), marked) = tokio::join!(sending, marking);
+        let (sent, marked) = tokio::join!(sending, marking);
         marked?;
+        sent?;
         let now = self.clock.now();
-        for (delivery, err) in failures.into_inner().expect("failures lock") {
+        let failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
+        for (delivery, err) in failures {
             let retry_at = self.retry_at(&delivery, &err, now);
             tracing::warn!(
                 delivery = delivery.id,
@@ -219,7 +263,12 @@ impl Worker {
         self.retry_schedule.get(index).map(|delay| now + *delay)
     }
 
-    async fn deliver(&self, delivery: &ClaimedDelivery) -> Result<(), SendError> {
+    async fn deliver(
+        &self,
+        lane: usize,
+        delivery: &ClaimedDelivery,
+        prepared: &HashMap<String, EntryMail>,
+    ) -> Result<(), SendError> {
         let permanent = |message: &str| SendError {
             permanent: true,
             message: message.to_string(),
@@ -238,27 +287,31 @@ impl Worker {
                 .map_err(|_| permanent("the owner's address is not a valid mailbox"))?;
             let message = email::staff_mail(&self.settings, mail, delivery.id, to)
                 .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-            return self.mailer.send(&message).await;
+            return self.mailer.send(lane, &message).await;
         }
         let subscriber = delivery
             .subscriber
             .as_ref()
             .ok_or_else(|| permanent("the subscriber is missing"))?;
-        let to: Mailbox = subscriber
-            .address
-            .parse()
-            .map_err(|_| permanent("the stored address is not a valid mailbox"))?;
+        let to = Mailbox::new(
+            None,
+            subscriber
+                .address
+                .parse::<Address>()
+                .map_err(|_| permanent("the stored address is not a valid mailbox"))?,
+        );
         let message = match delivery.kind {
             DeliveryKind::Entry => {
                 if subscriber.state != SubscriberState::Confirmed {
                     // Unsubscribed after the entry was posted: nothing to send.
                     return Ok(());
                 }
-                let entry = delivery
+                let mail = delivery
                     .entry
                     .as_ref()
+                    .and_then(|entry| prepared.get(&entry.id))
                     .ok_or_else(|| permanent("the entry is missing"))?;
-                email::entry_mail(&self.settings, entry, &subscriber.id, to)
+                mail.to(&self.settings, &subscriber.id, to)
             }
             DeliveryKind::Confirmation => {
                 if subscriber.state != SubscriberState::Pending {
@@ -280,6 +333,6 @@ impl Worker {
             DeliveryKind::Reminder => unreachable!("handled above"),
         }
         .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-        self.mailer.send(&message).await
+        self.mailer.send(lane, &message).await
     }
 }
