@@ -1,6 +1,6 @@
 """A real SMTP server for Candor's tests (aiosmtpd on 127.0.0.1).
 
-usage: smtp_sink.py PORT DIR [DELAY_MS] [--headers-only]
+usage: smtp_sink.py PORT DIR [DELAY_MS] [--headers-only] [--no-pipelining]
 
 Each received mail is written to DIR as NNNNNN.json (decoded by Python's
 email package: envelope, headers, subject, text and html bodies) next to the
@@ -10,6 +10,11 @@ DELAY_MS (default 0) holds each mail that long before answering 250, like a
 slow relay, so a test can act while a fan-out is still going.
 --headers-only decodes the headers alone (no bodies: "text" and "html" are
 null), about fifteen times cheaper, for tests that receive thousands of mails.
+
+The server announces PIPELINING (RFC 2920), as most relays do; aiosmtpd
+reads commands one line at a time, so pipelined commands are answered in
+order. --no-pipelining leaves it out. Recipients whose local part starts
+with "refuse" are refused with 550, as a relay refuses an unknown user.
 """
 
 import argparse
@@ -24,11 +29,24 @@ from aiosmtpd.smtp import SMTP
 
 
 class Handler:
-    def __init__(self, directory, delay, headers_only):
+    def __init__(self, directory, delay, headers_only, pipelining):
         self.directory = directory
         self.delay = delay
         self.headers_only = headers_only
+        self.pipelining = pipelining
         self.count = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().startswith("refuse"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
@@ -83,7 +101,7 @@ def headers_only(raw):
 
 async def main(args):
     os.makedirs(args.dir, exist_ok=True)
-    handler = Handler(args.dir, args.delay_ms / 1000, args.headers_only)
+    handler = Handler(args.dir, args.delay_ms / 1000, args.headers_only, not args.no_pipelining)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(handler), "127.0.0.1", args.port)
     print(f"ready {server.sockets[0].getsockname()[1]}", flush=True)
@@ -96,4 +114,5 @@ if __name__ == "__main__":
     parser.add_argument("dir")
     parser.add_argument("delay_ms", type=int, nargs="?", default=0)
     parser.add_argument("--headers-only", action="store_true")
+    parser.add_argument("--no-pipelining", action="store_true")
     asyncio.run(main(parser.parse_args()))

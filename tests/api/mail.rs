@@ -428,3 +428,68 @@ async fn a_confirmation_link_expires_after_seven_days() {
     assert_eq!(list["items"][0]["state"], "pending");
     app.stop().await;
 }
+
+/// A recipient the relay refuses (550) is dead at once, with the server's
+/// words as its last error, and nobody else's mail is held up by it: on a
+/// server that takes pipelined commands and on one that does not.
+async fn a_refused_recipient_is_dead_and_the_others_arrive(mailbox: Mailbox) {
+    let app = app_with(&mailbox).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    for email in [
+        "first@example.test",
+        "refused@example.test",
+        "last@example.test",
+    ] {
+        add_confirmed(&app, email, &[]).await;
+    }
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    app.drain_outbox().await;
+    for reader in ["first@example.test", "last@example.test"] {
+        let mails = mailbox.wait_for(reader, 1).await;
+        assert!(
+            mails[0].subject.starts_with("[New]"),
+            "{:?}",
+            mails[0].subject
+        );
+    }
+    let report = app
+        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
+        .await
+        .expect(200);
+    let opening = &report["entries"][0];
+    assert_eq!(opening["sent"], 2, "{report}");
+    assert_eq!(opening["dead"], 1, "{report}");
+    let failure = &opening["failures"][0];
+    assert_eq!(failure["address"], "refused@example.test", "{failure}");
+    assert!(
+        failure["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("No such user"),
+        "{failure}"
+    );
+
+    // The connection that saw the refusal is replaced: the next update
+    // reaches both readers, and nothing reached the refused address.
+    app.post_update(
+        &id,
+        &json!({"status": "identified", "next_update_in": 30, "message": "Found it."}),
+    )
+    .await;
+    app.drain_outbox().await;
+    for reader in ["first@example.test", "last@example.test"] {
+        assert_eq!(mailbox.wait_for(reader, 2).await.len(), 2);
+    }
+    assert!(mailbox.mails_to("refused@example.test").is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_recipient_is_dead_when_commands_are_pipelined() {
+    a_refused_recipient_is_dead_and_the_others_arrive(Mailbox::start()).await;
+}
+
+#[tokio::test]
+async fn a_refused_recipient_is_dead_when_commands_wait_for_answers() {
+    a_refused_recipient_is_dead_and_the_others_arrive(Mailbox::start_without_pipelining()).await;
+}

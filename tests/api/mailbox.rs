@@ -16,6 +16,8 @@ pub struct Mailbox {
     delay_ms: u64,
     /// Record headers only (no bodies), for thousands of mails.
     headers_only: bool,
+    /// Whether the server announces PIPELINING.
+    pipelining: bool,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -100,6 +102,15 @@ impl Mailbox {
         mailbox
     }
 
+    /// An SMTP server that does not announce PIPELINING: Candor then sends
+    /// each command and waits for its answer.
+    pub fn start_without_pipelining() -> Self {
+        let mut mailbox = Self::down(free_port());
+        mailbox.pipelining = false;
+        mailbox.up();
+        mailbox
+    }
+
     /// A mailbox whose server is not running yet: mail to it fails.
     pub fn down(port: u16) -> Self {
         let dir = std::env::temp_dir().join(format!("candor-mail-{:016x}", rand::random::<u64>()));
@@ -108,6 +119,7 @@ impl Mailbox {
             port,
             delay_ms: 0,
             headers_only: false,
+            pipelining: true,
             dir,
             child: None,
         }
@@ -127,6 +139,7 @@ impl Mailbox {
             .arg(&self.dir)
             .arg(self.delay_ms.to_string())
             .args(self.headers_only.then_some("--headers-only"))
+            .args((!self.pipelining).then_some("--no-pipelining"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
