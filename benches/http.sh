@@ -50,8 +50,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==== building (release)"
-cargo build --release --quiet --bin candor
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/candor"
+[ -n "${CANDOR_BIN:-}" ] || cargo build --release --quiet --bin candor
+BIN="${CANDOR_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/candor}"
 
 CPORT=$(free_port)
 NPORT=$(free_port)
