@@ -29,6 +29,7 @@ pub struct Running {
     worker_task: JoinHandle<()>,
     scheduler: Arc<Scheduler>,
     scheduler_task: JoinHandle<()>,
+    watch_task: JoinHandle<()>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -56,8 +57,10 @@ impl Running {
         let _ = self.server.await;
         self.worker_task.abort();
         self.scheduler_task.abort();
+        self.watch_task.abort();
         let _ = self.worker_task.await;
         let _ = self.scheduler_task.await;
+        let _ = self.watch_task.await;
         self.store.close().await;
     }
 
@@ -66,6 +69,7 @@ impl Running {
         let result = self.server.await.context("server task")?;
         self.worker_task.abort();
         self.scheduler_task.abort();
+        self.watch_task.abort();
         self.store.close().await;
         result.context("server")
     }
@@ -138,6 +142,20 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         pass: tokio::sync::Mutex::new(()),
     });
     let scheduler_task = tokio::spawn(scheduler.clone().run());
+    // Another instance's write on the same PostgreSQL: this one's pages are
+    // rendered anew and its worker looks for mail at once, instead of at the
+    // next poll (which stays, should a notification be lost).
+    let watch_task = {
+        let (store, page_changes, wake) = (store.clone(), page_changes.clone(), wake.clone());
+        tokio::spawn(async move {
+            store
+                .watch_changes(Arc::new(move || {
+                    page_changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    wake.notify_one();
+                }))
+                .await;
+        })
+    };
     let state = AppState {
         store: store.clone(),
         clock,
@@ -177,6 +195,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         worker_task,
         scheduler,
         scheduler_task,
+        watch_task,
         stop,
         server,
     })

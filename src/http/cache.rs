@@ -6,9 +6,11 @@
 //!
 //! A rendering is thrown away when
 //! - the state changed: `AppState::page_changes` moved (bumped after every
-//!   admin write, and whenever the store's `page_version` moves, which is how
-//!   writes of other instances and of background work are seen: it is asked
-//!   at most once a second, by one request, while the others are served);
+//!   admin write; at once when another instance on the same PostgreSQL
+//!   writes, by LISTEN/NOTIFY (`Store::watch_changes`); and whenever the
+//!   store's `page_version` moves, the fallback for anything else: it is
+//!   asked at most once a second, by one request, while the others are
+//!   served);
 //! - or time made it untrue: each response carries an [`Until`], the next
 //!   instant its words change by themselves (an update becoming overdue, an
 //!   ETA passing, "in 12 min" becoming "in 11 min", midnight), checked

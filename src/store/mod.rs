@@ -266,6 +266,11 @@ pub trait Store: Send + Sync + 'static {
     /// Closes every connection; later calls fail.
     async fn close(&self);
     async fn page_version(&self) -> Result<i64>;
+    /// Calls `on_change` each time a Candor process commits a write to the
+    /// database, until the store is closed. PostgreSQL tells at
+    /// once (LISTEN/NOTIFY); SQLite, for one process, returns at once and
+    /// leaves it to `page_version`.
+    async fn watch_changes(&self, on_change: Arc<dyn Fn() + Send + Sync>);
 
     async fn create_token(&self, id: &str, name: &str, hash: &str, now: Timestamp) -> Result<()>;
     async fn revoke_token(&self, name: &str, now: Timestamp) -> Result<()>;

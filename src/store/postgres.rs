@@ -3,7 +3,7 @@
 
 use std::{str::FromStr, time::Duration};
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::MutexGuard;
 
@@ -13,6 +13,9 @@ use super::Result;
 pub struct PgStore {
     pool: PgPool,
 }
+
+/// The channel on which each committed write is announced.
+const CHANNEL: &str = "candor_changes";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -33,6 +36,43 @@ impl PgStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Announces the write in the caller's transaction: PostgreSQL delivers
+    /// it to the listeners when (and only if) the transaction commits.
+    async fn notify_change(conn: &mut sqlx::PgConnection) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Listens for writes (this process's own too: one more rendering of the
+    /// pages per write costs less than telling them apart); after a lost
+    /// connection it reports a change (what was said meanwhile is lost) and
+    /// listens again.
+    async fn watch(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        loop {
+            let listening = async {
+                let mut listener = PgListener::connect_with(&self.pool).await?;
+                listener.listen(CHANNEL).await?;
+                loop {
+                    listener.recv().await?;
+                    on_change();
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            if let Err(err) = listening.await {
+                if self.pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %err, "listening for other instances' writes");
+                on_change();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 
     async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Postgres>)> {

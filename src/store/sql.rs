@@ -324,6 +324,7 @@ macro_rules! sql_store {
                 sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'page_version'")
                     .execute(&mut *conn)
                     .await?;
+                Self::notify_change(conn).await?;
                 Ok(())
             }
 
@@ -358,6 +359,10 @@ macro_rules! sql_store {
 
             async fn close(&self) {
                 self.pool.close().await;
+            }
+
+            async fn watch_changes(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
+                self.watch(on_change).await
             }
 
             async fn page_version(&self) -> $crate::store::Result<i64> {

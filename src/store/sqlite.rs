@@ -45,6 +45,13 @@ impl SqliteStore {
         })
     }
 
+    /// One process: its own writes bump its pages directly.
+    async fn watch(&self, _on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {}
+
+    async fn notify_change(_conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        Ok(())
+    }
+
     async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Sqlite>)> {
         let guard = self.write_lock.lock().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -354,3 +354,68 @@ async fn a_kept_page_is_served_without_the_database() {
     }
     app.stop().await;
 }
+
+/// Two instances on one database, as behind a load balancer: a POST to one
+/// changes the other's cached page too. On PostgreSQL the other hears of it
+/// at once (LISTEN/NOTIFY), well before its once-a-second look at
+/// `page_version`; on SQLite (one process is the rule) that look is what
+/// finds it.
+#[tokio::test]
+async fn a_write_on_one_instance_reaches_the_other_instances_pages() {
+    let app = TestApp::spawn().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    let postgres = app.db.url.starts_with("postgres");
+
+    let clock = std::sync::Arc::new(candor::clock::ManualClock::new(app.now()));
+    let config = candor::config::Config {
+        database_url: app.db.url.clone(),
+        listen: "127.0.0.1:0".into(),
+        admin_token: Some(candor::config::Secret::new("second")),
+        time_zone: "Europe/Berlin".into(),
+        mail_dir: app.db.dir.join("outbox-2"),
+        ..candor::config::Config::default()
+    };
+    let second = candor::app::spawn(config, clock)
+        .await
+        .expect("a second instance");
+    let other = format!("http://{}/", second.addr);
+    let page = |client: reqwest::Client, url: String| async move {
+        client
+            .get(url)
+            .send()
+            .await
+            .expect("GET / on the second instance")
+            .text()
+            .await
+            .expect("a page")
+    };
+    // Rendered (and its version looked at) just now, then cached.
+    assert_hides(
+        &page(app.client.clone(), other.clone()).await,
+        "Expired relay certificate",
+    );
+
+    app.post_update(
+        &id,
+        &json!({"status": "identified", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "Found it."}),
+    )
+    .await;
+    let posted = std::time::Instant::now();
+    let within = std::time::Duration::from_millis(if postgres { 400 } else { 3_000 });
+    loop {
+        let text = page(app.client.clone(), other.clone()).await;
+        if visible_text(&text).contains("Expired relay certificate") {
+            break;
+        }
+        assert!(
+            posted.elapsed() < within,
+            "the second instance still shows the old page after {:?}",
+            posted.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    second.shutdown().await;
+    app.stop().await;
+}
