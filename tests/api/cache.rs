@@ -367,18 +367,7 @@ async fn a_write_on_one_instance_reaches_the_other_instances_pages() {
     let id = id_of(&app.open_mail_incident(&smtp).await);
     let postgres = app.db.url.starts_with("postgres");
 
-    let clock = std::sync::Arc::new(candor::clock::ManualClock::new(app.now()));
-    let config = candor::config::Config {
-        database_url: app.db.url.clone(),
-        listen: "127.0.0.1:0".into(),
-        admin_token: Some(candor::config::Secret::new("second")),
-        time_zone: "Europe/Berlin".into(),
-        mail_dir: app.db.dir.join("outbox-2"),
-        ..candor::config::Config::default()
-    };
-    let second = candor::app::spawn(config, clock)
-        .await
-        .expect("a second instance");
+    let (second, _clock) = app.second_instance(None).await;
     let other = format!("http://{}/", second.addr);
     let page = |client: reqwest::Client, url: String| async move {
         client

@@ -394,6 +394,30 @@ impl TestApp {
         }
     }
 
+    /// Another Candor on this test's database, as behind a load balancer,
+    /// with a clock of its own (set to this one's now), its own outbox
+    /// folder and the given SMTP server, if any.
+    pub async fn second_instance(
+        &self,
+        smtp_url: Option<String>,
+    ) -> (candor::app::Running, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(self.now()));
+        let config = Config {
+            database_url: self.db.url.clone(),
+            listen: "127.0.0.1:0".into(),
+            admin_token: Some(Secret::new("second")),
+            time_zone: "Europe/Berlin".into(),
+            page_name: "Acme IT".into(),
+            mail_dir: self.db.dir.join("outbox-2"),
+            smtp_url: smtp_url.map(Secret::new),
+            ..Config::default()
+        };
+        let running = candor::app::spawn(config, clock.clone())
+            .await
+            .expect("a second instance");
+        (running, clock)
+    }
+
     /// Sends every delivery that is due now, as the worker would.
     pub async fn drain_outbox(&self) {
         let worker = self.running.as_ref().expect("running").worker();

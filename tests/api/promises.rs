@@ -364,19 +364,7 @@ async fn timed_work_runs_once_with_two_instances() {
     app.drain_outbox().await;
     mailbox.wait_for(READER, 1).await;
 
-    let clock = std::sync::Arc::new(candor::clock::ManualClock::new(app.now()));
-    let mut config = candor::config::Config {
-        database_url: app.db.url.clone(),
-        listen: "127.0.0.1:0".into(),
-        admin_token: Some(candor::config::Secret::new("second")),
-        time_zone: "Europe/Berlin".into(),
-        mail_dir: app.db.dir.join("outbox-2"),
-        ..candor::config::Config::default()
-    };
-    config.smtp_url = Some(candor::config::Secret::new(mailbox.url()));
-    let second = candor::app::spawn(config, clock.clone())
-        .await
-        .expect("a second instance");
+    let (second, clock) = app.second_instance(Some(mailbox.url())).await;
 
     let (scheduler, worker) = (second.scheduler(), second.worker());
     for minutes in [30, 15, 30] {
