@@ -7,11 +7,13 @@
 #   benches/mail_fanout.sh postgres://postgres@127.0.0.1:5432/test
 #                                               # SQLite, then PostgreSQL
 #   SIZES="10000" REPEAT=5 benches/mail_fanout.sh  # other sizes, runs
+#   BACKENDS=postgres benches/mail_fanout.sh postgres://…  # one backend
 #
-# Prints, per backend and size: the admin POST latency, the time from the
-# POST to the first mail and to the last, mails per second, smtp-source's
-# rate and the ratio of the two. Targets: POST < 500 ms at 100,000, first
-# mail within 1 s, at least half of smtp-source's rate.
+# Prints, per backend, size and run: the admin POST latency, the time from
+# the POST to the first mail and to the last, mails per second, smtp-source's
+# rate (the mean of its runs just before and after), the ratio of the two,
+# and Candor's CPU time per mail; then the medians. Targets: POST < 500 ms
+# at 100,000, first mail within 1 s, at least half of smtp-source's rate.
 #
 # Needs: cargo, curl, sqlite3, python3, psql (for PostgreSQL) and postfix's
 # smtp-sink/smtp-source (installed from Debian's postfix package when
