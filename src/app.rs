@@ -102,7 +102,11 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .unwrap_or_else(|| "candor.invalid".into()),
     });
     let mailer: Arc<dyn Mailer> = match &config.smtp_url {
-        Some(url) => Arc::new(SmtpMailer::from_url(url.expose(), worker::IN_FLIGHT)?),
+        Some(url) => Arc::new(SmtpMailer::from_url(
+            url.expose(),
+            worker::IN_FLIGHT,
+            config.smtp_timeout()?,
+        )?),
         None => Arc::new(
             FileMailer::new(config.mail_dir.clone())
                 .with_context(|| format!("cannot create mail_dir {}", config.mail_dir.display()))?,

@@ -55,6 +55,9 @@ pub struct Config {
     /// How long a claimed batch of deliveries is one worker's; after that
     /// (say the process died mid-batch) another may send it again.
     pub delivery_lease: String,
+    /// How long Candor waits on the SMTP server (connecting, or one mail)
+    /// before it gives up on that connection and retries the mail later.
+    pub smtp_timeout: String,
     /// Public subscribe requests allowed from one IP address (IPv6: one
     /// /64), like `5/1m`; `off` for none.
     pub subscribe_limit_per_ip: String,
@@ -79,6 +82,7 @@ impl Default for Config {
             follow_up_after: "24h".into(),
             retry_schedule: "30s,2m,10m,30m,2h,6h".into(),
             delivery_lease: "2m".into(),
+            smtp_timeout: "60s".into(),
             subscribe_limit_per_ip: "5/1m".into(),
             subscribe_limit_per_address: "3/1h".into(),
         }
@@ -108,6 +112,7 @@ const KEYS: &[&str] = &[
     "follow_up_after",
     "retry_schedule",
     "delivery_lease",
+    "smtp_timeout",
     "subscribe_limit_per_ip",
     "subscribe_limit_per_address",
 ];
@@ -138,6 +143,7 @@ impl Config {
         self.mail_from()?;
         self.retry_delays()?;
         self.delivery_lease()?;
+        self.smtp_timeout()?;
         self.subscribe_limit_per_ip()?;
         self.subscribe_limit_per_address()?;
         Ok(())
@@ -176,6 +182,16 @@ impl Config {
             .ok_or_else(|| ConfigError::Invalid {
                 key: "delivery_lease",
                 message: format!("`{}` is not a duration like 2m or 30s", self.delivery_lease),
+            })
+    }
+
+    /// How long one exchange with the SMTP server may take.
+    pub fn smtp_timeout(&self) -> Result<std::time::Duration, ConfigError> {
+        parse_duration(&self.smtp_timeout)
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "smtp_timeout",
+                message: format!("`{}` is not a duration like 60s or 2m", self.smtp_timeout),
             })
     }
 

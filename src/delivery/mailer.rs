@@ -107,6 +107,9 @@ pub struct SmtpMailer {
     credentials: Option<Credentials>,
     hello: ClientId,
     slots: Vec<Mutex<Option<Connection>>>,
+    /// Connecting, or sending one mail, takes at most this long: a server
+    /// that stops answering costs a retry, not a stuck worker.
+    timeout: Duration,
 }
 
 /// A connection and what its server said it can do.
@@ -118,7 +121,7 @@ struct Connection {
 
 impl SmtpMailer {
     /// `smtp://[user:pass@]host[:port][?tls=required]` or `smtps://…`.
-    pub fn from_url(text: &str, connections: usize) -> anyhow::Result<Self> {
+    pub fn from_url(text: &str, connections: usize, timeout: Duration) -> anyhow::Result<Self> {
         let url = url::Url::parse(text).map_err(|e| anyhow::anyhow!("smtp_url: {e}"))?;
         let tls_required = url
             .query_pairs()
@@ -147,11 +150,12 @@ impl SmtpMailer {
             credentials,
             hello: ClientId::default(),
             slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
+            timeout,
         })
     }
 
     async fn connect(&self) -> Result<Connection, SendError> {
-        let timeout = Duration::from_secs(30);
+        let timeout = self.timeout;
         let mut connection = if self.security == Security::Implicit {
             let tls = TlsParameters::new(self.host.clone())
                 .map_err(|e| SendError::transient(e.to_string()))?;
@@ -373,10 +377,27 @@ impl Mailer for SmtpMailer {
         // of connections share them.
         let mut slot = self.slots[lane % self.slots.len()].lock().await;
         if slot.as_ref().is_none_or(|c| c.smtp.has_broken()) {
-            *slot = Some(self.connect().await?);
+            let connected = tokio::time::timeout(self.timeout, self.connect())
+                .await
+                .map_err(|_| {
+                    SendError::transient(format!(
+                        "the SMTP server did not finish greeting within {} s",
+                        self.timeout.as_secs()
+                    ))
+                })??;
+            *slot = Some(connected);
         }
         let connection = slot.as_mut().expect("connected above");
-        match connection.send(message).await {
+        let Ok(sent) = tokio::time::timeout(self.timeout, connection.send(message)).await else {
+            // Mid-conversation: the connection is of no more use (no QUIT,
+            // which would wait on the same silent server).
+            *slot = None;
+            return Err(SendError::transient(format!(
+                "the SMTP server did not answer within {} s",
+                self.timeout.as_secs()
+            )));
+        };
+        match sent {
             Ok(_) => Ok(()),
             Err(err) => {
                 let permanent = err.is_permanent();

@@ -493,3 +493,88 @@ async fn a_refused_recipient_is_dead_when_commands_are_pipelined() {
 async fn a_refused_recipient_is_dead_when_commands_wait_for_answers() {
     a_refused_recipient_is_dead_and_the_others_arrive(Mailbox::start_without_pipelining()).await;
 }
+
+/// An SMTP server that greets and answers EHLO (`greets`) or not, then
+/// never says another word; it keeps every connection open. Returns its
+/// port and how many connections it took.
+fn silent_relay(greets: bool) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().unwrap().port();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = taken.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("the stream");
+                if greets {
+                    let _ = writer.write_all(b"220 relay.test ESMTP\r\n");
+                    let mut lines = std::io::BufReader::new(stream).lines();
+                    while let Some(Ok(line)) = lines.next() {
+                        if !line.to_ascii_uppercase().starts_with("EHLO") {
+                            break; // MAIL FROM and after: silence
+                        }
+                        let _ = writer.write_all(b"250-relay.test\r\n250 PIPELINING\r\n");
+                    }
+                    std::thread::park(); // holds the connection open
+                } else {
+                    let _keep = stream;
+                    std::thread::park();
+                }
+            });
+        }
+    });
+    (port, taken)
+}
+
+/// A relay that accepts and then stops answering holds no worker: after
+/// `smtp_timeout` the mail is failed (to be retried) with the reason, and
+/// the outbox drains.
+async fn a_silent_relay_costs_a_retry(greets: bool, reason: &str) {
+    let (port, taken) = silent_relay(greets);
+    let app = TestApp::spawn_with(move |c| {
+        c.smtp_url = Some(candor::config::Secret::new(format!(
+            "smtp://127.0.0.1:{port}"
+        )));
+        c.smtp_timeout = "1s".into();
+    })
+    .await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    add_confirmed(&app, "reader@example.test", &[]).await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+
+    tokio::time::timeout(std::time::Duration::from_secs(20), app.drain_outbox())
+        .await
+        .expect("the worker gave up on the silent server within 20 s");
+    assert!(
+        taken.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "Candor did connect"
+    );
+    let report = app
+        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
+        .await
+        .expect(200);
+    let opening = &report["entries"][0];
+    assert_eq!(opening["failed"], 1, "{report}");
+    let failure = &opening["failures"][0];
+    assert!(
+        failure["last_error"].as_str().unwrap().contains(reason),
+        "{failure}"
+    );
+    assert!(
+        failure["next_attempt_at"].is_string(),
+        "retried later: {failure}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_relay_that_never_greets_costs_a_retry_not_a_stuck_worker() {
+    a_silent_relay_costs_a_retry(false, "did not finish greeting within 1 s").await;
+}
+
+#[tokio::test]
+async fn a_relay_that_stops_answering_mid_mail_costs_a_retry_not_a_stuck_worker() {
+    a_silent_relay_costs_a_retry(true, "did not answer within 1 s").await;
+}
