@@ -3,7 +3,8 @@
 //!
 //! The backend comes from `CANDOR_TEST_DATABASE_URL`: unset means a fresh
 //! SQLite file in a fresh temporary folder; a `postgres://` URL means a fresh
-//! database `candor_test_<random>` on that server, dropped again at the end.
+//! database `candor_test_<random>` on that server (`candor_test_<run>_<random>`
+//! with `CANDOR_TEST_RUN` set), dropped again at the end.
 
 use std::{
     path::{Path, PathBuf},
@@ -122,7 +123,16 @@ impl TestDatabase {
                         || server_url.starts_with("postgresql://"),
                     "CANDOR_TEST_DATABASE_URL must be a postgres:// URL, got {server_url:?}"
                 );
-                let name = format!("candor_test_{}", random_suffix());
+                // CANDOR_TEST_RUN names the run (CI drops what its own run
+                // left behind, and nothing of another's).
+                let name = match std::env::var("CANDOR_TEST_RUN") {
+                    Ok(run)
+                        if !run.is_empty() && run.chars().all(|c| c.is_ascii_alphanumeric()) =>
+                    {
+                        format!("candor_test_{run}_{}", random_suffix())
+                    }
+                    _ => format!("candor_test_{}", random_suffix()),
+                };
                 let mut connection = PgConnection::connect(&server_url)
                     .await
                     .unwrap_or_else(|e| {
