@@ -126,6 +126,7 @@ impl Scheduler {
                     entry_id: new_id(),
                     components: &snapshot.components,
                     entry_ids: &snapshot.entry_ids,
+                    held_elsewhere: &snapshot.held_elsewhere,
                     follow_up_after: SignedDuration::ZERO,
                 };
                 let notice: Result<_, DomainError> = Message::parse(&text)

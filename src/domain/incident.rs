@@ -345,6 +345,9 @@ pub struct Context<'a> {
     pub components: &'a BTreeMap<String, (String, ComponentStatus)>,
     /// Ids of the incident's entries, for corrections.
     pub entry_ids: &'a BTreeSet<String>,
+    /// Per component, the worst status another open incident gives it: what
+    /// a component goes back to when this incident resolves.
+    pub held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
     pub follow_up_after: SignedDuration,
 }
 
@@ -547,11 +550,15 @@ impl Incident {
 
         let mut wanted = cmd.components.clone();
         if resolving && !was_resolved {
-            // Resolved means working again, unless staff say otherwise.
+            // Resolved means working again, unless staff say otherwise or
+            // another open incident still holds the component down.
             for id in before.components.keys() {
-                wanted
-                    .entry(id.clone())
-                    .or_insert(ComponentStatus::Operational);
+                let back_to = ctx
+                    .held_elsewhere
+                    .get(id)
+                    .copied()
+                    .unwrap_or(ComponentStatus::Operational);
+                wanted.entry(id.clone()).or_insert(back_to);
             }
         }
         let components = component_changes(&wanted, ctx)?;

@@ -321,6 +321,7 @@ fn context<'a>(
         entry_id: entry_id.to_string(),
         components: &snapshot.components,
         entry_ids: &snapshot.entry_ids,
+        held_elsewhere: &snapshot.held_elsewhere,
         follow_up_after: state.follow_up_after,
     }
 }

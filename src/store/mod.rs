@@ -70,6 +70,8 @@ pub struct Actor {
 pub struct Snapshot {
     pub components: BTreeMap<String, (String, ComponentStatus)>,
     pub entry_ids: BTreeSet<String>,
+    /// Per component, the worst status the other open incidents give it.
+    pub held_elsewhere: BTreeMap<String, ComponentStatus>,
 }
 
 pub type OpenFn<'a> =

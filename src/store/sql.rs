@@ -98,9 +98,16 @@ macro_rules! sql_store {
             ) -> $crate::store::Result<$crate::store::Snapshot> {
                 use sqlx::Row;
                 let mut components = std::collections::BTreeMap::new();
-                for row in sqlx::query("SELECT id, name, status FROM components")
-                    .fetch_all(&mut *conn)
-                    .await?
+                // Locked first: a write that changes components waits for
+                // any other in flight, then reads the incidents as they are
+                // after it (two incidents resolving at once must not each
+                // leave a component held down by the other).
+                for row in sqlx::query(&format!(
+                    "SELECT id, name, status FROM components ORDER BY id{}",
+                    Self::FOR_UPDATE
+                ))
+                .fetch_all(&mut *conn)
+                .await?
                 {
                     let status = $crate::store::sql::parse_enum(&row.try_get::<String, _>("status")?)?;
                     components.insert(row.try_get("id")?, (row.try_get("name")?, status));
@@ -115,9 +122,28 @@ macro_rules! sql_store {
                         entry_ids.insert(row.try_get("id")?);
                     }
                 }
+                let mut held_elsewhere: std::collections::BTreeMap<String, $crate::domain::ComponentStatus> =
+                    std::collections::BTreeMap::new();
+                for row in sqlx::query(
+                    "SELECT state FROM incidents WHERE status <> 'resolved' AND id <> $1",
+                )
+                .bind(incident_id.unwrap_or_default())
+                .fetch_all(&mut *conn)
+                .await?
+                {
+                    let stored: $crate::store::sql::StoredState =
+                        serde_json::from_str(&row.try_get::<String, _>("state")?)?;
+                    for (component, status) in stored.state.components {
+                        let held = held_elsewhere.entry(component).or_insert(status);
+                        if status.severity() > held.severity() {
+                            *held = status;
+                        }
+                    }
+                }
                 Ok($crate::store::Snapshot {
                     components,
                     entry_ids,
+                    held_elsewhere,
                 })
             }
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{assert_ts, id_of, unknown_id_like, TestApp, START};
+use crate::helpers::{assert_ts, id_of, mail_incident, unknown_id_like, TestApp, START};
 
 #[tokio::test]
 async fn a_new_component_is_operational_and_listed() {
@@ -217,5 +217,56 @@ async fn an_unknown_component_is_404() {
         .await
         .assert_error(404, "not_found", None);
 
+    app.stop().await;
+}
+
+/// A component two open incidents hold down stays down until both are
+/// resolved: resolving one gives it the status the other still claims, not
+/// "operational" (the page would say it works while an incident says not).
+#[tokio::test]
+async fn a_component_held_by_two_incidents_recovers_only_when_both_are_resolved() {
+    let app = TestApp::spawn().await;
+    let vpn = app.create_component("VPN").await;
+    let incident = |title: &str, status: &str| {
+        let mut body = mail_incident(&vpn);
+        body["title"] = json!(title);
+        body["components"] = json!({ vpn.as_str(): status });
+        body
+    };
+    let outage = id_of(
+        &app.open_incident(&incident("VPN down in Berlin", "major_outage"))
+            .await,
+    );
+    let slow = id_of(
+        &app.open_incident(&incident("VPN slow in Paris", "degraded_performance"))
+            .await,
+    );
+    assert_eq!(app.component(&vpn).await["status"], "degraded_performance");
+
+    let resolve = json!({"status": "resolved", "message": "Fixed."});
+    app.post_update(&slow, &resolve).await;
+    assert_eq!(
+        app.component(&vpn).await["status"],
+        "major_outage",
+        "Berlin's incident still holds the VPN down"
+    );
+    assert!(app.page_text("/").await.contains("Major outage"));
+
+    app.post_update(&outage, &resolve).await;
+    assert_eq!(app.component(&vpn).await["status"], "operational");
+
+    // The other way round: the worse one resolved first leaves the milder.
+    let outage = id_of(
+        &app.open_incident(&incident("VPN down again", "major_outage"))
+            .await,
+    );
+    let slow = id_of(
+        &app.open_incident(&incident("VPN slow again", "degraded_performance"))
+            .await,
+    );
+    app.post_update(&outage, &resolve).await;
+    assert_eq!(app.component(&vpn).await["status"], "degraded_performance");
+    app.post_update(&slow, &resolve).await;
+    assert_eq!(app.component(&vpn).await["status"], "operational");
     app.stop().await;
 }

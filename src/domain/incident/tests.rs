@@ -21,6 +21,7 @@ fn owner(name: &str) -> Owner {
 struct World {
     components: BTreeMap<String, (String, ComponentStatus)>,
     entry_ids: BTreeSet<String>,
+    held_elsewhere: BTreeMap<String, ComponentStatus>,
     n: usize,
 }
 
@@ -35,6 +36,7 @@ impl World {
         Self {
             components,
             entry_ids: BTreeSet::new(),
+            held_elsewhere: BTreeMap::new(),
             n: 0,
         }
     }
@@ -47,6 +49,7 @@ impl World {
             entry_id: format!("e{}", self.n),
             components: &self.components,
             entry_ids: &self.entry_ids,
+            held_elsewhere: &self.held_elsewhere,
             follow_up_after: SignedDuration::from_hours(24),
         }
     }
