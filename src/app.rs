@@ -174,6 +174,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         wake,
         page_changes,
         page_cache: Arc::default(),
+        trusted_proxies: config.trusted_proxies()?.into(),
         config: Arc::new(config),
     };
     let app: Router = http::router(state);

@@ -58,6 +58,10 @@ pub struct Config {
     /// How long Candor waits on the SMTP server (connecting, or one mail)
     /// before it gives up on that connection and retries the mail later.
     pub smtp_timeout: String,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose
+    /// `X-Forwarded-For` names the client, for the per-IP subscribe limit
+    /// and the audit log; empty: the peer is the client.
+    pub trusted_proxies: String,
     /// Public subscribe requests allowed from one IP address (IPv6: one
     /// /64), like `5/1m`; `off` for none.
     pub subscribe_limit_per_ip: String,
@@ -83,6 +87,7 @@ impl Default for Config {
             retry_schedule: "30s,2m,10m,30m,2h,6h".into(),
             delivery_lease: "2m".into(),
             smtp_timeout: "60s".into(),
+            trusted_proxies: String::new(),
             subscribe_limit_per_ip: "5/1m".into(),
             subscribe_limit_per_address: "3/1h".into(),
         }
@@ -113,6 +118,7 @@ const KEYS: &[&str] = &[
     "retry_schedule",
     "delivery_lease",
     "smtp_timeout",
+    "trusted_proxies",
     "subscribe_limit_per_ip",
     "subscribe_limit_per_address",
 ];
@@ -144,6 +150,7 @@ impl Config {
         self.retry_delays()?;
         self.delivery_lease()?;
         self.smtp_timeout()?;
+        self.trusted_proxies()?;
         self.subscribe_limit_per_ip()?;
         self.subscribe_limit_per_address()?;
         Ok(())
@@ -183,6 +190,27 @@ impl Config {
                 key: "delivery_lease",
                 message: format!("`{}` is not a duration like 2m or 30s", self.delivery_lease),
             })
+    }
+
+    /// The trusted proxies: `10.0.0.0/8, 127.0.0.1` (an address alone is
+    /// itself only).
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "trusted_proxies",
+                        message: format!(
+                            "`{entry}` is not an IP address or a range like 10.0.0.0/8"
+                        ),
+                    })
+            })
+            .collect()
     }
 
     /// How long one exchange with the SMTP server may take.
@@ -297,6 +325,22 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_ranges() {
+        let mut config = Config {
+            trusted_proxies: "10.0.0.0/8, 127.0.0.1,::1".into(),
+            ..Config::default()
+        };
+        let nets = config.trusted_proxies().unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(nets[1].to_string(), "127.0.0.1/32");
+        config.trusted_proxies = "10.0.0.0/8, proxy.local".into();
+        assert!(config.trusted_proxies().is_err());
+        config.trusted_proxies = String::new();
+        assert!(config.trusted_proxies().unwrap().is_empty());
+    }
 
     #[test]
     fn durations_parse_with_units() {

@@ -38,7 +38,10 @@ pub async fn require_token(
     let ip = request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
+        .map(|ConnectInfo(addr)| {
+            super::client_ip::client_ip(addr.ip(), request.headers(), &state.trusted_proxies)
+                .to_string()
+        });
     request.extensions_mut().insert(Actor { name, ip });
     Ok(next.run(request).await)
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod badge;
 pub mod cache;
+mod client_ip;
 mod components;
 pub mod error;
 pub mod extract;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub page_changes: Arc<AtomicU64>,
     /// The rendered public pages (`cache.rs`).
     pub page_cache: Arc<cache::PageCache>,
+    /// Proxies whose `X-Forwarded-For` names the client (`client_ip.rs`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// Every list the API returns.

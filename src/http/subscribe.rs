@@ -103,12 +103,14 @@ async fn subscribe(
     State(state): State<AppState>,
     Extension(limits): Extension<Arc<OnceLock<SubscribeLimits>>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let limits = limits.get_or_init(|| SubscribeLimits::new(&state));
     if let Some(Extension(ConnectInfo(peer))) = peer {
-        if let Err(wait) = limits.check_ip(peer.ip()) {
-            tracing::info!(ip = %peer.ip(), "subscribe refused: too many requests from this address");
+        let ip = super::client_ip::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+        if let Err(wait) = limits.check_ip(ip) {
+            tracing::info!(ip = %ip, "subscribe refused: too many requests from this address");
             return too_many(
                 &state,
                 wait,

@@ -12,10 +12,19 @@ struct Answer {
 }
 
 async fn subscribe(app: &TestApp, email: &str) -> Answer {
-    let reply = app
+    subscribe_via(app, email, None).await
+}
+
+/// As through a proxy that says the client is `forwarded_for`.
+async fn subscribe_via(app: &TestApp, email: &str, forwarded_for: Option<&str>) -> Answer {
+    let mut request = app
         .client
         .post(format!("{}/subscribe", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(client) = forwarded_for {
+        request = request.header("x-forwarded-for", client);
+    }
+    let reply = request
         .body(format!("email={}", email.replace('@', "%40")))
         .send()
         .await
@@ -144,5 +153,35 @@ async fn limits_are_configurable_and_can_be_off() {
         &subscribe(&app, "reader1@example.test").await,
         "for this address",
     );
+    app.stop().await;
+}
+
+/// Behind a load balancer every request comes from its address: with the
+/// balancer trusted, each client it names has a limit of its own.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = TestApp::spawn_with(|c| c.trusted_proxies = "127.0.0.1".into()).await;
+    for n in 1..=5 {
+        let answer = subscribe_via(&app, &format!("a{n}@example.test"), Some("203.0.113.5")).await;
+        assert_accepted(&answer);
+    }
+    let sixth = subscribe_via(&app, "a6@example.test", Some("203.0.113.5")).await;
+    assert_refused(&sixth, "from your network");
+    // Another reader behind the same balancer is not held back.
+    assert_accepted(&subscribe_via(&app, "b1@example.test", Some("198.51.100.7")).await);
+    app.stop().await;
+}
+
+/// From a peer nobody trusts, `X-Forwarded-For` is the client's own claim:
+/// a new made-up address per request does not get around the limit.
+#[tokio::test]
+async fn an_untrusted_peer_cannot_dodge_the_limit_with_forwarded_for() {
+    let app = TestApp::spawn().await;
+    for n in 1..=5 {
+        let forged = format!("203.0.113.{n}");
+        assert_accepted(&subscribe_via(&app, &format!("a{n}@example.test"), Some(&forged)).await);
+    }
+    let sixth = subscribe_via(&app, "a6@example.test", Some("203.0.113.99")).await;
+    assert_refused(&sixth, "from your network");
     app.stop().await;
 }
