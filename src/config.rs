@@ -183,13 +183,11 @@ impl Config {
 
     /// How long the worker holds a claimed batch before others may take it.
     pub fn delivery_lease(&self) -> Result<jiff::SignedDuration, ConfigError> {
-        parse_duration(&self.delivery_lease)
-            .filter(|d| !d.is_zero())
-            .and_then(|d| jiff::SignedDuration::try_from(d).ok())
-            .ok_or_else(|| ConfigError::Invalid {
-                key: "delivery_lease",
-                message: format!("`{}` is not a duration like 2m or 30s", self.delivery_lease),
-            })
+        let lease = positive_duration("delivery_lease", &self.delivery_lease)?;
+        jiff::SignedDuration::try_from(lease).map_err(|_| ConfigError::Invalid {
+            key: "delivery_lease",
+            message: format!("`{}` is too long", self.delivery_lease),
+        })
     }
 
     /// The trusted proxies: `10.0.0.0/8, 127.0.0.1` (an address alone is
@@ -215,12 +213,7 @@ impl Config {
 
     /// How long one exchange with the SMTP server may take.
     pub fn smtp_timeout(&self) -> Result<std::time::Duration, ConfigError> {
-        parse_duration(&self.smtp_timeout)
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| ConfigError::Invalid {
-                key: "smtp_timeout",
-                message: format!("`{}` is not a duration like 60s or 2m", self.smtp_timeout),
-            })
+        positive_duration("smtp_timeout", &self.smtp_timeout)
     }
 
     /// `None` when the limit is `off`.
@@ -307,6 +300,16 @@ impl Rate {
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d` (one number, one unit).
+/// A setting that must be a duration longer than zero.
+fn positive_duration(key: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    parse_duration(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!("`{text}` is not a duration like 30s or 2m"),
+        })
+}
+
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;

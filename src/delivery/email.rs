@@ -333,16 +333,6 @@ impl EntryMail {
     }
 }
 
-/// The mail for one entry to one subscriber.
-pub fn entry_mail(
-    settings: &MailSettings,
-    entry: &Entry,
-    subscriber_id: &str,
-    to: Mailbox,
-) -> Result<Message, lettre::error::Error> {
-    EntryMail::new(settings, entry).to(settings, subscriber_id, to)
-}
-
 /// A component's status set by staff, outside any incident.
 pub fn component_mail(
     settings: &MailSettings,

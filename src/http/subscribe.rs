@@ -253,13 +253,11 @@ impl SubscribeLimits {
         }
     }
 
-    /// IPv6 hosts usually hold a whole /64, so that is one key.
+    /// IPv6 hosts usually hold a whole /64, so that is one key (`client_ip`
+    /// has already turned IPv4-mapped addresses into IPv4).
     fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
         let key = match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-            },
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
             v4 => v4,
         };
         self.check(self.ip.as_ref(), &key)

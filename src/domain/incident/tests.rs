@@ -95,6 +95,15 @@ fn update_cmd() -> PostUpdate {
 
 const T0: &str = "2026-03-04T09:00:00Z";
 
+/// A plain resolving update.
+fn resolve_cmd() -> Command {
+    Command::Update(PostUpdate {
+        status: Some(IncidentStatus::Resolved),
+        next_update: None,
+        ..update_cmd()
+    })
+}
+
 fn opened(world: &mut World) -> Incident {
     let ctx = world.ctx(t(T0));
     let (incident, entry) = Incident::open("inc".into(), open_cmd(), &ctx).unwrap();
@@ -352,12 +361,7 @@ fn broken_promises_are_said_in_the_words_of_the_page() {
     assert_eq!(broken[1].headline, "promised for 09:30 UTC");
 
     // Nothing is owed by a resolved incident.
-    let resolve = PostUpdate {
-        status: Some(IncidentStatus::Resolved),
-        next_update: None,
-        ..update_cmd()
-    };
-    let (resolved, _) = apply(&mut world, &incident, Command::Update(resolve), due);
+    let (resolved, _) = apply(&mut world, &incident, resolve_cmd(), due);
     assert!(facts::broken_promises(&resolved, t("2026-03-04T12:00:00Z"), tz).is_empty());
 }
 
@@ -366,12 +370,7 @@ fn resolving_clears_the_promise_sets_follow_up_and_restores_components() {
     let mut world = World::new();
     let incident = opened(&mut world);
     let now = t("2026-03-04T11:00:00Z");
-    let resolve = PostUpdate {
-        status: Some(IncidentStatus::Resolved),
-        next_update: None,
-        ..update_cmd()
-    };
-    let (incident, entry) = apply(&mut world, &incident, Command::Update(resolve), now);
+    let (incident, entry) = apply(&mut world, &incident, resolve_cmd(), now);
     assert!(entry.classes.contains(&EntryClass::Resolved));
     assert!(entry.classes.contains(&EntryClass::ComponentsRecovered));
     assert_eq!(incident.state.next_update_at, None);
@@ -385,15 +384,10 @@ fn resolving_clears_the_promise_sets_follow_up_and_restores_components() {
 fn a_non_resolved_update_on_a_resolved_incident_reopens_it() {
     let mut world = World::new();
     let incident = opened(&mut world);
-    let resolve = PostUpdate {
-        status: Some(IncidentStatus::Resolved),
-        next_update: None,
-        ..update_cmd()
-    };
     let (incident, _) = apply(
         &mut world,
         &incident,
-        Command::Update(resolve),
+        resolve_cmd(),
         t("2026-03-04T11:00:00Z"),
     );
     let again = PostUpdate {
@@ -627,15 +621,10 @@ fn the_follow_up_comes_after_resolving_and_is_owed_until_posted() {
         "status"
     );
 
-    let resolve = PostUpdate {
-        status: Some(IncidentStatus::Resolved),
-        next_update: None,
-        ..update_cmd()
-    };
     let (incident, _) = apply(
         &mut world,
         &incident,
-        Command::Update(resolve),
+        resolve_cmd(),
         t("2026-03-04T11:00:00Z"),
     );
     assert!(incident.owes_follow_up());
@@ -647,4 +636,21 @@ fn the_follow_up_comes_after_resolving_and_is_owed_until_posted() {
     assert_eq!(entry.classes, vec![EntryClass::Postmortem]);
     assert!(!incident.owes_follow_up());
     assert!(incident.promises().is_empty());
+}
+
+#[test]
+fn resolving_gives_a_component_back_to_another_open_incident_that_holds_it() {
+    let mut world = World::new();
+    let incident = opened(&mut world);
+    world
+        .held_elsewhere
+        .insert("smtp".into(), ComponentStatus::MajorOutage);
+    let (_, entry) = apply(
+        &mut world,
+        &incident,
+        resolve_cmd(),
+        t("2026-03-04T11:00:00Z"),
+    );
+    assert_eq!(world.components["smtp"].1, ComponentStatus::MajorOutage);
+    assert!(!entry.classes.contains(&EntryClass::ComponentsRecovered));
 }
