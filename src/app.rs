@@ -45,6 +45,12 @@ impl Running {
         self.worker.clone()
     }
 
+    /// Stops the background worker for good: from now on nothing is sent
+    /// unless a test drains the outbox itself (`worker().drain_once()`).
+    pub fn pause_worker(&self) {
+        self.worker_task.abort();
+    }
+
     /// The scheduler of timed work, so tests can run it at a moved clock.
     pub fn scheduler(&self) -> Arc<Scheduler> {
         self.scheduler.clone()

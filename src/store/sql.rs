@@ -22,6 +22,24 @@ pub(crate) fn parse_enum<T: DeserializeOwned>(text: &str) -> Result<T> {
         .map_err(|e| StoreError::Other(anyhow::anyhow!("stored value `{text}`: {e}")))
 }
 
+/// Who an entry is for, written once for the POST and the worker (`$1` is
+/// the entry's id): confirmed subscribers of every component, or of one it
+/// concerns, or of any when it concerns none.
+pub(crate) const ENTRY_AUDIENCE: &str = "s.state = 'confirmed' AND (s.all_components \
+     OR NOT EXISTS (SELECT 1 FROM entry_components ec WHERE ec.entry_id = $1) \
+     OR EXISTS (SELECT 1 FROM subscriber_components sc JOIN entry_components ec \
+                ON ec.component_id = sc.component_id \
+                WHERE sc.subscriber_id = s.id AND ec.entry_id = $1))";
+
+/// Who hears of a component's status change by staff (`$1` is its id).
+pub(crate) const COMPONENT_AUDIENCE: &str = "s.state = 'confirmed' AND (s.all_components \
+     OR EXISTS (SELECT 1 FROM subscriber_components sc \
+                WHERE sc.subscriber_id = s.id AND sc.component_id = $1))";
+
+/// Subscribers per fan-out row: the POST writes one row per this many, the
+/// worker expands one row into that many deliveries.
+pub(crate) const FANOUT_SIZE: i64 = 500;
+
 pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => text,
@@ -37,6 +55,9 @@ macro_rules! sql_store {
         const INCIDENT_COLUMNS: &str = "id, kind, created_at, updated_at, last_seq, state";
         const ENTRY_COLUMNS: &str = "e.id, e.incident_id, e.seq, e.posted_at, e.author, e.system, \
              e.corrects, e.classes, e.message, e.state, e.diff, e.components";
+        /// What a claim reads of each delivery it leases.
+        const DELIVERY_COLUMNS: &str =
+            "id, kind, entry_id, subscriber_id, address, payload, channel, attempts";
         const COMPONENT_COLUMNS: &str =
             "id, name, description, group_id, position, status, created_at, updated_at";
 
@@ -242,8 +263,8 @@ macro_rules! sql_store {
                 .bind(serde_json::to_string(&entry.components)?)
                 .execute(&mut *conn)
                 .await?;
-                // The components this entry concerns, then one row per matching
-                // confirmed subscriber: the outbox commits with the entry.
+                // The components this entry concerns, then the promise to tell
+                // every matching confirmed subscriber: it commits with the entry.
                 let mut concerned: std::collections::BTreeSet<&str> =
                     entry.state.components.keys().map(String::as_str).collect();
                 concerned.extend(entry.components.iter().map(|c| c.id.as_str()));
@@ -254,32 +275,13 @@ macro_rules! sql_store {
                         .execute(&mut *conn)
                         .await?;
                 }
-                // Where this entry's rows will be: past every id this
-                // transaction can see now, up to the last it sees after.
-                let after_id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM deliveries")
-                    .fetch_one(&mut *conn)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO deliveries (kind, entry_id, subscriber_id, channel, state, attempts, \
-                     next_attempt_at, created_at) \
-                     SELECT 'entry', $1, s.id, s.channel, 'pending', 0, $2, $2 FROM subscribers s \
-                     WHERE s.state = 'confirmed' AND (s.all_components \
-                       OR NOT EXISTS (SELECT 1 FROM entry_components ec WHERE ec.entry_id = $1) \
-                       OR EXISTS (SELECT 1 FROM subscriber_components sc JOIN entry_components ec \
-                                  ON ec.component_id = sc.component_id \
-                                  WHERE sc.subscriber_id = s.id AND ec.entry_id = $1))",
+                Self::fan_out(
+                    conn,
+                    $crate::store::DeliveryKind::Entry,
+                    &entry.id,
+                    None,
+                    entry.posted_at,
                 )
-                .bind(&entry.id)
-                .bind($crate::store::ms(entry.posted_at))
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO entry_deliveries (entry_id, after_id, last_id) \
-                     SELECT $1, $2, COALESCE(MAX(id), $2) FROM deliveries",
-                )
-                .bind(&entry.id)
-                .bind(after_id)
-                .execute(&mut *conn)
                 .await?;
                 for change in &entry.components {
                     Self::set_component_status(
@@ -643,18 +645,13 @@ macro_rules! sql_store {
                         to: after.status,
                         at: now,
                     };
-                    sqlx::query(
-                        "INSERT INTO deliveries (kind, entry_id, subscriber_id, payload, channel, state, \
-                         attempts, next_attempt_at, created_at) \
-                         SELECT 'component', NULL, s.id, $1, s.channel, 'pending', 0, $2, $2 FROM subscribers s \
-                         WHERE s.state = 'confirmed' AND (s.all_components OR EXISTS \
-                           (SELECT 1 FROM subscriber_components sc \
-                            WHERE sc.subscriber_id = s.id AND sc.component_id = $3))",
+                    Self::fan_out(
+                        &mut tx,
+                        $crate::store::DeliveryKind::Component,
+                        id,
+                        Some(serde_json::to_string(&notice)?),
+                        now,
                     )
-                    .bind(serde_json::to_string(&notice)?)
-                    .bind($crate::store::ms(now))
-                    .bind(id)
-                    .execute(&mut *tx)
                     .await?;
                 }
                 Self::finish_write(
@@ -958,12 +955,12 @@ macro_rules! sql_store {
                 use sqlx::Row;
                 let now_ms = $crate::store::ms(now);
                 let (_guard, mut tx) = self.begin_write().await?;
-                let claimed = sqlx::query(&format!(
+                let mut claimed = sqlx::query(&format!(
                     "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1 WHERE id IN \
                      (SELECT id FROM deliveries{} WHERE state IN ('pending', 'failed') \
                       AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
                       ORDER BY id LIMIT $3{}) \
-                     RETURNING id, kind, entry_id, subscriber_id, address, payload, channel, attempts",
+                     RETURNING {DELIVERY_COLUMNS}",
                     Self::OPEN_DELIVERIES,
                     Self::SKIP_LOCKED
                 ))
@@ -972,6 +969,73 @@ macro_rules! sql_store {
                 .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?;
+                // Then fan-outs, oldest first, while the batch has room: each
+                // becomes its subscribers' delivery rows, leased to us, and is
+                // marked expanded in the same transaction.
+                while (claimed.len() as i64) < limit {
+                    let Some(fanout) = sqlx::query(&format!(
+                        "SELECT id, kind, entry_id, component_id, payload, first_subscriber, \
+                         last_subscriber, subscribers, posted_at FROM fanouts \
+                         WHERE expanded_at IS NULL ORDER BY id LIMIT 1{}",
+                        Self::SKIP_LOCKED
+                    ))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    else {
+                        break;
+                    };
+                    let subscribers: i64 = fanout.try_get("subscribers")?;
+                    if !claimed.is_empty() && claimed.len() as i64 + subscribers > limit {
+                        break;
+                    }
+                    let fanout_id: i64 = fanout.try_get("id")?;
+                    let kind: String = fanout.try_get("kind")?;
+                    let entry_id: Option<String> = fanout.try_get("entry_id")?;
+                    let (audience, key) = if kind == "entry" {
+                        ($crate::store::sql::ENTRY_AUDIENCE, entry_id.clone())
+                    } else {
+                        (
+                            $crate::store::sql::COMPONENT_AUDIENCE,
+                            fanout.try_get::<Option<String>, _>("component_id")?,
+                        )
+                    };
+                    // Those who still match, and were confirmed by the time it
+                    // was posted (ids are random: later ones fall in the range).
+                    let rows = sqlx::query(&format!(
+                        "INSERT INTO deliveries (kind, entry_id, subscriber_id, payload, channel, state, \
+                         attempts, next_attempt_at, lease_until, created_at, fanout_id) \
+                         SELECT $2, $3, s.id, $4, s.channel, 'pending', 1, $5, $6, $5, $7 \
+                         FROM subscribers s WHERE s.id >= $8 AND s.id <= $9 \
+                         AND s.confirmed_at <= $5 AND {audience} ORDER BY s.id \
+                         RETURNING {DELIVERY_COLUMNS}"
+                    ))
+                    .bind(key)
+                    .bind(&kind)
+                    .bind(&entry_id)
+                    .bind(fanout.try_get::<Option<String>, _>("payload")?)
+                    .bind(fanout.try_get::<i64, _>("posted_at")?)
+                    .bind($crate::store::ms(lease_until))
+                    .bind(fanout_id)
+                    .bind(fanout.try_get::<String, _>("first_subscriber")?)
+                    .bind(fanout.try_get::<String, _>("last_subscriber")?)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let ids = rows
+                        .iter()
+                        .map(|row| row.try_get::<i64, _>("id"))
+                        .collect::<std::result::Result<Vec<i64>, _>>()?;
+                    sqlx::query(
+                        "UPDATE fanouts SET expanded_at = $1, first_delivery = $2, last_delivery = $3 \
+                         WHERE id = $4",
+                    )
+                    .bind(now_ms)
+                    .bind(ids.iter().min().copied())
+                    .bind(ids.iter().max().copied())
+                    .bind(fanout_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    claimed.extend(rows);
+                }
                 tx.commit().await?;
                 drop(_guard);
                 if claimed.is_empty() {
@@ -1120,17 +1184,23 @@ macro_rules! sql_store {
                     })
                 })
                 .collect::<$crate::store::Result<_>>()?;
-                for row in sqlx::query(
-                    "SELECT d.entry_id, d.state, COUNT(*) AS n FROM entries e \
-                     JOIN entry_deliveries r ON r.entry_id = e.id \
-                     JOIN deliveries d ON d.id > r.after_id AND d.id <= r.last_id \
-                       AND d.entry_id = e.id \
-                     WHERE e.incident_id = $1 GROUP BY d.entry_id, d.state",
+                // Expanded fan-outs by their rows' states; the others count
+                // as pending, one per subscriber they stand for.
+                let counts = sqlx::query(
+                    "SELECT f.entry_id, d.state, COUNT(*) AS n FROM entries e \
+                     JOIN fanouts f ON f.entry_id = e.id \
+                     JOIN deliveries d ON d.id >= f.first_delivery AND d.id <= f.last_delivery \
+                       AND d.fanout_id = f.id \
+                     WHERE e.incident_id = $1 GROUP BY f.entry_id, d.state \
+                     UNION ALL \
+                     SELECT f.entry_id, 'pending' AS state, CAST(SUM(f.subscribers) AS BIGINT) AS n \
+                     FROM entries e JOIN fanouts f ON f.entry_id = e.id \
+                     WHERE e.incident_id = $1 AND f.expanded_at IS NULL GROUP BY f.entry_id",
                 )
                 .bind(incident_id)
                 .fetch_all(&mut *conn)
-                .await?
-                {
+                .await?;
+                for row in counts {
                     let entry_id: String = row.try_get("entry_id")?;
                     let state: String = row.try_get("state")?;
                     let n: i64 = row.try_get("n")?;
@@ -1556,6 +1626,43 @@ macro_rules! sql_store {
                     .execute(&mut *conn)
                     .await?;
                 }
+                Ok(())
+            }
+
+            /// Promises, in the caller's transaction, that everyone `key` (an
+            /// entry's or a component's id) is for will be told: one
+            /// `fanouts` row per `FANOUT_SIZE` of them, in subscriber-id order,
+            /// written by one statement. The worker expands them.
+            async fn fan_out(
+                conn: &mut Conn,
+                kind: $crate::store::DeliveryKind,
+                key: &str,
+                payload: Option<String>,
+                posted_at: jiff::Timestamp,
+            ) -> $crate::store::Result<()> {
+                let (audience, entry_id, component_id) = match kind {
+                    $crate::store::DeliveryKind::Entry => {
+                        ($crate::store::sql::ENTRY_AUDIENCE, Some(key), None)
+                    }
+                    _ => ($crate::store::sql::COMPONENT_AUDIENCE, None, Some(key)),
+                };
+                sqlx::query(&format!(
+                    "INSERT INTO fanouts (kind, entry_id, component_id, payload, first_subscriber, \
+                     last_subscriber, subscribers, posted_at) \
+                     SELECT $2, $3, $4, $5, MIN(m.id), MAX(m.id), COUNT(*), $6 FROM \
+                     (SELECT s.id, (ROW_NUMBER() OVER (ORDER BY s.id) - 1) / {} AS part \
+                      FROM subscribers s WHERE {audience}) m \
+                     GROUP BY m.part ORDER BY m.part",
+                    $crate::store::sql::FANOUT_SIZE
+                ))
+                .bind(key)
+                .bind($crate::store::sql::enum_text(&kind))
+                .bind(entry_id)
+                .bind(component_id)
+                .bind(payload)
+                .bind($crate::store::ms(posted_at))
+                .execute(&mut *conn)
+                .await?;
                 Ok(())
             }
 

@@ -434,6 +434,12 @@ impl TestApp {
         while worker.drain_once().await.expect("the outbox drains") > 0 {}
     }
 
+    /// Stops the background worker: nothing is sent until the test calls
+    /// `drain_outbox`.
+    pub fn pause_worker(&self) {
+        self.running.as_ref().expect("running").pause_worker();
+    }
+
     /// Runs the timed work due at the test clock's now, then sends what it queued.
     pub async fn run_scheduler(&self) {
         let running = self.running.as_ref().expect("running");

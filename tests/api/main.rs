@@ -14,6 +14,7 @@ mod components;
 mod corrections;
 mod crash;
 mod errors;
+mod fanout;
 mod feeds;
 mod health;
 mod helpers;

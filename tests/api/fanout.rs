@@ -1,0 +1,119 @@
+//! The fan-out between the POST and the mail: the entry's transaction
+//! promises the mail to everyone it is for (in groups of subscribers), and
+//! the worker turns each group into deliveries later. Staff see the promised
+//! mail as pending from the first moment; who gets it is decided as of the
+//! moment the entry was posted.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{id_of, TestApp};
+use crate::mailbox::Mailbox;
+
+async fn app_with(mailbox: &Mailbox) -> TestApp {
+    let url = mailbox.url();
+    TestApp::spawn_with(move |c| c.smtp_url = Some(candor::config::Secret::new(url))).await
+}
+
+async fn add_confirmed(app: &TestApp, email: &str) -> Value {
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": email, "confirmed": true}),
+    )
+    .await
+    .expect(201)
+}
+
+async fn report(app: &TestApp, incident_id: &str) -> Value {
+    app.admin_get(&format!("/api/v1/incidents/{incident_id}/deliveries"))
+        .await
+        .expect(200)
+}
+
+#[tokio::test]
+async fn mail_not_yet_sent_counts_as_pending_from_the_first_moment() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    for n in 0..3 {
+        add_confirmed(&app, &format!("reader{n}@example.test")).await;
+    }
+    let incident = app.open_mail_incident(&smtp).await;
+    let id = id_of(&incident);
+
+    let before = report(&app, &id).await;
+    assert_eq!(before["totals"]["pending"], 3, "{before}");
+    assert_eq!(before["totals"]["sent"], 0, "{before}");
+    assert_eq!(before["entries"][0]["pending"], 3, "{before}");
+    assert_eq!(mailbox.count(), 0, "nothing is sent while the worker waits");
+
+    app.drain_outbox().await;
+    for n in 0..3 {
+        mailbox.wait_for(&format!("reader{n}@example.test"), 1).await;
+    }
+    let after = report(&app, &id).await;
+    assert_eq!(after["totals"]["pending"], 0, "{after}");
+    assert_eq!(after["totals"]["sent"], 3, "{after}");
+    app.stop().await;
+}
+
+/// Subscriber ids are random, so a later subscriber's id often falls among
+/// those the entry's group stands for: it must still not get the entry, and
+/// one who unsubscribed before the mail went out gets nothing either.
+#[tokio::test]
+async fn who_gets_an_entry_is_decided_when_it_is_posted() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox).await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    let mut earlier = Vec::new();
+    for n in 0..10 {
+        earlier.push(add_confirmed(&app, &format!("early{n}@example.test")).await);
+    }
+    let ids: Vec<String> = earlier.iter().map(id_of).collect();
+    let (low, high) = (ids.iter().min().unwrap(), ids.iter().max().unwrap());
+    let incident = app.open_mail_incident(&smtp).await;
+    let incident_id = id_of(&incident);
+
+    app.advance_minutes(1);
+    let mut newcomer = None;
+    for n in 0..40 {
+        let added = add_confirmed(&app, &format!("late{n}@example.test")).await;
+        let id = id_of(&added);
+        if &id > low && &id < high {
+            newcomer = Some(added["address"].as_str().unwrap().to_string());
+            break;
+        }
+    }
+    let newcomer = newcomer.expect("a later subscriber whose id lies among the earlier ones");
+    app.raw(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/subscribers/{}", ids[0]),
+    )
+    .admin()
+    .send()
+    .await
+    .expect(200);
+
+    app.drain_outbox().await;
+    for n in 1..10 {
+        mailbox.wait_for(&format!("early{n}@example.test"), 1).await;
+    }
+    app.drain_outbox().await;
+    assert_eq!(mailbox.mails_to(&newcomer).len(), 0, "{newcomer} joined later");
+    assert_eq!(mailbox.mails_to("early0@example.test").len(), 0);
+    let sent = report(&app, &incident_id).await;
+    assert_eq!(sent["totals"]["sent"], 9, "{sent}");
+    assert_eq!(sent["totals"]["pending"], 0, "{sent}");
+
+    // The next entry is for them.
+    app.post_update(
+        &incident_id,
+        &json!({"status": "identified", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "We found it."}),
+    )
+    .await;
+    app.drain_outbox().await;
+    assert_eq!(mailbox.wait_for(&newcomer, 1).await.len(), 1);
+    app.stop().await;
+}
