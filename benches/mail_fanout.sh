@@ -108,14 +108,15 @@ api() { # METHOD PATH [JSON]
 json_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'; }
 
 # Confirmed subscribers of everything, with the values Candor itself writes
-# (see Subscriber::email and write_subscriber); ids only need to be unique.
+# (see Subscriber::email and write_subscriber). Ids are unique and, like
+# Candor's own, in no relation to the order the rows were written in.
 # On PostgreSQL the table is then vacuumed, as autovacuum would have done
 # long before an incident: the first scan of freshly inserted rows would
 # otherwise also write their hint bits, inside the timed POST.
 insert_subscribers() { # BACKEND DATABASE_URL COUNT
   local now_ms
   now_ms=$(($(date +%s%N) / 1000000))
-  local select="'bench' || substr('0000000' || n, -7, 7), 'email', 'reader' || n || '@bench.test',
+  local select="lower(hex(randomblob(4))) || substr('0000000' || n, -7, 7), 'email', 'reader' || n || '@bench.test',
     'confirmed', TRUE, $now_ms, NULL, $now_ms, NULL"
   local columns="(id, channel, address, state, all_components, created_at, confirm_sent_at, confirmed_at, unsubscribed_at)"
   if [ "$1" = sqlite ]; then
@@ -127,7 +128,7 @@ SELECT $select FROM seq;
 SQL
   else
     psql "$2" -qv ON_ERROR_STOP=1 -c "INSERT INTO subscribers $columns
-      SELECT 'bench' || lpad(n::text, 7, '0'), 'email', 'reader' || n || '@bench.test',
+      SELECT substr(md5(n::text), 1, 8) || lpad(n::text, 7, '0'), 'email', 'reader' || n || '@bench.test',
         'confirmed', TRUE, $now_ms, NULL, $now_ms, NULL FROM generate_series(1, $3) AS n;" \
       -c "VACUUM ANALYZE subscribers;" >/dev/null
   fi
