@@ -138,8 +138,8 @@ impl Worker {
         let mut groups: VecDeque<Vec<ClaimedDelivery>> = VecDeque::new();
         let mut group_of: HashMap<String, usize> = HashMap::new();
         for delivery in claimed {
-            let recipient = match (&delivery.subscriber, &delivery.staff_mail) {
-                (Some(s), _) => s.id.clone(),
+            let recipient = match (&delivery.recipient, &delivery.staff_mail) {
+                (Some(r), _) => r.subscriber_id.clone(),
                 (None, Some(mail)) => format!("staff:{}", mail.to),
                 (None, None) => format!("delivery:{}", delivery.id),
             };
@@ -290,7 +290,7 @@ impl Worker {
             return self.mailer.send(lane, &message).await;
         }
         let subscriber = delivery
-            .subscriber
+            .recipient
             .as_ref()
             .ok_or_else(|| permanent("the subscriber is missing"))?;
         let to = Mailbox::new(
@@ -311,14 +311,22 @@ impl Worker {
                     .as_ref()
                     .and_then(|entry| prepared.get(&entry.id))
                     .ok_or_else(|| permanent("the entry is missing"))?;
-                mail.to(&self.settings, &subscriber.id, to)
+                mail.to(&self.settings, &subscriber.subscriber_id, to)
             }
             DeliveryKind::Confirmation => {
                 if subscriber.state != SubscriberState::Pending {
                     return Ok(());
                 }
-                let sent_at = delivery.confirm_sent_at.unwrap_or(subscriber.created_at);
-                email::confirmation_mail(&self.settings, &subscriber.id, sent_at, delivery.id, to)
+                let sent_at = delivery
+                    .confirm_sent_at
+                    .ok_or_else(|| permanent("the confirmation link's time is missing"))?;
+                email::confirmation_mail(
+                    &self.settings,
+                    &subscriber.subscriber_id,
+                    sent_at,
+                    delivery.id,
+                    to,
+                )
             }
             DeliveryKind::Component => {
                 if subscriber.state != SubscriberState::Confirmed {
@@ -328,7 +336,13 @@ impl Worker {
                     .component_notice
                     .as_ref()
                     .ok_or_else(|| permanent("the component change is missing"))?;
-                email::component_mail(&self.settings, notice, &subscriber.id, delivery.id, to)
+                email::component_mail(
+                    &self.settings,
+                    notice,
+                    &subscriber.subscriber_id,
+                    delivery.id,
+                    to,
+                )
             }
             DeliveryKind::Reminder => unreachable!("handled above"),
         }

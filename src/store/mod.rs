@@ -13,7 +13,7 @@ use jiff::Timestamp;
 
 use crate::domain::{
     component::Component,
-    subscriber::{Channel, Subscriber},
+    subscriber::{Channel, Subscriber, SubscriberState},
     ComponentStatus, DomainError, Entry, Incident, Kind,
 };
 
@@ -174,13 +174,22 @@ pub struct ClaimedDelivery {
     pub attempts: i64,
     pub channel: Channel,
     /// `None` for mail to staff.
-    pub subscriber: Option<Subscriber>,
+    pub recipient: Option<Recipient>,
     /// Where mail to staff goes, and what it says.
     pub staff_mail: Option<StaffMail>,
     pub component_notice: Option<ComponentNotice>,
     /// When the subscriber's confirmation link was made (confirmations).
     pub confirm_sent_at: Option<Timestamp>,
-    pub entry: Option<Entry>,
+    /// Shared by every delivery of the entry in the batch.
+    pub entry: Option<Arc<Entry>>,
+}
+
+/// The subscriber a delivery goes to, as the claim found them.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub subscriber_id: String,
+    pub address: String,
+    pub state: SubscriberState,
 }
 
 /// Delivery counts of one entry, for staff.

@@ -960,7 +960,7 @@ macro_rules! sql_store {
                 use sqlx::Row;
                 let now_ms = $crate::store::ms(now);
                 let (_guard, mut tx) = self.begin_write().await?;
-                let mut claimed = sqlx::query(&format!(
+                let claimed = sqlx::query(&format!(
                     "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1 WHERE id IN \
                      (SELECT id FROM deliveries{} WHERE state IN ('pending', 'failed') \
                       AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
@@ -976,8 +976,10 @@ macro_rules! sql_store {
                 .await?;
                 // Then fan-outs, oldest first, while the batch has room: each
                 // becomes its subscribers' delivery rows, leased to us, and is
-                // marked expanded in the same transaction.
-                while (claimed.len() as i64) < limit {
+                // marked expanded in the same transaction. Their rows carry
+                // the address each subscriber had, confirmed, at this moment.
+                let mut expanded = Vec::new();
+                while ((claimed.len() + expanded.len()) as i64) < limit {
                     let Some(fanout) = sqlx::query(&format!(
                         "SELECT id, kind, entry_id, component_id, payload, first_subscriber, \
                          last_subscriber, subscribers, posted_at FROM fanouts \
@@ -990,7 +992,8 @@ macro_rules! sql_store {
                         break;
                     };
                     let subscribers: i64 = fanout.try_get("subscribers")?;
-                    if !claimed.is_empty() && claimed.len() as i64 + subscribers > limit {
+                    let taken = (claimed.len() + expanded.len()) as i64;
+                    if taken > 0 && taken + subscribers > limit {
                         break;
                     }
                     let fanout_id: i64 = fanout.try_get("id")?;
@@ -1007,9 +1010,9 @@ macro_rules! sql_store {
                     // Those who still match, and were confirmed by the time it
                     // was posted (ids are random: later ones fall in the range).
                     let rows = sqlx::query(&format!(
-                        "INSERT INTO deliveries (kind, entry_id, subscriber_id, payload, channel, state, \
-                         attempts, next_attempt_at, lease_until, created_at, fanout_id) \
-                         SELECT $2, $3, s.id, $4, s.channel, 'pending', 1, $5, $6, $5, $7 \
+                        "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
+                         state, attempts, next_attempt_at, lease_until, created_at, fanout_id) \
+                         SELECT $2, $3, s.id, s.address, $4, s.channel, 'pending', 1, $5, $6, $5, $7 \
                          FROM subscribers s WHERE s.id >= $8 AND s.id <= $9 \
                          AND s.confirmed_at <= $5 AND {audience} ORDER BY s.id \
                          RETURNING {DELIVERY_COLUMNS}"
@@ -1039,22 +1042,21 @@ macro_rules! sql_store {
                     .bind(fanout_id)
                     .execute(&mut *tx)
                     .await?;
-                    claimed.extend(rows);
+                    expanded.extend(rows);
                 }
                 tx.commit().await?;
                 drop(_guard);
-                if claimed.is_empty() {
+                if claimed.is_empty() && expanded.is_empty() {
                     return Ok(Vec::new());
                 }
                 let mut conn = self.pool.acquire().await?;
-                let mut entries: std::collections::HashMap<String, $crate::domain::Entry> =
-                    std::collections::HashMap::new();
-                let mut subscribers: std::collections::HashMap<
+                // Rows claimed again (retries, confirmations, rows whose lease
+                // ended) look their subscriber up now, as of this claim; one
+                // query per 500 of them.
+                let mut recipients: std::collections::HashMap<
                     String,
-                    ($crate::domain::subscriber::Subscriber, Option<jiff::Timestamp>),
+                    ($crate::store::Recipient, jiff::Timestamp),
                 > = std::collections::HashMap::new();
-                // The batch's subscribers in one query per 500 (their component
-                // choice is not needed to send, so it is not loaded).
                 let wanted: Vec<String> = claimed
                     .iter()
                     .filter_map(|row| row.try_get::<Option<String>, _>("subscriber_id").ok().flatten())
@@ -1063,7 +1065,8 @@ macro_rules! sql_store {
                     .collect();
                 for chunk in wanted.chunks(500) {
                     let sql = format!(
-                        "SELECT * FROM subscribers WHERE id IN ({})",
+                        "SELECT id, address, state, created_at, confirm_sent_at FROM subscribers \
+                         WHERE id IN ({})",
                         Self::placeholders(1, chunk.len())
                     );
                     let mut query = sqlx::query(&sql);
@@ -1072,28 +1075,59 @@ macro_rules! sql_store {
                     }
                     for srow in query.fetch_all(&mut *conn).await? {
                         let sent: Option<i64> = srow.try_get("confirm_sent_at")?;
-                        let subscriber = Self::subscriber_fields(&srow, Vec::new())?;
-                        subscribers.insert(
-                            subscriber.id.clone(),
-                            (subscriber, sent.map($crate::store::from_ms).transpose()?),
-                        );
+                        let link_made_at =
+                            $crate::store::from_ms(sent.unwrap_or(srow.try_get("created_at")?))?;
+                        let recipient = $crate::store::Recipient {
+                            subscriber_id: srow.try_get("id")?,
+                            address: srow.try_get("address")?,
+                            state: $crate::store::sql::parse_enum(&srow.try_get::<String, _>("state")?)?,
+                        };
+                        recipients.insert(recipient.subscriber_id.clone(), (recipient, link_made_at));
                     }
                 }
-                let mut out = Vec::with_capacity(claimed.len());
-                for row in &claimed {
+                let mut entries: std::collections::HashMap<
+                    String,
+                    std::sync::Arc<$crate::domain::Entry>,
+                > = std::collections::HashMap::new();
+                let mut out = Vec::with_capacity(claimed.len() + expanded.len());
+                let rows = claimed
+                    .iter()
+                    .map(|row| (row, false))
+                    .chain(expanded.iter().map(|row| (row, true)));
+                for (row, fresh) in rows {
                     let entry_id: Option<String> = row.try_get("entry_id")?;
                     let subscriber_id: Option<String> = row.try_get("subscriber_id")?;
-                    if let Some(entry_id) = &entry_id {
-                        if !entries.contains_key(entry_id) {
-                            let mut found =
-                                Self::entries_where(&mut conn, "e.id = $1", Some(entry_id)).await?;
-                            let entry = found.pop().ok_or($crate::store::StoreError::NotFound)?;
-                            entries.insert(entry_id.clone(), entry);
-                        }
-                    }
-                    let (subscriber, confirm_sent_at) = match subscriber_id.as_ref().and_then(|id| subscribers.get(id)) {
-                        Some((s, sent)) => (Some(s.clone()), *sent),
-                        None => (None, None),
+                    let entry = match entry_id {
+                        Some(entry_id) => Some(match entries.get(&entry_id) {
+                            Some(entry) => entry.clone(),
+                            None => {
+                                let mut found =
+                                    Self::entries_where(&mut conn, "e.id = $1", Some(&entry_id)).await?;
+                                let entry = std::sync::Arc::new(
+                                    found.pop().ok_or($crate::store::StoreError::NotFound)?,
+                                );
+                                entries.insert(entry_id, entry.clone());
+                                entry
+                            }
+                        }),
+                        None => None,
+                    };
+                    let (recipient, confirm_sent_at) = match (fresh, subscriber_id) {
+                        (true, Some(subscriber_id)) => (
+                            Some($crate::store::Recipient {
+                                subscriber_id,
+                                address: row.try_get("address")?,
+                                state: $crate::domain::subscriber::SubscriberState::Confirmed,
+                            }),
+                            None,
+                        ),
+                        (false, Some(id)) => match recipients.get(&id) {
+                            Some((recipient, link_made_at)) => {
+                                (Some(recipient.clone()), Some(*link_made_at))
+                            }
+                            None => (None, None),
+                        },
+                        (_, None) => (None, None),
                     };
                     let kind: $crate::store::DeliveryKind =
                         $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?;
@@ -1114,10 +1148,10 @@ macro_rules! sql_store {
                         component_notice,
                         attempts: row.try_get("attempts")?,
                         channel: $crate::store::sql::parse_enum(&row.try_get::<String, _>("channel")?)?,
-                        subscriber,
+                        recipient,
                         staff_mail,
                         confirm_sent_at,
-                        entry: entry_id.and_then(|id| entries.get(&id).cloned()),
+                        entry,
                     });
                 }
                 // RETURNING has no order; deliveries are sent in the order they were queued.

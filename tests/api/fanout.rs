@@ -188,3 +188,34 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
     upgraded.shutdown().await;
     app.stop().await;
 }
+
+/// A retry looks its subscriber up again: whoever unsubscribed while the
+/// relay was down is not mailed when it comes back.
+#[tokio::test]
+async fn a_retry_is_not_sent_to_an_address_that_unsubscribed_meanwhile() {
+    let mut mailbox = Mailbox::down(crate::mailbox::free_port());
+    let app = app_with(&mailbox).await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    let leaving = add_confirmed(&app, "leaving@example.test").await;
+    add_confirmed(&app, "staying@example.test").await;
+    let incident = app.open_mail_incident(&smtp).await;
+    app.drain_outbox().await;
+    let failed = report(&app, &id_of(&incident)).await;
+    assert_eq!(failed["totals"]["failed"], 2, "{failed}");
+
+    app.raw(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/subscribers/{}", id_of(&leaving)),
+    )
+    .admin()
+    .send()
+    .await
+    .expect(200);
+    mailbox.up();
+    app.advance_minutes(1);
+    app.drain_outbox().await;
+    mailbox.wait_for("staying@example.test", 1).await;
+    assert_eq!(mailbox.mails_to("leaving@example.test").len(), 0);
+    app.stop().await;
+}
