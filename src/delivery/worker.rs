@@ -17,8 +17,9 @@ use crate::store::{ClaimedDelivery, DeliveryKind, Store};
 /// The default lease (config `delivery_lease`): how long a claimed batch is
 /// ours; after that another worker may take it.
 pub const LEASE: SignedDuration = SignedDuration::from_mins(2);
-/// Deliveries claimed at once. Mails are marked sent as they go, so a crash
-/// sends again far fewer than this (those in flight and not yet marked).
+/// Deliveries claimed at once (due rows first, then fan-outs expanded while
+/// the batch has room). Mails are marked sent as they go, so a crash sends
+/// again far fewer than this (those in flight and not yet marked).
 pub const BATCH: i64 = 512;
 /// Mails being sent at once: each on an SMTP connection of its own.
 pub const IN_FLIGHT: usize = 32;
