@@ -153,6 +153,9 @@ impl Worker {
         let groups = Arc::new(std::sync::Mutex::new(groups));
         let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
         let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // Mail held back behind an earlier one to the same address that
+        // failed: (delivery, when that one is retried).
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
         // Lanes run in one task per core (rendering a mail costs about as
         // much as sending it); within a task they take turns, which is
         // cheaper than a task per lane waking across threads.
@@ -164,27 +167,40 @@ impl Worker {
         for shard in 0..shards {
             let lanes = futures::stream::FuturesUnordered::new();
             for lane in shard * per_shard..((shard + 1) * per_shard).min(IN_FLIGHT) {
-                let (worker, groups, prepared, sent_tx, failures) = (
+                let (worker, groups, prepared, sent_tx, failures, held) = (
                     self.clone(),
                     groups.clone(),
                     prepared.clone(),
                     sent_tx.clone(),
                     failures.clone(),
+                    held.clone(),
                 );
                 lanes.push(async move {
                     loop {
                         let Some(group) = groups.lock().expect("groups lock").pop_front() else {
                             return;
                         };
+                        // Once a mail fails for now, the rest of this
+                        // recipient's wait for its retry, to stay in order.
+                        let mut behind: Option<Timestamp> = None;
                         for delivery in group {
+                            if let Some(until) = behind {
+                                held.lock().expect("held lock").push((delivery.id, until));
+                                continue;
+                            }
                             match worker.deliver(lane, &delivery, &prepared).await {
                                 Ok(()) => {
                                     let _ = sent_tx.send(delivery.id);
                                 }
-                                Err(err) => failures
-                                    .lock()
-                                    .expect("failures lock")
-                                    .push((delivery, err)),
+                                Err(err) => {
+                                    let retry_at =
+                                        worker.retry_at(&delivery, &err, worker.clock.now());
+                                    behind = retry_at;
+                                    failures
+                                        .lock()
+                                        .expect("failures lock")
+                                        .push((delivery, err, retry_at));
+                                }
                             }
                         }
                     }
@@ -232,10 +248,8 @@ impl Worker {
         let (sent, marked) = tokio::join!(sending, marking);
         marked?;
         sent?;
-        let now = self.clock.now();
         let failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
-        for (delivery, err) in failures {
-            let retry_at = self.retry_at(&delivery, &err, now);
+        for (delivery, err, retry_at) in failures {
             tracing::warn!(
                 delivery = delivery.id,
                 attempts = delivery.attempts,
@@ -247,6 +261,14 @@ impl Worker {
             self.store
                 .mark_failed(delivery.id, &err.message, retry_at)
                 .await?;
+        }
+        let held = std::mem::take(&mut *held.lock().expect("held lock"));
+        let mut by_time: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+        for (id, until) in held {
+            by_time.entry(until).or_default().push(id);
+        }
+        for (until, ids) in by_time {
+            self.store.hold_back(&ids, until).await?;
         }
         Ok(())
     }

@@ -346,6 +346,9 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_sent(&self, ids: &[i64], now: Timestamp) -> Result<()>;
     /// A failed attempt: retried at `retry_at`, or dead when `None`.
     async fn mark_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
+    /// Gives back leased deliveries unsent, due at `until`: they wait behind
+    /// an earlier mail to the same address that failed (not an attempt).
+    async fn hold_back(&self, ids: &[i64], until: Timestamp) -> Result<()>;
     async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
 
     /// Records a subscriber's "still affected" report, once; on the first

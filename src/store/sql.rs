@@ -1009,12 +1009,23 @@ macro_rules! sql_store {
                     };
                     // Those who still match, and were confirmed by the time it
                     // was posted (ids are random: later ones fall in the range).
+                    // Whoever has an earlier mail waiting for its retry gets
+                    // this one after it: not leased, due when that retry is.
+                    // (An earlier mail claimed just above, in this batch, is
+                    // sent first and holds this one back if it fails again.)
                     let rows = sqlx::query(&format!(
                         "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
                          state, attempts, next_attempt_at, lease_until, created_at, fanout_id) \
-                         SELECT $2, $3, s.id, s.address, $4, s.channel, 'pending', 1, $5, $6, $5, $7 \
-                         FROM subscribers s WHERE s.id >= $8 AND s.id <= $9 \
-                         AND s.confirmed_at <= $5 AND {audience} ORDER BY s.id \
+                         SELECT $2, $3, x.id, x.address, $4, x.channel, 'pending', \
+                           CASE WHEN x.behind IS NULL THEN 1 ELSE 0 END, COALESCE(x.behind, $5), \
+                           CASE WHEN x.behind IS NULL THEN $6 END, $5, $7 \
+                         FROM (SELECT s.id, s.address, s.channel, \
+                                 (SELECT MAX(o.next_attempt_at) FROM deliveries o \
+                                  WHERE o.subscriber_id = s.id AND o.state = 'failed' \
+                                  AND (o.lease_until IS NULL OR o.lease_until <> $6)) AS behind \
+                               FROM subscribers s WHERE s.id >= $8 AND s.id <= $9 \
+                               AND s.confirmed_at <= $5 AND {audience}) x \
+                         ORDER BY x.id \
                          RETURNING {DELIVERY_COLUMNS}"
                     ))
                     .bind(key)
@@ -1042,7 +1053,12 @@ macro_rules! sql_store {
                     .bind(fanout_id)
                     .execute(&mut *tx)
                     .await?;
-                    expanded.extend(rows);
+                    // Only the leased ones are ours to send now.
+                    for row in rows {
+                        if row.try_get::<i64, _>("attempts")? > 0 {
+                            expanded.push(row);
+                        }
+                    }
                 }
                 tx.commit().await?;
                 drop(_guard);
@@ -1167,6 +1183,28 @@ macro_rules! sql_store {
                         Self::placeholders(2, chunk.len())
                     );
                     let mut query = sqlx::query(&sql).bind($crate::store::ms(now));
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    let (_guard, mut tx) = self.begin_write().await?;
+                    query.execute(&mut *tx).await?;
+                    tx.commit().await?;
+                }
+                Ok(())
+            }
+
+            async fn hold_back(
+                &self,
+                ids: &[i64],
+                until: jiff::Timestamp,
+            ) -> $crate::store::Result<()> {
+                for chunk in ids.chunks(500) {
+                    let sql = format!(
+                        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $1, \
+                         attempts = attempts - 1 WHERE id IN ({})",
+                        Self::placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind($crate::store::ms(until));
                     for id in chunk {
                         query = query.bind(*id);
                     }

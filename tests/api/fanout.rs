@@ -158,7 +158,8 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
             WHERE entry_id IS NOT NULL AND first_delivery IS NOT NULL GROUP BY entry_id;
         DROP TABLE fanouts;
         ALTER TABLE deliveries DROP COLUMN fanout_id;
-        DELETE FROM _sqlx_migrations WHERE version = 5;";
+        DROP INDEX deliveries_waiting;
+        DELETE FROM _sqlx_migrations WHERE version >= 5;";
     if app.db.url.starts_with("sqlite:") {
         let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
         sqlx::raw_sql(downgrade).execute(&mut db).await.unwrap();
@@ -217,5 +218,100 @@ async fn a_retry_is_not_sent_to_an_address_that_unsubscribed_meanwhile() {
     app.drain_outbox().await;
     mailbox.wait_for("staying@example.test", 1).await;
     assert_eq!(mailbox.mails_to("leaving@example.test").len(), 0);
+    app.stop().await;
+}
+
+/// Each reader's mail arrives in the order it was posted: an update posted
+/// while the mail before it waits for a retry waits behind it, and both go
+/// out, in order, when the retry comes.
+#[tokio::test]
+async fn a_later_entry_waits_behind_an_earlier_mail_that_failed() {
+    let mut mailbox = Mailbox::down(crate::mailbox::free_port());
+    let app = app_with(&mailbox).await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    add_confirmed(&app, "reader@example.test").await;
+    let incident = app.open_mail_incident(&smtp).await;
+    let incident_id = id_of(&incident);
+    app.drain_outbox().await;
+    mailbox.up();
+
+    app.post_update(
+        &incident_id,
+        &json!({"status": "identified", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "We found it."}),
+    )
+    .await;
+    app.drain_outbox().await;
+    assert_eq!(
+        mailbox.mails_to("reader@example.test").len(),
+        0,
+        "the update went out before the opening it follows"
+    );
+    let waiting = report(&app, &incident_id).await;
+    assert_eq!(waiting["entries"][0]["pending"], 1, "{waiting}");
+    assert_eq!(waiting["entries"][1]["failed"], 1, "{waiting}");
+
+    app.advance_minutes(1);
+    app.drain_outbox().await;
+    let mails = mailbox.wait_for("reader@example.test", 2).await;
+    assert!(
+        mails[0].subject.starts_with("[New]"),
+        "{:?}",
+        mails[0].subject
+    );
+    assert!(
+        mails[1].subject.contains("Expired relay certificate"),
+        "{:?}",
+        mails[1].subject
+    );
+    let sent = report(&app, &incident_id).await;
+    assert_eq!(sent["totals"]["sent"], 2, "{sent}");
+    app.stop().await;
+}
+
+/// When a reader's earlier mail fails again, the mail waiting behind it is
+/// not tried (nor counted as failed): it waits for the next retry.
+#[tokio::test]
+async fn mail_held_behind_a_failure_is_not_tried_before_it() {
+    let mut mailbox = Mailbox::down(crate::mailbox::free_port());
+    let app = app_with(&mailbox).await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    add_confirmed(&app, "reader@example.test").await;
+    let incident = app.open_mail_incident(&smtp).await;
+    let incident_id = id_of(&incident);
+    app.drain_outbox().await;
+    app.post_update(
+        &incident_id,
+        &json!({"status": "identified", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "We found it."}),
+    )
+    .await;
+
+    // The retry is due: both are taken, the opening fails again.
+    app.advance_minutes(1);
+    app.drain_outbox().await;
+    let held = report(&app, &incident_id).await;
+    let (update, opening) = (&held["entries"][0], &held["entries"][1]);
+    assert_eq!(opening["failed"], 1, "{held}");
+    assert_eq!(opening["failures"][0]["attempts"], 2, "{held}");
+    assert_eq!(update["pending"], 1, "{held}");
+    assert_eq!(update["failed"], 0, "the update was tried: {held}");
+
+    mailbox.up();
+    app.advance_minutes(5);
+    app.drain_outbox().await;
+    let mails = mailbox.wait_for("reader@example.test", 2).await;
+    assert!(
+        mails[0].subject.starts_with("[New]"),
+        "{:?}",
+        mails[0].subject
+    );
+    assert!(
+        mails[1].subject.contains("Expired relay certificate"),
+        "{:?}",
+        mails[1].subject
+    );
     app.stop().await;
 }
