@@ -10,5 +10,6 @@ pub mod http;
 pub mod ids;
 pub mod scheduler;
 pub mod signing;
+pub mod statuspage;
 pub mod store;
 pub mod views;
