@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::delivery::{
     email::MailSettings,
     mailer::{FileMailer, Mailer, SmtpMailer},
+    webhook::{self, Webhooks},
     worker::{self, Worker},
 };
 use crate::http::{self, AppState};
@@ -131,6 +132,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             from: mail.from.clone(),
             host: mail.host.clone(),
         },
+        webhooks: Webhooks::new(webhook::TIMEOUT)?,
         retry_schedule: config.retry_delays()?,
         lease: config.delivery_lease()?,
         wake: wake.clone(),

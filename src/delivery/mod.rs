@@ -3,4 +3,5 @@
 
 pub mod email;
 pub mod mailer;
+pub mod webhook;
 pub mod worker;

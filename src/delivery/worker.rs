@@ -10,8 +10,10 @@ use tokio::sync::Notify;
 
 use super::email::{self, EntryMail, MailSettings};
 use super::mailer::{Mailer, SendError};
+use super::webhook::{self, Webhooks};
 use crate::clock::Clock;
 use crate::domain::subscriber::{Channel, SubscriberState};
+use crate::statuspage::Ctx;
 use crate::store::{ClaimedDelivery, DeliveryKind, Store};
 
 /// The default lease (config `delivery_lease`): how long a claimed batch is
@@ -34,6 +36,7 @@ pub struct Worker {
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
     pub settings: MailSettings,
+    pub webhooks: Webhooks,
     /// Delay before each retry; past the last one a delivery is dead.
     pub retry_schedule: Vec<SignedDuration>,
     /// How long a claimed batch is ours (`LEASE` unless configured); after
@@ -133,7 +136,10 @@ impl Worker {
                 }
             }
         }
-        let prepared = Arc::new(prepared);
+        let prepared = Arc::new(Prepared {
+            mails: prepared,
+            hooks: self.prepare_webhooks(&claimed).await?,
+        });
         // Each recipient's mails go out in order (they read as a story);
         // different recipients are served concurrently.
         let mut groups: VecDeque<Vec<ClaimedDelivery>> = VecDeque::new();
@@ -273,6 +279,87 @@ impl Worker {
         Ok(())
     }
 
+    /// The webhook payloads of a batch, without their per-subscriber
+    /// `meta`: one per entry, one per component change. The page's state is
+    /// read once for the batch; nothing is read when it has no webhooks.
+    async fn prepare_webhooks(&self, claimed: &[ClaimedDelivery]) -> anyhow::Result<Hooks> {
+        let mut hooks = Hooks::default();
+        let webhooks: Vec<&ClaimedDelivery> = claimed
+            .iter()
+            .filter(|d| d.channel == Channel::Webhook)
+            .collect();
+        if webhooks.is_empty() {
+            return Ok(hooks);
+        }
+        let components = self.store.list_components().await?;
+        let mut open = self.store.open_incident_records().await?;
+        open.retain(|r| r.incident.kind == crate::domain::Kind::Incident);
+        let settings = &self.settings;
+        let ctx = Ctx::new(
+            &settings.page_name,
+            &settings.base_url,
+            &settings.tz,
+            settings.tz.iana_name().unwrap_or("UTC"),
+            &components,
+            self.clock.now(),
+        );
+        let page = webhook::page(&ctx, &open);
+        for delivery in webhooks {
+            match (delivery.kind, &delivery.entry, &delivery.component_notice) {
+                (DeliveryKind::Entry, Some(entry), _) if !hooks.entries.contains_key(&entry.id) => {
+                    let record = self.store.get_incident(&entry.incident_id).await?;
+                    let payload = webhook::entry_payload(&ctx, &page, &record, entry);
+                    hooks.entries.insert(entry.id.clone(), payload);
+                }
+                (DeliveryKind::Component, _, Some(notice)) => {
+                    let component = components.iter().find(|c| c.id == notice.component_id);
+                    let payload = webhook::component_payload(&page, notice, component);
+                    hooks.components.insert(delivery.id, payload);
+                }
+                _ => {}
+            }
+        }
+        Ok(hooks)
+    }
+
+    async fn post_webhook(
+        &self,
+        delivery: &ClaimedDelivery,
+        hooks: &Hooks,
+    ) -> Result<(), SendError> {
+        let permanent = |message: &str| SendError {
+            permanent: true,
+            message: message.to_string(),
+        };
+        let recipient = delivery
+            .recipient
+            .as_ref()
+            .ok_or_else(|| permanent("the subscriber is missing"))?;
+        if recipient.state != SubscriberState::Confirmed {
+            return Ok(());
+        }
+        let secret = recipient
+            .secret
+            .as_deref()
+            .ok_or_else(|| permanent("the webhook has no signing secret"))?;
+        let payload = match (delivery.kind, &delivery.entry) {
+            (DeliveryKind::Entry, Some(entry)) => hooks.entries.get(&entry.id),
+            (DeliveryKind::Component, _) => hooks.components.get(&delivery.id),
+            _ => None,
+        }
+        .ok_or_else(|| permanent("there is nothing to send to a webhook"))?;
+        let body = webhook::body(
+            payload.clone(),
+            self.settings.unsubscribe_url(&recipient.subscriber_id),
+            self.settings.base_url.clone(),
+        );
+        // The same id on every try, so receivers can drop a repeat.
+        let id = format!("{}@{}", delivery.id, self.settings.host);
+        self.webhooks
+            .post(&recipient.address, secret, &id, body, self.clock.now())
+            .await
+    }
+
     fn retry_at(
         &self,
         delivery: &ClaimedDelivery,
@@ -290,14 +377,14 @@ impl Worker {
         &self,
         lane: usize,
         delivery: &ClaimedDelivery,
-        prepared: &HashMap<String, EntryMail>,
+        prepared: &Prepared,
     ) -> Result<(), SendError> {
         let permanent = |message: &str| SendError {
             permanent: true,
             message: message.to_string(),
         };
-        if delivery.channel != Channel::Email {
-            return Err(permanent("webhook delivery is not available yet"));
+        if delivery.channel == Channel::Webhook {
+            return self.post_webhook(delivery, &prepared.hooks).await;
         }
         if delivery.kind == DeliveryKind::Reminder {
             let mail = delivery
@@ -332,7 +419,7 @@ impl Worker {
                 let mail = delivery
                     .entry
                     .as_ref()
-                    .and_then(|entry| prepared.get(&entry.id))
+                    .and_then(|entry| prepared.mails.get(&entry.id))
                     .ok_or_else(|| permanent("the entry is missing"))?;
                 mail.to(&self.settings, &subscriber.subscriber_id, to)
             }
@@ -372,4 +459,19 @@ impl Worker {
         .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
         self.mailer.send(lane, &message).await
     }
+}
+
+/// What a batch's deliveries are made from, worked out once per batch.
+struct Prepared {
+    /// Per entry id.
+    mails: HashMap<String, EntryMail>,
+    hooks: Hooks,
+}
+
+#[derive(Default)]
+struct Hooks {
+    /// Per entry id.
+    entries: HashMap<String, serde_json::Value>,
+    /// Per delivery id.
+    components: HashMap<i64, serde_json::Value>,
 }

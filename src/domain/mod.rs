@@ -18,4 +18,4 @@ pub use incident::{
     Command, Context, Entry, Impact, Incident, IncidentState, IncidentStatus, Kind, NextUpdate,
     OpenIncident, Patch, PostCorrection, PostUpdate,
 };
-pub use text::{Cause, Description, Email, Message, Owner, PersonName, Title};
+pub use text::{Cause, Description, Email, Message, Owner, PersonName, Title, WebhookUrl};

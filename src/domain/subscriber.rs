@@ -3,7 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{DomainError, Email};
+use super::{DomainError, Email, WebhookUrl};
 
 /// How long a confirmation link stays valid.
 pub const CONFIRM_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -58,6 +58,26 @@ impl Subscriber {
             components,
             created_at: now,
             confirmed_at: confirmed.then_some(now),
+            unsubscribed_at: None,
+        }
+    }
+
+    /// A webhook subscriber, added by staff: confirmed at once (there is
+    /// nobody to click a link).
+    pub fn webhook(
+        id: String,
+        url: &WebhookUrl,
+        components: Vec<String>,
+        now: Timestamp,
+    ) -> Subscriber {
+        Subscriber {
+            id,
+            channel: Channel::Webhook,
+            address: url.as_str().to_string(),
+            state: SubscriberState::Confirmed,
+            components,
+            created_at: now,
+            confirmed_at: Some(now),
             unsubscribed_at: None,
         }
     }
@@ -136,6 +156,23 @@ mod tests {
         assert!(s
             .confirm(t("2026-03-04T09:00:00Z"), t("2026-03-04T11:00:00Z"))
             .is_err());
+    }
+
+    #[test]
+    fn webhook_urls_are_absolute_http_without_credentials() {
+        let ok = WebhookUrl::parse(" https://hooks.example.test/candor?x=1 ").unwrap();
+        assert_eq!(ok.as_str(), "https://hooks.example.test/candor?x=1");
+        for bad in [
+            "hooks.example.test/candor",
+            "ftp://hooks.example.test/",
+            "https://user:pw@hooks.example.test/",
+            "mailto:ops@example.test",
+        ] {
+            let err = WebhookUrl::parse(bad).unwrap_err();
+            assert_eq!(err.field, "webhook", "{bad}");
+        }
+        let long = format!("https://hooks.example.test/{}", "a".repeat(2000));
+        assert!(WebhookUrl::parse(&long).is_err());
     }
 
     #[test]

@@ -117,6 +117,53 @@ impl TryFrom<String> for Email {
     }
 }
 
+/// Where a webhook subscriber's deliveries are POSTed: an absolute `http` or
+/// `https` URL with a host, no user name or password (they would sit in
+/// logs and reports), at most 2,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let invalid = |why: &str| DomainError::new("webhook", why);
+        let text = raw.trim();
+        if text.len() > 2000 {
+            return Err(invalid("is longer than 2,000 characters"));
+        }
+        let url =
+            url::Url::parse(text).map_err(|e| invalid(&format!("is not an absolute URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("must be an http:// or https:// URL"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("must name a host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid(
+                "must not carry a user name or password; Candor signs each delivery instead",
+            ));
+        }
+        Ok(Self(url.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for WebhookUrl {
+    type Error = DomainError;
+    fn try_from(raw: String) -> Result<Self, DomainError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<WebhookUrl> for String {
+    fn from(value: WebhookUrl) -> String {
+        value.0
+    }
+}
+
 impl From<Email> for String {
     fn from(value: Email) -> String {
         value.0

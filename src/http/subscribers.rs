@@ -13,7 +13,8 @@ use super::{
     extract::{ApiJson, ApiQuery},
     AppState, List,
 };
-use crate::domain::{subscriber::Subscriber, Email};
+use crate::delivery::webhook;
+use crate::domain::{subscriber::Subscriber, Email, WebhookUrl};
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
 
@@ -24,15 +25,26 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/deliveries", get(deliveries))
 }
 
+/// An email address, or a webhook URL (exactly one).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewSubscriber {
-    email: Email,
+    email: Option<Email>,
+    webhook: Option<WebhookUrl>,
     #[serde(default)]
     components: Vec<String>,
     /// Staff may vouch for an address and skip the confirmation mail.
     #[serde(default)]
     confirmed: bool,
+}
+
+/// A subscriber just added; a webhook's signing secret is shown this once.
+#[derive(Serialize)]
+struct Added {
+    #[serde(flatten)]
+    subscriber: Subscriber,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -89,15 +101,33 @@ async fn add(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<NewSubscriber>,
-) -> ApiResult<(StatusCode, Json<Subscriber>)> {
+) -> ApiResult<(StatusCode, Json<Added>)> {
     let now = state.clock.now();
     let mut components = body.components;
     components.sort();
     components.dedup();
-    let subscriber = Subscriber::email(new_id(), &body.email, components, body.confirmed, now);
-    state.store.add_subscriber(&subscriber, &actor).await?;
+    let (subscriber, secret) = match (body.email, body.webhook) {
+        (Some(email), None) => (
+            Subscriber::email(new_id(), &email, components, body.confirmed, now),
+            None,
+        ),
+        (None, Some(url)) => (
+            Subscriber::webhook(new_id(), &url, components, now),
+            Some(webhook::new_secret()),
+        ),
+        _ => {
+            return Err(ApiError::invalid(
+                "email",
+                "give either `email` or `webhook` (a URL to POST each change to)",
+            ))
+        }
+    };
+    state
+        .store
+        .add_subscriber(&subscriber, secret.as_deref(), &actor)
+        .await?;
     state.wake.notify_one();
-    Ok((StatusCode::CREATED, Json(subscriber)))
+    Ok((StatusCode::CREATED, Json(Added { subscriber, secret })))
 }
 
 async fn read(

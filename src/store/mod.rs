@@ -190,6 +190,8 @@ pub struct Recipient {
     pub subscriber_id: String,
     pub address: String,
     pub state: SubscriberState,
+    /// What a webhook subscriber's deliveries are signed with.
+    pub secret: Option<String>,
 }
 
 /// Delivery counts of one entry, for staff.
@@ -324,7 +326,13 @@ pub trait Store: Send + Sync + 'static {
     /// (new) confirmation mail queued; confirmed ones get nothing.
     async fn subscribe(&self, subscriber: &Subscriber, now: Timestamp) -> Result<SubscribeOutcome>;
     /// A subscriber added by staff; a conflict when the address exists.
-    async fn add_subscriber(&self, subscriber: &Subscriber, actor: &Actor) -> Result<()>;
+    /// Adds a subscriber as staff; `secret` signs a webhook's deliveries.
+    async fn add_subscriber(
+        &self,
+        subscriber: &Subscriber,
+        secret: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()>;
     async fn get_subscriber(&self, id: &str) -> Result<Subscriber>;
     async fn list_subscribers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Subscriber>>;
     /// Changes a subscriber through a domain rule, in one transaction.

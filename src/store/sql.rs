@@ -862,6 +862,7 @@ macro_rules! sql_store {
             async fn add_subscriber(
                 &self,
                 subscriber: &$crate::domain::subscriber::Subscriber,
+                secret: Option<&str>,
                 actor: &$crate::store::Actor,
             ) -> $crate::store::Result<()> {
                 use $crate::domain::subscriber::SubscriberState;
@@ -874,6 +875,13 @@ macro_rules! sql_store {
                         ),
                         other => other,
                     })?;
+                if let Some(secret) = secret {
+                    sqlx::query("UPDATE subscribers SET secret = $1 WHERE id = $2")
+                        .bind(secret)
+                        .bind(&subscriber.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 if subscriber.state == SubscriberState::Pending {
                     Self::queue_confirmation(&mut tx, &subscriber.id, subscriber.created_at).await?;
                 }
@@ -1068,20 +1076,24 @@ macro_rules! sql_store {
                 let mut conn = self.pool.acquire().await?;
                 // Rows claimed again (retries, confirmations, rows whose lease
                 // ended) look their subscriber up now, as of this claim; one
-                // query per 500 of them.
+                // query per 500 of them. So do webhooks, for their secret.
+                let webhook = |row: &DbRow| {
+                    row.try_get::<String, _>("channel").is_ok_and(|c| c == "webhook")
+                };
                 let mut recipients: std::collections::HashMap<
                     String,
                     ($crate::store::Recipient, jiff::Timestamp),
                 > = std::collections::HashMap::new();
                 let wanted: Vec<String> = claimed
                     .iter()
+                    .chain(expanded.iter().filter(|row| webhook(row)))
                     .filter_map(|row| row.try_get::<Option<String>, _>("subscriber_id").ok().flatten())
                     .collect::<std::collections::BTreeSet<_>>()
                     .into_iter()
                     .collect();
                 for chunk in wanted.chunks(500) {
                     let sql = format!(
-                        "SELECT id, address, state, created_at, confirm_sent_at FROM subscribers \
+                        "SELECT id, address, state, created_at, confirm_sent_at, secret FROM subscribers \
                          WHERE id IN ({})",
                         Self::placeholders(1, chunk.len())
                     );
@@ -1097,6 +1109,7 @@ macro_rules! sql_store {
                             subscriber_id: srow.try_get("id")?,
                             address: srow.try_get("address")?,
                             state: $crate::store::sql::parse_enum(&srow.try_get::<String, _>("state")?)?,
+                            secret: srow.try_get("secret")?,
                         };
                         recipients.insert(recipient.subscriber_id.clone(), (recipient, link_made_at));
                     }
@@ -1109,7 +1122,7 @@ macro_rules! sql_store {
                 let rows = claimed
                     .iter()
                     .map(|row| (row, false))
-                    .chain(expanded.iter().map(|row| (row, true)));
+                    .chain(expanded.iter().map(|row| (row, !webhook(row))));
                 for (row, fresh) in rows {
                     let entry_id: Option<String> = row.try_get("entry_id")?;
                     let subscriber_id: Option<String> = row.try_get("subscriber_id")?;
@@ -1134,6 +1147,7 @@ macro_rules! sql_store {
                                 subscriber_id,
                                 address: row.try_get("address")?,
                                 state: $crate::domain::subscriber::SubscriberState::Confirmed,
+                                secret: None,
                             }),
                             None,
                         ),

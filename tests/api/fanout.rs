@@ -159,6 +159,7 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         DROP TABLE fanouts;
         ALTER TABLE deliveries DROP COLUMN fanout_id;
         DROP INDEX deliveries_waiting;
+        ALTER TABLE subscribers DROP COLUMN secret;
         DELETE FROM _sqlx_migrations WHERE version >= 5;";
     if app.db.url.starts_with("sqlite:") {
         let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();

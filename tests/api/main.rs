@@ -30,3 +30,4 @@ mod promises;
 mod rate_limit;
 mod statuspage;
 mod uptime;
+mod webhooks;

@@ -1,0 +1,191 @@
+//! Webhook deliveries: the Statuspage payload
+//! (shared/reference/statuspage-v2.md), signed the Standard Webhooks way
+//! with the subscriber's secret and POSTed with a time limit. A 2xx answer
+//! is delivered; 410 Gone is final; anything else (3xx included) and any
+//! network failure is retried on the schedule.
+
+use std::time::Duration;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use super::mailer::SendError;
+use crate::domain::{component::Component, Entry};
+use crate::statuspage::{Ctx, Millis};
+use crate::store::{ComponentNotice, IncidentRecord};
+
+/// How long an endpoint has to answer (the reference's 30 s).
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// What a webhook secret starts with (Standard Webhooks).
+pub const SECRET_PREFIX: &str = "whsec_";
+
+pub struct Webhooks {
+    client: reqwest::Client,
+}
+
+impl Webhooks {
+    pub fn new(timeout: Duration) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // A redirect is an answer that is not a 2xx: a failure.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Candor/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// POSTs `body` to `url`, signed; `id` stays the same on every retry.
+    pub async fn post(
+        &self,
+        url: &str,
+        secret: &str,
+        id: &str,
+        body: String,
+        now: Timestamp,
+    ) -> Result<(), SendError> {
+        let timestamp = now.as_second();
+        let signature = sign(secret, id, timestamp, &body).ok_or_else(|| SendError {
+            permanent: true,
+            message: "the subscriber's webhook secret is not valid".into(),
+        })?;
+        let answer = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SendError {
+                permanent: false,
+                message: format!("posting the webhook: {}", error_chain(&e)),
+            })?;
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(SendError {
+            permanent: status == reqwest::StatusCode::GONE,
+            message: format!("the endpoint answered {status}"),
+        })
+    }
+}
+
+/// The error and its causes, which reqwest keeps apart ("error sending
+/// request" alone does not say "connection refused").
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed by the bytes the
+/// `whsec_` secret encodes; `None` if the secret is not such a secret.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
+    let key = STANDARD.decode(secret.strip_prefix(SECRET_PREFIX)?).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// A new secret: 24 random bytes.
+pub fn new_secret() -> String {
+    let key: [u8; 24] = rand::random();
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
+}
+
+/// The page as a webhook names it: its id and overall state now.
+pub fn page(ctx: &Ctx<'_>, open: &[IncidentRecord]) -> Value {
+    let status = ctx.status(open.iter().map(|r| &r.incident));
+    json!({
+        "id": ctx.page_id,
+        "status_indicator": status.indicator,
+        "status_description": status.description,
+    })
+}
+
+/// The payload of an entry, without `meta`: the incident as of that entry
+/// (its state right after it, and the updates up to it, newest first), so
+/// that a retry hours later says what the first try said.
+pub fn entry_payload(ctx: &Ctx<'_>, page: &Value, record: &IncidentRecord, entry: &Entry) -> Value {
+    let mut as_of = record.clone();
+    as_of.incident.state = entry.state.clone();
+    as_of.incident.updated_at = entry.posted_at;
+    as_of.incident.last_seq = entry.seq;
+    as_of
+        .incident
+        .eta_history
+        .retain(|change| change.changed_at <= entry.posted_at);
+    as_of.entries.retain(|e| e.seq <= entry.seq);
+    json!({"page": page, "incident": ctx.incident(&as_of)})
+}
+
+/// The payload of a component's status change by staff, without `meta`.
+pub fn component_payload(
+    page: &Value,
+    notice: &ComponentNotice,
+    component: Option<&Component>,
+) -> Value {
+    let at = Millis(notice.at);
+    json!({
+        "page": page,
+        "component_update": {
+            "id": format!("{}-{}", notice.component_id, notice.at.as_millisecond()),
+            "component_id": notice.component_id,
+            "created_at": at,
+            "old_status": notice.from,
+            "new_status": notice.to,
+        },
+        "component": {
+            "id": notice.component_id,
+            "name": notice.name,
+            "status": notice.to,
+            "created_at": component.map(|c| Millis(c.created_at)),
+        },
+    })
+}
+
+/// The payload with its `meta` for one subscriber, as sent.
+pub fn body(mut payload: Value, unsubscribe: String, documentation: String) -> String {
+    payload["meta"] = json!({"unsubscribe": unsubscribe, "documentation": documentation});
+    payload.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_follow_standard_webhooks() {
+        // The example of the Standard Webhooks specification.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = r#"{"test": 2432232314}"#;
+        assert_eq!(
+            sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap(),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+        assert!(sign("not a secret", "id", 1, body).is_none());
+    }
+
+    #[test]
+    fn new_secrets_are_random_and_usable() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_ne!(a, b);
+        assert!(a.starts_with(SECRET_PREFIX));
+        assert!(sign(&a, "id", 1, "{}").is_some());
+    }
+}

@@ -1,0 +1,361 @@
+//! Webhook subscribers, against a real HTTP endpoint on a loopback port: the
+//! Statuspage payload of every change, signed the Standard Webhooks way
+//! with the subscriber's secret, retried with the same id when the endpoint
+//! fails, and given up on 410 Gone.
+
+use std::sync::{
+    atomic::{AtomicU16, Ordering},
+    Arc, Mutex,
+};
+use std::time::{Duration, Instant};
+
+use axum::{body::Bytes, http::HeaderMap, http::StatusCode, routing::post, Router};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::helpers::{id_of, TestApp};
+
+/// One POST the endpoint received.
+#[derive(Clone)]
+struct Hook {
+    headers: HeaderMap,
+    raw: String,
+    body: Value,
+}
+
+impl Hook {
+    fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// A webhook receiver on a free loopback port, answering with `answer`.
+struct Endpoint {
+    url: String,
+    received: Arc<Mutex<Vec<Hook>>>,
+    answer: Arc<AtomicU16>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Endpoint {
+    async fn start() -> Self {
+        let received: Arc<Mutex<Vec<Hook>>> = Arc::default();
+        let answer = Arc::new(AtomicU16::new(200));
+        let (store, status) = (received.clone(), answer.clone());
+        let app = Router::new().route(
+            "/hook",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let (store, status) = (store.clone(), status.clone());
+                async move {
+                    let raw = String::from_utf8(body.to_vec()).expect("a UTF-8 body");
+                    let body = serde_json::from_str(&raw).expect("a JSON body");
+                    store.lock().unwrap().push(Hook { headers, raw, body });
+                    StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("the endpoint");
+        });
+        Self {
+            url,
+            received,
+            answer,
+            task,
+        }
+    }
+
+    fn answer_with(&self, status: u16) {
+        self.answer.store(status, Ordering::SeqCst);
+    }
+
+    fn hooks(&self) -> Vec<Hook> {
+        self.received.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<Hook> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let hooks = self.hooks();
+            if hooks.len() >= n {
+                return hooks;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the endpoint got {} webhooks, expected {n}",
+                hooks.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Checks the Standard Webhooks signature with the secret, independently of
+/// Candor's own code.
+fn assert_signed(hook: &Hook, secret: &str) {
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").expect("a whsec_ secret"))
+        .expect("base64");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    let (id, timestamp) = (hook.header("webhook-id"), hook.header("webhook-timestamp"));
+    mac.update(format!("{id}.{timestamp}.{}", hook.raw).as_bytes());
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    assert_eq!(hook.header("webhook-signature"), expected);
+}
+
+async fn add_webhook(app: &TestApp, endpoint: &Endpoint, components: &[&str]) -> Value {
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"webhook": endpoint.url, "components": components}),
+    )
+    .await
+    .expect(201)
+}
+
+async fn report(app: &TestApp, incident_id: &str) -> Value {
+    app.admin_get(&format!("/api/v1/incidents/{incident_id}/deliveries"))
+        .await
+        .expect(200)
+}
+
+#[tokio::test]
+async fn a_webhook_gets_every_change_signed_in_the_statuspage_shape() {
+    let endpoint = Endpoint::start().await;
+    let app = TestApp::spawn().await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    let added = add_webhook(&app, &endpoint, &[]).await;
+    assert_eq!(added["channel"], "webhook");
+    assert_eq!(added["state"], "confirmed");
+    assert_eq!(added["address"], endpoint.url);
+    let secret = added["secret"]
+        .as_str()
+        .expect("the secret, once")
+        .to_string();
+    let listed = app.admin_get("/api/v1/subscribers").await.expect(200);
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown only once: {listed}"
+    );
+
+    let incident = app.open_mail_incident(&smtp).await;
+    let incident_id = id_of(&incident);
+    app.drain_outbox().await;
+    let hooks = endpoint.wait_for(1).await;
+    let opened = &hooks[0];
+    assert_signed(opened, &secret);
+    assert_eq!(opened.header("content-type"), "application/json");
+    let body = &opened.body;
+    assert_eq!(body["incident"]["id"], incident_id);
+    assert_eq!(body["incident"]["name"], incident["title"]);
+    assert_eq!(body["incident"]["status"], "investigating");
+    assert_eq!(
+        body["incident"]["incident_updates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(body["page"]["id"], "acme-it");
+    let status: Value = app
+        .client
+        .get(format!("{}/api/v2/status.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["page"]["status_indicator"],
+        status["status"]["indicator"]
+    );
+    assert_eq!(body["page"]["status_description"], "Partial System Outage");
+    let unsubscribe = body["meta"]["unsubscribe"].as_str().unwrap();
+    assert!(
+        unsubscribe.starts_with(&format!("{}/unsubscribe?token=", app.address)),
+        "{unsubscribe}"
+    );
+
+    app.post_update(
+        &incident_id,
+        &json!({"status": "identified", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "We found it."}),
+    )
+    .await;
+    app.set_component_status(&smtp, "major_outage").await;
+    app.drain_outbox().await;
+    let hooks = endpoint.wait_for(3).await;
+    let update = &hooks[1].body;
+    assert_signed(&hooks[1], &secret);
+    assert_eq!(update["incident"]["status"], "identified");
+    assert_eq!(
+        update["incident"]["candor"]["cause"],
+        "Expired relay certificate"
+    );
+    let updates = update["incident"]["incident_updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[0]["body"], "We found it.", "newest first");
+    let change = &hooks[2].body;
+    assert_eq!(change["component_update"]["component_id"], smtp);
+    assert_eq!(change["component_update"]["new_status"], "major_outage");
+    assert_eq!(change["component"]["name"], "Outbound SMTP");
+    assert_ne!(hooks[0].header("webhook-id"), hooks[1].header("webhook-id"));
+
+    // Removing the webhook ends its deliveries.
+    let removed = app
+        .raw(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/subscribers/{}", id_of(&added)),
+        )
+        .admin()
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(removed["state"], "unsubscribed");
+    app.post_update(
+        &incident_id,
+        &json!({"status": "monitoring", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "New certificate in place."}),
+    )
+    .await;
+    app.drain_outbox().await;
+    assert_eq!(endpoint.hooks().len(), 3, "nothing after unsubscribing");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_is_retried_with_the_same_id() {
+    let endpoint = Endpoint::start().await;
+    endpoint.answer_with(503);
+    let app = TestApp::spawn().await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    let secret = add_webhook(&app, &endpoint, &[]).await["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let incident = app.open_mail_incident(&smtp).await;
+    let incident_id = id_of(&incident);
+    app.drain_outbox().await;
+    endpoint.wait_for(1).await;
+    let failed = report(&app, &incident_id).await;
+    assert_eq!(failed["totals"]["failed"], 1, "{failed}");
+    let error = failed["entries"][0]["failures"][0]["last_error"]
+        .as_str()
+        .unwrap();
+    assert!(error.contains("503"), "{error}");
+
+    // An update meanwhile waits behind the opening's retry.
+    app.post_update(
+        &incident_id,
+        &json!({"status": "identified", "cause": "Expired relay certificate",
+                "next_update_in": 30, "message": "We found it."}),
+    )
+    .await;
+    app.drain_outbox().await;
+    assert_eq!(endpoint.hooks().len(), 1);
+
+    endpoint.answer_with(204);
+    app.advance_minutes(1);
+    app.drain_outbox().await;
+    let hooks = endpoint.wait_for(3).await;
+    assert_eq!(hooks.len(), 3);
+    assert_eq!(hooks[0].header("webhook-id"), hooks[1].header("webhook-id"));
+    assert_eq!(
+        hooks[0].body, hooks[1].body,
+        "a retry says what the first try said, even after the update"
+    );
+    assert_signed(&hooks[1], &secret);
+    assert_eq!(hooks[2].body["incident"]["status"], "identified");
+    let updates = hooks[2].body["incident"]["incident_updates"].clone();
+    assert_eq!(updates.as_array().unwrap().len(), 2);
+    let sent = report(&app, &incident_id).await;
+    assert_eq!(sent["totals"]["sent"], 2, "{sent}");
+    assert_eq!(sent["totals"]["failed"], 0, "{sent}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_endpoint_that_is_gone_is_not_tried_again() {
+    let endpoint = Endpoint::start().await;
+    endpoint.answer_with(410);
+    let app = TestApp::spawn().await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    add_webhook(&app, &endpoint, &[]).await;
+    let incident = app.open_mail_incident(&smtp).await;
+    app.drain_outbox().await;
+    endpoint.wait_for(1).await;
+    let report = report(&app, &id_of(&incident)).await;
+    assert_eq!(report["totals"]["dead"], 1, "{report}");
+    app.advance_minutes(60);
+    app.drain_outbox().await;
+    assert_eq!(endpoint.hooks().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_of_one_component_hears_only_of_it() {
+    let endpoint = Endpoint::start().await;
+    let app = TestApp::spawn().await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    let vpn = app.create_component("VPN").await;
+    add_webhook(&app, &endpoint, &[&vpn]).await;
+    app.open_mail_incident(&smtp).await;
+    app.drain_outbox().await;
+    assert_eq!(endpoint.hooks().len(), 0);
+    app.set_component_status(&vpn, "degraded_performance").await;
+    app.drain_outbox().await;
+    let hooks = endpoint.wait_for(1).await;
+    assert_eq!(hooks[0].body["component"]["id"], vpn);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_webhook_subscriptions_are_refused() {
+    let app = TestApp::spawn().await;
+    for (body, field) in [
+        (json!({"webhook": "ftp://hooks.example.test/x"}), "webhook"),
+        (
+            json!({"webhook": "https://user:pw@hooks.example.test/x"}),
+            "webhook",
+        ),
+        (json!({"webhook": "/relative"}), "webhook"),
+        (
+            json!({"webhook": "https://hooks.example.test/x", "email": "ops@example.test"}),
+            "email",
+        ),
+        (json!({"components": []}), "email"),
+    ] {
+        app.admin_post("/api/v1/subscribers", &body)
+            .await
+            .assert_error(422, "invalid", Some(field));
+    }
+    let url = json!({"webhook": "https://hooks.example.test/x"});
+    app.admin_post("/api/v1/subscribers", &url)
+        .await
+        .expect(201);
+    app.admin_post("/api/v1/subscribers", &url)
+        .await
+        .assert_error(409, "conflict", None);
+    app.stop().await;
+}
