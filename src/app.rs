@@ -168,7 +168,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
                 .await;
         })
     };
-    let state = AppState {
+    let state = AppState::new(http::Shared {
         store: store.clone(),
         clock,
         tz: config.tz()?,
@@ -184,7 +184,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         page_cache: Arc::default(),
         trusted_proxies: config.trusted_proxies()?.into(),
         config: Arc::new(config),
-    };
+    });
     let app: Router = http::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

@@ -41,8 +41,26 @@ use crate::delivery::email::MailSettings;
 use crate::store::Store;
 use error::ApiError;
 
+/// What every handler gets: one `Arc`, so each request clones and drops
+/// one counter instead of one per field (under load, the fields' counters
+/// bounced between the cores on every request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
