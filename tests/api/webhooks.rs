@@ -219,17 +219,16 @@ async fn a_webhook_gets_every_change_signed_in_the_statuspage_shape() {
     assert_eq!(change["component"]["name"], "Outbound SMTP");
     assert_ne!(hooks[0].header("webhook-id"), hooks[1].header("webhook-id"));
 
-    // Removing the webhook ends its deliveries.
-    let removed = app
-        .raw(
-            reqwest::Method::DELETE,
-            &format!("/api/v1/subscribers/{}", id_of(&added)),
-        )
-        .admin()
-        .send()
+    // POSTing to the payload's unsubscribe link (RFC 8058 one-click, no
+    // login) ends the webhook's deliveries.
+    let unsubscribe = hooks[2].body["meta"]["unsubscribe"].as_str().unwrap();
+    let answer = app.client.post(unsubscribe).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let after = app
+        .admin_get(&format!("/api/v1/subscribers/{}", id_of(&added)))
         .await
         .expect(200);
-    assert_eq!(removed["state"], "unsubscribed");
+    assert_eq!(after["state"], "unsubscribed");
     app.post_update(
         &incident_id,
         &json!({"status": "monitoring", "cause": "Expired relay certificate",
