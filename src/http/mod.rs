@@ -130,12 +130,17 @@ pub fn router(state: AppState) -> Router {
         .merge(subscribe::router())
         .merge(still_affected::router())
         .merge(health::router())
-        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a handler panicked");
-            ApiError::Internal(anyhow::anyhow!("panic")).into_response()
-        }))
-        .layer(TraceLayer::new_for_http())
+        // One layer of three (the first is outermost): each `Router::layer`
+        // boxes every route again, and each box is cloned per request.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(CatchPanicLayer::custom(|_| {
+                    tracing::error!("a handler panicked");
+                    ApiError::Internal(anyhow::anyhow!("panic")).into_response()
+                }))
+                .layer(DefaultBodyLimit::max(extract::BODY_LIMIT)),
+        )
         .with_state(state)
 }
 
