@@ -127,10 +127,13 @@ impl Worker {
     /// took them (see `MARK_EVERY`), while others are still being sent, so
     /// a crash sends again only the few mails between those two moments.
     async fn send(self: &Arc<Self>, claimed: Vec<ClaimedDelivery>) -> anyhow::Result<()> {
-        // Each entry's words are worked out once for the whole batch.
+        // Each entry's words are worked out once for the whole batch (for
+        // mail; webhooks have their payloads below).
         let mut prepared: HashMap<String, EntryMail> = HashMap::new();
         for delivery in &claimed {
-            if let (DeliveryKind::Entry, Some(entry)) = (delivery.kind, &delivery.entry) {
+            if let (DeliveryKind::Entry, Some(entry), Channel::Email) =
+                (delivery.kind, &delivery.entry, delivery.channel)
+            {
                 if !prepared.contains_key(&entry.id) {
                     prepared.insert(entry.id.clone(), EntryMail::new(&self.settings, entry));
                 }

@@ -1190,21 +1190,12 @@ macro_rules! sql_store {
             }
 
             async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> $crate::store::Result<()> {
-                for chunk in ids.chunks(500) {
-                    let sql = format!(
-                        "UPDATE deliveries SET state = 'sent', sent_at = $1, lease_until = NULL, \
-                         last_error = NULL WHERE id IN ({})",
-                        Self::placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind($crate::store::ms(now));
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    let (_guard, mut tx) = self.begin_write().await?;
-                    query.execute(&mut *tx).await?;
-                    tx.commit().await?;
-                }
-                Ok(())
+                self.update_deliveries(
+                    "state = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL",
+                    now,
+                    ids,
+                )
+                .await
             }
 
             async fn hold_back(
@@ -1212,21 +1203,12 @@ macro_rules! sql_store {
                 ids: &[i64],
                 until: jiff::Timestamp,
             ) -> $crate::store::Result<()> {
-                for chunk in ids.chunks(500) {
-                    let sql = format!(
-                        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $1, \
-                         attempts = attempts - 1 WHERE id IN ({})",
-                        Self::placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind($crate::store::ms(until));
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    let (_guard, mut tx) = self.begin_write().await?;
-                    query.execute(&mut *tx).await?;
-                    tx.commit().await?;
-                }
-                Ok(())
+                self.update_deliveries(
+                    "lease_until = NULL, next_attempt_at = $1, attempts = attempts - 1",
+                    until,
+                    ids,
+                )
+                .await
             }
 
             async fn mark_failed(
@@ -1814,6 +1796,30 @@ macro_rules! sql_store {
                 .bind($crate::store::ms(due_at))
                 .execute(&mut *conn)
                 .await?;
+                Ok(())
+            }
+
+            /// `UPDATE deliveries SET {set}` for these ids (`$1` is `at`), in one
+            /// write transaction per 500 of them.
+            async fn update_deliveries(
+                &self,
+                set: &str,
+                at: jiff::Timestamp,
+                ids: &[i64],
+            ) -> $crate::store::Result<()> {
+                for chunk in ids.chunks(500) {
+                    let sql = format!(
+                        "UPDATE deliveries SET {set} WHERE id IN ({})",
+                        Self::placeholders(2, chunk.len())
+                    );
+                    let mut query = sqlx::query(&sql).bind($crate::store::ms(at));
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    let (_guard, mut tx) = self.begin_write().await?;
+                    query.execute(&mut *tx).await?;
+                    tx.commit().await?;
+                }
                 Ok(())
             }
 

@@ -4,45 +4,38 @@
 //! mail as pending from the first moment; who gets it is decided as of the
 //! moment the entry was posted.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::Connection;
 
 use crate::helpers::{id_of, TestApp};
 use crate::mailbox::Mailbox;
 
-async fn app_with(mailbox: &Mailbox) -> TestApp {
-    let url = mailbox.url();
-    TestApp::spawn_with(move |c| c.smtp_url = Some(candor::config::Secret::new(url))).await
-}
-
-async fn add_confirmed(app: &TestApp, email: &str) -> Value {
-    app.admin_post(
-        "/api/v1/subscribers",
-        &json!({"email": email, "confirmed": true}),
-    )
-    .await
-    .expect(201)
-}
-
-async fn report(app: &TestApp, incident_id: &str) -> Value {
-    app.admin_get(&format!("/api/v1/incidents/{incident_id}/deliveries"))
-        .await
-        .expect(200)
+/// A reader whose copy of the opening failed (the relay was down), with
+/// the worker paused: (Candor, the incident's id).
+async fn opening_failed_for_a_reader(mailbox: &Mailbox) -> (TestApp, String) {
+    let app = TestApp::spawn_with_smtp(mailbox).await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    app.add_confirmed("reader@example.test", &[]).await;
+    let incident = app.open_mail_incident(&smtp).await;
+    app.drain_outbox().await;
+    (app, id_of(&incident))
 }
 
 #[tokio::test]
 async fn mail_not_yet_sent_counts_as_pending_from_the_first_moment() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
     for n in 0..3 {
-        add_confirmed(&app, &format!("reader{n}@example.test")).await;
+        app.add_confirmed(&format!("reader{n}@example.test"), &[])
+            .await;
     }
     let incident = app.open_mail_incident(&smtp).await;
     let id = id_of(&incident);
 
-    let before = report(&app, &id).await;
+    let before = app.deliveries(&id).await;
     assert_eq!(before["totals"]["pending"], 3, "{before}");
     assert_eq!(before["totals"]["sent"], 0, "{before}");
     assert_eq!(before["entries"][0]["pending"], 3, "{before}");
@@ -54,7 +47,7 @@ async fn mail_not_yet_sent_counts_as_pending_from_the_first_moment() {
             .wait_for(&format!("reader{n}@example.test"), 1)
             .await;
     }
-    let after = report(&app, &id).await;
+    let after = app.deliveries(&id).await;
     assert_eq!(after["totals"]["pending"], 0, "{after}");
     assert_eq!(after["totals"]["sent"], 3, "{after}");
     app.stop().await;
@@ -66,12 +59,15 @@ async fn mail_not_yet_sent_counts_as_pending_from_the_first_moment() {
 #[tokio::test]
 async fn who_gets_an_entry_is_decided_when_it_is_posted() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
     let mut earlier = Vec::new();
     for n in 0..10 {
-        earlier.push(add_confirmed(&app, &format!("early{n}@example.test")).await);
+        earlier.push(
+            app.add_confirmed(&format!("early{n}@example.test"), &[])
+                .await,
+        );
     }
     let ids: Vec<String> = earlier.iter().map(id_of).collect();
     let (low, high) = (ids.iter().min().unwrap(), ids.iter().max().unwrap());
@@ -81,7 +77,9 @@ async fn who_gets_an_entry_is_decided_when_it_is_posted() {
     app.advance_minutes(1);
     let mut newcomer = None;
     for n in 0..40 {
-        let added = add_confirmed(&app, &format!("late{n}@example.test")).await;
+        let added = app
+            .add_confirmed(&format!("late{n}@example.test"), &[])
+            .await;
         let id = id_of(&added);
         if &id > low && &id < high {
             newcomer = Some(added["address"].as_str().unwrap().to_string());
@@ -109,17 +107,12 @@ async fn who_gets_an_entry_is_decided_when_it_is_posted() {
         "{newcomer} joined later"
     );
     assert_eq!(mailbox.mails_to("early0@example.test").len(), 0);
-    let sent = report(&app, &incident_id).await;
+    let sent = app.deliveries(&incident_id).await;
     assert_eq!(sent["totals"]["sent"], 9, "{sent}");
     assert_eq!(sent["totals"]["pending"], 0, "{sent}");
 
     // The next entry is for them.
-    app.post_update(
-        &incident_id,
-        &json!({"status": "identified", "cause": "Expired relay certificate",
-                "next_update_in": 30, "message": "We found it."}),
-    )
-    .await;
+    app.post_cause_found(&incident_id).await;
     app.drain_outbox().await;
     assert_eq!(mailbox.wait_for(&newcomer, 1).await.len(), 1);
     app.stop().await;
@@ -132,20 +125,20 @@ async fn who_gets_an_entry_is_decided_when_it_is_posted() {
 #[tokio::test]
 async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let smtp = app.create_component("Outbound SMTP").await;
     for address in [
         "one@example.test",
         "two@example.test",
         "refuse@example.test",
     ] {
-        add_confirmed(&app, address).await;
+        app.add_confirmed(address, &[]).await;
     }
     let incident = app.open_mail_incident(&smtp).await;
     let id = id_of(&incident);
     app.drain_outbox().await;
     app.pause_worker();
-    let before = report(&app, &id).await;
+    let before = app.deliveries(&id).await;
     assert_eq!(before["totals"]["sent"], 2, "{before}");
     assert_eq!(before["totals"]["dead"], 1, "{before}");
 
@@ -196,14 +189,14 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
 #[tokio::test]
 async fn a_retry_is_not_sent_to_an_address_that_unsubscribed_meanwhile() {
     let mut mailbox = Mailbox::down(crate::mailbox::free_port());
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
-    let leaving = add_confirmed(&app, "leaving@example.test").await;
-    add_confirmed(&app, "staying@example.test").await;
+    let leaving = app.add_confirmed("leaving@example.test", &[]).await;
+    app.add_confirmed("staying@example.test", &[]).await;
     let incident = app.open_mail_incident(&smtp).await;
     app.drain_outbox().await;
-    let failed = report(&app, &id_of(&incident)).await;
+    let failed = app.deliveries(&id_of(&incident)).await;
     assert_eq!(failed["totals"]["failed"], 2, "{failed}");
 
     app.raw(
@@ -228,28 +221,17 @@ async fn a_retry_is_not_sent_to_an_address_that_unsubscribed_meanwhile() {
 #[tokio::test]
 async fn a_later_entry_waits_behind_an_earlier_mail_that_failed() {
     let mut mailbox = Mailbox::down(crate::mailbox::free_port());
-    let app = app_with(&mailbox).await;
-    app.pause_worker();
-    let smtp = app.create_component("Outbound SMTP").await;
-    add_confirmed(&app, "reader@example.test").await;
-    let incident = app.open_mail_incident(&smtp).await;
-    let incident_id = id_of(&incident);
-    app.drain_outbox().await;
+    let (app, incident_id) = opening_failed_for_a_reader(&mailbox).await;
     mailbox.up();
 
-    app.post_update(
-        &incident_id,
-        &json!({"status": "identified", "cause": "Expired relay certificate",
-                "next_update_in": 30, "message": "We found it."}),
-    )
-    .await;
+    app.post_cause_found(&incident_id).await;
     app.drain_outbox().await;
     assert_eq!(
         mailbox.mails_to("reader@example.test").len(),
         0,
         "the update went out before the opening it follows"
     );
-    let waiting = report(&app, &incident_id).await;
+    let waiting = app.deliveries(&incident_id).await;
     assert_eq!(waiting["entries"][0]["pending"], 1, "{waiting}");
     assert_eq!(waiting["entries"][1]["failed"], 1, "{waiting}");
 
@@ -266,7 +248,7 @@ async fn a_later_entry_waits_behind_an_earlier_mail_that_failed() {
         "{:?}",
         mails[1].subject
     );
-    let sent = report(&app, &incident_id).await;
+    let sent = app.deliveries(&incident_id).await;
     assert_eq!(sent["totals"]["sent"], 2, "{sent}");
     app.stop().await;
 }
@@ -276,24 +258,13 @@ async fn a_later_entry_waits_behind_an_earlier_mail_that_failed() {
 #[tokio::test]
 async fn mail_held_behind_a_failure_is_not_tried_before_it() {
     let mut mailbox = Mailbox::down(crate::mailbox::free_port());
-    let app = app_with(&mailbox).await;
-    app.pause_worker();
-    let smtp = app.create_component("Outbound SMTP").await;
-    add_confirmed(&app, "reader@example.test").await;
-    let incident = app.open_mail_incident(&smtp).await;
-    let incident_id = id_of(&incident);
-    app.drain_outbox().await;
-    app.post_update(
-        &incident_id,
-        &json!({"status": "identified", "cause": "Expired relay certificate",
-                "next_update_in": 30, "message": "We found it."}),
-    )
-    .await;
+    let (app, incident_id) = opening_failed_for_a_reader(&mailbox).await;
+    app.post_cause_found(&incident_id).await;
 
     // The retry is due: both are taken, the opening fails again.
     app.advance_minutes(1);
     app.drain_outbox().await;
-    let held = report(&app, &incident_id).await;
+    let held = app.deliveries(&incident_id).await;
     let (update, opening) = (&held["entries"][0], &held["entries"][1]);
     assert_eq!(opening["failed"], 1, "{held}");
     assert_eq!(opening["failures"][0]["attempts"], 2, "{held}");

@@ -23,6 +23,8 @@ use reqwest::{header::HeaderMap, Method};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 
+use crate::mailbox::Mailbox;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 /// Every test starts at this instant: 10:00 CET on a Wednesday in March.
@@ -618,6 +620,41 @@ impl TestApp {
     /// update in 30 minutes, the component partly down.
     pub async fn open_mail_incident(&self, component_id: &str) -> Value {
         self.open_incident(&mail_incident(component_id)).await
+    }
+
+    /// Posts the usual update to it: the cause is found.
+    pub async fn post_cause_found(&self, incident_id: &str) -> Value {
+        self.post_update(
+            incident_id,
+            &json!({"status": "identified", "cause": "Expired relay certificate",
+                    "next_update_in": 30, "message": "We found it."}),
+        )
+        .await
+    }
+
+    // --- subscribers and what they were sent ------------------------------
+
+    /// Candor sending mail to this SMTP server.
+    pub async fn spawn_with_smtp(mailbox: &Mailbox) -> Self {
+        let url = mailbox.url();
+        Self::spawn_with(move |c| c.smtp_url = Some(Secret::new(url))).await
+    }
+
+    /// A subscriber added by staff, confirmed (no components: everything).
+    pub async fn add_confirmed(&self, email: &str, components: &[&str]) -> Value {
+        self.admin_post(
+            "/api/v1/subscribers",
+            &json!({"email": email, "components": components, "confirmed": true}),
+        )
+        .await
+        .expect(201)
+    }
+
+    /// The delivery report of an incident, as staff read it.
+    pub async fn deliveries(&self, incident_id: &str) -> Value {
+        self.admin_get(&format!("/api/v1/incidents/{incident_id}/deliveries"))
+            .await
+            .expect(200)
     }
 }
 

@@ -2,15 +2,10 @@
 //! component filters, bad news first in the subject, retries after the
 //! server was down, and refusal of header injection.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{id_of, mail_incident, visible_text, TestApp};
 use crate::mailbox::{free_port, Mailbox};
-
-async fn app_with(mailbox: &Mailbox) -> TestApp {
-    let url = mailbox.url();
-    TestApp::spawn_with(move |c| c.smtp_url = Some(candor::config::Secret::new(url))).await
-}
 
 async fn subscribe_form(app: &TestApp, body: &str) -> (u16, String) {
     let reply = app
@@ -25,19 +20,10 @@ async fn subscribe_form(app: &TestApp, body: &str) -> (u16, String) {
     (status, reply.text().await.unwrap())
 }
 
-async fn add_confirmed(app: &TestApp, email: &str, components: &[&str]) -> Value {
-    app.admin_post(
-        "/api/v1/subscribers",
-        &json!({"email": email, "components": components, "confirmed": true}),
-    )
-    .await
-    .expect(201)
-}
-
 #[tokio::test]
 async fn subscribe_confirm_then_every_update_arrives() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let smtp = app.create_component("Outbound SMTP").await;
 
     let (status, page) = subscribe_form(&app, "email=reader%40example.test").await;
@@ -130,11 +116,11 @@ async fn subscribe_confirm_then_every_update_arrives() {
 #[tokio::test]
 async fn a_component_choice_filters_what_arrives() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let mail = app.create_component("Email").await;
     let vpn = app.create_component("VPN").await;
-    add_confirmed(&app, "mail-only@example.test", &[&mail]).await;
-    add_confirmed(&app, "everything@example.test", &[]).await;
+    app.add_confirmed("mail-only@example.test", &[&mail]).await;
+    app.add_confirmed("everything@example.test", &[]).await;
 
     let mut vpn_down = mail_incident(&vpn);
     vpn_down["title"] = json!("VPN down");
@@ -153,9 +139,9 @@ async fn a_component_choice_filters_what_arrives() {
 #[tokio::test]
 async fn bad_news_leads_the_subject() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let smtp = app.create_component("Outbound SMTP").await;
-    add_confirmed(&app, "ops@example.test", &[]).await;
+    app.add_confirmed("ops@example.test", &[]).await;
     let incident = app.open_mail_incident(&smtp).await;
     let id = id_of(&incident);
     let steps = [
@@ -198,19 +184,17 @@ async fn bad_news_leads_the_subject() {
 #[tokio::test]
 async fn mail_posted_while_smtp_is_down_arrives_once_after_the_retry() {
     let mut mailbox = Mailbox::down(free_port());
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let smtp = app.create_component("Outbound SMTP").await;
     for n in 0..3 {
-        add_confirmed(&app, &format!("reader{n}@example.test"), &[]).await;
+        app.add_confirmed(&format!("reader{n}@example.test"), &[])
+            .await;
     }
     let incident = app.open_mail_incident(&smtp).await;
     let id = id_of(&incident);
     app.drain_outbox().await;
 
-    let report = app
-        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
-        .await
-        .expect(200);
+    let report = app.deliveries(&id).await;
     assert_eq!(report["totals"]["failed"], 3, "{report}");
     assert_eq!(report["totals"]["sent"], 0);
     let failure = &report["entries"][0]["failures"][0];
@@ -240,10 +224,7 @@ async fn mail_posted_while_smtp_is_down_arrives_once_after_the_retry() {
         .filter(|m| m.subject.starts_with("[New]"))
         .count();
     assert_eq!(news, 3, "each mail exactly once");
-    let report = app
-        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
-        .await
-        .expect(200);
+    let report = app.deliveries(&id).await;
     let opening = report["entries"]
         .as_array()
         .unwrap()
@@ -259,7 +240,7 @@ async fn mail_posted_while_smtp_is_down_arrives_once_after_the_retry() {
 #[tokio::test]
 async fn header_injection_and_bad_addresses_are_refused() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let (status, page) = subscribe_form(
         &app,
         "email=a%40example.test%0D%0ABcc%3A+victim%40example.test",
@@ -300,8 +281,8 @@ async fn header_injection_and_bad_addresses_are_refused() {
 #[tokio::test]
 async fn staff_list_add_and_remove_subscribers() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
-    let added = add_confirmed(&app, "Ops@Example.test", &[]).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    let added = app.add_confirmed("Ops@Example.test", &[]).await;
     assert_eq!(added["address"], "ops@example.test");
     assert_eq!(added["state"], "confirmed");
     app.admin_post(
@@ -339,11 +320,11 @@ async fn staff_list_add_and_remove_subscribers() {
 #[tokio::test]
 async fn a_component_status_set_by_staff_is_mailed_to_its_subscribers() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let mail = app.create_component("Email").await;
     let vpn = app.create_component("VPN").await;
-    add_confirmed(&app, "vpn-only@example.test", &[&vpn]).await;
-    add_confirmed(&app, "everything@example.test", &[]).await;
+    app.add_confirmed("vpn-only@example.test", &[&vpn]).await;
+    app.add_confirmed("everything@example.test", &[]).await;
 
     app.set_component_status(&mail, "major_outage").await;
     let got = mailbox.wait_for("everything@example.test", 1).await;
@@ -368,10 +349,10 @@ async fn a_component_status_set_by_staff_is_mailed_to_its_subscribers() {
 #[tokio::test]
 async fn the_manage_link_changes_the_component_choice_without_logging_in() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let mail = app.create_component("Email").await;
     let vpn = app.create_component("VPN").await;
-    add_confirmed(&app, "reader@example.test", &[]).await;
+    app.add_confirmed("reader@example.test", &[]).await;
     app.set_component_status(&vpn, "partial_outage").await;
     let first = &mailbox.wait_for("reader@example.test", 1).await[0];
     let manage = first.link(&format!("{}/subscription?token=", app.address));
@@ -415,7 +396,7 @@ async fn the_manage_link_changes_the_component_choice_without_logging_in() {
 #[tokio::test]
 async fn a_confirmation_link_expires_after_seven_days() {
     let mailbox = Mailbox::start();
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let (status, _) = subscribe_form(&app, "email=late%40example.test").await;
     assert_eq!(status, 200);
     let confirmation = &mailbox.wait_for("late@example.test", 1).await[0];
@@ -433,14 +414,14 @@ async fn a_confirmation_link_expires_after_seven_days() {
 /// words as its last error, and nobody else's mail is held up by it: on a
 /// server that takes pipelined commands and on one that does not.
 async fn a_refused_recipient_is_dead_and_the_others_arrive(mailbox: Mailbox) {
-    let app = app_with(&mailbox).await;
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
     let smtp = app.create_component("Outbound SMTP").await;
     for email in [
         "first@example.test",
         "refused@example.test",
         "last@example.test",
     ] {
-        add_confirmed(&app, email, &[]).await;
+        app.add_confirmed(email, &[]).await;
     }
     let id = id_of(&app.open_mail_incident(&smtp).await);
     app.drain_outbox().await;
@@ -452,10 +433,7 @@ async fn a_refused_recipient_is_dead_and_the_others_arrive(mailbox: Mailbox) {
             mails[0].subject
         );
     }
-    let report = app
-        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
-        .await
-        .expect(200);
+    let report = app.deliveries(&id).await;
     let opening = &report["entries"][0];
     assert_eq!(opening["sent"], 2, "{report}");
     assert_eq!(opening["dead"], 1, "{report}");
@@ -541,7 +519,7 @@ async fn a_silent_relay_costs_a_retry(greets: bool, reason: &str) {
     })
     .await;
     let smtp = app.create_component("Outbound SMTP").await;
-    add_confirmed(&app, "reader@example.test", &[]).await;
+    app.add_confirmed("reader@example.test", &[]).await;
     let id = id_of(&app.open_mail_incident(&smtp).await);
 
     tokio::time::timeout(std::time::Duration::from_secs(20), app.drain_outbox())
@@ -551,10 +529,7 @@ async fn a_silent_relay_costs_a_retry(greets: bool, reason: &str) {
         taken.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "Candor did connect"
     );
-    let report = app
-        .admin_get(&format!("/api/v1/incidents/{id}/deliveries"))
-        .await
-        .expect(200);
+    let report = app.deliveries(&id).await;
     let opening = &report["entries"][0];
     assert_eq!(opening["failed"], 1, "{report}");
     let failure = &opening["failures"][0];

@@ -129,12 +129,6 @@ async fn add_webhook(app: &TestApp, endpoint: &Endpoint, components: &[&str]) ->
     .expect(201)
 }
 
-async fn report(app: &TestApp, incident_id: &str) -> Value {
-    app.admin_get(&format!("/api/v1/incidents/{incident_id}/deliveries"))
-        .await
-        .expect(200)
-}
-
 #[tokio::test]
 async fn a_webhook_gets_every_change_signed_in_the_statuspage_shape() {
     let endpoint = Endpoint::start().await;
@@ -194,12 +188,7 @@ async fn a_webhook_gets_every_change_signed_in_the_statuspage_shape() {
         "{unsubscribe}"
     );
 
-    app.post_update(
-        &incident_id,
-        &json!({"status": "identified", "cause": "Expired relay certificate",
-                "next_update_in": 30, "message": "We found it."}),
-    )
-    .await;
+    app.post_cause_found(&incident_id).await;
     app.set_component_status(&smtp, "major_outage").await;
     app.drain_outbox().await;
     let hooks = endpoint.wait_for(3).await;
@@ -255,7 +244,7 @@ async fn a_failing_endpoint_is_retried_with_the_same_id() {
     let incident_id = id_of(&incident);
     app.drain_outbox().await;
     endpoint.wait_for(1).await;
-    let failed = report(&app, &incident_id).await;
+    let failed = app.deliveries(&incident_id).await;
     assert_eq!(failed["totals"]["failed"], 1, "{failed}");
     let error = failed["entries"][0]["failures"][0]["last_error"]
         .as_str()
@@ -263,12 +252,7 @@ async fn a_failing_endpoint_is_retried_with_the_same_id() {
     assert!(error.contains("503"), "{error}");
 
     // An update meanwhile waits behind the opening's retry.
-    app.post_update(
-        &incident_id,
-        &json!({"status": "identified", "cause": "Expired relay certificate",
-                "next_update_in": 30, "message": "We found it."}),
-    )
-    .await;
+    app.post_cause_found(&incident_id).await;
     app.drain_outbox().await;
     assert_eq!(endpoint.hooks().len(), 1);
 
@@ -286,7 +270,7 @@ async fn a_failing_endpoint_is_retried_with_the_same_id() {
     assert_eq!(hooks[2].body["incident"]["status"], "identified");
     let updates = hooks[2].body["incident"]["incident_updates"].clone();
     assert_eq!(updates.as_array().unwrap().len(), 2);
-    let sent = report(&app, &incident_id).await;
+    let sent = app.deliveries(&incident_id).await;
     assert_eq!(sent["totals"]["sent"], 2, "{sent}");
     assert_eq!(sent["totals"]["failed"], 0, "{sent}");
     app.stop().await;
@@ -303,7 +287,7 @@ async fn an_endpoint_that_is_gone_is_not_tried_again() {
     let incident = app.open_mail_incident(&smtp).await;
     app.drain_outbox().await;
     endpoint.wait_for(1).await;
-    let report = report(&app, &id_of(&incident)).await;
+    let report = app.deliveries(&id_of(&incident)).await;
     assert_eq!(report["totals"]["dead"], 1, "{report}");
     app.advance_minutes(60);
     app.drain_outbox().await;
