@@ -2,6 +2,7 @@
 //! implemented for SQLite and PostgreSQL. All SQL of Candor lives here.
 
 mod postgres;
+mod repair;
 mod sql;
 mod sqlite;
 

@@ -16,6 +16,17 @@ pub(crate) struct StoredState {
     pub eta_history: Vec<EtaChange>,
 }
 
+/// The part of `incidents.state` a write to another incident reads.
+#[derive(serde::Deserialize)]
+pub(crate) struct StoredComponents {
+    pub state: StoredComponentsOnly,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct StoredComponentsOnly {
+    pub components: std::collections::BTreeMap<String, crate::domain::ComponentStatus>,
+}
+
 /// Parses a snake_case enum stored as text.
 pub(crate) fn parse_enum<T: DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
@@ -69,10 +80,14 @@ macro_rules! sql_store {
         impl $store {
             fn incident_from_row(row: &DbRow) -> $crate::store::Result<$crate::domain::Incident> {
                 use sqlx::Row;
-                let stored: $crate::store::sql::StoredState =
-                    serde_json::from_str(&row.try_get::<String, _>("state")?)?;
+                let id: String = row.try_get("id")?;
+                let stored: $crate::store::sql::StoredState = $crate::store::repair::parse_stored(
+                    "incident",
+                    &id,
+                    &row.try_get::<String, _>("state")?,
+                )?;
                 Ok($crate::domain::Incident {
-                    id: row.try_get("id")?,
+                    id,
                     kind: $crate::store::sql::parse_enum(&row.try_get::<String, _>("kind")?)?,
                     state: stored.state,
                     eta_history: stored.eta_history,
@@ -84,21 +99,23 @@ macro_rules! sql_store {
 
             fn entry_from_row(row: &DbRow) -> $crate::store::Result<$crate::domain::Entry> {
                 use sqlx::Row;
+                let id: String = row.try_get("id")?;
+                let stored = |column: &str| -> $crate::store::Result<String> {
+                    Ok(row.try_get::<String, _>(column)?)
+                };
                 Ok($crate::domain::Entry {
-                    id: row.try_get("id")?,
                     incident_id: row.try_get("incident_id")?,
                     seq: row.try_get("seq")?,
                     classes: serde_json::from_str(&row.try_get::<String, _>("classes")?)?,
                     author: row.try_get("author")?,
                     posted_at: $crate::store::from_ms(row.try_get("posted_at")?)?,
-                    message: serde_json::from_value(serde_json::Value::String(
-                        row.try_get("message")?,
-                    ))?,
-                    state: serde_json::from_str(&row.try_get::<String, _>("state")?)?,
-                    diff: serde_json::from_str(&row.try_get::<String, _>("diff")?)?,
-                    components: serde_json::from_str(&row.try_get::<String, _>("components")?)?,
+                    message: $crate::store::repair::parse_message(&id, &stored("message")?)?,
+                    state: $crate::store::repair::parse_stored("entry state of", &id, &stored("state")?)?,
+                    diff: $crate::store::repair::parse_stored("entry diff of", &id, &stored("diff")?)?,
+                    components: $crate::store::repair::parse_stored("entry components of", &id, &stored("components")?)?,
                     corrects: row.try_get("corrects")?,
                     system: row.try_get("system")?,
+                    id,
                 })
             }
 
@@ -157,7 +174,9 @@ macro_rules! sql_store {
                 .fetch_all(&mut *conn)
                 .await?
                 {
-                    let stored: $crate::store::sql::StoredState =
+                    // Only the components: no other incident's title or
+                    // owner can stop this write, however it was stored.
+                    let stored: $crate::store::sql::StoredComponents =
                         serde_json::from_str(&row.try_get::<String, _>("state")?)?;
                     for (component, status) in stored.state.components {
                         let held = held_elsewhere.entry(component).or_insert(status);
@@ -1119,6 +1138,9 @@ macro_rules! sql_store {
                     std::sync::Arc<$crate::domain::Entry>,
                 > = std::collections::HashMap::new();
                 let mut out = Vec::with_capacity(claimed.len() + expanded.len());
+                // Deliveries of an entry that cannot be read (logged once, with
+                // its id): dead, rather than a claim that fails for everyone.
+                let mut unreadable: Vec<i64> = Vec::new();
                 let rows = claimed
                     .iter()
                     .map(|row| (row, false))
@@ -1130,11 +1152,13 @@ macro_rules! sql_store {
                         Some(entry_id) => Some(match entries.get(&entry_id) {
                             Some(entry) => entry.clone(),
                             None => {
-                                let mut found =
-                                    Self::entries_where(&mut conn, "e.id = $1", Some(&entry_id)).await?;
-                                let entry = std::sync::Arc::new(
-                                    found.pop().ok_or($crate::store::StoreError::NotFound)?,
-                                );
+                                let found =
+                                    Self::entries_where(&mut conn, "e.id = $1", Some(&entry_id)).await;
+                                let Some(entry) = found.ok().and_then(|mut found| found.pop()) else {
+                                    unreadable.push(row.try_get("id")?);
+                                    continue;
+                                };
+                                let entry = std::sync::Arc::new(entry);
                                 entries.insert(entry_id, entry.clone());
                                 entry
                             }
@@ -1183,6 +1207,16 @@ macro_rules! sql_store {
                         confirm_sent_at,
                         entry,
                     });
+                }
+                if !unreadable.is_empty() {
+                    drop(conn);
+                    self.update_deliveries(
+                        "state = 'dead', lease_until = NULL, next_attempt_at = $1, \
+                         last_error = 'its entry could not be read (see the log)'",
+                        now,
+                        &unreadable,
+                    )
+                    .await?;
                 }
                 // RETURNING has no order; deliveries are sent in the order they were queued.
                 out.sort_by_key(|d| d.id);

@@ -651,6 +651,21 @@ impl TestApp {
     }
 
     /// The delivery report of an incident, as staff read it.
+    /// Runs SQL on the test's database from outside Candor, as another
+    /// program (or an older Candor) would have.
+    pub async fn run_sql(&self, sql: &str) {
+        use sqlx::Connection as _;
+        if self.db.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+            db.close().await.unwrap();
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+            db.close().await.unwrap();
+        }
+    }
+
     pub async fn deliveries(&self, incident_id: &str) -> Value {
         self.admin_get(&format!("/api/v1/incidents/{incident_id}/deliveries"))
             .await

@@ -29,5 +29,6 @@ mod processes;
 mod promises;
 mod rate_limit;
 mod statuspage;
+mod stored_text;
 mod uptime;
 mod webhooks;
