@@ -230,16 +230,24 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Every component once, in Statuspage's shape: groups one level deep
+    /// (stored data that nests deeper shows under its top-most group).
     pub fn components(&self) -> Vec<ComponentJson> {
+        let mut group_of: std::collections::HashMap<&str, &str> = Default::default();
+        let mut members_of: std::collections::HashMap<&str, Vec<String>> = Default::default();
+        for (top, members) in crate::domain::component::grouped(self.components) {
+            for member in members {
+                group_of.insert(&member.id, &top.id);
+                members_of
+                    .entry(&top.id)
+                    .or_default()
+                    .push(member.id.clone());
+            }
+        }
         self.components
             .iter()
             .map(|c| {
-                let members: Vec<String> = self
-                    .components
-                    .iter()
-                    .filter(|m| m.group_id.as_deref() == Some(c.id.as_str()))
-                    .map(|m| m.id.clone())
-                    .collect();
+                let members = members_of.remove(c.id.as_str()).unwrap_or_default();
                 let group = !members.is_empty();
                 ComponentJson {
                     id: c.id.clone(),
@@ -251,7 +259,7 @@ impl<'a> Ctx<'a> {
                     description: c.description.clone(),
                     showcase: true,
                     start_date: c.created_at.to_zoned(self.tz.clone()).date().to_string(),
-                    group_id: c.group_id.clone(),
+                    group_id: group_of.get(c.id.as_str()).map(|g| g.to_string()),
                     page_id: self.page_id.clone(),
                     group,
                     only_show_if_degraded: false,

@@ -69,3 +69,130 @@ pub struct Component {
     pub created_at: jiff::Timestamp,
     pub updated_at: jiff::Timestamp,
 }
+
+/// Where a component may go: groups are one level deep, so a group is a
+/// top-level component and a component with members is in no group. With
+/// deeper nesting, components vanished from the page while the banner
+/// still counted their outage.
+pub fn check_group(
+    id: &str,
+    group: Option<&Component>,
+    has_members: bool,
+) -> Result<(), super::DomainError> {
+    let Some(group) = group else {
+        return Ok(());
+    };
+    let refuse = |why: String| Err(super::DomainError::new("group_id", why));
+    if group.id == id {
+        return refuse("a component cannot be its own group".into());
+    }
+    if group.group_id.is_some() {
+        return refuse(format!(
+            "`{}` is itself in a group; groups are one level deep",
+            group.name
+        ));
+    }
+    if has_members {
+        return refuse(
+            "this component is a group (others are in it); a group cannot be in another group"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The components as the page shows them: each top-level one with the
+/// members of its group. Every component appears exactly once, also when
+/// stored data nests deeper than one level, names a group that is gone,
+/// or loops: a member is shown under its top-most group, and one with no
+/// such group is shown at the top.
+pub fn grouped<'a>(components: &'a [Component]) -> Vec<(&'a Component, Vec<&'a Component>)> {
+    use std::collections::HashMap;
+    let by_id: HashMap<&'a str, &'a Component> =
+        components.iter().map(|c| (c.id.as_str(), c)).collect();
+    let top_of = |component: &'a Component| -> Option<&'a str> {
+        let mut current = component;
+        for _ in 0..components.len() {
+            let Some(parent) = current.group_id.as_deref().and_then(|id| by_id.get(id)) else {
+                break;
+            };
+            current = parent;
+        }
+        let top = current.group_id.is_none() || !by_id.contains_key(current.group_id.as_deref()?);
+        (top && current.id != component.id).then_some(current.id.as_str())
+    };
+    let mut members: HashMap<&str, Vec<&Component>> = HashMap::new();
+    let mut tops = Vec::new();
+    for component in components {
+        match top_of(component) {
+            Some(top) => members.entry(top).or_default().push(component),
+            None => tops.push(component),
+        }
+    }
+    tops.into_iter()
+        .map(|top| (top, members.remove(top.id.as_str()).unwrap_or_default()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(id: &str, group: Option<&str>) -> Component {
+        Component {
+            id: id.into(),
+            name: id.to_uppercase(),
+            description: None,
+            group_id: group.map(Into::into),
+            position: 0,
+            status: ComponentStatus::Operational,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn groups_are_one_level_deep() {
+        let top = component("g", None);
+        let member = component("m", Some("g"));
+        assert!(check_group("x", Some(&top), false).is_ok());
+        assert!(check_group("x", None, true).is_ok());
+        assert_eq!(
+            check_group("g", Some(&top), false).unwrap_err().field,
+            "group_id"
+        );
+        assert!(check_group("x", Some(&member), false).is_err());
+        assert!(check_group("x", Some(&top), true).is_err());
+    }
+
+    #[test]
+    fn every_component_is_shown_once_however_it_was_stored() {
+        let stored = [
+            component("a", None),
+            component("b", Some("a")),
+            component("c", Some("b")),    // nested deeper (older data)
+            component("d", Some("gone")), // its group was removed
+            component("e", Some("f")),    // a loop
+            component("f", Some("e")),
+        ];
+        let shown = grouped(&stored);
+        let names: Vec<(&str, Vec<&str>)> = shown
+            .iter()
+            .map(|(top, members)| {
+                (
+                    top.id.as_str(),
+                    members.iter().map(|m| m.id.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("a", vec!["b", "c"]),
+                ("d", vec![]),
+                ("e", vec![]),
+                ("f", vec![])
+            ]
+        );
+    }
+}

@@ -517,9 +517,8 @@ macro_rules! sql_store {
                 actor: &$crate::store::Actor,
             ) -> $crate::store::Result<()> {
                 let (_guard, mut tx) = self.begin_write().await?;
-                if let Some(group) = &component.group_id {
-                    Self::require_component(&mut tx, group, "group_id").await?;
-                }
+                let group = Self::group_of(&mut tx, component.group_id.as_deref()).await?;
+                $crate::domain::component::check_group(&component.id, group.as_ref(), false)?;
                 sqlx::query(
                     "INSERT INTO components (id, name, description, group_id, position, status, \
                      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -623,18 +622,15 @@ macro_rules! sql_store {
                 if let Some(description) = &edit.description {
                     after.description = description.clone();
                 }
-                if let Some(group) = &edit.group_id {
-                    if let Some(group) = group {
-                        if group == id {
-                            return Err($crate::domain::DomainError::new(
-                                "group_id",
-                                "a component cannot be its own group",
-                            )
-                            .into());
-                        }
-                        Self::require_component(&mut tx, group, "group_id").await?;
-                    }
-                    after.group_id = group.clone();
+                if let Some(group_id) = &edit.group_id {
+                    let group = Self::group_of(&mut tx, group_id.as_deref()).await?;
+                    let members: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM components WHERE group_id = $1")
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    $crate::domain::component::check_group(id, group.as_ref(), members > 0)?;
+                    after.group_id = group_id.clone();
                 }
                 if let Some(position) = edit.position {
                     after.position = position;
@@ -1878,6 +1874,32 @@ macro_rules! sql_store {
                     Some(_) => Ok(()),
                     None => Err($crate::domain::DomainError::new(
                         field,
+                        format!("there is no component with id `{id}`"),
+                    )
+                    .into()),
+                }
+            }
+
+            /// The group a component is to go in, read in the write's
+            /// transaction (locked, so two moves cannot make a loop).
+            async fn group_of(
+                conn: &mut Conn,
+                id: Option<&str>,
+            ) -> $crate::store::Result<Option<$crate::domain::component::Component>> {
+                let Some(id) = id else {
+                    return Ok(None);
+                };
+                let found = sqlx::query(&format!(
+                    "SELECT {COMPONENT_COLUMNS} FROM components WHERE id = $1{}",
+                    Self::FOR_UPDATE
+                ))
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                match found {
+                    Some(row) => Ok(Some(Self::component_from_row(&row)?)),
+                    None => Err($crate::domain::DomainError::new(
+                        "group_id",
                         format!("there is no component with id `{id}`"),
                     )
                     .into()),

@@ -47,18 +47,15 @@ pub fn class_label(class: EntryClass) -> Markup {
 
 /// The components, groups first with their members below.
 pub fn component_list(components: &[Component]) -> Markup {
-    let top: Vec<&Component> = components.iter().filter(|c| c.group_id.is_none()).collect();
     html! {
         ul.components {
-            @for component in top {
+            @for (component, members) in crate::domain::component::grouped(components) {
                 li {
                     span.name { (component.name) }
                     " " (status_badge(component.status))
                     @if let Some(description) = &component.description {
                         br; span.description { (description) }
                     }
-                    @let members: Vec<&Component> = components.iter()
-                        .filter(|c| c.group_id.as_deref() == Some(component.id.as_str())).collect();
                     @if !members.is_empty() {
                         ul {
                             @for member in members {

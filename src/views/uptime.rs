@@ -20,22 +20,10 @@ pub struct Row<'a> {
 
 /// Components as the page lists them: each top-level one, then its members.
 pub fn display_order(components: &[Component]) -> Vec<&Component> {
-    let mut ordered = Vec::with_capacity(components.len());
-    for top in components.iter().filter(|c| c.group_id.is_none()) {
-        ordered.push(top);
-        ordered.extend(
-            components
-                .iter()
-                .filter(|c| c.group_id.as_deref() == Some(top.id.as_str())),
-        );
-    }
-    // Members of a group that does not exist are shown all the same.
-    for c in components {
-        if !ordered.iter().any(|o| o.id == c.id) {
-            ordered.push(c);
-        }
-    }
-    ordered
+    crate::domain::component::grouped(components)
+        .into_iter()
+        .flat_map(|(top, members)| std::iter::once(top).chain(members))
+        .collect()
 }
 
 pub fn section(ctx: &PageContext<'_>, rows: &[Row<'_>]) -> Markup {

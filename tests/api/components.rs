@@ -270,3 +270,100 @@ async fn a_component_held_by_two_incidents_recovers_only_when_both_are_resolved(
     assert_eq!(app.component(&vpn).await["status"], "operational");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn groups_are_one_level_deep_and_cannot_loop() {
+    let app = TestApp::spawn().await;
+    let mail = app.create_component("Mail").await;
+    let network = app.create_component("Network").await;
+    let outbound = app
+        .admin_post(
+            "/api/v1/components",
+            &json!({"name": "Outbound mail", "group_id": mail}),
+        )
+        .await
+        .expect(201);
+    let outbound = id_of(&outbound);
+    // Into a member: a second level.
+    app.admin_post(
+        "/api/v1/components",
+        &json!({"name": "Relay", "group_id": outbound}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("group_id"));
+    app.admin_patch(
+        &format!("/api/v1/components/{network}"),
+        &json!({"group_id": outbound}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("group_id"));
+    // A group into another group, and the loop that would close.
+    app.admin_patch(
+        &format!("/api/v1/components/{mail}"),
+        &json!({"group_id": network}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("group_id"));
+    app.admin_patch(
+        &format!("/api/v1/components/{mail}"),
+        &json!({"group_id": outbound}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("group_id"));
+    app.admin_patch(
+        &format!("/api/v1/components/{mail}"),
+        &json!({"group_id": mail}),
+    )
+    .await
+    .assert_error(422, "invalid", Some("group_id"));
+    // Moving a member to another group is fine.
+    let moved = app
+        .admin_patch(
+            &format!("/api/v1/components/{outbound}"),
+            &json!({"group_id": network}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(moved["group_id"], json!(network));
+}
+
+#[tokio::test]
+async fn components_nested_deeper_by_older_data_are_all_shown() {
+    let app = TestApp::spawn().await;
+    let a = app.create_component("Campus").await;
+    let b = app.create_component("Building B").await;
+    let c = app.create_component("Floor 3 wifi").await;
+    let d = app.create_component("Loop one").await;
+    let e = app.create_component("Loop two").await;
+    app.run_sql(&format!(
+        "UPDATE components SET group_id = '{a}' WHERE id = '{b}';
+         UPDATE components SET group_id = '{b}' WHERE id = '{c}';
+         UPDATE components SET group_id = '{e}' WHERE id = '{d}';
+         UPDATE components SET group_id = '{d}' WHERE id = '{e}';
+         UPDATE meta SET value = value + 1 WHERE key = 'page_version';"
+    ))
+    .await;
+    app.set_component_status(&c, "major_outage").await;
+    let page = app.page_text("/").await;
+    for name in [
+        "Campus",
+        "Building B",
+        "Floor 3 wifi",
+        "Loop one",
+        "Loop two",
+    ] {
+        crate::helpers::assert_shows(&page, name);
+    }
+    crate::helpers::assert_shows(&page, "Major outage");
+    let summary = app.page("/api/v2/summary.json").await.1;
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let listed = summary["components"].as_array().unwrap();
+    assert_eq!(listed.len(), 5, "{summary}");
+    let floor = listed.iter().find(|x| x["id"] == json!(c)).unwrap();
+    assert_eq!(
+        floor["group_id"],
+        json!(a),
+        "shown under its top-most group"
+    );
+    assert_eq!(floor["status"], "major_outage");
+}
