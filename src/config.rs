@@ -236,14 +236,17 @@ impl Config {
         })
     }
 
+    /// At most 30 days, as a follow-up given by hand (`MAX_FOLLOW_UP`).
     pub fn follow_up_duration(&self) -> Result<Duration, ConfigError> {
-        parse_duration(&self.follow_up_after).ok_or_else(|| ConfigError::Invalid {
-            key: "follow_up_after",
-            message: format!(
-                "`{}` is not a duration like 24h or 90m",
-                self.follow_up_after
-            ),
-        })
+        parse_duration(&self.follow_up_after)
+            .filter(|d| *d <= Duration::from_secs(30 * 24 * 3600))
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "follow_up_after",
+                message: format!(
+                    "`{}` is not a duration like 24h or 90m of at most 30 days",
+                    self.follow_up_after
+                ),
+            })
     }
 
     /// `None` when the grace period is `off`.

@@ -363,11 +363,12 @@ impl AsyncTokioStream for Coalesced {
     }
 }
 
+/// A URL's user or password as written: `%XX` decoded, `+` kept (it is a
+/// space only in form data, not in a URL's user information).
 fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[async_trait]
@@ -413,5 +414,16 @@ impl Mailer for SmtpMailer {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn credentials_keep_a_plus_and_decode_escapes() {
+        assert_eq!(percent_decode("p%40ss+word"), "p@ss+word");
+        assert_eq!(percent_decode("a%2Bb%20c"), "a+b c");
     }
 }

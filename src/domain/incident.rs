@@ -14,6 +14,9 @@ use super::{Cause, ComponentStatus, DomainError, Message, Owner, Title};
 pub const MAX_NEXT_UPDATE: SignedDuration = SignedDuration::from_hours(7 * 24);
 /// An ETA further ahead than this is not an estimate.
 pub const MAX_ETA: SignedDuration = SignedDuration::from_hours(365 * 24);
+/// The latest a follow-up may be promised: a month says "we will explain",
+/// a date years away says nothing.
+pub const MAX_FOLLOW_UP: SignedDuration = SignedDuration::from_hours(30 * 24);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -570,6 +573,12 @@ impl Incident {
                 let follow_up = match cmd.follow_up_at {
                     Some(at) if at <= now => {
                         return Err(DomainError::new("follow_up_at", "must be in the future"))
+                    }
+                    Some(at) if at.duration_since(now) > MAX_FOLLOW_UP => {
+                        return Err(DomainError::new(
+                            "follow_up_at",
+                            "must be at most 30 days ahead",
+                        ))
                     }
                     Some(at) => at,
                     None => now + ctx.follow_up_after,

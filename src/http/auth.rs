@@ -21,8 +21,7 @@ pub async fn require_token(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(bearer_secret)
         .filter(|s| !s.is_empty())
         .ok_or(ApiError::Unauthorized)?;
     let hash = hash_token(secret);
@@ -44,4 +43,25 @@ pub async fn require_token(
         });
     request.extensions_mut().insert(Actor { name, ip });
     Ok(next.run(request).await)
+}
+
+/// The credentials of `Bearer <secret>`: the scheme's name is
+/// case-insensitive (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
+fn bearer_secret(header: &str) -> Option<&str> {
+    let (scheme, secret) = header.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_secret;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for header in ["Bearer abc", "bearer abc", "BEARER  abc "] {
+            assert_eq!(bearer_secret(header), Some("abc"), "{header}");
+        }
+        assert_eq!(bearer_secret("Basic abc"), None);
+        assert_eq!(bearer_secret("Bearerabc"), None);
+    }
 }

@@ -46,13 +46,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    let value: T = serde_path_to_error::deserialize(&mut *deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => data_error(&path, &inner),
             _ => ApiError::Malformed(format!("the body is not valid JSON: {inner}")),
         }
+    })?;
+    // One JSON value and nothing after it but white space: `{...} garbage`
+    // is a client bug to report, not a body to half-read.
+    deserializer.end().map_err(|err| {
+        ApiError::Malformed(format!("the body has more after its JSON value: {err}"))
     })?;
     Ok(value)
 }

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{id_of, mail_incident, unknown_id_like, TestApp};
+use crate::helpers::{id_of, mail_incident, unknown_id_like, TestApp, ADMIN_TOKEN};
 
 #[tokio::test]
 async fn a_broken_rule_names_the_field_and_changes_nothing() {
@@ -173,6 +173,14 @@ async fn malformed_json_is_400() {
             r#"{"message": "m",}"#,
         ),
         ("/api/v1/components".to_string(), "{"),
+        (
+            "/api/v1/components".to_string(),
+            r#"{"name": "Wiki"} {"name": "Other"}"#,
+        ),
+        (
+            "/api/v1/components".to_string(),
+            r#"{"name": "Wiki"} garbage"#,
+        ),
     ] {
         app.raw(Method::POST, &path)
             .admin()
@@ -315,4 +323,41 @@ async fn an_unknown_api_path_is_404_with_the_error_shape() {
         .await
         .assert_error(404, "not_found", None);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_follow_up_is_promised_within_a_month() {
+    let app = TestApp::spawn().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    let path = format!("/api/v1/incidents/{id}/updates");
+    for far in ["9999-12-30T00:00:00Z", "2026-04-04T09:00:01Z"] {
+        app.admin_post(
+            &path,
+            &json!({"status": "resolved", "message": "Fixed.", "follow_up_at": far}),
+        )
+        .await
+        .assert_error(422, "invalid", Some("follow_up_at"));
+    }
+    let resolved = app
+        .admin_post(
+            &path,
+            &json!({"status": "resolved", "message": "Fixed.", "follow_up_at": "2026-03-11T09:00:00Z"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(resolved["status"], "resolved");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let app = TestApp::spawn().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let reply = app
+            .raw(Method::GET, "/api/v1/components")
+            .header("Authorization", &format!("{scheme} {ADMIN_TOKEN}"))
+            .send()
+            .await;
+        reply.expect(200);
+    }
 }
