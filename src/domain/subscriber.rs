@@ -8,6 +8,17 @@ use super::{DomainError, Email, WebhookUrl};
 /// How long a confirmation link stays valid.
 pub const CONFIRM_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
 
+/// A confirmation link works for `CONFIRM_WINDOW` after it was mailed.
+pub fn check_link_age(link_sent_at: Timestamp, now: Timestamp) -> Result<(), DomainError> {
+    if now.duration_since(link_sent_at) > CONFIRM_WINDOW {
+        return Err(DomainError::new(
+            "token",
+            "this confirmation link has expired; subscribe again to get a new one",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriberState {
@@ -33,6 +44,8 @@ pub struct Subscriber {
     pub components: Vec<String>,
     pub created_at: Timestamp,
     pub confirmed_at: Option<Timestamp>,
+    /// When the address last unsubscribed; kept when it subscribes again,
+    /// so that a link mailed before then cannot confirm it.
     pub unsubscribed_at: Option<Timestamp>,
 }
 
@@ -85,10 +98,14 @@ impl Subscriber {
     /// Clicking the link: only within the window, and never revives an
     /// address that has unsubscribed since.
     pub fn confirm(&mut self, link_sent_at: Timestamp, now: Timestamp) -> Result<(), DomainError> {
-        if now.duration_since(link_sent_at) > CONFIRM_WINDOW {
+        check_link_age(link_sent_at, now)?;
+        if self
+            .unsubscribed_at
+            .is_some_and(|left| link_sent_at <= left)
+        {
             return Err(DomainError::new(
                 "token",
-                "this confirmation link has expired; subscribe again to get a new one",
+                "this link was sent before the address unsubscribed; use the newest link we sent",
             ));
         }
         match self.state {
@@ -103,6 +120,18 @@ impl Subscriber {
                 Ok(())
             }
         }
+    }
+
+    /// The public form again for a known address: a confirmed one needs
+    /// nothing (false); any other is pending with the new choice, and needs
+    /// a new confirmation link (true).
+    pub fn subscribe_again(&mut self, components: Vec<String>) -> bool {
+        if self.state == SubscriberState::Confirmed {
+            return false;
+        }
+        self.state = SubscriberState::Pending;
+        self.components = components;
+        true
     }
 
     pub fn unsubscribe(&mut self, now: Timestamp) {
@@ -156,6 +185,23 @@ mod tests {
         assert!(s
             .confirm(t("2026-03-04T09:00:00Z"), t("2026-03-04T11:00:00Z"))
             .is_err());
+    }
+
+    #[test]
+    fn a_link_from_before_an_unsubscribe_does_not_confirm_a_new_subscription() {
+        let mut s = pending();
+        s.confirm(t("2026-03-04T09:00:00Z"), t("2026-03-04T09:01:00Z"))
+            .unwrap();
+        s.unsubscribe(t("2026-03-04T10:00:00Z"));
+        assert!(s.subscribe_again(Vec::new()));
+        assert_eq!(s.state, SubscriberState::Pending);
+        assert!(s
+            .clone()
+            .confirm(t("2026-03-04T09:00:00Z"), t("2026-03-04T11:00:00Z"))
+            .is_err());
+        s.confirm(t("2026-03-04T10:30:00Z"), t("2026-03-04T11:00:00Z"))
+            .unwrap();
+        assert_eq!(s.state, SubscriberState::Confirmed);
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub fn router() -> Router<AppState> {
             "/subscribe",
             get(form).post(subscribe).layer(Extension(limits)),
         )
-        .route("/subscribe/confirm", get(confirm))
+        // Only the POST confirms: mail scanners that open every link in a
+        // mail must not subscribe anyone who did not ask.
+        .route("/subscribe/confirm", get(confirm_page).post(confirm))
         .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .route("/subscription", get(manage).post(save_choice))
 }
@@ -307,24 +309,38 @@ fn public_actor() -> Actor {
     }
 }
 
-async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some(subject) = query
-        .token
-        .as_deref()
-        .and_then(|t| state.mail.signer.verify(CONFIRM, t))
-    else {
-        return bad_link(&state);
-    };
-    let Some((id, sent_ms)) = subject.split_once(':') else {
-        return bad_link(&state);
-    };
-    let Some(sent_at) = sent_ms
+/// The subscriber and when their confirmation link was made, from a link.
+fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(String, jiff::Timestamp)> {
+    let subject = token.and_then(|t| state.mail.signer.verify(CONFIRM, t))?;
+    let (id, sent_ms) = subject.split_once(':')?;
+    let sent_at = sent_ms
         .parse::<i64>()
         .ok()
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-    else {
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())?;
+    Some((id.to_string(), sent_at))
+}
+
+/// Opening the link shows a button; it changes nothing.
+async fn confirm_page(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+    let Some((_, sent_at)) = confirm_link(&state, query.token.as_deref()) else {
         return bad_link(&state);
     };
+    let ctx = page_context(&state);
+    if let Err(err) = crate::domain::subscriber::check_link_age(sent_at, state.clock.now()) {
+        return (
+            StatusCode::GONE,
+            view::notice(&ctx, "This link no longer works", &[err.message], None),
+        )
+            .into_response();
+    }
+    view::confirm_prompt(&ctx, query.token.as_deref().unwrap_or_default()).into_response()
+}
+
+async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+    let Some((id, sent_at)) = confirm_link(&state, query.token.as_deref()) else {
+        return bad_link(&state);
+    };
+    let id = id.as_str();
     let now = state.clock.now();
     let result = state
         .store

@@ -837,7 +837,6 @@ macro_rules! sql_store {
                 subscriber: &$crate::domain::subscriber::Subscriber,
                 now: jiff::Timestamp,
             ) -> $crate::store::Result<$crate::store::SubscribeOutcome> {
-                use $crate::domain::subscriber::SubscriberState;
                 let (_guard, mut tx) = self.begin_write().await?;
                 let existing = sqlx::query(&format!(
                     "SELECT * FROM subscribers WHERE channel = $1 AND address = $2{}",
@@ -855,12 +854,9 @@ macro_rules! sql_store {
                     }
                     Some(row) => {
                         let mut current = Self::subscriber_from_row(&mut tx, &row).await?;
-                        if current.state == SubscriberState::Confirmed {
+                        if !current.subscribe_again(subscriber.components.clone()) {
                             (current.id, $crate::store::SubscribeOutcome::AlreadyConfirmed)
                         } else {
-                            current.state = SubscriberState::Pending;
-                            current.components = subscriber.components.clone();
-                            current.unsubscribed_at = None;
                             Self::write_subscriber(&mut tx, &current, false).await?;
                             Self::queue_confirmation(&mut tx, &current.id, now).await?;
                             (current.id, $crate::store::SubscribeOutcome::ConfirmationQueued)

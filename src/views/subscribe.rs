@@ -71,6 +71,22 @@ pub fn notice(
     )
 }
 
+/// What the link in a confirmation mail opens: one button. Opening the
+/// link alone (as mail scanners do) subscribes nobody.
+pub fn confirm_prompt(ctx: &PageContext<'_>, token: &str) -> Markup {
+    layout(
+        ctx,
+        "Confirm your subscription",
+        html! {
+            h1 { "Confirm your subscription" }
+            p { "Confirm, and every update about incidents comes to you by mail, good news and bad." }
+            form method="post" action={"/subscribe/confirm?token=" (token)} {
+                button type="submit" { "Confirm" }
+            }
+        },
+    )
+}
+
 pub fn unsubscribe_confirm(ctx: &PageContext<'_>, token: &str) -> Markup {
     layout(
         ctx,

@@ -56,9 +56,16 @@ async fn subscribe_confirm_then_every_update_arrives() {
     );
 
     let link = confirmations[0].link(&format!("{}/subscribe/confirm?token=", app.address));
-    let (status, page) = app.page(&link.replacen(&app.address, "", 1)).await;
+    let path = link.replacen(&app.address, "", 1);
+    // Opening the link (as a mail scanner would) only shows a button.
+    let (status, page) = app.page(&path).await;
     assert_eq!(status, 200, "{page}");
-    assert!(visible_text(&page).contains("You are subscribed"));
+    assert!(visible_text(&page).contains("Confirm your subscription"));
+    let list = app.admin_get("/api/v1/subscribers").await.expect(200);
+    assert_eq!(list["items"][0]["state"], "pending");
+    let reply = app.raw(reqwest::Method::POST, &path).send().await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(visible_text(&reply.text).contains("You are subscribed"));
 
     app.post_update(
         &id,
@@ -552,4 +559,40 @@ async fn a_relay_that_never_greets_costs_a_retry_not_a_stuck_worker() {
 #[tokio::test]
 async fn a_relay_that_stops_answering_mid_mail_costs_a_retry_not_a_stuck_worker() {
     a_silent_relay_costs_a_retry(true, "did not answer within 1 s").await;
+}
+
+#[tokio::test]
+async fn a_link_mailed_before_an_unsubscribe_does_not_confirm_a_new_subscription() {
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    let (status, _) = subscribe_form(&app, "email=back%40example.test").await;
+    assert_eq!(status, 200);
+    let first = mailbox.wait_for("back@example.test", 1).await[0]
+        .link(&format!("{}/subscribe/confirm?token=", app.address))
+        .replacen(&app.address, "", 1);
+    app.raw(reqwest::Method::POST, &first)
+        .send()
+        .await
+        .expect(200);
+    let unsubscribe = app.admin_get("/api/v1/subscribers").await.expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.advance_minutes(10);
+    app.raw(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/subscribers/{unsubscribe}"),
+    )
+    .admin()
+    .send()
+    .await;
+    app.advance_minutes(10);
+    let (status, _) = subscribe_form(&app, "email=back%40example.test").await;
+    assert_eq!(status, 200);
+    // The old link (from before the unsubscribe) does not confirm.
+    let reply = app.raw(reqwest::Method::POST, &first).send().await;
+    assert_eq!(reply.status, 410, "{}", reply.text);
+    let list = app.admin_get("/api/v1/subscribers").await.expect(200);
+    assert_eq!(list["items"][0]["state"], "pending", "{list}");
+    app.stop().await;
 }
