@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
         // boxes every route again, and each box is cloned per request.
         .layer(
             tower::ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a handler panicked");
                     ApiError::Internal(anyhow::anyhow!("panic")).into_response()
@@ -142,6 +142,17 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(extract::BODY_LIMIT)),
         )
         .with_state(state)
+}
+
+/// The span of one request: method and path, never the query string,
+/// which carries capability tokens (`/unsubscribe?token=…`) that would
+/// then sit in every debug log.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
 }
 
 /// After an admin request that may have written, the public pages are stale.

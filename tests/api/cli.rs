@@ -241,3 +241,35 @@ async fn the_client_variables_do_not_upset_the_server_commands() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[tokio::test]
+async fn capability_tokens_never_reach_the_log() {
+    let db = TestDatabase::create().await;
+    let mut command = candor_command(&db.dir, &db.url);
+    command
+        .env("CANDOR_ADMIN_TOKEN", "configured-token")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start candor");
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let mut server = Server {
+        child,
+        stdout,
+        stderr,
+    };
+    let (url, _) = server.wait_until_listening();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for path in [
+        "/unsubscribe?token=SECRET-unsubscribe-token",
+        "/subscribe/confirm?token=SECRET-confirm-token",
+        "/subscription?token=SECRET-manage-token",
+    ] {
+        client.get(format!("{url}{path}")).send().await.unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let output = server.output();
+    assert!(output.contains("/unsubscribe"), "requests are logged\n{output}");
+    assert!(!output.contains("SECRET-"), "a token was logged\n{output}");
+}
