@@ -1,5 +1,8 @@
 //! `Idempotency-Key` on admin POSTs: a retried POST with the same key and the
-//! same body gets the first response and creates nothing new.
+//! same body gets the first response and creates nothing new. Keys are kept
+//! for 24 hours. The write a key protects records itself on the key in its
+//! own transaction, so a retry after a crash learns what was done; a key
+//! whose request died before writing anything is released.
 
 use axum::{
     body::{to_bytes, Body},
@@ -10,8 +13,8 @@ use axum::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{error::ApiError, extract::BODY_LIMIT, AppState};
-use crate::store::{Actor, IdempotencyBegin};
+use super::{error::ApiError, extract::BODY_LIMIT, incidents, AppState};
+use crate::store::{Actor, IdempotencyBegin, IdempotencyScope, IDEMPOTENCY};
 
 pub async fn idempotent(
     State(state): State<AppState>,
@@ -59,15 +62,7 @@ pub async fn idempotent(
         IdempotencyBegin::New => {}
         IdempotencyBegin::Done { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut response = (status, body).into_response();
-            response.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            return Ok(response);
+            return Ok(replayed(status, body.into()));
         }
         IdempotencyBegin::InProgress => {
             return Err(ApiError::Conflict(
@@ -76,28 +71,83 @@ pub async fn idempotent(
             ))
         }
         IdempotencyBegin::Mismatch => return Err(ApiError::IdempotencyKeyReused),
+        IdempotencyBegin::Committed {
+            action,
+            target,
+            detail,
+        } => return committed_answer(&state, &action, &target, &detail).await,
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let (parts, body) = response.into_parts();
-    let bytes = match to_bytes(body, usize::MAX).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            state.store.idempotency_abandon(&actor, &key).await?;
-            return Err(ApiError::Internal(anyhow::anyhow!("response body: {err}")));
-        }
+    // The request runs to its end in a task of its own: a client that hangs
+    // up cannot cancel it between the write's commit and the stored answer,
+    // so its retry gets that answer instead of "in progress" for ever.
+    let scope = IdempotencyScope {
+        actor: actor.clone(),
+        key: key.clone(),
     };
-    if parts.status.is_server_error() {
-        // Nothing was done; let a retry run again.
-        state.store.idempotency_abandon(&actor, &key).await?;
-    } else {
-        let text = String::from_utf8_lossy(&bytes);
-        state
-            .store
-            .idempotency_finish(&actor, &key, parts.status.as_u16(), &text)
-            .await?;
+    let task = tokio::spawn(IDEMPOTENCY.scope(scope, async move {
+        let response = next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await;
+        let (parts, body) = response.into_parts();
+        let bytes = match to_bytes(body, usize::MAX).await {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                state.store.idempotency_abandon(&actor, &key).await?;
+                return Err(ApiError::Internal(anyhow::anyhow!("response body: {err}")));
+            }
+        };
+        if parts.status.is_server_error() {
+            // Nothing was done; let a retry run again.
+            state.store.idempotency_abandon(&actor, &key).await?;
+        } else {
+            let text = String::from_utf8_lossy(&bytes);
+            state
+                .store
+                .idempotency_finish(&actor, &key, parts.status.as_u16(), &text)
+                .await?;
+        }
+        Ok(Response::from_parts(parts, Body::from(bytes)))
+    }));
+    task.await
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("idempotent request: {err}")))?
+}
+
+fn replayed(status: StatusCode, body: Body) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// The answer to a retry whose first request committed its write and then
+/// died before its answer was stored: what it created, read anew, in the
+/// shape the first answer had.
+async fn committed_answer(
+    state: &AppState,
+    action: &str,
+    target: &str,
+    detail: &serde_json::Value,
+) -> Result<Response, ApiError> {
+    let body = match (action, detail["entry"].as_str()) {
+        ("incident.open", _) => {
+            serde_json::to_string(&incidents::incident_json(state, target).await?)
+        }
+        ("incident.entry", Some(entry)) => {
+            serde_json::to_string(&incidents::entry_json(state, target, entry).await?)
+        }
+        ("component.create", _) => serde_json::to_string(&state.store.get_component(target).await?),
+        _ => {
+            return Err(ApiError::Conflict(format!(
+                "this request was done before ({action} {target}), and its answer was lost"
+            )))
+        }
     }
-    Ok(Response::from_parts(parts, Body::from(bytes)))
+    .map_err(|err| ApiError::Internal(err.into()))?;
+    Ok(replayed(StatusCode::CREATED, Body::from(body)))
 }

@@ -404,6 +404,12 @@ async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentJson>> {
+    incident_json(&state, &id).await.map(Json)
+}
+
+/// An incident as `GET /incidents/{id}` shows it.
+pub(super) async fn incident_json(state: &AppState, id: &str) -> ApiResult<IncidentJson> {
+    let id = id.to_string();
     let record = state
         .store
         .get_incident(&id)
@@ -417,7 +423,26 @@ async fn read(
         state.clock.now(),
     );
     json.still_affected = Some(state.store.affected_reports(&id).await?);
-    Ok(Json(json))
+    Ok(json)
+}
+
+/// An entry as the POST that made it answered.
+pub(super) async fn entry_json(
+    state: &AppState,
+    incident_id: &str,
+    entry_id: &str,
+) -> ApiResult<EntryJson> {
+    let record = state
+        .store
+        .get_incident(incident_id)
+        .await
+        .map_err(|e| not_found(e, incident_id))?;
+    let entry = record
+        .entries
+        .iter()
+        .find(|e| e.id == entry_id)
+        .ok_or_else(|| ApiError::NotFound(format!("there is no entry with id `{entry_id}`")))?;
+    Ok(EntryJson::new(entry, None))
 }
 
 fn not_found(err: crate::store::StoreError, id: &str) -> ApiError {

@@ -134,6 +134,35 @@ pub enum IdempotencyBegin {
     InProgress,
     /// Seen with a different body.
     Mismatch,
+    /// Seen, its first request was abandoned (a crash) after its write
+    /// committed: what the write did (`action`, `target`, `detail` as in
+    /// the audit log).
+    Committed {
+        action: String,
+        target: String,
+        detail: serde_json::Value,
+    },
+}
+
+/// How long a key is kept: a retry within this time gets the first answer;
+/// after it, the key may be used for a new request.
+pub const IDEMPOTENCY_KEY_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// A key whose first request has run this long without an answer was
+/// abandoned (the process died): a retry runs again, or learns what the
+/// committed write did. Longer than any request may run.
+pub const IDEMPOTENCY_ABANDONED_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
+
+/// The Idempotency-Key of the request being served, for the write it
+/// protects to record itself in its own transaction.
+#[derive(Debug, Clone)]
+pub struct IdempotencyScope {
+    pub actor: String,
+    pub key: String,
+}
+
+tokio::task_local! {
+    pub static IDEMPOTENCY: IdempotencyScope;
 }
 
 /// What a public subscribe request led to. The page says the same in every

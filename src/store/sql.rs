@@ -373,6 +373,21 @@ macro_rules! sql_store {
                 .bind(detail.to_string())
                 .execute(&mut *conn)
                 .await?;
+                // The key that protects this write (if any) learns of it in
+                // this transaction: committed together or not at all.
+                if let Ok(scope) = $crate::store::IDEMPOTENCY.try_with(Clone::clone) {
+                    sqlx::query(
+                        "UPDATE idempotency SET write_action = $1, write_target = $2, \
+                         write_detail = $3 WHERE actor = $4 AND key = $5 AND write_action IS NULL",
+                    )
+                    .bind(action)
+                    .bind(target)
+                    .bind(detail.to_string())
+                    .bind(&scope.actor)
+                    .bind(&scope.key)
+                    .execute(&mut *conn)
+                    .await?;
+                }
                 sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'page_version'")
                     .execute(&mut *conn)
                     .await?;
@@ -1535,6 +1550,18 @@ macro_rules! sql_store {
                 now: jiff::Timestamp,
             ) -> $crate::store::Result<$crate::store::IdempotencyBegin> {
                 use sqlx::Row;
+                // Keys live a day; one whose first request was abandoned
+                // with nothing written is released at once.
+                sqlx::query(
+                    "DELETE FROM idempotency WHERE actor = $1 AND key = $2 AND (created_at < $3 \
+                     OR (status_code IS NULL AND write_action IS NULL AND created_at < $4))",
+                )
+                .bind(actor)
+                .bind(key)
+                .bind($crate::store::ms(now - $crate::store::IDEMPOTENCY_KEY_LIFETIME))
+                .bind($crate::store::ms(now - $crate::store::IDEMPOTENCY_ABANDONED_AFTER))
+                .execute(&self.pool)
+                .await?;
                 let inserted = sqlx::query(
                     "INSERT INTO idempotency (actor, key, request_hash, created_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (actor, key) DO NOTHING",
@@ -1549,7 +1576,8 @@ macro_rules! sql_store {
                     return Ok($crate::store::IdempotencyBegin::New);
                 }
                 let row = sqlx::query(
-                    "SELECT request_hash, status_code, body FROM idempotency WHERE actor = $1 AND key = $2",
+                    "SELECT request_hash, status_code, body, created_at, write_action, write_target, \
+                     write_detail FROM idempotency WHERE actor = $1 AND key = $2",
                 )
                 .bind(actor)
                 .bind(key)
@@ -1558,13 +1586,26 @@ macro_rules! sql_store {
                 let stored_hash: String = row.try_get("request_hash")?;
                 let status: Option<i64> = row.try_get("status_code")?;
                 let body: Option<String> = row.try_get("body")?;
-                Ok(match (stored_hash == request_hash, status, body) {
-                    (false, _, _) => $crate::store::IdempotencyBegin::Mismatch,
-                    (true, Some(status), Some(body)) => $crate::store::IdempotencyBegin::Done {
+                let abandoned = $crate::store::from_ms(row.try_get("created_at")?)?
+                    < now - $crate::store::IDEMPOTENCY_ABANDONED_AFTER;
+                let written: Option<String> = row.try_get("write_action")?;
+                Ok(match (stored_hash == request_hash, status, body, written) {
+                    (false, ..) => $crate::store::IdempotencyBegin::Mismatch,
+                    (true, Some(status), Some(body), _) => $crate::store::IdempotencyBegin::Done {
                         status: u16::try_from(status).unwrap_or(500),
                         body,
                     },
-                    (true, _, _) => $crate::store::IdempotencyBegin::InProgress,
+                    (true, _, _, Some(action)) if abandoned => {
+                        let detail: Option<String> = row.try_get("write_detail")?;
+                        $crate::store::IdempotencyBegin::Committed {
+                            action,
+                            target: row.try_get::<Option<String>, _>("write_target")?.unwrap_or_default(),
+                            detail: detail
+                                .and_then(|d| serde_json::from_str(&d).ok())
+                                .unwrap_or_default(),
+                        }
+                    }
+                    (true, ..) => $crate::store::IdempotencyBegin::InProgress,
                 })
             }
 

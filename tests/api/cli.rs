@@ -270,6 +270,9 @@ async fn capability_tokens_never_reach_the_log() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let output = server.output();
-    assert!(output.contains("/unsubscribe"), "requests are logged\n{output}");
+    assert!(
+        output.contains("/unsubscribe"),
+        "requests are logged\n{output}"
+    );
     assert!(!output.contains("SECRET-"), "a token was logged\n{output}");
 }
