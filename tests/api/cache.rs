@@ -408,3 +408,78 @@ async fn a_write_on_one_instance_reaches_the_other_instances_pages() {
     second.shutdown().await;
     app.stop().await;
 }
+
+/// Only a write that went through makes the pages stale: a refused one
+/// (no token, a wrong token, a broken rule) changed nothing, so anyone
+/// could otherwise make every reader's next request render the page again.
+#[tokio::test]
+async fn a_refused_write_does_not_make_the_pages_render_again() {
+    let app = TestApp::spawn().await;
+    let (_, smtp, _) = scene(&app).await;
+    let first = get(&app, "/").await;
+    assert_eq!(first.status, 200);
+    let rendered = app.page_renders();
+
+    let anonymous = app
+        .raw(Method::POST, "/api/v1/x")
+        .json(&json!({}))
+        .send()
+        .await;
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let wrong_token = app
+        .raw(Method::POST, "/api/v1/incidents")
+        .token("not-a-token")
+        .json(&json!({}))
+        .send()
+        .await;
+    assert_eq!(wrong_token.status, 401, "{}", wrong_token.text);
+    let broken_rule = app
+        .admin_post(
+            "/api/v1/incidents",
+            &json!({"title": "No promise", "impact": "minor", "status": "investigating",
+                    "owner": {"name": "Dana", "email": "dana@acme.test"},
+                    "components": {smtp.as_str(): "partial_outage"}, "message": "x"}),
+        )
+        .await;
+    assert_eq!(broken_rule.status, 422, "{}", broken_rule.text);
+
+    let again = get(&app, "/").await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(
+        app.page_renders(),
+        rendered,
+        "a refused request made the page render again"
+    );
+
+    // A write that went through still shows at once.
+    app.set_component_status(&smtp, "major_outage").await;
+    let after = get(&app, "/").await;
+    assert_ne!(after.body, first.body);
+    assert_eq!(app.page_renders(), rendered + 1);
+    app.stop().await;
+}
+
+/// A query string is not part of a page: `/?x=N` is `/`, kept once, so a
+/// flood of made-up queries costs at most the one rendering of `/`.
+#[tokio::test]
+async fn a_flood_of_made_up_queries_renders_the_page_at_most_once() {
+    let app = TestApp::spawn().await;
+    scene(&app).await;
+    let before = app.page_renders();
+    let mut bodies = std::collections::BTreeSet::new();
+    for n in 0..100 {
+        let reply = get(&app, &format!("/?x={n}")).await;
+        assert_eq!(reply.status, 200, "/?x={n}");
+        bodies.insert(reply.body);
+    }
+    let renders = app.page_renders() - before;
+    assert!(
+        renders <= 1,
+        "100 made-up queries cost {renders} renderings"
+    );
+    assert_eq!(bodies.len(), 1, "every query got the same page");
+    let plain = get(&app, "/").await;
+    assert!(bodies.contains(&plain.body), "the page with a query is `/`");
+    assert_eq!(app.page_renders() - before, renders);
+    app.stop().await;
+}
