@@ -3,6 +3,8 @@
 //! bar has its day in words as a tooltip, and the days with an outage or an
 //! incident are listed in text under the bars.
 
+use std::collections::HashMap;
+
 use jiff::civil::Date;
 use maud::{html, Markup};
 
@@ -18,30 +20,64 @@ pub struct Row<'a> {
     pub uptime: Uptime<'a>,
 }
 
-/// Components as the page lists them: each top-level one, then its members.
-pub fn display_order(components: &[Component]) -> Vec<&Component> {
-    let mut ordered = Vec::with_capacity(components.len());
-    for top in components.iter().filter(|c| c.group_id.is_none()) {
-        ordered.push(top);
-        ordered.extend(
-            components
-                .iter()
-                .filter(|c| c.group_id.as_deref() == Some(top.id.as_str())),
-        );
-    }
-    // Members of a group that does not exist are shown all the same.
+/// Each top-level component with its members, in the given order.
+/// Members of a group that does not exist (or is itself in a group) are
+/// listed as top-level ones, so that every component is shown. Linear:
+/// pages list thousands of components.
+pub fn groups(components: &[Component]) -> Vec<(&Component, Vec<&Component>)> {
+    let top: HashMap<&str, usize> = components
+        .iter()
+        .filter(|c| c.group_id.is_none())
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    let mut groups: Vec<(&Component, Vec<&Component>)> = components
+        .iter()
+        .filter(|c| c.group_id.is_none())
+        .map(|c| (c, Vec::new()))
+        .collect();
     for c in components {
-        if !ordered.iter().any(|o| o.id == c.id) {
-            ordered.push(c);
+        match c.group_id.as_deref().map(|g| top.get(g)) {
+            None => {}
+            Some(Some(&i)) => groups[i].1.push(c),
+            Some(None) => groups.push((c, Vec::new())),
         }
     }
-    ordered
+    groups
 }
+
+/// Components as the page lists them: each top-level one, then its members.
+pub fn display_order(components: &[Component]) -> Vec<&Component> {
+    groups(components)
+        .into_iter()
+        .flat_map(|(top, members)| std::iter::once(top).chain(members))
+        .collect()
+}
+
+/// Rows with daily bars at most. Each costs about 6 KB of markup, so a page
+/// of 5,000 components would weigh 30 MB; beyond this, the components
+/// outside any group (groups included) get bars, up to this many, and the
+/// others are summed up in words.
+pub const BARS_AT_MOST: usize = 50;
 
 pub fn section(ctx: &PageContext<'_>, rows: &[Row<'_>]) -> Markup {
     if rows.is_empty() {
         return html! {};
     }
+    let (barred, others): (Vec<&Row<'_>>, Vec<&Row<'_>>) = if rows.len() <= BARS_AT_MOST {
+        (rows.iter().collect(), Vec::new())
+    } else {
+        let mut barred = Vec::with_capacity(BARS_AT_MOST);
+        let mut others = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.component.group_id.is_none() && barred.len() < BARS_AT_MOST {
+                barred.push(row);
+            } else {
+                others.push(row);
+            }
+        }
+        (barred, others)
+    };
     html! {
         section.uptime aria-labelledby="uptime-heading" {
             h2.section #uptime-heading { "Uptime over the last " (DAYS) " days" }
@@ -53,19 +89,64 @@ pub fn section(ctx: &PageContext<'_>, rows: &[Row<'_>]) -> Markup {
                 span.key.n aria-hidden="true" {} " not tracked yet. "
                 "Uptime is the time without a partial or major outage."
             }
-            @for row in rows { (component_row(ctx, row)) }
+            @for row in barred { (component_row(ctx, row)) }
+            @if !others.is_empty() { (in_words(ctx, &others)) }
         }
     }
 }
 
-fn component_row(ctx: &PageContext<'_>, row: &Row<'_>) -> Markup {
+/// The rows without bars: those with an outage or an incident by name,
+/// with their uptime and days, the quiet ones counted.
+fn in_words(ctx: &PageContext<'_>, rows: &[&Row<'_>]) -> Markup {
     let today = ctx.now.to_zoned(ctx.tz.clone()).date();
-    let notable: Vec<&Day> = row
-        .uptime
+    let notable: Vec<(&Row<'_>, Vec<&Day<'_>>)> = rows
+        .iter()
+        .map(|row| (*row, notable_days(row)))
+        .filter(|(_, days)| !days.is_empty())
+        .collect();
+    let quiet = rows.len() - notable.len();
+    html! {
+        div.uptime-others {
+            h3 { "The other " (rows.len()) " components" }
+            @if notable.is_empty() {
+                p.quiet { "None of them had an outage or an incident in these " (DAYS) " days." }
+            } @else {
+                p {
+                    (quiet) " of them had no outage and no incident in these " (DAYS) " days; "
+                    (notable.len()) " did:"
+                }
+                ul.uptime-notable {
+                    @for (row, days) in &notable {
+                        li {
+                            span.name { (row.component.name) } ", "
+                            (percent_words(&row.uptime)) ": "
+                            @let newest = days.last().map(|d| day_words(d, today));
+                            @if days.len() == 1 {
+                                (newest.unwrap_or_default())
+                            } @else {
+                                (days_count(days.len())) " with an outage or an incident, the latest "
+                                (newest.unwrap_or_default())
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The days of a row that had an outage or an incident, oldest first.
+fn notable_days<'r, 'a>(row: &'r Row<'a>) -> Vec<&'r Day<'a>> {
+    row.uptime
         .days
         .iter()
         .filter(|d| d.tracked && (d.level() != Level::Operational || !d.incidents.is_empty()))
-        .collect();
+        .collect()
+}
+
+fn component_row(ctx: &PageContext<'_>, row: &Row<'_>) -> Markup {
+    let today = ctx.now.to_zoned(ctx.tz.clone()).date();
+    let notable = notable_days(row);
     html! {
         div.uptime-row {
             p.uptime-head {
@@ -169,4 +250,42 @@ pub fn day_words(day: &Day<'_>, today: Date) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ComponentStatus;
+
+    fn component(id: &str, group: Option<&str>) -> Component {
+        Component {
+            id: id.into(),
+            name: id.into(),
+            description: None,
+            group_id: group.map(Into::into),
+            position: 0,
+            status: ComponentStatus::Operational,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    /// Every component is listed once, whatever its group says: a member
+    /// of a missing group, or of a member, is never left out.
+    #[test]
+    fn every_component_is_listed_once() {
+        let components = [
+            component("a", None),
+            component("a1", Some("a")),
+            component("orphan", Some("gone")),
+            component("b", None),
+            component("nested", Some("a1")),
+            component("a2", Some("a")),
+        ];
+        let order: Vec<&str> = display_order(&components)
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(order, ["a", "a1", "a2", "b", "orphan", "nested"]);
+    }
 }

@@ -483,3 +483,117 @@ async fn a_flood_of_made_up_queries_renders_the_page_at_most_once() {
     assert_eq!(app.page_renders() - before, renders);
     app.stop().await;
 }
+
+/// Components a large organisation may list: far beyond Statuspage's 1,100.
+const MANY: usize = 5_000;
+
+/// `/` with thousands of components: 200, every component's name and
+/// state on it, light enough to serve, and kept like any other page.
+#[tokio::test]
+async fn the_page_holds_five_thousand_components() {
+    use futures::StreamExt as _;
+    let app = TestApp::spawn().await;
+    let started = std::time::Instant::now();
+    // 50 groups of 99 members each, made through the API a few at a time.
+    let groups: Vec<String> = futures::stream::iter(0..50)
+        .map(|g| {
+            let app = &app;
+            async move { app.create_component(&format!("Site {g:02}")).await }
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    let members = MANY - groups.len();
+    let created: Vec<Value> = futures::stream::iter(0..members)
+        .map(|n| {
+            let app = &app;
+            let group = groups[n % groups.len()].clone();
+            async move {
+                app.admin_post(
+                    "/api/v1/components",
+                    &json!({"name": format!("Printer {n:04}"), "group_id": group}),
+                )
+                .await
+                .expect(201)
+            }
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    eprintln!(
+        "{MANY} components created through the API in {:?}",
+        started.elapsed()
+    );
+    let broken = id_of(&created[4_321]);
+    app.set_component_status(&broken, "major_outage").await;
+
+    let rendered = std::time::Instant::now();
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let gzip = fetch(&app, Method::GET, "/", &[("Accept-Encoding", "gzip")]).await;
+    eprintln!(
+        "/ with {MANY} components: {} bytes, {} gzipped, rendered in {:?}",
+        page.body.len(),
+        gzip.body.len(),
+        rendered.elapsed()
+    );
+    let html = page.text();
+    let text = visible_text(&html);
+    for g in 0..50 {
+        assert!(
+            html.contains(&format!("Site {g:02}")),
+            "Site {g:02} is missing"
+        );
+    }
+    for n in 0..members {
+        assert!(
+            html.contains(&format!("Printer {n:04}")),
+            "Printer {n:04} is missing"
+        );
+    }
+    assert_shows(&text, "Printer 4321 Major outage");
+    assert!(
+        page.body.len() < 2 * 1024 * 1024,
+        "/ weighs {} bytes",
+        page.body.len()
+    );
+
+    let renders = app.page_renders();
+    let again = get(&app, "/").await;
+    assert_eq!(again.body, page.body);
+    assert_eq!(app.page_renders(), renders, "served from the cache");
+    app.stop().await;
+}
+
+/// Whatever a write leaves in the database, readers of `/` never get a
+/// server error while a good rendering of it exists. (A lone carriage
+/// return in a title was once stored and then refused on every read; if
+/// the write is refused instead, the page simply stays as it is.)
+#[tokio::test]
+async fn an_unreadable_row_never_takes_the_page_down() {
+    let app = TestApp::spawn().await;
+    let (_, smtp, _) = scene(&app).await;
+    assert_eq!(get(&app, "/").await.status, 200);
+    let mut poisoned = crate::helpers::mail_incident(&smtp);
+    poisoned["title"] = json!("Mail\rdelays");
+    let written = app.admin_post("/api/v1/incidents", &poisoned).await;
+    eprintln!("the write answered {}", written.status);
+
+    // Long enough for the page to notice any change (its store is asked
+    // once a second), and for its words to move a minute.
+    app.advance_minutes(1);
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(1_500);
+    let mut last = get(&app, "/").await;
+    while std::time::Instant::now() < until {
+        assert_eq!(last.status, 200, "{}", last.text());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        last = get(&app, "/").await;
+    }
+    assert_eq!(last.status, 200, "{}", last.text());
+    let text = visible_text(&last.text());
+    assert_shows(&text, "Outbound SMTP");
+    if written.status >= 500 {
+        assert_shows(&text, "This page could not be refreshed since");
+    }
+    app.stop().await;
+}

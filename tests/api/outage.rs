@@ -165,3 +165,67 @@ async fn the_public_pages_keep_their_last_good_rendering_when_the_database_is_go
     assert_retry_after(&v2);
     app.stop().await;
 }
+
+/// A page whose rendering fails is logged once per state of the pages,
+/// not once per reader: the log must stay readable when readers pile in.
+#[tokio::test]
+async fn a_failing_page_is_logged_once_not_on_every_request() {
+    use crate::helpers::TestDatabase;
+    use crate::mailbox::Mailbox;
+    use crate::processes::{admin_post, client, Process};
+
+    let db = TestDatabase::create().await;
+    let mailbox = Mailbox::start();
+    let candor = Process::start(&db, &mailbox, &[]);
+    let client = client();
+    let component = admin_post(
+        &client,
+        &format!("{}/api/v1/components", candor.url),
+        &json!({"name": "Outbound SMTP"}),
+    )
+    .await;
+    let smtp = id_of(&component);
+    let page = |client: reqwest::Client, url: String| async move {
+        let reply = client.get(url).send().await.expect("GET /");
+        (reply.status().as_u16(), reply.text().await.expect("a page"))
+    };
+    let home = format!("{}/", candor.url);
+    assert_eq!(page(client.clone(), home.clone()).await.0, 200);
+
+    // A row the page cannot read (a lone carriage return in a title was
+    // once stored and then refused on every read).
+    let mut poisoned = mail_incident(&smtp);
+    poisoned["title"] = json!("Mail\rdelays");
+    let written = client
+        .post(format!("{}/api/v1/incidents", candor.url))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .json(&poisoned)
+        .send()
+        .await
+        .expect("POST /api/v1/incidents");
+    if written.status().is_client_error() {
+        // Refused as it should be: nothing unreadable was stored.
+        return;
+    }
+    // Readers for longer than one retry of the rendering.
+    let until = Instant::now() + Duration::from_secs(7);
+    let mut reads = 0;
+    while Instant::now() < until {
+        let (status, html) = page(client.clone(), home.clone()).await;
+        assert_eq!(status, 200, "{html}");
+        reads += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, html) = page(client.clone(), home.clone()).await;
+    assert_shows(
+        &visible_text(&html),
+        "This page could not be refreshed since",
+    );
+    let logged = candor.lines_with("public page");
+    assert!(
+        logged.len() <= 1,
+        "{} log lines for {reads} reads:\n{}",
+        logged.len(),
+        logged.join("\n")
+    );
+}
