@@ -222,6 +222,8 @@ struct Stale {
     last_good: Arc<Cached>,
     /// The state of the pages when the rendering failed.
     generation: u64,
+    /// What failed, as logged.
+    failure: Arc<str>,
     /// When a new rendering is tried.
     retry_at: Instant,
 }
@@ -679,8 +681,11 @@ async fn render(
 }
 
 /// The last good rendering of `key`, kept in place of one that failed, or
-/// `None` when there is none. The failure is logged here, once per state
-/// of the pages: a stand-in made again in the same state says nothing new.
+/// `None` when there is none. The failure is logged here, once: a stand-in
+/// made again for the same failure says nothing new, however often the
+/// rendering is tried again (every few seconds, and at each change of the
+/// pages' state, of which one write may make two: its notification and
+/// the poll of `page_version`).
 fn stand_in(
     state: &AppState,
     cache: &PageCache,
@@ -692,7 +697,7 @@ fn stand_in(
     let already_said = previous
         .stale
         .as_ref()
-        .is_some_and(|s| s.generation == generation);
+        .is_some_and(|s| s.failure == failure.message);
     if !already_said {
         tracing::warn!(path = key, "page cache: serving the last good rendering");
         failure.log();
@@ -704,6 +709,7 @@ fn stand_in(
     let stale = Stale {
         last_good: last_good.clone(),
         generation,
+        failure: failure.message.clone(),
         retry_at: Instant::now() + RETRY_FAILED,
     };
     let mut entry = match (&previous.stale, last_good.is_html()) {
