@@ -229,3 +229,124 @@ async fn a_failing_page_is_logged_once_not_on_every_request() {
         logged.join("\n")
     );
 }
+
+/// A TCP relay on loopback to the test's PostgreSQL that can go silent:
+/// connections stay open and nothing passes, as in a network partition
+/// (a closed pool or a refused connection fail at once; this does not).
+struct Relay {
+    address: std::net::SocketAddr,
+    silent: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    held: std::sync::Arc<std::sync::Mutex<Vec<tokio::net::TcpStream>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn to(upstream: String) -> Self {
+        use tokio::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (silent, _) = tokio::sync::watch::channel(false);
+        let silent = std::sync::Arc::new(silent);
+        let held: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>> = Default::default();
+        let task = {
+            let (silent, held) = (silent.clone(), held.clone());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    let mut quiet = silent.subscribe();
+                    if *quiet.borrow() {
+                        held.lock().unwrap().push(client);
+                        continue;
+                    }
+                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                        continue;
+                    };
+                    let held = held.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = quiet.wait_for(|s| *s) => {
+                                held.lock().unwrap().extend([client, server]);
+                            }
+                        }
+                    });
+                }
+            })
+        };
+        Self {
+            address,
+            silent,
+            held,
+            task,
+        }
+    }
+
+    fn go_silent(&self) {
+        self.silent.send_replace(true);
+    }
+
+    /// Closes every held connection, so that Candor can shut down.
+    fn stop(self) {
+        self.task.abort();
+        self.held.lock().unwrap().clear();
+    }
+}
+
+/// `postgres://user@host:port/db?x` → `host:port`, and the URL with `to`
+/// in its place.
+fn through(url: &str, to: std::net::SocketAddr) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (user, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), authority),
+    };
+    let host = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5432")
+    };
+    (host, format!("{scheme}://{user}{to}{path}"))
+}
+
+#[tokio::test]
+async fn a_postgres_that_goes_silent_is_reported_within_two_seconds() {
+    let Ok(server) = std::env::var("CANDOR_TEST_DATABASE_URL") else {
+        return; // SQLite has no network to lose.
+    };
+    let (upstream, _) = through(&server, "127.0.0.1:1".parse().unwrap());
+    let relay = Relay::to(upstream).await;
+    let address = relay.address;
+    let app =
+        TestApp::spawn_with(move |c| c.database_url = through(&c.database_url, address).1).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    app.open_mail_incident(&smtp).await;
+    assert_eq!(app.page("/").await.0, 200);
+
+    relay.go_silent();
+    app.advance_minutes(3);
+
+    let (reply, took) = timed(app.raw(Method::GET, "/")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(took < PROMPT, "/ answered after {took:?}");
+    assert_shows(
+        &visible_text(&reply.text),
+        "This page could not be refreshed since 10:00 CET",
+    );
+
+    let (reply, took) = timed(
+        app.raw(Method::POST, "/api/v1/incidents")
+            .admin()
+            .json(&mail_incident(&smtp)),
+    )
+    .await;
+    reply.assert_error(503, "unavailable", None);
+    assert_retry_after(&reply);
+    assert!(took < PROMPT, "the admin API answered after {took:?}");
+
+    let (reply, took) = timed(app.raw(Method::GET, "/subscribe")).await;
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    assert!(took < PROMPT, "/subscribe answered after {took:?}");
+
+    relay.stop();
+    app.stop().await;
+}
