@@ -31,6 +31,7 @@ pub struct Running {
     scheduler: Arc<Scheduler>,
     scheduler_task: JoinHandle<()>,
     watch_task: JoinHandle<()>,
+    page_cache: Arc<http::cache::PageCache>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -39,6 +40,12 @@ impl Running {
     /// Closes every database connection (tests use it to see `/healthz` fail).
     pub async fn close_database(&self) {
         self.store.close().await;
+    }
+
+    /// How many times a public page has been rendered (not served from
+    /// the page cache) since the start: what a flood of requests cost.
+    pub fn page_renders(&self) -> u64 {
+        self.page_cache.renders()
     }
 
     /// The outbox worker, so tests can drain it instead of waiting.
@@ -168,6 +175,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
                 .await;
         })
     };
+    let page_cache: Arc<http::cache::PageCache> = Arc::default();
     let state = AppState::new(http::Shared {
         store: store.clone(),
         clock,
@@ -181,7 +189,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         mail,
         wake,
         page_changes,
-        page_cache: Arc::default(),
+        page_cache: page_cache.clone(),
         trusted_proxies: config.trusted_proxies()?.into(),
         config: Arc::new(config),
     });
@@ -209,6 +217,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         scheduler,
         scheduler_task,
         watch_task,
+        page_cache,
         stop,
         server,
     })

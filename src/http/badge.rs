@@ -33,14 +33,7 @@ fn failed(state: &AppState, err: StoreError) -> Response {
             state,
             "There is no component here. It may have a different address.",
         ),
-        err => {
-            tracing::error!(error = %err, "badge");
-            status_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                state,
-                "The badge could not be built just now. Please try again in a minute.",
-            )
-        }
+        err => super::store_failure_page(state, &err, "badge"),
     }
 }
 

@@ -16,6 +16,15 @@
 //!   ETA passing, "in 12 min" becoming "in 11 min", midnight), checked
 //!   against `state.clock` on every request, so it needs no timer.
 //!
+//! A rendering that fails (the database does not answer, a row cannot be
+//! read, the page is too large) never reaches readers while a last good
+//! rendering exists: they get those bytes, HTML pages with a notice of when
+//! they were last refreshed, and the failure is logged once per state of
+//! the pages. A new rendering is tried again every few seconds.
+//!
+//! The query string is not part of a page: no public page reads one, so
+//! `/?x=1` is `/`, and a flood of made-up queries costs no rendering.
+//!
 //! Compression is done here, once per rendering, rather than by tower-http's
 //! `CompressionLayer`: that layer compresses every response again, which
 //! would cost far more CPU per request than serving the page itself, and
@@ -39,7 +48,7 @@ use axum::{
 use jiff::{tz::TimeZone, Timestamp};
 use sha2::{Digest, Sha256};
 
-use super::AppState;
+use super::{error::Failure, AppState};
 use crate::domain::{uptime, Incident};
 
 /// What browsers and proxies may reuse without asking: short, so that news
@@ -51,6 +60,13 @@ const POLL_MS: u64 = 1_000;
 const MAX_ENTRIES: usize = 1_024;
 /// Larger responses are not kept.
 const MAX_BODY: usize = 16 * 1024 * 1024;
+/// How long the store's `page_version` is waited for: the reader who asks
+/// must not wait for a database that does not answer.
+const POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);
+/// After a failed rendering, the last good one is served for this long
+/// before a new rendering is tried (by one reader; the others are served).
+const RETRY_FAILED: std::time::Duration =
+    std::time::Duration::from_secs(super::error::RETRY_AFTER_SECS as u64);
 
 /// Until when a rendering says only true things. The cache keeps a response
 /// only if its handler adds one (as a response part); `Until::default()`
@@ -174,6 +190,7 @@ fn accepts(header: &str, coding: &str) -> bool {
 
 /// A rendering in one coding, with the headers of its answers made once,
 /// so that serving it is a lookup and two reference-count increments.
+#[derive(Clone)]
 struct Variant {
     body: Bytes,
     ok: HeaderMap,
@@ -181,14 +198,34 @@ struct Variant {
 }
 
 /// One rendering, in every coding.
+#[derive(Clone)]
 struct Cached {
     generation: u64,
     until: Option<Timestamp>,
     hash: String,
     last_modified: Timestamp,
+    /// The clock's time when it was rendered.
+    rendered_at: Timestamp,
+    /// The handler's headers, to make a stale copy from.
+    headers: HeaderMap,
     identity: Variant,
     gzip: Option<Variant>,
     brotli: Option<Variant>,
+    /// Set when this is the last good rendering served in place of one
+    /// that failed.
+    stale: Option<Stale>,
+}
+
+/// A last good rendering standing in for one that failed.
+#[derive(Clone)]
+struct Stale {
+    last_good: Arc<Cached>,
+    /// The state of the pages when the rendering failed.
+    generation: u64,
+    /// What failed, as logged.
+    failure: Arc<str>,
+    /// When a new rendering is tried.
+    retry_at: Instant,
 }
 
 impl Cached {
@@ -213,7 +250,7 @@ impl Cached {
                 .unwrap_or(now),
             _ => now,
         };
-        let mut common = headers;
+        let mut common = headers.clone();
         if let Ok(value) = HeaderValue::from_str(&http_date(last_modified)) {
             common.insert(header::LAST_MODIFIED, value);
         }
@@ -255,13 +292,28 @@ impl Cached {
             identity: variant(Coding::Identity, identity),
             hash,
             last_modified,
+            rendered_at: now,
+            headers,
             gzip,
             brotli,
+            stale: None,
         }
     }
 
     fn fresh(&self, generation: u64, now: Timestamp) -> bool {
-        self.generation == generation && self.until.is_none_or(|until| now < until)
+        match &self.stale {
+            // Until the retry, or at once when the state moved (a write
+            // went through, so the database answers again).
+            Some(stale) => stale.generation == generation && Instant::now() < stale.retry_at,
+            None => self.generation == generation && self.until.is_none_or(|until| now < until),
+        }
+    }
+
+    fn is_html(&self) -> bool {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html"))
     }
 
     /// Whether the client's `If-None-Match` names this rendering in any
@@ -394,6 +446,10 @@ pub struct PageCache {
     /// so that the first request asks).
     last_poll: AtomicU64,
     polling: AtomicBool,
+    /// Whether the last poll failed, so that an outage is logged once.
+    poll_failing: AtomicBool,
+    /// Handler runs so far: what a flood of requests costs (tests read it).
+    renders: AtomicU64,
     started: Instant,
 }
 
@@ -405,12 +461,19 @@ impl Default for PageCache {
             seen_version: AtomicI64::new(i64::MIN),
             last_poll: AtomicU64::new(0),
             polling: AtomicBool::new(false),
+            poll_failing: AtomicBool::new(false),
+            renders: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
 }
 
 impl PageCache {
+    /// How many times a public page's handler has run since the start.
+    pub fn renders(&self) -> u64 {
+        self.renders.load(Ordering::Relaxed)
+    }
+
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX) + POLL_MS
     }
@@ -426,13 +489,23 @@ impl PageCache {
             return;
         }
         let _guard = PollGuard(&self.polling);
-        match state.store.page_version().await {
-            Ok(version) => {
+        match tokio::time::timeout(POLL_TIMEOUT, state.store.page_version()).await {
+            Ok(Ok(version)) => {
+                self.poll_failing.store(false, Ordering::Release);
                 if self.seen_version.swap(version, Ordering::AcqRel) != version {
                     state.page_changes.fetch_add(1, Ordering::AcqRel);
                 }
             }
-            Err(err) => tracing::warn!(error = %err, "page cache: page_version"),
+            Ok(Err(err)) => {
+                if !self.poll_failing.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(error = %err, "page cache: page_version");
+                }
+            }
+            Err(_) => {
+                if !self.poll_failing.swap(true, Ordering::AcqRel) {
+                    tracing::warn!("page cache: page_version does not answer");
+                }
+            }
         }
         self.last_poll.store(self.elapsed_ms(), Ordering::Release);
     }
@@ -477,12 +550,18 @@ impl PageCache {
 }
 
 /// The middleware in front of every public page.
-pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn serve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    if !(method == Method::GET || method == Method::HEAD) || request.uri().query().is_some() {
-        // Pages with a query are not kept: nothing public reads one, and
-        // made-up queries must not fill the memory.
+    if !(method == Method::GET || method == Method::HEAD) {
         return next.run(request).await;
+    }
+    if request.uri().query().is_some() {
+        // No public page reads its query: the handler is given none, so
+        // the page kept under the path alone is exactly what it renders
+        // (a page that comes to read a parameter must put it in the key).
+        if let Ok(uri) = request.uri().path().parse() {
+            *request.uri_mut() = uri;
+        }
     }
     let cache = state.page_cache.clone();
     cache.poll(&state).await;
@@ -529,7 +608,22 @@ async fn render(
     let (mut parts, body) = request.into_parts();
     // The handler always makes the whole body; HEAD drops it below.
     parts.method = Method::GET;
+    cache.renders.fetch_add(1, Ordering::Relaxed);
     let response = next.run(Request::from_parts(parts, body)).await;
+    if response.status().is_server_error() {
+        let failure = response.extensions().get::<Failure>().cloned();
+        let failure = failure.unwrap_or_else(|| Failure {
+            message: format!("answered {}", response.status()).into(),
+            unavailable: false,
+        });
+        return stand_in(state, cache, key, generation, failure).ok_or_else(|| {
+            if head {
+                without_body(response)
+            } else {
+                response
+            }
+        });
+    }
     let until = response.extensions().get::<Until>().copied();
     let (Some(until), StatusCode::OK) = (until, response.status()) else {
         return Err(if head {
@@ -542,12 +636,19 @@ async fn render(
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(err) => {
-            tracing::error!(error = %err, path = key, "page cache: reading a rendering");
-            return Err(super::status_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                state,
-                "This page could not be built just now. Please try again in a minute.",
-            ));
+            let failure = Failure {
+                message: format!("reading a rendering: {err}").into(),
+                unavailable: false,
+            };
+            return stand_in(state, cache, key, generation, failure.clone()).ok_or_else(|| {
+                let mut response = super::status_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    state,
+                    "This page could not be built just now. Please try again in a minute.",
+                );
+                response.extensions_mut().insert(failure);
+                response
+            });
         }
     };
     for name in [
@@ -577,6 +678,66 @@ async fn render(
     let entry = Arc::new(entry);
     cache.store(key.to_string(), entry.clone(), now);
     Ok(entry)
+}
+
+/// The last good rendering of `key`, kept in place of one that failed, or
+/// `None` when there is none. The failure is logged here, once: a stand-in
+/// made again for the same failure says nothing new, however often the
+/// rendering is tried again (every few seconds, and at each change of the
+/// pages' state, of which one write may make two: its notification and
+/// the poll of `page_version`).
+fn stand_in(
+    state: &AppState,
+    cache: &PageCache,
+    key: &str,
+    generation: u64,
+    failure: Failure,
+) -> Option<Arc<Cached>> {
+    let previous = cache.previous(key)?;
+    let already_said = previous
+        .stale
+        .as_ref()
+        .is_some_and(|s| s.failure == failure.message);
+    if !already_said {
+        tracing::warn!(path = key, "page cache: serving the last good rendering");
+        failure.log();
+    }
+    let last_good = match &previous.stale {
+        Some(stale) => stale.last_good.clone(),
+        None => previous.clone(),
+    };
+    let stale = Stale {
+        last_good: last_good.clone(),
+        generation,
+        failure: failure.message.clone(),
+        retry_at: Instant::now() + RETRY_FAILED,
+    };
+    let mut entry = match (&previous.stale, last_good.is_html()) {
+        // The notice is already in; only the retry moves.
+        (Some(_), _) => (*previous).clone(),
+        (None, true) => {
+            let page = std::str::from_utf8(&last_good.identity.body).ok()?;
+            let ctx = super::public::page_context(state);
+            let notice = crate::views::layout::stale_notice(&ctx, last_good.rendered_at);
+            let marked = crate::views::layout::with_notice(page, &notice)
+                .map(Bytes::from)
+                .unwrap_or_else(|| last_good.identity.body.clone());
+            // Compressing again takes milliseconds, once per failed state.
+            Cached::build(
+                generation,
+                Until::default(),
+                last_good.headers.clone(),
+                marked,
+                ctx.now,
+                Some(&last_good),
+            )
+        }
+        (None, false) => (*last_good).clone(),
+    };
+    entry.stale = Some(stale);
+    let entry = Arc::new(entry);
+    cache.store(key.to_string(), entry.clone(), state.clock.now());
+    Some(entry)
 }
 
 fn without_body(response: Response) -> Response {

@@ -34,13 +34,19 @@ pub enum ApiError {
     },
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyKeyReused,
-    #[error("the database does not answer")]
-    Unavailable,
+    /// With the reason, for the log only.
+    #[error("the database does not answer just now; try again in a few seconds")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Seconds a client is asked to wait when the database does not answer
+/// (`Retry-After`): long enough not to hammer it, short enough that a
+/// brief restart goes unnoticed.
+pub const RETRY_AFTER_SECS: u32 = 5;
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -73,7 +79,7 @@ impl ApiError {
                 "idempotency_key_reused",
                 None,
             ),
-            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }
@@ -94,23 +100,86 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound("no such object".into()),
             StoreError::Conflict(message) => Self::Conflict(message),
             StoreError::Domain(err) => err.into(),
+            StoreError::Unavailable(reason) => Self::Unavailable(reason),
             StoreError::Other(err) => Self::Internal(err),
         }
     }
 }
 
+/// Why a response is a server error, for the log: carried in the
+/// response's extensions and logged once by `log_failures` at the edge, so
+/// that the page cache can answer with a last good rendering instead and
+/// log a failing page once per state rather than on every request.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: std::sync::Arc<str>,
+    /// The database does not answer: a warning, not a bug.
+    pub unavailable: bool,
+}
+
+impl Failure {
+    pub fn of_store(err: &StoreError, what: &str) -> Self {
+        Self {
+            message: format!("{what}: {err:#}").into(),
+            unavailable: matches!(err, StoreError::Unavailable(_)),
+        }
+    }
+
+    pub fn log(&self) {
+        if self.unavailable {
+            tracing::warn!(error = %self.message, "database unavailable");
+        } else {
+            tracing::error!(error = %self.message, "internal error");
+        }
+    }
+}
+
+/// Logs the failure behind a 5xx once, where it leaves Candor; the client
+/// learns nothing internal.
+pub async fn log_failures(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if let Some(failure) = response.extensions().get::<Failure>() {
+        failure.log();
+    }
+    response
+}
+
+/// Asks the client to come back once the database may answer again.
+pub fn retry_later(response: &mut Response) {
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+    );
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, field) = self.parts();
-        if let Self::Internal(err) = &self {
-            // The one place a server error is logged; the client learns nothing internal.
-            tracing::error!(error = ?err, "internal error");
-        }
+        let failure = match &self {
+            Self::Internal(err) => Some(Failure {
+                message: format!("{err:?}").into(),
+                unavailable: false,
+            }),
+            Self::Unavailable(reason) => Some(Failure {
+                message: reason.as_str().into(),
+                unavailable: true,
+            }),
+            _ => None,
+        };
         let mut response = (
             status,
             Json(json!({"error": {"code": code, "message": self.to_string(), "field": field}})),
         )
             .into_response();
+        if let Some(failure) = failure {
+            response.extensions_mut().insert(failure);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            retry_later(&mut response);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

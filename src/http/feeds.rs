@@ -52,12 +52,7 @@ async fn not_allowed(State(state): State<AppState>) -> Response {
 }
 
 fn failed(state: &AppState, err: StoreError) -> Response {
-    tracing::error!(error = %err, "feed");
-    status_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        state,
-        "The feed could not be built just now. Please try again in a minute.",
-    )
+    super::store_failure_page(state, &err, "feed")
 }
 
 /// One feed item: an entry, or Candor's notice of a broken promise, with

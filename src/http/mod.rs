@@ -38,7 +38,7 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::email::MailSettings;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use error::ApiError;
 
 /// What every handler gets: one `Arc`, so each request clones and drops
@@ -130,11 +130,12 @@ pub fn router(state: AppState) -> Router {
         .merge(subscribe::router())
         .merge(still_affected::router())
         .merge(health::router())
-        // One layer of three (the first is outermost): each `Router::layer`
+        // One layer of four (the first is outermost): each `Router::layer`
         // boxes every route again, and each box is cloned per request.
         .layer(
             tower::ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(middleware::from_fn(error::log_failures))
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a handler panicked");
                     ApiError::Internal(anyhow::anyhow!("panic")).into_response()
@@ -155,15 +156,18 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
-/// After an admin request that may have written, the public pages are stale.
+/// After an admin write that succeeded, the public pages are stale.
 /// Bumped after the handler, so the writer's next GET sees the change.
+/// A refused request (401, 422, ...) changed nothing, and must not let
+/// anyone throw the rendered pages away; a write that committed and still
+/// failed is caught by the cache's poll of `page_version` within a second.
 async fn pages_changed(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let writes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let response = next.run(request).await;
-    if writes {
+    if writes && response.status().is_success() {
         state.page_changes.fetch_add(1, Ordering::AcqRel);
     }
     response
@@ -176,6 +180,34 @@ async fn api_not_found(method: Method) -> Response {
 
 async fn api_method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
+}
+
+/// The page for people when the store failed (not `NotFound`, not a
+/// broken rule: those have pages of their own): 503 with `Retry-After` when
+/// the database does not answer, else 500. The failure rides along for
+/// the log (`error::log_failures`), or for the page cache to answer with
+/// the last good rendering instead.
+pub(crate) fn store_failure_page(state: &AppState, err: &StoreError, what: &str) -> Response {
+    let mut response = match err {
+        StoreError::Unavailable(_) => {
+            let mut response = status_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                state,
+                "The status database does not answer just now. Please try again in a minute.",
+            );
+            error::retry_later(&mut response);
+            response
+        }
+        _ => status_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            state,
+            "This page could not be built just now. Please try again in a minute.",
+        ),
+    };
+    response
+        .extensions_mut()
+        .insert(error::Failure::of_store(err, what));
+    response
 }
 
 /// A status code with an explanation, for people.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use jiff::SignedDuration;
 use maud::Markup;
 
-use super::{cache::Until, status_page, AppState};
+use super::{cache::Until, status_page, store_failure_page, AppState};
 use crate::domain::uptime::{self, Transition};
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
@@ -45,14 +45,7 @@ const UPTIME_INCIDENTS: i64 = 500;
 fn failed(state: &AppState, err: StoreError) -> Response {
     match err {
         StoreError::NotFound => not_found_page(state),
-        err => {
-            tracing::error!(error = %err, "public page");
-            status_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                state,
-                "The status page could not be built just now. Please try again in a minute.",
-            )
-        }
+        err => store_failure_page(state, &err, "public page"),
     }
 }
 

@@ -90,13 +90,6 @@ async fn report(State(state): State<AppState>, Query(query): Query<TokenQuery>) 
             .into_response()
         }
         Err(StoreError::NotFound) => bad_link(&state),
-        Err(err) => {
-            tracing::error!(error = %err, "still affected report");
-            status_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &state,
-                "That did not work on our side. Please try again in a minute.",
-            )
-        }
+        Err(err) => super::store_failure_page(&state, &err, "still affected report"),
     }
 }

@@ -77,12 +77,7 @@ fn parse_form(body: &[u8]) -> SubscribeForm {
 }
 
 fn failed(state: &AppState, err: StoreError) -> Response {
-    tracing::error!(error = %err, "subscription page");
-    status_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        state,
-        "That did not work on our side. Please try again in a minute.",
-    )
+    super::store_failure_page(state, &err, "subscription page")
 }
 
 fn bad_link(state: &AppState) -> Response {

@@ -29,8 +29,20 @@ pub enum StoreError {
     Conflict(String),
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The database cannot be reached just now (no connection within the
+    /// pool's acquire timeout, a closed pool, a lost connection): nothing
+    /// the request did wrong, and worth trying again shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("database: {0}")]
     Other(#[from] anyhow::Error),
+}
+
+/// PostgreSQL's SQLSTATE classes that mean "the server or the connection is
+/// going away", not "this statement is wrong": 08 connection exception,
+/// 57P operator intervention (shutdown, restart, too many connections is 53).
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "53300"
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -39,6 +51,14 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
+            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| is_unavailable_code(&c)) => {
+                StoreError::Unavailable(db.message().to_string())
             }
             _ => StoreError::Other(err.into()),
         }
@@ -459,6 +479,35 @@ pub(crate) fn from_ms(value: i64) -> Result<Timestamp> {
 
 #[cfg(test)]
 mod tests {
+    use super::StoreError;
+
+    /// An unreachable database is a 503 to try again, not a 500 bug.
+    #[test]
+    fn a_database_that_does_not_answer_is_unavailable() {
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            sqlx::Error::WorkerCrashed,
+        ] {
+            assert!(
+                matches!(StoreError::from(err), StoreError::Unavailable(_)),
+                "unavailable"
+            );
+        }
+        assert!(super::is_unavailable_code("08006"));
+        assert!(super::is_unavailable_code("57P01"));
+        assert!(!super::is_unavailable_code("23505"));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::NotFound
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::ColumnNotFound("x".into())),
+            StoreError::Other(_)
+        ));
+    }
+
     /// Timeline entries are append-only: no statement in the store may change
     /// or delete an entry row.
     #[test]

@@ -51,7 +51,14 @@ pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
             }
             p { a href="/history" { "All past incidents" } }
             h2.section { "Get every update by email" }
-            (super::subscribe::form(view.components, &[], ""))
+            @if view.components.len() > super::subscribe::CHOICES_AT_MOST {
+                // Thousands of check boxes would weigh more than the page.
+                (super::subscribe::form(&[], &[], ""))
+                p { "To choose among the " (view.components.len()) " components, use "
+                    a href="/subscribe" { "the subscribe page" } "." }
+            } @else {
+                (super::subscribe::form(view.components, &[], ""))
+            }
         },
     )
 }

@@ -1,6 +1,6 @@
 use maud::{html, Markup, DOCTYPE};
 
-use super::PageContext;
+use super::{parts, PageContext};
 
 pub const STYLESHEET: &str = include_str!("../../static/candor.css");
 
@@ -43,4 +43,27 @@ pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// Said at the top of a page served from its last good rendering, because
+/// a new one could not be made (the database does not answer, say).
+pub fn stale_notice(ctx: &PageContext<'_>, since: jiff::Timestamp) -> Markup {
+    html! {
+        p.stale role="status" {
+            "This page could not be refreshed since " (parts::when(ctx, since)) ". "
+            "What it shows may be out of date; it will be refreshed as soon as possible."
+        }
+    }
+}
+
+/// `page` (made by `layout`) with `notice` first in its main part.
+pub fn with_notice(page: &str, notice: &Markup) -> Option<String> {
+    const MAIN: &str = "<main>";
+    let at = page.find(MAIN)? + MAIN.len();
+    let notice = &notice.0;
+    let mut marked = String::with_capacity(page.len() + notice.len());
+    marked.push_str(&page[..at]);
+    marked.push_str(notice);
+    marked.push_str(&page[at..]);
+    Some(marked)
 }

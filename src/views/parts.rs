@@ -45,25 +45,48 @@ pub fn class_label(class: EntryClass) -> Markup {
     html! { span class=(kind) { (class.label()) } }
 }
 
+/// Members a group shows open; a larger group is folded under a summary
+/// of its members' states, and opens by itself when one of them is not
+/// operational, so that an outage is never folded away.
+const GROUP_SHOWN_OPEN: usize = 10;
+
 /// The components, groups first with their members below.
 pub fn component_list(components: &[Component]) -> Markup {
+    let groups = super::uptime::groups(components);
     html! {
         ul.components {
-            @for (component, members) in crate::domain::component::grouped(components) {
+            @for (component, members) in groups {
                 li {
                     span.name { (component.name) }
                     " " (status_badge(component.status))
                     @if let Some(description) = &component.description {
                         br; span.description { (description) }
                     }
-                    @if !members.is_empty() {
-                        ul {
-                            @for member in members {
-                                li { span.name { (member.name) } " " (status_badge(member.status)) }
+                    @if members.len() > GROUP_SHOWN_OPEN {
+                        @let troubled = members.iter()
+                            .filter(|m| m.status != ComponentStatus::Operational).count();
+                        details.members open[troubled > 0] {
+                            summary {
+                                (members.len()) " components: "
+                                @if troubled == 0 { "all operational" }
+                                @else { (troubled) " not operational" }
                             }
+                            (member_list(&members))
                         }
+                    } @else if !members.is_empty() {
+                        (member_list(&members))
                     }
                 }
+            }
+        }
+    }
+}
+
+fn member_list(members: &[&Component]) -> Markup {
+    html! {
+        ul {
+            @for member in members {
+                li { span.name { (member.name) } " " (status_badge(member.status)) }
             }
         }
     }

@@ -5,6 +5,9 @@ use maud::{html, Markup};
 use super::{layout::layout, PageContext};
 use crate::domain::component::Component;
 
+/// Components offered as check boxes at the foot of `/` at most.
+pub const CHOICES_AT_MOST: usize = 50;
+
 /// The subscribe form, shown on `/subscribe` and at the foot of `/`.
 pub fn form(components: &[Component], chosen: &[String], email: &str) -> Markup {
     html! {

@@ -18,18 +18,44 @@ pub struct Row<'a> {
     pub uptime: Uptime<'a>,
 }
 
+/// Each top-level component with its members, in the given order; every
+/// component once, however stored data nests (see `component::grouped`).
+pub fn groups(components: &[Component]) -> Vec<(&Component, Vec<&Component>)> {
+    crate::domain::component::grouped(components)
+}
+
 /// Components as the page lists them: each top-level one, then its members.
 pub fn display_order(components: &[Component]) -> Vec<&Component> {
-    crate::domain::component::grouped(components)
+    groups(components)
         .into_iter()
         .flat_map(|(top, members)| std::iter::once(top).chain(members))
         .collect()
 }
 
+/// Rows with daily bars at most. Each costs about 6 KB of markup, so a page
+/// of 5,000 components would weigh 30 MB; beyond this, the components
+/// outside any group (groups included) get bars, up to this many, and the
+/// others are summed up in words.
+pub const BARS_AT_MOST: usize = 50;
+
 pub fn section(ctx: &PageContext<'_>, rows: &[Row<'_>]) -> Markup {
     if rows.is_empty() {
         return html! {};
     }
+    let (barred, others): (Vec<&Row<'_>>, Vec<&Row<'_>>) = if rows.len() <= BARS_AT_MOST {
+        (rows.iter().collect(), Vec::new())
+    } else {
+        let mut barred = Vec::with_capacity(BARS_AT_MOST);
+        let mut others = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.component.group_id.is_none() && barred.len() < BARS_AT_MOST {
+                barred.push(row);
+            } else {
+                others.push(row);
+            }
+        }
+        (barred, others)
+    };
     html! {
         section.uptime aria-labelledby="uptime-heading" {
             h2.section #uptime-heading { "Uptime over the last " (DAYS) " days" }
@@ -41,19 +67,64 @@ pub fn section(ctx: &PageContext<'_>, rows: &[Row<'_>]) -> Markup {
                 span.key.n aria-hidden="true" {} " not tracked yet. "
                 "Uptime is the time without a partial or major outage."
             }
-            @for row in rows { (component_row(ctx, row)) }
+            @for row in barred { (component_row(ctx, row)) }
+            @if !others.is_empty() { (in_words(ctx, &others)) }
         }
     }
 }
 
-fn component_row(ctx: &PageContext<'_>, row: &Row<'_>) -> Markup {
+/// The rows without bars: those with an outage or an incident by name,
+/// with their uptime and days, the quiet ones counted.
+fn in_words(ctx: &PageContext<'_>, rows: &[&Row<'_>]) -> Markup {
     let today = ctx.now.to_zoned(ctx.tz.clone()).date();
-    let notable: Vec<&Day> = row
-        .uptime
+    let notable: Vec<(&Row<'_>, Vec<&Day<'_>>)> = rows
+        .iter()
+        .map(|row| (*row, notable_days(row)))
+        .filter(|(_, days)| !days.is_empty())
+        .collect();
+    let quiet = rows.len() - notable.len();
+    html! {
+        div.uptime-others {
+            h3 { "The other " (rows.len()) " components" }
+            @if notable.is_empty() {
+                p.quiet { "None of them had an outage or an incident in these " (DAYS) " days." }
+            } @else {
+                p {
+                    (quiet) " of them had no outage and no incident in these " (DAYS) " days; "
+                    (notable.len()) " did:"
+                }
+                ul.uptime-notable {
+                    @for (row, days) in &notable {
+                        li {
+                            span.name { (row.component.name) } ", "
+                            (percent_words(&row.uptime)) ": "
+                            @let newest = days.last().map(|d| day_words(d, today));
+                            @if days.len() == 1 {
+                                (newest.unwrap_or_default())
+                            } @else {
+                                (days_count(days.len())) " with an outage or an incident, the latest "
+                                (newest.unwrap_or_default())
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The days of a row that had an outage or an incident, oldest first.
+fn notable_days<'r, 'a>(row: &'r Row<'a>) -> Vec<&'r Day<'a>> {
+    row.uptime
         .days
         .iter()
         .filter(|d| d.tracked && (d.level() != Level::Operational || !d.incidents.is_empty()))
-        .collect();
+        .collect()
+}
+
+fn component_row(ctx: &PageContext<'_>, row: &Row<'_>) -> Markup {
+    let today = ctx.now.to_zoned(ctx.tz.clone()).date();
+    let notable = notable_days(row);
     html! {
         div.uptime-row {
             p.uptime-head {
@@ -157,4 +228,43 @@ pub fn day_words(day: &Day<'_>, today: Date) -> String {
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ComponentStatus;
+
+    fn component(id: &str, group: Option<&str>) -> Component {
+        Component {
+            id: id.into(),
+            name: id.into(),
+            description: None,
+            group_id: group.map(Into::into),
+            position: 0,
+            status: ComponentStatus::Operational,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    /// Every component is listed once, whatever its group says: a member
+    /// of a member shows under the top-most group, one of a missing group
+    /// at the top, in the order given.
+    #[test]
+    fn every_component_is_listed_once() {
+        let components = [
+            component("a", None),
+            component("a1", Some("a")),
+            component("orphan", Some("gone")),
+            component("b", None),
+            component("nested", Some("a1")),
+            component("a2", Some("a")),
+        ];
+        let order: Vec<&str> = display_order(&components)
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(order, ["a", "a1", "nested", "a2", "orphan", "b"]);
+    }
 }

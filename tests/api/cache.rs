@@ -408,3 +408,192 @@ async fn a_write_on_one_instance_reaches_the_other_instances_pages() {
     second.shutdown().await;
     app.stop().await;
 }
+
+/// Only a write that went through makes the pages stale: a refused one
+/// (no token, a wrong token, a broken rule) changed nothing, so anyone
+/// could otherwise make every reader's next request render the page again.
+#[tokio::test]
+async fn a_refused_write_does_not_make_the_pages_render_again() {
+    let app = TestApp::spawn().await;
+    let (_, smtp, _) = scene(&app).await;
+    let first = get(&app, "/").await;
+    assert_eq!(first.status, 200);
+    let rendered = app.page_renders();
+
+    let anonymous = app
+        .raw(Method::POST, "/api/v1/x")
+        .json(&json!({}))
+        .send()
+        .await;
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let wrong_token = app
+        .raw(Method::POST, "/api/v1/incidents")
+        .token("not-a-token")
+        .json(&json!({}))
+        .send()
+        .await;
+    assert_eq!(wrong_token.status, 401, "{}", wrong_token.text);
+    let broken_rule = app
+        .admin_post(
+            "/api/v1/incidents",
+            &json!({"title": "No promise", "impact": "minor", "status": "investigating",
+                    "owner": {"name": "Dana", "email": "dana@acme.test"},
+                    "components": {smtp.as_str(): "partial_outage"}, "message": "x"}),
+        )
+        .await;
+    assert_eq!(broken_rule.status, 422, "{}", broken_rule.text);
+
+    let again = get(&app, "/").await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(
+        app.page_renders(),
+        rendered,
+        "a refused request made the page render again"
+    );
+
+    // A write that went through still shows at once.
+    app.set_component_status(&smtp, "major_outage").await;
+    let after = get(&app, "/").await;
+    assert_ne!(after.body, first.body);
+    assert_eq!(app.page_renders(), rendered + 1);
+    app.stop().await;
+}
+
+/// A query string is not part of a page: `/?x=N` is `/`, kept once, so a
+/// flood of made-up queries costs at most the one rendering of `/`.
+#[tokio::test]
+async fn a_flood_of_made_up_queries_renders_the_page_at_most_once() {
+    let app = TestApp::spawn().await;
+    scene(&app).await;
+    let before = app.page_renders();
+    let mut bodies = std::collections::BTreeSet::new();
+    for n in 0..100 {
+        let reply = get(&app, &format!("/?x={n}")).await;
+        assert_eq!(reply.status, 200, "/?x={n}");
+        bodies.insert(reply.body);
+    }
+    let renders = app.page_renders() - before;
+    assert!(
+        renders <= 1,
+        "100 made-up queries cost {renders} renderings"
+    );
+    assert_eq!(bodies.len(), 1, "every query got the same page");
+    let plain = get(&app, "/").await;
+    assert!(bodies.contains(&plain.body), "the page with a query is `/`");
+    assert_eq!(app.page_renders() - before, renders);
+    app.stop().await;
+}
+
+/// Components a large organisation may list: far beyond Statuspage's 1,100.
+const MANY: usize = 5_000;
+
+/// `/` with thousands of components: 200, every component's name and
+/// state on it, light enough to serve, and kept like any other page.
+#[tokio::test]
+async fn the_page_holds_five_thousand_components() {
+    use futures::StreamExt as _;
+    let app = TestApp::spawn().await;
+    let started = std::time::Instant::now();
+    // 50 groups of 99 members each, made through the API a few at a time.
+    let groups: Vec<String> = futures::stream::iter(0..50)
+        .map(|g| {
+            let app = &app;
+            async move { app.create_component(&format!("Site {g:02}")).await }
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    let members = MANY - groups.len();
+    let created: Vec<Value> = futures::stream::iter(0..members)
+        .map(|n| {
+            let app = &app;
+            let group = groups[n % groups.len()].clone();
+            async move {
+                app.admin_post(
+                    "/api/v1/components",
+                    &json!({"name": format!("Printer {n:04}"), "group_id": group}),
+                )
+                .await
+                .expect(201)
+            }
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    eprintln!(
+        "{MANY} components created through the API in {:?}",
+        started.elapsed()
+    );
+    let broken = id_of(&created[4_321]);
+    app.set_component_status(&broken, "major_outage").await;
+
+    let rendered = std::time::Instant::now();
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let gzip = fetch(&app, Method::GET, "/", &[("Accept-Encoding", "gzip")]).await;
+    eprintln!(
+        "/ with {MANY} components: {} bytes, {} gzipped, rendered in {:?}",
+        page.body.len(),
+        gzip.body.len(),
+        rendered.elapsed()
+    );
+    let html = page.text();
+    let text = visible_text(&html);
+    for g in 0..50 {
+        assert!(
+            html.contains(&format!("Site {g:02}")),
+            "Site {g:02} is missing"
+        );
+    }
+    for n in 0..members {
+        assert!(
+            html.contains(&format!("Printer {n:04}")),
+            "Printer {n:04} is missing"
+        );
+    }
+    assert_shows(&text, "Printer 4321 Major outage");
+    assert!(
+        page.body.len() < 2 * 1024 * 1024,
+        "/ weighs {} bytes",
+        page.body.len()
+    );
+
+    let renders = app.page_renders();
+    let again = get(&app, "/").await;
+    assert_eq!(again.body, page.body);
+    assert_eq!(app.page_renders(), renders, "served from the cache");
+    app.stop().await;
+}
+
+/// Whatever a write leaves in the database, readers of `/` never get a
+/// server error while a good rendering of it exists. (A lone carriage
+/// return in a title was once stored and then refused on every read; if
+/// the write is refused instead, the page simply stays as it is.)
+#[tokio::test]
+async fn an_unreadable_row_never_takes_the_page_down() {
+    let app = TestApp::spawn().await;
+    let (_, smtp, _) = scene(&app).await;
+    assert_eq!(get(&app, "/").await.status, 200);
+    let mut poisoned = crate::helpers::mail_incident(&smtp);
+    poisoned["title"] = json!("Mail\rdelays");
+    let written = app.admin_post("/api/v1/incidents", &poisoned).await;
+    eprintln!("the write answered {}", written.status);
+
+    // Long enough for the page to notice any change (its store is asked
+    // once a second), and for its words to move a minute.
+    app.advance_minutes(1);
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(1_500);
+    let mut last = get(&app, "/").await;
+    while std::time::Instant::now() < until {
+        assert_eq!(last.status, 200, "{}", last.text());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        last = get(&app, "/").await;
+    }
+    assert_eq!(last.status, 200, "{}", last.text());
+    let text = visible_text(&last.text());
+    assert_shows(&text, "Outbound SMTP");
+    if written.status >= 500 {
+        assert_shows(&text, "This page could not be refreshed since");
+    }
+    app.stop().await;
+}

@@ -153,6 +153,9 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         ALTER TABLE deliveries DROP COLUMN fanout_id;
         DROP INDEX deliveries_waiting;
         ALTER TABLE subscribers DROP COLUMN secret;
+        ALTER TABLE idempotency DROP COLUMN write_action;
+        ALTER TABLE idempotency DROP COLUMN write_target;
+        ALTER TABLE idempotency DROP COLUMN write_detail;
         DELETE FROM _sqlx_migrations WHERE version >= 5;";
     if app.db.url.starts_with("sqlite:") {
         let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();

@@ -470,6 +470,14 @@ impl TestApp {
             .await;
     }
 
+    /// How many times a public page has been rendered so far.
+    pub fn page_renders(&self) -> u64 {
+        self.running
+            .as_ref()
+            .expect("Candor is running")
+            .page_renders()
+    }
+
     // --- the clock -------------------------------------------------------
 
     pub fn now(&self) -> Timestamp {

@@ -22,6 +22,7 @@ mod idempotency;
 mod incidents;
 mod mail;
 mod mailbox;
+mod outage;
 mod overdue;
 mod page_dump;
 mod pages;
