@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use super::email::{self, EntryMail, MailSettings};
 use super::mailer::{Mailer, SendError};
 use super::webhook::{self, Webhooks};
+use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
 use crate::domain::subscriber::{Channel, SubscriberState};
 use crate::statuspage::Ctx;
@@ -43,6 +44,10 @@ pub struct Worker {
     /// a crash its unsent rows wait this long before they are sent again.
     pub lease: SignedDuration,
     pub wake: Arc<Notify>,
+    /// Webhooks in flight, one lane per subscriber, outside any batch.
+    pub webhook_lanes: WebhookLanes,
+    /// How long a webhook may fail on every try before it is quarantined.
+    pub quarantine_after: SignedDuration,
     /// One pass at a time in a process: a pass that returns has finished
     /// what any earlier pass claimed (the batch itself is sent concurrently).
     pub pass: tokio::sync::Mutex<()>,
@@ -70,15 +75,22 @@ impl Worker {
         }
     }
 
-    /// Claims one batch and sends it; returns how many were claimed.
+    /// Claims one batch and sends it, webhooks included (they are waited
+    /// for here, unlike in `run`); returns how many were claimed.
     pub async fn drain_once(self: &Arc<Self>) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
-        let claimed = self.claim().await?;
+        let (claimed, claimed_at) = self.claim_due_by(None).await?;
         let count = claimed.len();
         if count > 0 {
-            self.send(claimed).await?;
+            self.send(claimed, claimed_at + self.lease).await?;
         }
+        self.webhook_lanes.settled().await;
         Ok(count)
+    }
+
+    /// Stops the webhooks in flight (shutdown); they keep their lease.
+    pub fn stop_webhooks(&self) {
+        self.webhook_lanes.stop();
     }
 
     /// Sends everything due, claiming the next batch while the current one
@@ -95,17 +107,17 @@ impl Worker {
             // own rows are leased past that moment, even if sending it
             // outlasts the lease or the clock jumps, so they are not taken
             // (and sent) twice.
-            let (next, sent) = tokio::join!(self.claim_due_by(Some(claimed_at)), self.send(batch));
+            let leased_until = claimed_at + self.lease;
+            let (next, sent) = tokio::join!(
+                self.claim_due_by(Some(claimed_at)),
+                self.send(batch, leased_until)
+            );
             // On an error the next batch stays leased; it is sent once its
             // lease ends, like the batch of a process that died.
             sent?;
             (batch, claimed_at) = next?;
         }
         Ok(total)
-    }
-
-    async fn claim(&self) -> anyhow::Result<Vec<ClaimedDelivery>> {
-        Ok(self.claim_due_by(None).await?.0)
     }
 
     /// Claims a batch of what is due by `due_by` (at the latest now); also
@@ -126,7 +138,30 @@ impl Worker {
     /// Sends a claimed batch. Mails are marked sent moments after the server
     /// took them (see `MARK_EVERY`), while others are still being sent, so
     /// a crash sends again only the few mails between those two moments.
-    async fn send(self: &Arc<Self>, claimed: Vec<ClaimedDelivery>) -> anyhow::Result<()> {
+    /// Webhooks go to their lanes and are not waited for.
+    async fn send(
+        self: &Arc<Self>,
+        claimed: Vec<ClaimedDelivery>,
+        leased_until: Timestamp,
+    ) -> anyhow::Result<()> {
+        let (hooks, claimed): (Vec<_>, Vec<_>) = claimed
+            .into_iter()
+            .partition(|d| d.channel == Channel::Webhook);
+        if !hooks.is_empty() {
+            let payloads = Arc::new(self.prepare_webhooks(&hooks).await?);
+            let jobs = hooks
+                .into_iter()
+                .map(|delivery| Job {
+                    delivery,
+                    hooks: payloads.clone(),
+                    leased_until,
+                })
+                .collect();
+            self.dispatch_webhooks(jobs).await?;
+        }
+        if claimed.is_empty() {
+            return Ok(());
+        }
         // Each entry's words are worked out once for the whole batch (for
         // mail; webhooks have their payloads below).
         let mut prepared: HashMap<String, EntryMail> = HashMap::new();
@@ -139,10 +174,7 @@ impl Worker {
                 }
             }
         }
-        let prepared = Arc::new(Prepared {
-            mails: prepared,
-            hooks: self.prepare_webhooks(&claimed).await?,
-        });
+        let prepared = Arc::new(Prepared { mails: prepared });
         // Each recipient's mails go out in order (they read as a story);
         // different recipients are served concurrently.
         let mut groups: VecDeque<Vec<ClaimedDelivery>> = VecDeque::new();
@@ -284,16 +316,9 @@ impl Worker {
 
     /// The webhook payloads of a batch, without their per-subscriber
     /// `meta`: one per entry, one per component change. The page's state is
-    /// read once for the batch; nothing is read when it has no webhooks.
-    async fn prepare_webhooks(&self, claimed: &[ClaimedDelivery]) -> anyhow::Result<Hooks> {
+    /// read once for the batch.
+    async fn prepare_webhooks(&self, webhooks: &[ClaimedDelivery]) -> anyhow::Result<Hooks> {
         let mut hooks = Hooks::default();
-        let webhooks: Vec<&ClaimedDelivery> = claimed
-            .iter()
-            .filter(|d| d.channel == Channel::Webhook)
-            .collect();
-        if webhooks.is_empty() {
-            return Ok(hooks);
-        }
         let components = self.store.list_components().await?;
         let mut open = self.store.open_incident_records().await?;
         open.retain(|r| r.incident.kind == crate::domain::Kind::Incident);
@@ -325,45 +350,7 @@ impl Worker {
         Ok(hooks)
     }
 
-    async fn post_webhook(
-        &self,
-        delivery: &ClaimedDelivery,
-        hooks: &Hooks,
-    ) -> Result<(), SendError> {
-        let permanent = |message: &str| SendError {
-            permanent: true,
-            message: message.to_string(),
-        };
-        let recipient = delivery
-            .recipient
-            .as_ref()
-            .ok_or_else(|| permanent("the subscriber is missing"))?;
-        if recipient.state != SubscriberState::Confirmed {
-            return Ok(());
-        }
-        let secret = recipient
-            .secret
-            .as_deref()
-            .ok_or_else(|| permanent("the webhook has no signing secret"))?;
-        let payload = match (delivery.kind, &delivery.entry) {
-            (DeliveryKind::Entry, Some(entry)) => hooks.entries.get(&entry.id),
-            (DeliveryKind::Component, _) => hooks.components.get(&delivery.id),
-            _ => None,
-        }
-        .ok_or_else(|| permanent("there is nothing to send to a webhook"))?;
-        let body = webhook::body(
-            payload.clone(),
-            self.settings.unsubscribe_url(&recipient.subscriber_id),
-            self.settings.base_url.clone(),
-        );
-        // The same id on every try, so receivers can drop a repeat.
-        let id = format!("{}@{}", delivery.id, self.settings.host);
-        self.webhooks
-            .post(&recipient.address, secret, &id, body, self.clock.now())
-            .await
-    }
-
-    fn retry_at(
+    pub(super) fn retry_at(
         &self,
         delivery: &ClaimedDelivery,
         err: &SendError,
@@ -386,9 +373,6 @@ impl Worker {
             permanent: true,
             message: message.to_string(),
         };
-        if delivery.channel == Channel::Webhook {
-            return self.post_webhook(delivery, &prepared.hooks).await;
-        }
         if delivery.kind == DeliveryKind::Reminder {
             let mail = delivery
                 .staff_mail
@@ -464,17 +448,17 @@ impl Worker {
     }
 }
 
-/// What a batch's deliveries are made from, worked out once per batch.
+/// What a batch's mails are made from, worked out once per batch.
 struct Prepared {
     /// Per entry id.
     mails: HashMap<String, EntryMail>,
-    hooks: Hooks,
 }
 
+/// A batch's webhook payloads, without their per-subscriber `meta`.
 #[derive(Default)]
-struct Hooks {
+pub struct Hooks {
     /// Per entry id.
-    entries: HashMap<String, serde_json::Value>,
+    pub entries: HashMap<String, serde_json::Value>,
     /// Per delivery id.
-    components: HashMap<i64, serde_json::Value>,
+    pub components: HashMap<i64, serde_json::Value>,
 }

@@ -15,7 +15,64 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use candor::config::{Config, Secret};
+
 use crate::helpers::{id_of, TestApp};
+use crate::mailbox::Mailbox;
+
+/// Candor with webhooks allowed to loopback receivers (the tests' own).
+async fn spawn_for_loopback() -> TestApp {
+    TestApp::spawn_with(allow_loopback).await
+}
+
+fn allow_loopback(config: &mut Config) {
+    config.webhook_allow_private = true;
+}
+
+/// A webhook receiver that accepts connections and never answers, like a
+/// host whose application hangs.
+struct Hanging {
+    url: String,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Hanging {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let accepted: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let count = accepted.clone();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        Self {
+            url,
+            accepted,
+            task,
+        }
+    }
+
+    async fn wait_for_connection(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.accepted.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "Candor never called the webhook");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 /// One POST the endpoint received.
 #[derive(Clone)]
@@ -132,7 +189,7 @@ async fn add_webhook(app: &TestApp, endpoint: &Endpoint, components: &[&str]) ->
 #[tokio::test]
 async fn a_webhook_gets_every_change_signed_in_the_statuspage_shape() {
     let endpoint = Endpoint::start().await;
-    let app = TestApp::spawn().await;
+    let app = spawn_for_loopback().await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
     let added = add_webhook(&app, &endpoint, &[]).await;
@@ -233,7 +290,7 @@ async fn a_webhook_gets_every_change_signed_in_the_statuspage_shape() {
 async fn a_failing_endpoint_is_retried_with_the_same_id() {
     let endpoint = Endpoint::start().await;
     endpoint.answer_with(503);
-    let app = TestApp::spawn().await;
+    let app = spawn_for_loopback().await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
     let secret = add_webhook(&app, &endpoint, &[]).await["secret"]
@@ -280,7 +337,7 @@ async fn a_failing_endpoint_is_retried_with_the_same_id() {
 async fn an_endpoint_that_is_gone_is_not_tried_again() {
     let endpoint = Endpoint::start().await;
     endpoint.answer_with(410);
-    let app = TestApp::spawn().await;
+    let app = spawn_for_loopback().await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
     add_webhook(&app, &endpoint, &[]).await;
@@ -298,7 +355,7 @@ async fn an_endpoint_that_is_gone_is_not_tried_again() {
 #[tokio::test]
 async fn a_webhook_of_one_component_hears_only_of_it() {
     let endpoint = Endpoint::start().await;
-    let app = TestApp::spawn().await;
+    let app = spawn_for_loopback().await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
     let vpn = app.create_component("VPN").await;
@@ -315,7 +372,7 @@ async fn a_webhook_of_one_component_hears_only_of_it() {
 
 #[tokio::test]
 async fn bad_webhook_subscriptions_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = spawn_for_loopback().await;
     for (body, field) in [
         (json!({"webhook": "ftp://hooks.example.test/x"}), "webhook"),
         (
@@ -333,12 +390,44 @@ async fn bad_webhook_subscriptions_are_refused() {
             .await
             .assert_error(422, "invalid", Some(field));
     }
-    let url = json!({"webhook": "https://hooks.example.test/x"});
+    // A loopback address: no name to resolve, nothing leaves the machine.
+    let url = json!({"webhook": "http://127.0.0.1:9/x"});
     app.admin_post("/api/v1/subscribers", &url)
         .await
         .expect(201);
     app.admin_post("/api/v1/subscribers", &url)
         .await
         .assert_error(409, "conflict", None);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_hanging_webhook_does_not_delay_anyone_elses_mail() {
+    let hanging = Hanging::start().await;
+    let mailbox = Mailbox::start();
+    let smtp_url = mailbox.url();
+    let app = TestApp::spawn_with(move |c| {
+        allow_loopback(c);
+        c.smtp_url = Some(Secret::new(smtp_url));
+    })
+    .await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    app.admin_post("/api/v1/subscribers", &json!({"webhook": hanging.url}))
+        .await
+        .expect(201);
+    app.add_confirmed("ops@example.test", &[]).await;
+    let incident = app.open_mail_incident(&smtp).await;
+    mailbox.wait_for("ops@example.test", 1).await;
+    hanging.wait_for_connection().await;
+
+    // The webhook of the opening is still waiting for an answer.
+    let posted = Instant::now();
+    app.post_cause_found(&id_of(&incident)).await;
+    mailbox.wait_for("ops@example.test", 2).await;
+    let took = posted.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the update's mail took {took:?} behind a hanging webhook"
+    );
     app.stop().await;
 }
