@@ -225,6 +225,44 @@ mod tests {
         assert!(sign("not a secret", "id", 1, body).is_none());
     }
 
+    #[tokio::test]
+    async fn a_receiver_that_never_answers_is_reported_as_timed_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let short = Duration::from_millis(200);
+        let post = |hooks: Webhooks, url: String| async move {
+            let secret = new_secret();
+            hooks
+                .post(&url, &secret, "id", "{}".into(), Timestamp::now(), short)
+                .await
+                .unwrap_err()
+                .message
+        };
+        let strict = || Webhooks::new(TIMEOUT, false).unwrap();
+        assert_eq!(
+            post(Webhooks::new(TIMEOUT, true).unwrap(), url.clone()).await,
+            "timed out"
+        );
+        // Not allowed: refused before any connection, whether the URL
+        // names the address or a name the resolver turns into it.
+        assert_eq!(
+            post(strict(), url.clone()).await,
+            "refused: address not allowed"
+        );
+        let by_name = url.replace("127.0.0.1", "localhost");
+        assert_eq!(
+            post(strict(), by_name).await,
+            "refused: address not allowed"
+        );
+        hold.abort();
+    }
+
     #[test]
     fn new_secrets_are_random_and_usable() {
         let (a, b) = (new_secret(), new_secret());
