@@ -63,7 +63,7 @@ impl Running {
         let _ = self.stop.send(());
         let _ = self.server.await;
         self.worker_task.abort();
-        self.worker.stop_webhooks();
+        self.worker.stop_in_flight();
         self.scheduler_task.abort();
         self.watch_task.abort();
         let _ = self.worker_task.await;
@@ -76,7 +76,7 @@ impl Running {
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.server.await.context("server task")?;
         self.worker_task.abort();
-        self.worker.stop_webhooks();
+        self.worker.stop_in_flight();
         self.scheduler_task.abort();
         self.watch_task.abort();
         self.store.close().await;
@@ -139,6 +139,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         lease: config.delivery_lease()?,
         wake: wake.clone(),
         webhook_lanes: Default::default(),
+        stragglers: Default::default(),
         quarantine_after: config.webhook_quarantine_after()?,
         pass: tokio::sync::Mutex::new(()),
     });
