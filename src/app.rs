@@ -70,6 +70,7 @@ impl Running {
         let _ = self.stop.send(());
         let _ = self.server.await;
         self.worker_task.abort();
+        self.worker.stop_in_flight();
         self.scheduler_task.abort();
         self.watch_task.abort();
         let _ = self.worker_task.await;
@@ -82,6 +83,7 @@ impl Running {
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.server.await.context("server task")?;
         self.worker_task.abort();
+        self.worker.stop_in_flight();
         self.scheduler_task.abort();
         self.watch_task.abort();
         self.store.close().await;
@@ -139,10 +141,13 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             from: mail.from.clone(),
             host: mail.host.clone(),
         },
-        webhooks: Webhooks::new(webhook::TIMEOUT)?,
+        webhooks: Webhooks::new(webhook::TIMEOUT, config.webhook_allow_private)?,
         retry_schedule: config.retry_delays()?,
         lease: config.delivery_lease()?,
         wake: wake.clone(),
+        webhook_lanes: Default::default(),
+        stragglers: Default::default(),
+        quarantine_after: config.webhook_quarantine_after()?,
         pass: tokio::sync::Mutex::new(()),
     });
     let worker_task = tokio::spawn(worker.clone().run());

@@ -68,6 +68,13 @@ pub struct Config {
     /// Public subscribe requests allowed for one email address, like `3/1h`;
     /// `off` for none.
     pub subscribe_limit_per_address: String,
+    /// Whether webhooks may point at loopback, private (10/8, 172.16/12,
+    /// 192.168/16, fc00::/7) and shared (100.64/10) addresses, for receivers
+    /// on an intranet. Off, only public addresses are POSTed to.
+    pub webhook_allow_private: bool,
+    /// How long every try to a webhook may fail before Candor stops trying
+    /// (quarantine) until staff re-enable it.
+    pub webhook_quarantine_after: String,
 }
 
 impl Default for Config {
@@ -90,6 +97,8 @@ impl Default for Config {
             trusted_proxies: String::new(),
             subscribe_limit_per_ip: "5/1m".into(),
             subscribe_limit_per_address: "3/1h".into(),
+            webhook_allow_private: false,
+            webhook_quarantine_after: "3d".into(),
         }
     }
 }
@@ -121,6 +130,8 @@ const KEYS: &[&str] = &[
     "trusted_proxies",
     "subscribe_limit_per_ip",
     "subscribe_limit_per_address",
+    "webhook_allow_private",
+    "webhook_quarantine_after",
 ];
 
 impl Config {
@@ -153,6 +164,7 @@ impl Config {
         self.trusted_proxies()?;
         self.subscribe_limit_per_ip()?;
         self.subscribe_limit_per_address()?;
+        self.webhook_quarantine_after()?;
         Ok(())
     }
 
@@ -214,6 +226,16 @@ impl Config {
     /// How long one exchange with the SMTP server may take.
     pub fn smtp_timeout(&self) -> Result<std::time::Duration, ConfigError> {
         positive_duration("smtp_timeout", &self.smtp_timeout)
+    }
+
+    /// How long a webhook may fail on every try before it is quarantined.
+    pub fn webhook_quarantine_after(&self) -> Result<jiff::SignedDuration, ConfigError> {
+        let key = "webhook_quarantine_after";
+        let after = positive_duration(key, &self.webhook_quarantine_after)?;
+        jiff::SignedDuration::try_from(after).map_err(|_| ConfigError::Invalid {
+            key,
+            message: format!("`{}` is too long", self.webhook_quarantine_after),
+        })
     }
 
     /// `None` when the limit is `off`.
@@ -375,6 +397,36 @@ mod tests {
             config.delivery_lease().unwrap(),
             jiff::SignedDuration::from_mins(2)
         );
+    }
+
+    #[test]
+    fn webhook_settings_default_to_public_receivers_and_three_days() {
+        let mut config = Config::default();
+        assert!(!config.webhook_allow_private);
+        assert_eq!(
+            config.webhook_quarantine_after().unwrap(),
+            jiff::SignedDuration::from_hours(72)
+        );
+        config.webhook_quarantine_after = "12h".into();
+        assert_eq!(
+            config.webhook_quarantine_after().unwrap(),
+            jiff::SignedDuration::from_hours(12)
+        );
+        for bad in ["0d", "3", "soon", "off"] {
+            config.webhook_quarantine_after = bad.into();
+            assert!(config.validate().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail returns its own error type
+    fn private_webhooks_are_allowed_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CANDOR_WEBHOOK_ALLOW_PRIVATE", "true");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(config.webhook_allow_private);
+            Ok(())
+        });
     }
 
     #[test]

@@ -15,6 +15,8 @@ The server announces PIPELINING (RFC 2920), as most relays do; aiosmtpd
 reads commands one line at a time, so pipelined commands are answered in
 order. --no-pipelining leaves it out. Recipients whose local part starts
 with "refuse" are refused with 550, as a relay refuses an unknown user.
+Recipients whose local part starts with "slow" are answered after 10 s,
+as a relay that is slow for one domain (a tarpit, greylisting).
 """
 
 import argparse
@@ -45,6 +47,8 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower().startswith("refuse"):
             return "550 5.1.1 No such user here"
+        if address.lower().startswith("slow"):
+            await asyncio.sleep(10)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

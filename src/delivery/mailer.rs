@@ -375,8 +375,18 @@ fn percent_decode(text: &str) -> String {
 impl Mailer for SmtpMailer {
     async fn send(&self, lane: usize, message: &Message) -> Result<(), SendError> {
         // Each connection sends one mail at a time; lanes beyond the number
-        // of connections share them.
-        let mut slot = self.slots[lane % self.slots.len()].lock().await;
+        // of connections share them. A lane whose connection is still busy
+        // with a slow mail of an earlier batch (which the worker did not
+        // wait for) takes whichever connection frees first instead.
+        let own = &self.slots[lane % self.slots.len()];
+        let mut slot = match own.try_lock() {
+            Ok(slot) => slot,
+            Err(_) => {
+                futures::future::select_all(self.slots.iter().map(|s| Box::pin(s.lock())))
+                    .await
+                    .0
+            }
+        };
         if slot.as_ref().is_none_or(|c| c.smtp.has_broken()) {
             let connected = tokio::time::timeout(self.timeout, self.connect())
                 .await

@@ -4,6 +4,7 @@
 //! is delivered; 410 Gone is final; anything else (3xx included) and any
 //! network failure is retried on the schedule.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::mailer::SendError;
+use super::webhook_address::{self, GuardedResolver, NotFound, Refused};
 use crate::domain::{component::Component, Entry};
 use crate::statuspage::{Ctx, Millis};
 use crate::store::{ComponentNotice, IncidentRecord};
@@ -24,21 +26,32 @@ pub const SECRET_PREFIX: &str = "whsec_";
 
 pub struct Webhooks {
     client: reqwest::Client,
+    allow_private: bool,
 }
 
 impl Webhooks {
-    pub fn new(timeout: Duration) -> anyhow::Result<Self> {
+    /// A client that dials only addresses the guard allows
+    /// (`webhook_address`), through no proxy, following no redirect.
+    pub fn new(timeout: Duration, allow_private: bool) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            // A redirect is an answer that is not a 2xx: a failure.
+            // A redirect is an answer that is not a 2xx: a failure (and
+            // following one would skip the address check).
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would do the dialling, unchecked.
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .user_agent(concat!("Candor/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            allow_private,
+        })
     }
 
     /// POSTs `body` to `url`, signed; `id` stays the same on every retry.
+    /// The answer must come within `timeout` (at most the client's).
     pub async fn post(
         &self,
         url: &str,
@@ -46,15 +59,24 @@ impl Webhooks {
         id: &str,
         body: String,
         now: Timestamp,
+        timeout: Duration,
     ) -> Result<(), SendError> {
         let timestamp = now.as_second();
         let signature = sign(secret, id, timestamp, &body).ok_or_else(|| SendError {
             permanent: true,
             message: "the subscriber's webhook secret is not valid".into(),
         })?;
+        // The resolver checks names; an address in the URL is checked here.
+        if !webhook_address::literal_allowed(url, self.allow_private) {
+            return Err(SendError {
+                permanent: false,
+                message: Refused.to_string(),
+            });
+        }
         let answer = self
             .client
             .post(url)
+            .timeout(timeout)
             .header("content-type", "application/json")
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
@@ -64,30 +86,52 @@ impl Webhooks {
             .await
             .map_err(|e| SendError {
                 permanent: false,
-                message: format!("posting the webhook: {}", error_chain(&e)),
+                message: failure_kind(&e).into(),
             })?;
         let status = answer.status();
         if status.is_success() {
             return Ok(());
         }
+        // Only the status: what the endpoint wrote back is not repeated
+        // (it could be an internal service's answer).
         Err(SendError {
             permanent: status == reqwest::StatusCode::GONE,
-            message: format!("the endpoint answered {status}"),
+            message: format!("HTTP {}", status.as_u16()),
         })
     }
 }
 
-/// The error and its causes, which reqwest keeps apart ("error sending
-/// request" alone does not say "connection refused").
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
+/// What kind of failure a request met, in a few fixed words: never the
+/// URL, never what the other side said.
+fn failure_kind(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
+        return "timed out";
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        if cause.is::<Refused>() {
+            return "refused: address not allowed";
+        }
+        if cause.is::<NotFound>() {
+            return "host not found";
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused",
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    return "connection reset"
+                }
+                std::io::ErrorKind::TimedOut => return "timed out",
+                _ => {}
+            }
+        }
         source = cause.source();
     }
-    text
+    if err.is_connect() {
+        "could not connect"
+    } else {
+        "the request failed"
+    }
 }
 
 /// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed by the bytes the
@@ -179,6 +223,44 @@ mod tests {
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         assert!(sign("not a secret", "id", 1, body).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_never_answers_is_reported_as_timed_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let short = Duration::from_millis(200);
+        let post = |hooks: Webhooks, url: String| async move {
+            let secret = new_secret();
+            hooks
+                .post(&url, &secret, "id", "{}".into(), Timestamp::now(), short)
+                .await
+                .unwrap_err()
+                .message
+        };
+        let strict = || Webhooks::new(TIMEOUT, false).unwrap();
+        assert_eq!(
+            post(Webhooks::new(TIMEOUT, true).unwrap(), url.clone()).await,
+            "timed out"
+        );
+        // Not allowed: refused before any connection, whether the URL
+        // names the address or a name the resolver turns into it.
+        assert_eq!(
+            post(strict(), url.clone()).await,
+            "refused: address not allowed"
+        );
+        let by_name = url.replace("127.0.0.1", "localhost");
+        assert_eq!(
+            post(strict(), by_name).await,
+            "refused: address not allowed"
+        );
+        hold.abort();
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use super::email::{self, EntryMail, MailSettings};
 use super::mailer::{Mailer, SendError};
 use super::webhook::{self, Webhooks};
+use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
 use crate::domain::subscriber::{Channel, SubscriberState};
 use crate::statuspage::Ctx;
@@ -30,6 +31,48 @@ pub const IN_FLIGHT: usize = 32;
 /// crash can send twice.
 const MARK_EVERY: usize = 128;
 const MARK_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+/// Once every mail of a batch has been started, the batch waits this long
+/// for the last ones; mail still being sent then (a relay slow for one
+/// address) finishes in the background while the next batch goes out.
+const STRAGGLER_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+/// How long a later mail waits for an earlier one to the same recipient
+/// that is still being sent, before it is claimed again.
+const BUSY_WAIT: SignedDuration = SignedDuration::from_secs(1);
+
+/// Mail recipients that later batches must wait behind.
+#[derive(Default)]
+pub struct Stragglers {
+    state: std::sync::Mutex<Busy>,
+    /// Batches finishing in the background: their task, and the task that
+    /// sends and marks their mail.
+    finishing: std::sync::Mutex<Vec<(tokio::task::JoinHandle<()>, tokio::task::AbortHandle)>>,
+}
+
+#[derive(Default)]
+struct Busy {
+    /// Recipients with a mail being sent now.
+    sending: std::collections::HashSet<String>,
+    /// Recipients whose last mail failed: the rest wait for its retry.
+    behind: HashMap<String, Timestamp>,
+}
+
+impl Stragglers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Busy> {
+        self.state.lock().expect("stragglers lock")
+    }
+
+    fn start(&self, recipient: &str) {
+        self.lock().sending.insert(recipient.to_string());
+    }
+
+    fn end(&self, recipient: &str, behind: Option<Timestamp>) {
+        let mut busy = self.lock();
+        busy.sending.remove(recipient);
+        if let Some(until) = behind {
+            busy.behind.insert(recipient.to_string(), until);
+        }
+    }
+}
 
 pub struct Worker {
     pub store: Arc<dyn Store>,
@@ -43,6 +86,12 @@ pub struct Worker {
     /// a crash its unsent rows wait this long before they are sent again.
     pub lease: SignedDuration,
     pub wake: Arc<Notify>,
+    /// Webhooks in flight, one lane per subscriber, outside any batch.
+    pub webhook_lanes: WebhookLanes,
+    /// Mail of earlier batches still being sent, or waiting for a retry.
+    pub stragglers: Stragglers,
+    /// How long a webhook may fail on every try before it is quarantined.
+    pub quarantine_after: SignedDuration,
     /// One pass at a time in a process: a pass that returns has finished
     /// what any earlier pass claimed (the batch itself is sent concurrently).
     pub pass: tokio::sync::Mutex<()>,
@@ -70,21 +119,40 @@ impl Worker {
         }
     }
 
-    /// Claims one batch and sends it; returns how many were claimed.
+    /// Claims one batch and sends it, webhooks included (they are waited
+    /// for here, unlike in `run`); returns how many were claimed.
     pub async fn drain_once(self: &Arc<Self>) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
-        let claimed = self.claim().await?;
+        let (claimed, claimed_at) = self.claim_due_by(None).await?;
         let count = claimed.len();
         if count > 0 {
-            self.send(claimed).await?;
+            self.send(claimed, claimed_at + self.lease).await?;
         }
+        let finishing = std::mem::take(&mut *self.stragglers.finishing.lock().expect("finishing"));
+        for (task, _) in finishing {
+            let _ = task.await;
+        }
+        self.webhook_lanes.settled().await;
         Ok(count)
+    }
+
+    /// Stops the mail and webhooks still in flight (shutdown); they keep
+    /// their lease and go out again once it ends, as after a crash.
+    pub fn stop_in_flight(&self) {
+        self.webhook_lanes.stop();
+        let finishing = std::mem::take(&mut *self.stragglers.finishing.lock().expect("finishing"));
+        for (task, sending) in finishing {
+            sending.abort();
+            task.abort();
+        }
     }
 
     /// Sends everything due, claiming the next batch while the current one
     /// is being sent, so the database's time hides behind the SMTP server's.
-    /// At most two batches are leased at once; batches still go out one
-    /// after the other, so each recipient's mails keep their order.
+    /// Batches go out one after the other, except for a batch's last slow
+    /// mails (`STRAGGLER_WAIT`) and its webhooks, which finish on their own;
+    /// later mail to those recipients waits behind them, so each
+    /// recipient's mails keep their order.
     async fn drain(self: &Arc<Self>) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
         let mut total = 0;
@@ -95,17 +163,17 @@ impl Worker {
             // own rows are leased past that moment, even if sending it
             // outlasts the lease or the clock jumps, so they are not taken
             // (and sent) twice.
-            let (next, sent) = tokio::join!(self.claim_due_by(Some(claimed_at)), self.send(batch));
+            let leased_until = claimed_at + self.lease;
+            let (next, sent) = tokio::join!(
+                self.claim_due_by(Some(claimed_at)),
+                self.send(batch, leased_until)
+            );
             // On an error the next batch stays leased; it is sent once its
             // lease ends, like the batch of a process that died.
             sent?;
             (batch, claimed_at) = next?;
         }
         Ok(total)
-    }
-
-    async fn claim(&self) -> anyhow::Result<Vec<ClaimedDelivery>> {
-        Ok(self.claim_due_by(None).await?.0)
     }
 
     /// Claims a batch of what is due by `due_by` (at the latest now); also
@@ -126,7 +194,30 @@ impl Worker {
     /// Sends a claimed batch. Mails are marked sent moments after the server
     /// took them (see `MARK_EVERY`), while others are still being sent, so
     /// a crash sends again only the few mails between those two moments.
-    async fn send(self: &Arc<Self>, claimed: Vec<ClaimedDelivery>) -> anyhow::Result<()> {
+    /// Webhooks go to their lanes and are not waited for.
+    async fn send(
+        self: &Arc<Self>,
+        claimed: Vec<ClaimedDelivery>,
+        leased_until: Timestamp,
+    ) -> anyhow::Result<()> {
+        let (hooks, claimed): (Vec<_>, Vec<_>) = claimed
+            .into_iter()
+            .partition(|d| d.channel == Channel::Webhook);
+        if !hooks.is_empty() {
+            let payloads = Arc::new(self.prepare_webhooks(&hooks).await?);
+            let jobs = hooks
+                .into_iter()
+                .map(|delivery| Job {
+                    delivery,
+                    hooks: payloads.clone(),
+                    leased_until,
+                })
+                .collect();
+            self.dispatch_webhooks(jobs).await?;
+        }
+        if claimed.is_empty() {
+            return Ok(());
+        }
         // Each entry's words are worked out once for the whole batch (for
         // mail; webhooks have their payloads below).
         let mut prepared: HashMap<String, EntryMail> = HashMap::new();
@@ -139,27 +230,46 @@ impl Worker {
                 }
             }
         }
-        let prepared = Arc::new(Prepared {
-            mails: prepared,
-            hooks: self.prepare_webhooks(&claimed).await?,
-        });
+        let prepared = Arc::new(Prepared { mails: prepared });
         // Each recipient's mails go out in order (they read as a story);
         // different recipients are served concurrently.
-        let mut groups: VecDeque<Vec<ClaimedDelivery>> = VecDeque::new();
+        // A recipient whose mail from an earlier batch is still being sent,
+        // or waits for its retry, gets this batch's mail after it.
+        let now = self.clock.now();
+        let mut waiting: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+        let mut groups: VecDeque<(String, Vec<ClaimedDelivery>)> = VecDeque::new();
         let mut group_of: HashMap<String, usize> = HashMap::new();
-        for delivery in claimed {
-            let recipient = match (&delivery.recipient, &delivery.staff_mail) {
-                (Some(r), _) => r.subscriber_id.clone(),
-                (None, Some(mail)) => format!("staff:{}", mail.to),
-                (None, None) => format!("delivery:{}", delivery.id),
-            };
-            let index = *group_of.entry(recipient).or_insert_with(|| {
-                groups.push_back(Vec::new());
-                groups.len() - 1
-            });
-            groups[index].push(delivery);
+        {
+            let mut busy = self.stragglers.lock();
+            busy.behind.retain(|_, until| *until > now);
+            for delivery in claimed {
+                let recipient = match (&delivery.recipient, &delivery.staff_mail) {
+                    (Some(r), _) => r.subscriber_id.clone(),
+                    (None, Some(mail)) => format!("staff:{}", mail.to),
+                    (None, None) => format!("delivery:{}", delivery.id),
+                };
+                let wait = if busy.sending.contains(&recipient) {
+                    Some(now + BUSY_WAIT)
+                } else {
+                    busy.behind.get(&recipient).copied()
+                };
+                if let Some(until) = wait {
+                    waiting.entry(until).or_default().push(delivery.id);
+                    continue;
+                }
+                let index = *group_of.entry(recipient.clone()).or_insert_with(|| {
+                    groups.push_back((recipient, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[index].1.push(delivery);
+            }
+        }
+        for (until, ids) in waiting {
+            self.store.hold_back(&ids, until).await?;
         }
         let groups = Arc::new(std::sync::Mutex::new(groups));
+        // Told when every group has been taken by a lane.
+        let all_started = Arc::new(Notify::new());
         let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
         let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
         // Mail held back behind an earlier one to the same address that
@@ -176,19 +286,24 @@ impl Worker {
         for shard in 0..shards {
             let lanes = futures::stream::FuturesUnordered::new();
             for lane in shard * per_shard..((shard + 1) * per_shard).min(IN_FLIGHT) {
-                let (worker, groups, prepared, sent_tx, failures, held) = (
+                let (worker, groups, prepared, sent_tx, failures, held, all_started) = (
                     self.clone(),
                     groups.clone(),
                     prepared.clone(),
                     sent_tx.clone(),
                     failures.clone(),
                     held.clone(),
+                    all_started.clone(),
                 );
                 lanes.push(async move {
                     loop {
-                        let Some(group) = groups.lock().expect("groups lock").pop_front() else {
+                        let Some((recipient, group)) =
+                            groups.lock().expect("groups lock").pop_front()
+                        else {
+                            all_started.notify_one();
                             return;
                         };
+                        worker.stragglers.start(&recipient);
                         // Once a mail fails for now, the rest of this
                         // recipient's wait for its retry, to stay in order.
                         let mut behind: Option<Timestamp> = None;
@@ -212,6 +327,7 @@ impl Worker {
                                 }
                             }
                         }
+                        worker.stragglers.end(&recipient, behind);
                     }
                 });
             }
@@ -222,78 +338,104 @@ impl Worker {
         }
         // The last lane gone closes the channel: marking then ends.
         drop(sent_tx);
-        let sending = async {
-            let mut outcome = Ok(());
-            while let Some(task) = tasks.join_next().await {
-                if let Err(err) = task {
-                    outcome = Err(anyhow::anyhow!("a sending task failed: {err}"));
-                }
-            }
-            outcome
-        };
-        let marking = async {
-            let mut ids = Vec::with_capacity(MARK_EVERY);
-            loop {
-                // The first mail sent, then more for a moment: one update
-                // for many mails (each update is a write transaction).
-                let mut open = sent_rx.recv_many(&mut ids, MARK_EVERY).await > 0;
-                let until = tokio::time::Instant::now() + MARK_WAIT;
-                while open && ids.len() < MARK_EVERY {
-                    let more = MARK_EVERY - ids.len();
-                    match tokio::time::timeout_at(until, sent_rx.recv_many(&mut ids, more)).await {
-                        Ok(received) => open = received > 0,
-                        Err(_) => break,
+        let worker = self.clone();
+        let finish = async move {
+            let sending = async {
+                let mut outcome = Ok(());
+                while let Some(task) = tasks.join_next().await {
+                    if let Err(err) = task {
+                        outcome = Err(anyhow::anyhow!("a sending task failed: {err}"));
                     }
                 }
-                if !ids.is_empty() {
-                    self.store.mark_sent(&ids, self.clock.now()).await?;
-                    ids.clear();
+                outcome
+            };
+            let marking = async {
+                let mut ids = Vec::with_capacity(MARK_EVERY);
+                loop {
+                    // The first mail sent, then more for a moment: one update
+                    // for many mails (each update is a write transaction).
+                    let mut open = sent_rx.recv_many(&mut ids, MARK_EVERY).await > 0;
+                    let until = tokio::time::Instant::now() + MARK_WAIT;
+                    while open && ids.len() < MARK_EVERY {
+                        let more = MARK_EVERY - ids.len();
+                        match tokio::time::timeout_at(until, sent_rx.recv_many(&mut ids, more))
+                            .await
+                        {
+                            Ok(received) => open = received > 0,
+                            Err(_) => break,
+                        }
+                    }
+                    if !ids.is_empty() {
+                        worker.store.mark_sent(&ids, worker.clock.now()).await?;
+                        ids.clear();
+                    }
+                    if !open {
+                        return anyhow::Ok(());
+                    }
                 }
-                if !open {
-                    return anyhow::Ok(());
-                }
+            };
+            let (sent, marked) = tokio::join!(sending, marking);
+            marked?;
+            sent?;
+            let failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
+            for (delivery, err, retry_at) in failures {
+                tracing::warn!(
+                    delivery = delivery.id,
+                    attempts = delivery.attempts,
+                    permanent = err.permanent,
+                    dead = retry_at.is_none(),
+                    error = %err.message,
+                    "delivery failed"
+                );
+                worker
+                    .store
+                    .mark_failed(delivery.id, &err.message, retry_at)
+                    .await?;
             }
+            let held = std::mem::take(&mut *held.lock().expect("held lock"));
+            let mut by_time: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+            for (id, until) in held {
+                by_time.entry(until).or_default().push(id);
+            }
+            for (until, ids) in by_time {
+                worker.store.hold_back(&ids, until).await?;
+            }
+            anyhow::Ok(())
         };
-        let (sent, marked) = tokio::join!(sending, marking);
-        marked?;
-        sent?;
-        let failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
-        for (delivery, err, retry_at) in failures {
-            tracing::warn!(
-                delivery = delivery.id,
-                attempts = delivery.attempts,
-                permanent = err.permanent,
-                dead = retry_at.is_none(),
-                error = %err.message,
-                "delivery failed"
-            );
-            self.store
-                .mark_failed(delivery.id, &err.message, retry_at)
-                .await?;
+        let mut finish = tokio::spawn(finish);
+        let stragglers_only = async {
+            all_started.notified().await;
+            tokio::time::sleep(STRAGGLER_WAIT).await;
+        };
+        tokio::select! {
+            done = &mut finish => {
+                done.map_err(|err| anyhow::anyhow!("a batch failed: {err}"))?
+            }
+            _ = stragglers_only => {
+                // The rest is a few slow mails: they finish on their own,
+                // and later mail to their recipients waits behind them.
+                let sending = finish.abort_handle();
+                let task = tokio::spawn(async move {
+                    match finish.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(err)) => tracing::error!(error = %err, "finishing a batch"),
+                        Err(err) if err.is_cancelled() => {}
+                        Err(err) => tracing::error!(error = %err, "finishing a batch"),
+                    }
+                });
+                let mut finishing = self.stragglers.finishing.lock().expect("finishing");
+                finishing.retain(|(task, _)| !task.is_finished());
+                finishing.push((task, sending));
+                Ok(())
+            }
         }
-        let held = std::mem::take(&mut *held.lock().expect("held lock"));
-        let mut by_time: HashMap<Timestamp, Vec<i64>> = HashMap::new();
-        for (id, until) in held {
-            by_time.entry(until).or_default().push(id);
-        }
-        for (until, ids) in by_time {
-            self.store.hold_back(&ids, until).await?;
-        }
-        Ok(())
     }
 
     /// The webhook payloads of a batch, without their per-subscriber
     /// `meta`: one per entry, one per component change. The page's state is
-    /// read once for the batch; nothing is read when it has no webhooks.
-    async fn prepare_webhooks(&self, claimed: &[ClaimedDelivery]) -> anyhow::Result<Hooks> {
+    /// read once for the batch.
+    async fn prepare_webhooks(&self, webhooks: &[ClaimedDelivery]) -> anyhow::Result<Hooks> {
         let mut hooks = Hooks::default();
-        let webhooks: Vec<&ClaimedDelivery> = claimed
-            .iter()
-            .filter(|d| d.channel == Channel::Webhook)
-            .collect();
-        if webhooks.is_empty() {
-            return Ok(hooks);
-        }
         let components = self.store.list_components().await?;
         let mut open = self.store.open_incident_records().await?;
         open.retain(|r| r.incident.kind == crate::domain::Kind::Incident);
@@ -325,45 +467,7 @@ impl Worker {
         Ok(hooks)
     }
 
-    async fn post_webhook(
-        &self,
-        delivery: &ClaimedDelivery,
-        hooks: &Hooks,
-    ) -> Result<(), SendError> {
-        let permanent = |message: &str| SendError {
-            permanent: true,
-            message: message.to_string(),
-        };
-        let recipient = delivery
-            .recipient
-            .as_ref()
-            .ok_or_else(|| permanent("the subscriber is missing"))?;
-        if recipient.state != SubscriberState::Confirmed {
-            return Ok(());
-        }
-        let secret = recipient
-            .secret
-            .as_deref()
-            .ok_or_else(|| permanent("the webhook has no signing secret"))?;
-        let payload = match (delivery.kind, &delivery.entry) {
-            (DeliveryKind::Entry, Some(entry)) => hooks.entries.get(&entry.id),
-            (DeliveryKind::Component, _) => hooks.components.get(&delivery.id),
-            _ => None,
-        }
-        .ok_or_else(|| permanent("there is nothing to send to a webhook"))?;
-        let body = webhook::body(
-            payload.clone(),
-            self.settings.unsubscribe_url(&recipient.subscriber_id),
-            self.settings.base_url.clone(),
-        );
-        // The same id on every try, so receivers can drop a repeat.
-        let id = format!("{}@{}", delivery.id, self.settings.host);
-        self.webhooks
-            .post(&recipient.address, secret, &id, body, self.clock.now())
-            .await
-    }
-
-    fn retry_at(
+    pub(super) fn retry_at(
         &self,
         delivery: &ClaimedDelivery,
         err: &SendError,
@@ -386,9 +490,6 @@ impl Worker {
             permanent: true,
             message: message.to_string(),
         };
-        if delivery.channel == Channel::Webhook {
-            return self.post_webhook(delivery, &prepared.hooks).await;
-        }
         if delivery.kind == DeliveryKind::Reminder {
             let mail = delivery
                 .staff_mail
@@ -464,17 +565,17 @@ impl Worker {
     }
 }
 
-/// What a batch's deliveries are made from, worked out once per batch.
+/// What a batch's mails are made from, worked out once per batch.
 struct Prepared {
     /// Per entry id.
     mails: HashMap<String, EntryMail>,
-    hooks: Hooks,
 }
 
+/// A batch's webhook payloads, without their per-subscriber `meta`.
 #[derive(Default)]
-struct Hooks {
+pub struct Hooks {
     /// Per entry id.
-    entries: HashMap<String, serde_json::Value>,
+    pub entries: HashMap<String, serde_json::Value>,
     /// Per delivery id.
-    components: HashMap<i64, serde_json::Value>,
+    pub components: HashMap<i64, serde_json::Value>,
 }

@@ -47,6 +47,15 @@ pub struct Subscriber {
     /// When the address last unsubscribed; kept when it subscribes again,
     /// so that a link mailed before then cannot confirm it.
     pub unsubscribed_at: Option<Timestamp>,
+    /// Webhooks: since when every try has failed (none once one succeeds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Timestamp>,
+    /// Webhooks: the kind of the last failure ("HTTP 500", "timed out").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Webhooks: when Candor stopped trying, until staff re-enable it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantined_at: Option<Timestamp>,
 }
 
 impl Subscriber {
@@ -72,6 +81,9 @@ impl Subscriber {
             created_at: now,
             confirmed_at: confirmed.then_some(now),
             unsubscribed_at: None,
+            failing_since: None,
+            last_error: None,
+            quarantined_at: None,
         }
     }
 
@@ -92,6 +104,9 @@ impl Subscriber {
             created_at: now,
             confirmed_at: Some(now),
             unsubscribed_at: None,
+            failing_since: None,
+            last_error: None,
+            quarantined_at: None,
         }
     }
 
@@ -141,12 +156,26 @@ impl Subscriber {
         }
     }
 
+    /// Staff re-enable a quarantined webhook: it is tried again from the
+    /// next change on (what it missed stays missed), with a clean record.
+    pub fn enable(&mut self) {
+        self.quarantined_at = None;
+        self.failing_since = None;
+        self.last_error = None;
+    }
+
     /// Whether news about these components is for this subscriber.
     pub fn wants(&self, affected: &[String]) -> bool {
         self.components.is_empty()
             || affected.is_empty()
             || self.components.iter().any(|c| affected.contains(c))
     }
+}
+
+/// Whether a webhook whose every try has failed since `failing_since` is
+/// quarantined by a failure at `now`: once that has lasted `after`.
+pub fn quarantine_due(failing_since: Timestamp, now: Timestamp, after: SignedDuration) -> bool {
+    now.duration_since(failing_since) >= after
 }
 
 #[cfg(test)]
@@ -219,6 +248,23 @@ mod tests {
         }
         let long = format!("https://hooks.example.test/{}", "a".repeat(2000));
         assert!(WebhookUrl::parse(&long).is_err());
+    }
+
+    #[test]
+    fn a_webhook_is_quarantined_after_failing_that_long_and_enabled_clean() {
+        let after = SignedDuration::from_hours(72);
+        let since = t("2026-03-04T09:00:00Z");
+        assert!(!quarantine_due(since, t("2026-03-07T08:59:59Z"), after));
+        assert!(quarantine_due(since, t("2026-03-07T09:00:00Z"), after));
+        let mut s = pending();
+        s.failing_since = Some(since);
+        s.last_error = Some("HTTP 500".into());
+        s.quarantined_at = Some(t("2026-03-07T09:00:00Z"));
+        s.enable();
+        assert_eq!(
+            (s.failing_since, s.last_error, s.quarantined_at),
+            (None, None, None)
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::get,
+    routing::{get, post},
     Extension, Json, Router,
 };
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use super::{
     extract::{ApiJson, ApiQuery},
     AppState, List,
 };
-use crate::delivery::webhook;
+use crate::delivery::{webhook, webhook_address};
 use crate::domain::{subscriber::Subscriber, Email, WebhookUrl};
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/subscribers", get(list).post(add))
         .route("/subscribers/{id}", get(read).delete(remove))
+        .route("/subscribers/{id}/enable", post(enable))
         .route("/incidents/{id}/deliveries", get(deliveries))
 }
 
@@ -111,10 +112,15 @@ async fn add(
             Subscriber::email(new_id(), &email, components, body.confirmed, now),
             None,
         ),
-        (None, Some(url)) => (
-            Subscriber::webhook(new_id(), &url, components, now),
-            Some(webhook::new_secret()),
-        ),
+        (None, Some(url)) => {
+            webhook_address::check_new(url.as_str(), state.config.webhook_allow_private)
+                .await
+                .map_err(|why| ApiError::invalid("webhook", why))?;
+            (
+                Subscriber::webhook(new_id(), &url, components, now),
+                Some(webhook::new_secret()),
+            )
+        }
         _ => {
             return Err(ApiError::invalid(
                 "email",
@@ -154,6 +160,25 @@ async fn remove(
         .store
         .change_subscriber(&id, &actor, now, &|s| {
             s.unsubscribe(now);
+            Ok(())
+        })
+        .await
+        .map_err(|e| not_found(e, "subscriber", &id))?;
+    Ok(Json(subscriber))
+}
+
+/// Re-enables a quarantined webhook: it is tried again from the next change
+/// on; what it missed while quarantined is not sent.
+async fn enable(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Subscriber>> {
+    let now = state.clock.now();
+    let subscriber = state
+        .store
+        .change_subscriber(&id, &actor, now, &|s| {
+            s.enable();
             Ok(())
         })
         .await

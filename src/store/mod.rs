@@ -242,6 +242,8 @@ pub struct Recipient {
     pub state: SubscriberState,
     /// What a webhook subscriber's deliveries are signed with.
     pub secret: Option<String>,
+    /// A quarantined webhook: nothing is tried until staff re-enable it.
+    pub quarantined_at: Option<Timestamp>,
 }
 
 /// Delivery counts of one entry, for staff.
@@ -264,6 +266,12 @@ pub struct DeliveryFailure {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<Timestamp>,
+    /// A quarantined webhook subscriber: since when every try failed, and
+    /// when Candor stopped trying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantined_at: Option<Timestamp>,
 }
 
 /// One change of a component's public status.
@@ -408,6 +416,23 @@ pub trait Store: Send + Sync + 'static {
     /// an earlier mail to the same address that failed (not an attempt).
     async fn hold_back(&self, ids: &[i64], until: Timestamp) -> Result<()>;
     async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
+    /// A webhook delivery went through: sent, and its subscriber's record
+    /// of failures is cleared.
+    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: Timestamp) -> Result<()>;
+    /// A webhook delivery failed: retried at `retry_at` or dead when `None`,
+    /// and counted against its subscriber. Once every try has failed for
+    /// `quarantine_after`, the subscriber is quarantined and its open
+    /// deliveries are given up (dead). Returns when it was quarantined, if
+    /// it is.
+    async fn webhook_failed(
+        &self,
+        id: i64,
+        subscriber_id: &str,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+        quarantine_after: jiff::SignedDuration,
+    ) -> Result<Option<Timestamp>>;
 
     /// Records a subscriber's "still affected" report, once; on the first
     /// report of this subscriber the owner is mailed (`mail` gets the count).

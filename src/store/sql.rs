@@ -1119,7 +1119,8 @@ macro_rules! sql_store {
                     .collect();
                 for chunk in wanted.chunks(500) {
                     let sql = format!(
-                        "SELECT id, address, state, created_at, confirm_sent_at, secret FROM subscribers \
+                        "SELECT id, address, state, created_at, confirm_sent_at, secret, quarantined_at \
+                         FROM subscribers \
                          WHERE id IN ({})",
                         Self::placeholders(1, chunk.len())
                     );
@@ -1136,6 +1137,10 @@ macro_rules! sql_store {
                             address: srow.try_get("address")?,
                             state: $crate::store::sql::parse_enum(&srow.try_get::<String, _>("state")?)?,
                             secret: srow.try_get("secret")?,
+                            quarantined_at: srow
+                                .try_get::<Option<i64>, _>("quarantined_at")?
+                                .map($crate::store::from_ms)
+                                .transpose()?,
                         };
                         recipients.insert(recipient.subscriber_id.clone(), (recipient, link_made_at));
                     }
@@ -1179,6 +1184,7 @@ macro_rules! sql_store {
                                 address: row.try_get("address")?,
                                 state: $crate::domain::subscriber::SubscriberState::Confirmed,
                                 secret: None,
+                                quarantined_at: None,
                             }),
                             None,
                         ),
@@ -1329,7 +1335,8 @@ macro_rules! sql_store {
                 }
                 for row in sqlx::query(
                     "SELECT d.id, d.entry_id, d.subscriber_id, s.address, d.state, d.attempts, \
-                     d.last_error, d.next_attempt_at FROM deliveries d \
+                     d.last_error, d.next_attempt_at, s.failing_since, s.quarantined_at \
+                     FROM deliveries d \
                      JOIN entries e ON e.id = d.entry_id JOIN subscribers s ON s.id = d.subscriber_id \
                      WHERE e.incident_id = $1 AND d.state IN ('failed', 'dead') ORDER BY d.id LIMIT 1000",
                 )
@@ -1339,7 +1346,15 @@ macro_rules! sql_store {
                 {
                     let entry_id: String = row.try_get("entry_id")?;
                     let state: String = row.try_get("state")?;
+                    let opt = |name: &str| -> $crate::store::Result<Option<jiff::Timestamp>> {
+                        row.try_get::<Option<i64>, _>(name)?
+                            .map($crate::store::from_ms)
+                            .transpose()
+                    };
+                    let quarantined_at = opt("quarantined_at")?;
                     let failure = $crate::store::DeliveryFailure {
+                        failing_since: quarantined_at.and(opt("failing_since")?),
+                        quarantined_at,
                         delivery_id: row.try_get("id")?,
                         subscriber_id: row.try_get("subscriber_id")?,
                         address: row.try_get("address")?,
@@ -1357,6 +1372,103 @@ macro_rules! sql_store {
                     }
                 }
                 Ok(report)
+            }
+
+            async fn webhook_sent(
+                &self,
+                id: i64,
+                subscriber_id: &str,
+                now: jiff::Timestamp,
+            ) -> $crate::store::Result<()> {
+                let (_guard, mut tx) = self.begin_write().await?;
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'sent', sent_at = $1, lease_until = NULL, \
+                     last_error = NULL WHERE id = $2",
+                )
+                .bind($crate::store::ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE subscribers SET failing_since = NULL, last_error = NULL \
+                     WHERE id = $1 AND failing_since IS NOT NULL",
+                )
+                .bind(subscriber_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn webhook_failed(
+                &self,
+                id: i64,
+                subscriber_id: &str,
+                error: &str,
+                retry_at: Option<jiff::Timestamp>,
+                now: jiff::Timestamp,
+                quarantine_after: jiff::SignedDuration,
+            ) -> $crate::store::Result<Option<jiff::Timestamp>> {
+                use sqlx::Row;
+                let error: String = error.chars().take(1000).collect();
+                let (_guard, mut tx) = self.begin_write().await?;
+                sqlx::query(
+                    "UPDATE deliveries SET state = $1, last_error = $2, lease_until = NULL, \
+                     next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4",
+                )
+                .bind(if retry_at.is_some() { "failed" } else { "dead" })
+                .bind(&error)
+                .bind(retry_at.map($crate::store::ms))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let row = sqlx::query(
+                    "UPDATE subscribers SET failing_since = COALESCE(failing_since, $1), \
+                     last_error = $2 WHERE id = $3 RETURNING failing_since, quarantined_at",
+                )
+                .bind($crate::store::ms(now))
+                .bind(&error)
+                .bind(subscriber_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if let Some(at) = row.try_get::<Option<i64>, _>("quarantined_at")? {
+                    tx.commit().await?;
+                    return Ok(Some($crate::store::from_ms(at)?));
+                }
+                let since = $crate::store::from_ms(row.try_get("failing_since")?)?;
+                if !$crate::domain::subscriber::quarantine_due(since, now, quarantine_after) {
+                    tx.commit().await?;
+                    return Ok(None);
+                }
+                sqlx::query("UPDATE subscribers SET quarantined_at = $1 WHERE id = $2")
+                    .bind($crate::store::ms(now))
+                    .bind(subscriber_id)
+                    .execute(&mut *tx)
+                    .await?;
+                // What it was still owed is given up, not sent later: staff
+                // re-enabling it expect news from then on, not a backlog.
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'dead', lease_until = NULL, last_error = $1 \
+                     WHERE subscriber_id = $2 AND state IN ('pending', 'failed')",
+                )
+                .bind(format!(
+                    "quarantined: every try failed since {since} (last: {error})"
+                ))
+                .bind(subscriber_id)
+                .execute(&mut *tx)
+                .await?;
+                let candor = $crate::store::Actor { name: "Candor".into(), ip: None };
+                Self::finish_write(
+                    &mut tx,
+                    &candor,
+                    now,
+                    "subscriber.quarantine",
+                    subscriber_id,
+                    serde_json::json!({"failing_since": since, "last_error": error}),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Some(now))
             }
 
             async fn report_still_affected(
@@ -1713,6 +1825,9 @@ macro_rules! sql_store {
                     created_at: $crate::store::from_ms(row.try_get("created_at")?)?,
                     confirmed_at: opt("confirmed_at")?,
                     unsubscribed_at: opt("unsubscribed_at")?,
+                    failing_since: opt("failing_since")?,
+                    last_error: row.try_get("last_error")?,
+                    quarantined_at: opt("quarantined_at")?,
                 })
             }
 
@@ -1742,12 +1857,16 @@ macro_rules! sql_store {
                 } else {
                     sqlx::query(
                         "UPDATE subscribers SET state = $1, all_components = $2, confirmed_at = $3, \
-                         unsubscribed_at = $4 WHERE id = $5",
+                         unsubscribed_at = $4, failing_since = $5, last_error = $6, \
+                         quarantined_at = $7 WHERE id = $8",
                     )
                     .bind(&state)
                     .bind(all)
                     .bind(subscriber.confirmed_at.map($crate::store::ms))
                     .bind(subscriber.unsubscribed_at.map($crate::store::ms))
+                    .bind(subscriber.failing_since.map($crate::store::ms))
+                    .bind(&subscriber.last_error)
+                    .bind(subscriber.quarantined_at.map($crate::store::ms))
                     .bind(&subscriber.id)
                     .execute(&mut *conn)
                     .await?;

@@ -156,6 +156,9 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         ALTER TABLE idempotency DROP COLUMN write_action;
         ALTER TABLE idempotency DROP COLUMN write_target;
         ALTER TABLE idempotency DROP COLUMN write_detail;
+        ALTER TABLE subscribers DROP COLUMN failing_since;
+        ALTER TABLE subscribers DROP COLUMN last_error;
+        ALTER TABLE subscribers DROP COLUMN quarantined_at;
         DELETE FROM _sqlx_migrations WHERE version >= 5;";
     if app.db.url.starts_with("sqlite:") {
         let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();

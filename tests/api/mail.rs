@@ -596,3 +596,39 @@ async fn a_link_mailed_before_an_unsubscribe_does_not_confirm_a_new_subscription
     assert_eq!(list["items"][0]["state"], "pending", "{list}");
     app.stop().await;
 }
+
+/// A relay slow for one address (a tarpit, greylisting) holds back neither
+/// anyone else's mail nor the claim of the next entry's: the slow mail
+/// finishes on its own, and that address still gets its mail in order.
+#[tokio::test]
+async fn a_relay_slow_for_one_address_does_not_delay_anyone_else() {
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    app.add_confirmed("slow@example.test", &[]).await;
+    app.add_confirmed("ops@example.test", &[]).await;
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    mailbox.wait_for("ops@example.test", 1).await;
+
+    // The opening's mail to slow@ is still being sent.
+    let posted = std::time::Instant::now();
+    app.post_cause_found(&id).await;
+    mailbox.wait_for("ops@example.test", 2).await;
+    let took = posted.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "the update's mail took {took:?} behind a slow address"
+    );
+
+    let slow = mailbox.wait_for("slow@example.test", 1).await;
+    assert!(slow[0].subject.starts_with("[New]"), "{}", slow[0].subject);
+    // Its next mail waited behind it; it goes once claimed again.
+    app.advance_minutes(1);
+    let slow = mailbox.wait_for("slow@example.test", 2).await;
+    assert!(
+        slow[1].subject.contains("cause identified"),
+        "{}",
+        slow[1].subject
+    );
+    app.stop().await;
+}
