@@ -53,7 +53,24 @@ pub async fn idempotent(
     hasher.update(b"\n");
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());
+    // From the key's first row on, the request runs to its end in a task of
+    // its own: a client that hangs up cannot cancel it between the key's
+    // row and the write, or between the write's commit and the stored
+    // answer, so its retry gets that answer instead of "in progress".
+    tokio::spawn(run_once(state, next, parts, bytes, actor, key, hash))
+        .await
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("idempotent request: {err}")))?
+}
 
+async fn run_once(
+    state: AppState,
+    next: Next,
+    parts: axum::http::request::Parts,
+    bytes: axum::body::Bytes,
+    actor: String,
+    key: String,
+    hash: String,
+) -> Result<Response, ApiError> {
     match state
         .store
         .idempotency_begin(&actor, &key, &hash, state.clock.now())
@@ -78,39 +95,36 @@ pub async fn idempotent(
         } => return committed_answer(&state, &action, &target, &detail).await,
     }
 
-    // The request runs to its end in a task of its own: a client that hangs
-    // up cannot cancel it between the write's commit and the stored answer,
-    // so its retry gets that answer instead of "in progress" for ever.
     let scope = IdempotencyScope {
         actor: actor.clone(),
         key: key.clone(),
     };
-    let task = tokio::spawn(IDEMPOTENCY.scope(scope, async move {
-        let response = next
-            .run(Request::from_parts(parts, Body::from(bytes)))
-            .await;
-        let (parts, body) = response.into_parts();
-        let bytes = match to_bytes(body, usize::MAX).await {
-            Ok(bytes) => bytes,
-            Err(err) => {
+    IDEMPOTENCY
+        .scope(scope, async move {
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            let (parts, body) = response.into_parts();
+            let bytes = match to_bytes(body, usize::MAX).await {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    state.store.idempotency_abandon(&actor, &key).await?;
+                    return Err(ApiError::Internal(anyhow::anyhow!("response body: {err}")));
+                }
+            };
+            if parts.status.is_server_error() {
+                // Nothing was done; let a retry run again.
                 state.store.idempotency_abandon(&actor, &key).await?;
-                return Err(ApiError::Internal(anyhow::anyhow!("response body: {err}")));
+            } else {
+                let text = String::from_utf8_lossy(&bytes);
+                state
+                    .store
+                    .idempotency_finish(&actor, &key, parts.status.as_u16(), &text)
+                    .await?;
             }
-        };
-        if parts.status.is_server_error() {
-            // Nothing was done; let a retry run again.
-            state.store.idempotency_abandon(&actor, &key).await?;
-        } else {
-            let text = String::from_utf8_lossy(&bytes);
-            state
-                .store
-                .idempotency_finish(&actor, &key, parts.status.as_u16(), &text)
-                .await?;
-        }
-        Ok(Response::from_parts(parts, Body::from(bytes)))
-    }));
-    task.await
-        .map_err(|err| ApiError::Internal(anyhow::anyhow!("idempotent request: {err}")))?
+            Ok(Response::from_parts(parts, Body::from(bytes)))
+        })
+        .await
 }
 
 fn replayed(status: StatusCode, body: Body) -> Response {

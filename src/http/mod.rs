@@ -14,6 +14,7 @@ mod idempotency;
 mod incidents;
 mod owed;
 pub(crate) mod public;
+mod security;
 mod statuspage;
 mod still_affected;
 mod subscribe;
@@ -136,6 +137,10 @@ pub fn router(state: AppState) -> Router {
             tower::ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(middleware::from_fn(error::log_failures))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    security::guard,
+                ))
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a handler panicked");
                     ApiError::Internal(anyhow::anyhow!("panic")).into_response()

@@ -500,7 +500,7 @@ async fn the_page_holds_five_thousand_components() {
             let app = &app;
             async move { app.create_component(&format!("Site {g:02}")).await }
         })
-        .buffered(32)
+        .buffered(8)
         .collect()
         .await;
     let members = MANY - groups.len();
@@ -517,7 +517,7 @@ async fn the_page_holds_five_thousand_components() {
                 .expect(201)
             }
         })
-        .buffered(32)
+        .buffered(8)
         .collect()
         .await;
     eprintln!(

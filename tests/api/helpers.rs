@@ -674,6 +674,14 @@ impl TestApp {
         }
     }
 
+    /// Where this Candor listens (on loopback), whatever its `base_url` says.
+    pub fn local_address(&self) -> String {
+        format!(
+            "http://{}",
+            self.running.as_ref().expect("Candor is running").addr
+        )
+    }
+
     pub async fn deliveries(&self, incident_id: &str) -> Value {
         self.admin_get(&format!("/api/v1/incidents/{incident_id}/deliveries"))
             .await

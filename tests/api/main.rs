@@ -29,6 +29,7 @@ mod pages;
 mod processes;
 mod promises;
 mod rate_limit;
+mod security;
 mod statuspage;
 mod stored_text;
 mod uptime;

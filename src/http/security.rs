@@ -1,0 +1,119 @@
+//! Headers that keep readers safe, and the refusal of cross-site form posts.
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::Response,
+};
+
+use super::AppState;
+
+/// Pages load only Candor's own stylesheet and nothing runs in them; no
+/// other site may frame them (click-jacking the subscribe forms).
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Adds the security headers to every answer, and refuses a cross-site POST
+/// to a public form before it reaches its handler.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && is_public_form(request.uri().path()) {
+        if let Some(from) = cross_site(&request, &state.base_url) {
+            tracing::info!(
+                from,
+                path = request.uri().path(),
+                "cross-site form post refused"
+            );
+            let mut response = super::status_page(
+                StatusCode::FORBIDDEN,
+                &state,
+                "This form can only be sent from this status page. Open the page and send it from there.",
+            );
+            add_headers(&mut response, &state);
+            return response;
+        }
+    }
+    let mut response = next.run(request).await;
+    add_headers(&mut response, &state);
+    response
+}
+
+fn add_headers(response: &mut Response, state: &AppState) {
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    if html {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    if state.base_url.starts_with("https://") {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+}
+
+/// The forms people post from pages. The one-click unsubscribe (RFC 8058)
+/// is posted by mail programs, from no page at all, and stays open.
+fn is_public_form(path: &str) -> bool {
+    matches!(
+        path,
+        "/subscribe" | "/subscribe/confirm" | "/subscription" | "/still-affected"
+    )
+}
+
+/// Where a cross-site post came from, or `None` for one from this page (or
+/// from a client that sends neither header, such as a script).
+fn cross_site(request: &Request, base_url: &str) -> Option<String> {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "cross-site").then(|| site.to_string());
+    }
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    (origin != origin_of(base_url)).then(|| origin.to_string())
+}
+
+/// `scheme://host[:port]` of a URL, as browsers send it in `Origin`.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://status.acme.test"),
+            "https://status.acme.test"
+        );
+        assert_eq!(
+            origin_of("https://status.acme.test/"),
+            "https://status.acme.test"
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/status"),
+            "http://127.0.0.1:8080"
+        );
+    }
+}
