@@ -41,6 +41,12 @@ impl Running {
         self.store.close().await;
     }
 
+    /// Tests: from now on the SQLite file cannot grow, as on a full disk;
+    /// `false` gives the space back (PostgreSQL: nothing happens).
+    pub async fn simulate_full_disk(&self, full: bool) -> anyhow::Result<()> {
+        Ok(self.store.simulate_full_disk(full).await?)
+    }
+
     /// The outbox worker, so tests can drain it instead of waiting.
     pub fn worker(&self) -> Arc<Worker> {
         self.worker.clone()

@@ -32,6 +32,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
+            .after_release(super::pool::release_unless_in_transaction)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -73,6 +74,11 @@ impl PgStore {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+
+    /// A full disk is simulated on SQLite only.
+    async fn full_disk(&self, _full: bool) -> Result<()> {
+        Ok(())
     }
 
     async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Postgres>)> {

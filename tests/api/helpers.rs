@@ -470,6 +470,17 @@ impl TestApp {
             .await;
     }
 
+    /// SQLite: the database file cannot grow from now on, as on a full
+    /// disk; `false` frees the space again. PostgreSQL: nothing happens.
+    pub async fn simulate_full_disk(&self, full: bool) {
+        self.running
+            .as_ref()
+            .expect("Candor is running")
+            .simulate_full_disk(full)
+            .await
+            .expect("simulate a full disk");
+    }
+
     // --- the clock -------------------------------------------------------
 
     pub fn now(&self) -> Timestamp {
