@@ -68,6 +68,21 @@ pub struct Config {
     /// Public subscribe requests allowed for one email address, like `3/1h`;
     /// `off` for none.
     pub subscribe_limit_per_address: String,
+    /// How long a client may take to send a request's line and headers;
+    /// then its connection is closed (slow or stalled clients hold a
+    /// descriptor each).
+    pub header_read_timeout: String,
+    /// How long a kept-alive connection may wait for its next request.
+    /// Waiting for a request is waiting for its headers too, so
+    /// `header_read_timeout` caps it.
+    pub keep_alive_timeout: String,
+    /// Connections served at once; more wait in the listen queue until one
+    /// closes. With the usual limit of 1,024 descriptors per process this
+    /// leaves room for the database, SMTP and webhook connections and files.
+    pub max_connections: usize,
+    /// How long a handler may take before the client is told 503; a write
+    /// still runs to its end.
+    pub request_timeout: String,
 }
 
 impl Default for Config {
@@ -90,6 +105,10 @@ impl Default for Config {
             trusted_proxies: String::new(),
             subscribe_limit_per_ip: "5/1m".into(),
             subscribe_limit_per_address: "3/1h".into(),
+            header_read_timeout: "10s".into(),
+            keep_alive_timeout: "5s".into(),
+            max_connections: 768,
+            request_timeout: "30s".into(),
         }
     }
 }
@@ -121,6 +140,10 @@ const KEYS: &[&str] = &[
     "trusted_proxies",
     "subscribe_limit_per_ip",
     "subscribe_limit_per_address",
+    "header_read_timeout",
+    "keep_alive_timeout",
+    "max_connections",
+    "request_timeout",
 ];
 
 impl Config {
@@ -153,7 +176,27 @@ impl Config {
         self.trusted_proxies()?;
         self.subscribe_limit_per_ip()?;
         self.subscribe_limit_per_address()?;
+        self.connection_limits()?;
         Ok(())
+    }
+
+    /// The limits on clients' connections and requests.
+    pub fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(ConnectionLimits {
+            header_read_timeout: positive_duration(
+                "header_read_timeout",
+                &self.header_read_timeout,
+            )?,
+            keep_alive_timeout: positive_duration("keep_alive_timeout", &self.keep_alive_timeout)?,
+            max_connections: self.max_connections,
+            request_timeout: positive_duration("request_timeout", &self.request_timeout)?,
+        })
     }
 
     pub fn mail_from(&self) -> Result<lettre::message::Mailbox, ConfigError> {
@@ -271,6 +314,15 @@ impl Config {
     }
 }
 
+/// How long clients may take, and how many are served at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub keep_alive_timeout: Duration,
+    pub max_connections: usize,
+    pub request_timeout: Duration,
+}
+
 /// A rate limit: at most `count` requests in any `per`, as `5/1m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -372,6 +424,25 @@ mod tests {
             config.delivery_lease().unwrap(),
             jiff::SignedDuration::from_mins(2)
         );
+    }
+
+    #[test]
+    fn connection_limits_parse_and_refuse_zero() {
+        let limits = Config::default().connection_limits().unwrap();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(5));
+        assert_eq!(limits.request_timeout, Duration::from_secs(30));
+        assert!(limits.max_connections < 1024);
+        for change in [
+            |c: &mut Config| c.max_connections = 0,
+            |c: &mut Config| c.header_read_timeout = "0s".into(),
+            |c: &mut Config| c.keep_alive_timeout = "soon".into(),
+            |c: &mut Config| c.request_timeout = "30".into(),
+        ] {
+            let mut config = Config::default();
+            change(&mut config);
+            assert!(config.validate().is_err(), "{config:?}");
+        }
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the database does not answer")]
     Unavailable,
+    #[error("the request took too long; a write may still complete, so retry with the same Idempotency-Key")]
+    TimedOut,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -74,6 +76,7 @@ impl ApiError {
                 None,
             ),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            Self::TimedOut => (StatusCode::SERVICE_UNAVAILABLE, "timeout", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }

@@ -6,6 +6,7 @@ mod badge;
 pub mod cache;
 mod client_ip;
 mod components;
+mod deadline;
 pub mod error;
 pub mod extract;
 mod feeds;
@@ -82,6 +83,8 @@ pub struct Shared {
     pub page_cache: Arc<cache::PageCache>,
     /// Proxies whose `X-Forwarded-For` names the client (`client_ip.rs`).
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// How long a handler may take before the client is told 503.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Every list the API returns.
@@ -130,7 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(subscribe::router())
         .merge(still_affected::router())
         .merge(health::router())
-        // One layer of three (the first is outermost): each `Router::layer`
+        // One layer of four (the first is outermost): each `Router::layer`
         // boxes every route again, and each box is cloned per request.
         .layer(
             tower::ServiceBuilder::new()
@@ -139,6 +142,10 @@ pub fn router(state: AppState) -> Router {
                     tracing::error!("a handler panicked");
                     ApiError::Internal(anyhow::anyhow!("panic")).into_response()
                 }))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    deadline::bounded,
+                ))
                 .layer(DefaultBodyLimit::max(extract::BODY_LIMIT)),
         )
         .with_state(state)

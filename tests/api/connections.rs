@@ -1,16 +1,192 @@
-//! Faults that must not take the page down: requests reset by their client
-//! midway, and a disk that runs full. Every socket here goes to 127.0.0.1.
+//! Clients and faults that must not take the page down: connections that
+//! never finish their request (slowloris), more connections than Candor
+//! takes, handlers that hang, requests reset by their client midway, and a
+//! disk that runs full. Every socket here goes to 127.0.0.1.
 
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
-use tokio::{io::AsyncWriteExt, net::TcpStream, time::timeout};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    time::timeout,
+};
 
 use crate::helpers::{id_of, TestApp, ADMIN_TOKEN};
 
+/// A request line and one header, and then nothing: the slowloris pattern.
+const HALF_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n";
+
+/// Well under the test process's own descriptor limit (`ulimit -n`), and
+/// under Candor's default connection cap.
+const IDLE_CONNECTIONS: usize = 500;
+
 fn host_port(app: &TestApp) -> String {
     app.address.trim_start_matches("http://").to_string()
+}
+
+async fn half_requests(app: &TestApp, count: usize) -> Vec<TcpStream> {
+    let address = host_port(app);
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut stream = TcpStream::connect(&address).await.expect("connect");
+        stream.write_all(HALF_REQUEST).await.expect("send half");
+        streams.push(stream);
+    }
+    streams
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return seen,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn idle_half_requests_do_not_stop_health_checks_or_writes() {
+    let app = TestApp::spawn().await;
+    let idle = half_requests(&app, IDLE_CONNECTIONS).await;
+
+    let health = timeout(
+        Duration::from_secs(1),
+        app.raw(Method::GET, "/healthz").send(),
+    )
+    .await
+    .expect("/healthz answers within 1 s beside 500 idle half-requests");
+    health.expect(200);
+    let write = timeout(
+        Duration::from_secs(1),
+        app.admin_post("/api/v1/components", &json!({"name": "Outbound mail"})),
+    )
+    .await
+    .expect("an admin POST answers within 1 s beside 500 idle half-requests");
+    write.expect(201);
+    drop(idle);
+}
+
+#[tokio::test]
+async fn a_request_whose_headers_never_end_is_closed_after_the_header_timeout() {
+    let app = TestApp::spawn_with(|c| c.header_read_timeout = "1s".into()).await;
+    let mut stream = half_requests(&app, 1).await.pop().expect("one stream");
+    let started = Instant::now();
+    timeout(Duration::from_secs(5), read_until_closed(&mut stream))
+        .await
+        .expect("Candor closes a half-request within a few seconds of the header timeout");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800),
+        "closed after {waited:?}, before the header timeout of 1 s"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let app = TestApp::spawn_with(|c| c.keep_alive_timeout = "1s".into()).await;
+    let mut stream = TcpStream::connect(host_port(&app)).await.expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).await.expect("read the answer");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let started = Instant::now();
+    let rest = timeout(Duration::from_secs(5), read_until_closed(&mut stream))
+        .await
+        .expect("Candor closes an idle keep-alive connection");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(started.elapsed() >= Duration::from_millis(800));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_is_freed() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_connections = 10;
+        c.header_read_timeout = "2s".into();
+    })
+    .await;
+    let idle = half_requests(&app, 10).await;
+    // Let Candor take all ten before the next one arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    app.raw(Method::GET, "/healthz").send().await.expect(200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "answered after {waited:?}: the eleventh connection was served beside ten"
+    );
+    assert!(waited < Duration::from_secs(6), "waited {waited:?}");
+    drop(idle);
+}
+
+/// Holds the database's write lock from outside Candor until dropped.
+struct WriteLock {
+    _conn: Box<dyn std::any::Any + Send>,
+}
+
+async fn lock_writes(app: &TestApp) -> WriteLock {
+    use sqlx::{Connection, Executor};
+    if app.db.url.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(&app.db.url)
+            .await
+            .expect("connect");
+        conn.execute("BEGIN").await.expect("begin");
+        conn.execute("LOCK TABLE components IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock");
+        WriteLock {
+            _conn: Box::new(conn),
+        }
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&app.db.url)
+            .await
+            .expect("connect");
+        conn.execute("BEGIN IMMEDIATE").await.expect("lock");
+        WriteLock {
+            _conn: Box::new(conn),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_answers_503_instead_of_hanging() {
+    let app = TestApp::spawn_with(|c| c.request_timeout = "1s".into()).await;
+    let lock = lock_writes(&app).await;
+
+    let started = Instant::now();
+    let api = app
+        .admin_post("/api/v1/components", &json!({"name": "Outbound mail"}))
+        .await;
+    api.assert_error(503, "timeout", None);
+    assert!(api.headers.contains_key("retry-after"));
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    let started = Instant::now();
+    let page = app
+        .raw(Method::POST, "/subscribe")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("email=reader%40example.test")
+        .send()
+        .await;
+    assert_eq!(page.status, 503, "{}", page.text);
+    assert!(page.content_type().starts_with("text/html"), "{page:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    drop(lock);
+    app.admin_post("/api/v1/components", &json!({"name": "Web"}))
+        .await
+        .expect(201);
 }
 
 /// One admin POST sent whole over a fresh connection, which is then reset
@@ -126,4 +302,40 @@ async fn writes_work_again_as_soon_as_a_full_disk_has_space() {
         .expect(201);
     }
     app.raw(Method::GET, "/").send().await.expect(200);
+}
+
+#[tokio::test]
+async fn a_write_in_flight_finishes_when_candor_shuts_down() {
+    let app = TestApp::spawn().await;
+    let lock = lock_writes(&app).await;
+    let (client, address) = (app.client.clone(), app.address.clone());
+    let write = tokio::spawn(async move {
+        client
+            .post(format!("{address}/api/v1/components"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": "Outbound mail"}))
+            .send()
+            .await
+            .map(|response| response.status().as_u16())
+    });
+    // The write now waits for the lock held above.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let address = host_port(&app);
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        TcpStream::connect(&address).await.is_err(),
+        "a stopping Candor still accepts connections"
+    );
+    drop(lock);
+    let status = timeout(Duration::from_secs(10), write)
+        .await
+        .expect("the write in flight is answered")
+        .expect("write task")
+        .expect("the write in flight gets its answer");
+    assert_eq!(status, 201);
+    timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("Candor stops once its requests are done")
+        .expect("stop task");
 }
