@@ -14,40 +14,48 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use tracing::Instrument as _;
+
 use super::{error::ApiError, status_page, AppState};
 
 pub async fn bounded(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let api = request.uri().path().starts_with("/api/") || request.uri().path() == "/healthz";
+    let path = request.uri().path();
+    let api = path.starts_with("/api/") || path.starts_with("/v1/") || path == "/healthz";
     let writes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let limit = state.request_timeout;
     let answer = if writes {
-        let write = tokio::spawn(next.run(request));
-        tokio::time::timeout(limit, write).await.map(|joined| {
-            // Only a panic ends the task early (nothing aborts it): hand it
-            // on to the panic layer outside, as if it happened here.
-            joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
-        })
+        let write = tokio::spawn(next.run(request).in_current_span());
+        match tokio::time::timeout(limit, write).await {
+            Ok(Ok(response)) => Some(response),
+            // A panic goes on to the panic layer outside, as if it
+            // happened here; nothing else ends the task early but a
+            // runtime shutting down.
+            Ok(Err(err)) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Ok(Err(_)) | Err(_) => None,
+        }
     } else {
-        tokio::time::timeout(limit, next.run(request)).await
+        tokio::time::timeout(limit, next.run(request)).await.ok()
     };
-    let Ok(response) = answer else {
-        tracing::warn!(after = ?limit, "a request took too long and was answered 503");
-        let mut response = if api {
-            ApiError::TimedOut.into_response()
-        } else {
-            status_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &state,
-                "This took too long. Please try again in a moment.",
-            )
-        };
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        return response;
+    answer.unwrap_or_else(|| too_long(&state, api, limit))
+}
+
+/// 503 with `Retry-After`: JSON for the API, a page for people.
+fn too_long(state: &AppState, api: bool, limit: std::time::Duration) -> Response {
+    tracing::warn!(after = ?limit, "a request took too long and was answered 503");
+    let mut response = if api {
+        ApiError::TimedOut.into_response()
+    } else {
+        status_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state,
+            "This took too long. Please try again in a moment.",
+        )
     };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
 }

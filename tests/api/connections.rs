@@ -84,6 +84,12 @@ async fn a_request_whose_headers_never_end_is_closed_after_the_header_timeout() 
         waited >= Duration::from_millis(800),
         "closed after {waited:?}, before the header timeout of 1 s"
     );
+
+    // Nor may a client that connects and sends nothing at all stay.
+    let mut silent = TcpStream::connect(host_port(&app)).await.expect("connect");
+    timeout(Duration::from_secs(5), read_until_closed(&mut silent))
+        .await
+        .expect("Candor closes a connection that sends nothing");
 }
 
 #[tokio::test]
