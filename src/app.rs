@@ -18,6 +18,7 @@ use crate::delivery::{
 use crate::http::{self, AppState};
 use crate::ids::{hash_token, new_id, new_token};
 use crate::scheduler::Scheduler;
+use crate::server;
 use crate::signing::Signer;
 use crate::store::{self, Store};
 
@@ -46,6 +47,12 @@ impl Running {
     /// the page cache) since the start: what a flood of requests cost.
     pub fn page_renders(&self) -> u64 {
         self.page_cache.renders()
+    }
+
+    /// Tests: from now on the SQLite file cannot grow, as on a full disk;
+    /// `false` gives the space back (PostgreSQL: nothing happens).
+    pub async fn simulate_full_disk(&self, full: bool) -> anyhow::Result<()> {
+        Ok(self.store.simulate_full_disk(full).await?)
     }
 
     /// The outbox worker, so tests can drain it instead of waiting.
@@ -95,6 +102,7 @@ impl Running {
 /// binds and serves in a background task.
 pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     config.validate()?;
+    let limits = config.connection_limits()?;
     let store = store::connect(&config.database_url)
         .await
         .with_context(|| "cannot open the database (check database_url)".to_string())?;
@@ -196,23 +204,17 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         page_changes,
         page_cache: page_cache.clone(),
         trusted_proxies: config.trusted_proxies()?.into(),
+        request_timeout: limits.request_timeout,
         config: Arc::new(config),
     });
     let app: Router = http::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = stopped => {}
-                _ = shutdown_signal() => {}
-            }
-        })
-        .await
-    });
+    let server = tokio::spawn(server::serve(listener, app, limits, async move {
+        tokio::select! {
+            _ = stopped => {}
+            _ = shutdown_signal() => {}
+        }
+    }));
     Ok(Running {
         addr,
         base_url,

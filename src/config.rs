@@ -75,6 +75,21 @@ pub struct Config {
     /// How long every try to a webhook may fail before Candor stops trying
     /// (quarantine) until staff re-enable it.
     pub webhook_quarantine_after: String,
+    /// How long a client may take to send a request's line and headers;
+    /// then its connection is closed (slow or stalled clients hold a
+    /// descriptor each).
+    pub header_read_timeout: String,
+    /// How long a kept-alive connection may wait for its next request.
+    /// Waiting for a request is waiting for its headers too, so
+    /// `header_read_timeout` caps it.
+    pub keep_alive_timeout: String,
+    /// Connections served at once; more wait in the listen queue until one
+    /// closes. With the usual limit of 1,024 descriptors per process this
+    /// leaves room for the database, SMTP and webhook connections and files.
+    pub max_connections: usize,
+    /// How long a handler may take before the client is told 503; a write
+    /// still runs to its end.
+    pub request_timeout: String,
 }
 
 impl Default for Config {
@@ -99,6 +114,10 @@ impl Default for Config {
             subscribe_limit_per_address: "3/1h".into(),
             webhook_allow_private: false,
             webhook_quarantine_after: "3d".into(),
+            header_read_timeout: "10s".into(),
+            keep_alive_timeout: "5s".into(),
+            max_connections: 768,
+            request_timeout: "30s".into(),
         }
     }
 }
@@ -132,6 +151,10 @@ const KEYS: &[&str] = &[
     "subscribe_limit_per_address",
     "webhook_allow_private",
     "webhook_quarantine_after",
+    "header_read_timeout",
+    "keep_alive_timeout",
+    "max_connections",
+    "request_timeout",
 ];
 
 impl Config {
@@ -165,7 +188,27 @@ impl Config {
         self.subscribe_limit_per_ip()?;
         self.subscribe_limit_per_address()?;
         self.webhook_quarantine_after()?;
+        self.connection_limits()?;
         Ok(())
+    }
+
+    /// The limits on clients' connections and requests.
+    pub fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(ConnectionLimits {
+            header_read_timeout: positive_duration(
+                "header_read_timeout",
+                &self.header_read_timeout,
+            )?,
+            keep_alive_timeout: positive_duration("keep_alive_timeout", &self.keep_alive_timeout)?,
+            max_connections: self.max_connections,
+            request_timeout: positive_duration("request_timeout", &self.request_timeout)?,
+        })
     }
 
     pub fn mail_from(&self) -> Result<lettre::message::Mailbox, ConfigError> {
@@ -296,6 +339,15 @@ impl Config {
     }
 }
 
+/// How long clients may take, and how many are served at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub keep_alive_timeout: Duration,
+    pub max_connections: usize,
+    pub request_timeout: Duration,
+}
+
 /// A rate limit: at most `count` requests in any `per`, as `5/1m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -415,6 +467,25 @@ mod tests {
         for bad in ["0d", "3", "soon", "off"] {
             config.webhook_quarantine_after = bad.into();
             assert!(config.validate().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn connection_limits_parse_and_refuse_zero() {
+        let limits = Config::default().connection_limits().unwrap();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.keep_alive_timeout, Duration::from_secs(5));
+        assert_eq!(limits.request_timeout, Duration::from_secs(30));
+        assert!(limits.max_connections < 1024);
+        for change in [
+            |c: &mut Config| c.max_connections = 0,
+            |c: &mut Config| c.header_read_timeout = "0s".into(),
+            |c: &mut Config| c.keep_alive_timeout = "soon".into(),
+            |c: &mut Config| c.request_timeout = "30".into(),
+        ] {
+            let mut config = Config::default();
+            change(&mut config);
+            assert!(config.validate().is_err(), "{config:?}");
         }
     }
 

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod scheduler;
+pub mod server;
 pub mod signing;
 pub mod statuspage;
 pub mod store;

@@ -37,6 +37,8 @@ pub enum ApiError {
     /// With the reason, for the log only.
     #[error("the database does not answer just now; try again in a few seconds")]
     Unavailable(String),
+    #[error("the request took too long; a write may still complete, so retry with the same Idempotency-Key")]
+    TimedOut,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -80,6 +82,7 @@ impl ApiError {
                 None,
             ),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            Self::TimedOut => (StatusCode::SERVICE_UNAVAILABLE, "timeout", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
     }

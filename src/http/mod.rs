@@ -6,6 +6,7 @@ mod badge;
 pub mod cache;
 mod client_ip;
 mod components;
+mod deadline;
 pub mod error;
 pub mod extract;
 mod feeds;
@@ -83,6 +84,8 @@ pub struct Shared {
     pub page_cache: Arc<cache::PageCache>,
     /// Proxies whose `X-Forwarded-For` names the client (`client_ip.rs`).
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// How long a handler may take before the client is told 503.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Every list the API returns.
@@ -145,6 +148,10 @@ pub fn router(state: AppState) -> Router {
                     tracing::error!("a handler panicked");
                     ApiError::Internal(anyhow::anyhow!("panic")).into_response()
                 }))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    deadline::bounded,
+                ))
                 .layer(DefaultBodyLimit::max(extract::BODY_LIMIT)),
         )
         .with_state(state)

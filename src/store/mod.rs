@@ -1,6 +1,7 @@
 //! Storage: one trait of business operations, each owning its transaction,
 //! implemented for SQLite and PostgreSQL. All SQL of Candor lives here.
 
+mod pool;
 mod postgres;
 mod repair;
 mod sql;
@@ -336,6 +337,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// Closes every connection; later calls fail.
     async fn close(&self);
+    /// For tests: with `true`, SQLite refuses to grow its file from now on,
+    /// as on a full disk ("database or disk is full"); `false` gives the
+    /// space back. PostgreSQL ignores it.
+    #[doc(hidden)]
+    async fn simulate_full_disk(&self, full: bool) -> Result<()>;
     async fn page_version(&self) -> Result<i64>;
     /// Calls `on_change` each time a Candor process commits a write to the
     /// database, until the store is closed. PostgreSQL tells at

@@ -39,6 +39,7 @@ impl PgStore {
             // (then answers 503) instead of holding the reader for 5 s or
             // more; a healthy pool hands a connection out in microseconds.
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_release(super::pool::release_unless_in_transaction)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -80,6 +81,11 @@ impl PgStore {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
+    }
+
+    /// A full disk is simulated on SQLite only.
+    async fn full_disk(&self, _full: bool) -> Result<()> {
+        Ok(())
     }
 
     async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Postgres>)> {

@@ -428,6 +428,10 @@ macro_rules! sql_store {
                 self.pool.close().await;
             }
 
+            async fn simulate_full_disk(&self, full: bool) -> $crate::store::Result<()> {
+                self.full_disk(full).await
+            }
+
             async fn watch_changes(&self, on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {
                 self.watch(on_change).await
             }

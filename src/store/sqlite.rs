@@ -2,7 +2,14 @@
 //! timeout, and writers serialised in-process so that no transaction has to
 //! upgrade a read lock (`BEGIN IMMEDIATE` under one mutex).
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -14,7 +21,13 @@ use super::Result;
 pub struct SqliteStore {
     pool: SqlitePool,
     write_lock: Mutex<()>,
+    /// Tests only: the `max_page_count` every connection applies when it is
+    /// handed out (0: never set, nothing to do), to simulate a full disk.
+    page_limit: Arc<AtomicU64>,
 }
+
+/// SQLite's own ceiling on `max_page_count`: no limit.
+const NO_PAGE_LIMIT: u64 = 4_294_967_294;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -38,16 +51,44 @@ impl SqliteStore {
             // cache of its own per connection for what is being written.
             .pragma("mmap_size", "268435456")
             .pragma("cache_size", "-16384");
+        let page_limit = Arc::new(AtomicU64::new(0));
+        let (on_connect, on_acquire) = (page_limit.clone(), page_limit.clone());
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                let pages = on_connect.load(Ordering::Acquire);
+                Box::pin(async move { apply_page_limit(conn, pages).await })
+            })
+            .before_acquire(move |conn, _| {
+                let pages = on_acquire.load(Ordering::Acquire);
+                Box::pin(async move { apply_page_limit(conn, pages).await.map(|()| true) })
+            })
+            .after_release(super::pool::release_unless_in_transaction)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self {
             pool,
             write_lock: Mutex::new(()),
+            page_limit,
         })
+    }
+
+    /// Caps the file at its current size on every connection handed out
+    /// from now on (`PRAGMA max_page_count` holds per connection), or lifts
+    /// the cap.
+    async fn full_disk(&self, full: bool) -> Result<()> {
+        let pages = if full {
+            let (count,): (i64,) = sqlx::query_as("PRAGMA page_count")
+                .fetch_one(&self.pool)
+                .await?;
+            u64::try_from(count).unwrap_or(1).max(1)
+        } else {
+            NO_PAGE_LIMIT
+        };
+        self.page_limit.store(pages, Ordering::Release);
+        Ok(())
     }
 
     /// One process: its own writes bump its pages directly.
@@ -62,6 +103,16 @@ impl SqliteStore {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok((Some(guard), tx))
     }
+}
+
+/// Applies a simulated full disk's page limit (0: none ever set).
+async fn apply_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> sqlx::Result<()> {
+    if pages != 0 {
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite);

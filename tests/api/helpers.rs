@@ -394,6 +394,9 @@ impl TestApp {
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
+            // Below Candor's keep-alive timeout (5 s), so that the client
+            // never reuses a connection the server is closing just then.
+            .pool_idle_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .build()
             .expect("build the HTTP client");
@@ -476,6 +479,17 @@ impl TestApp {
             .as_ref()
             .expect("Candor is running")
             .page_renders()
+    }
+
+    /// SQLite: the database file cannot grow from now on, as on a full
+    /// disk; `false` frees the space again. PostgreSQL: nothing happens.
+    pub async fn simulate_full_disk(&self, full: bool) {
+        self.running
+            .as_ref()
+            .expect("Candor is running")
+            .simulate_full_disk(full)
+            .await
+            .expect("simulate a full disk");
     }
 
     // --- the clock -------------------------------------------------------

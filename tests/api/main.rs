@@ -11,6 +11,7 @@ mod browser;
 mod cache;
 mod cli;
 mod components;
+mod connections;
 mod corrections;
 mod crash;
 mod errors;

@@ -1,0 +1,61 @@
+//! Every request gets an answer in bounded time, and no write is cut short.
+//!
+//! A handler that takes longer than `request_timeout` (a database that does
+//! not answer, a lock held elsewhere) answers 503 with `Retry-After`, as JSON
+//! for the API and as a page for people, instead of leaving the client
+//! hanging. A write runs in a task of its own: neither that timeout nor a
+//! client that hangs up midway cancels it between its statements (a request
+//! reset by its client once left SQLite's write lock held, issue 11).
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use tracing::Instrument as _;
+
+use super::{error::ApiError, status_page, AppState};
+
+pub async fn bounded(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = path.starts_with("/api/") || path.starts_with("/v1/") || path == "/healthz";
+    let writes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let limit = state.request_timeout;
+    let answer = if writes {
+        let write = tokio::spawn(next.run(request).in_current_span());
+        match tokio::time::timeout(limit, write).await {
+            Ok(Ok(response)) => Some(response),
+            // A panic goes on to the panic layer outside, as if it
+            // happened here; nothing else ends the task early but a
+            // runtime shutting down.
+            Ok(Err(err)) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Ok(Err(_)) | Err(_) => None,
+        }
+    } else {
+        tokio::time::timeout(limit, next.run(request)).await.ok()
+    };
+    answer.unwrap_or_else(|| too_long(&state, api, limit))
+}
+
+/// 503 with `Retry-After`: JSON for the API, a page for people.
+fn too_long(state: &AppState, api: bool, limit: std::time::Duration) -> Response {
+    tracing::warn!(after = ?limit, "a request took too long and was answered 503");
+    let mut response = if api {
+        ApiError::TimedOut.into_response()
+    } else {
+        status_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state,
+            "This took too long. Please try again in a moment.",
+        )
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
