@@ -354,6 +354,36 @@ pub struct Context<'a> {
     pub follow_up_after: SignedDuration,
 }
 
+/// What a write knows before it reads anything: when it happens, who
+/// writes, the id its entry will have, and how long until a follow-up.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub now: Timestamp,
+    pub author: String,
+    pub entry_id: String,
+    pub follow_up_after: SignedDuration,
+}
+
+impl Write {
+    /// The context of the write, once the store has read what it needs.
+    pub fn context<'a>(
+        &'a self,
+        components: &'a BTreeMap<String, (String, ComponentStatus)>,
+        entry_ids: &'a BTreeSet<String>,
+        held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
+    ) -> Context<'a> {
+        Context {
+            now: self.now,
+            author: &self.author,
+            entry_id: self.entry_id.clone(),
+            components,
+            entry_ids,
+            held_elsewhere,
+            follow_up_after: self.follow_up_after,
+        }
+    }
+}
+
 fn check_eta(eta: Timestamp, now: Timestamp) -> Result<(), DomainError> {
     if eta <= now {
         return Err(DomainError::new(

@@ -19,11 +19,12 @@ use super::{
 };
 use crate::domain::{
     component::Component, incident::ComponentChange, incident::EtaChange, incident::PostPostmortem,
-    Cause, Command, ComponentStatus, Context, Entry, EntryClass, Impact, Incident, IncidentStatus,
-    Kind, Message, NextUpdate, OpenIncident, Owner, Patch, PostCorrection, PostUpdate, Title,
+    incident::Write, Cause, Command, ComponentStatus, Entry, EntryClass, Impact, Incident,
+    IncidentStatus, Kind, Message, NextUpdate, OpenIncident, Owner, Patch, PostCorrection,
+    PostUpdate, Title,
 };
 use crate::ids::new_id;
-use crate::store::{Actor, IncidentFilter, IncidentRecord, IncidentState, Snapshot};
+use crate::store::{Actor, IncidentFilter, IncidentRecord, IncidentState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -308,20 +309,12 @@ impl IncidentJson {
     }
 }
 
-fn context<'a>(
-    state: &AppState,
-    actor: &'a Actor,
-    now: Timestamp,
-    entry_id: &str,
-    snapshot: &'a Snapshot,
-) -> Context<'a> {
-    Context {
+/// What a write by `actor` knows before the store reads anything.
+fn write(state: &AppState, actor: &Actor, now: Timestamp) -> Write {
+    Write {
         now,
-        author: &actor.name,
-        entry_id: entry_id.to_string(),
-        components: &snapshot.components,
-        entry_ids: &snapshot.entry_ids,
-        held_elsewhere: &snapshot.held_elsewhere,
+        author: actor.name.clone(),
+        entry_id: new_id(),
         follow_up_after: state.follow_up_after,
     }
 }
@@ -383,13 +376,9 @@ async fn open(
 ) -> ApiResult<(StatusCode, Json<IncidentJson>)> {
     let command = OpenIncident::try_from(body)?;
     let now = state.clock.now();
-    let (id, entry_id) = (new_id(), new_id());
     let (incident, _) = state
         .store
-        .open_incident(&actor, &|snapshot| {
-            let ctx = context(&state, &actor, now, &entry_id, snapshot);
-            Incident::open(id.clone(), command.clone(), &ctx)
-        })
+        .open_incident(&new_id(), &command, &write(&state, &actor, now), &actor)
         .await?;
     state.wake.notify_one();
     let record = state.store.get_incident(&incident.id).await?;
@@ -461,13 +450,9 @@ async fn append(
     command: Command,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let now = state.clock.now();
-    let entry_id = new_id();
     let (_, entry) = state
         .store
-        .post_entry(id, actor, &|incident, snapshot| {
-            let ctx = context(state, actor, now, &entry_id, snapshot);
-            incident.apply(command.clone(), &ctx)
-        })
+        .post_entry(id, &command, &write(state, actor, now), actor)
         .await
         .map_err(|e| not_found(e, id))?;
     state.wake.notify_one();

@@ -96,12 +96,15 @@ pub struct Snapshot {
     pub held_elsewhere: BTreeMap<String, ComponentStatus>,
 }
 
-pub type OpenFn<'a> =
-    dyn Fn(&Snapshot) -> std::result::Result<(Incident, Entry), DomainError> + Send + Sync + 'a;
-pub type ApplyFn<'a> = dyn Fn(&Incident, &Snapshot) -> std::result::Result<(Incident, Entry), DomainError>
-    + Send
-    + Sync
-    + 'a;
+impl Snapshot {
+    /// The domain's context for a write, from what this snapshot read.
+    pub fn context<'a>(
+        &'a self,
+        write: &'a crate::domain::incident::Write,
+    ) -> crate::domain::incident::Context<'a> {
+        write.context(&self.components, &self.entry_ids, &self.held_elsewhere)
+    }
+}
 
 /// An incident with its whole timeline, newest entry first.
 #[derive(Debug, Clone)]
@@ -369,12 +372,23 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Component>;
 
-    async fn open_incident(&self, actor: &Actor, open: &OpenFn<'_>) -> Result<(Incident, Entry)>;
+    /// Opens incident `id`: the domain decides (`Incident::open`) inside
+    /// the write's transaction, on what that transaction read.
+    async fn open_incident(
+        &self,
+        id: &str,
+        command: &crate::domain::incident::OpenIncident,
+        write: &crate::domain::incident::Write,
+        actor: &Actor,
+    ) -> Result<(Incident, Entry)>;
+    /// Posts an update or a correction (`Incident::apply`), in one
+    /// transaction with its entry, fan-out, jobs and audit row.
     async fn post_entry(
         &self,
         incident_id: &str,
+        command: &crate::domain::incident::Command,
+        write: &crate::domain::incident::Write,
         actor: &Actor,
-        apply: &ApplyFn<'_>,
     ) -> Result<(Incident, Entry)>;
     async fn get_incident(&self, id: &str) -> Result<IncidentRecord>;
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;

@@ -708,12 +708,18 @@ macro_rules! sql_store {
 
             async fn open_incident(
                 &self,
+                id: &str,
+                command: &$crate::domain::incident::OpenIncident,
+                write: &$crate::domain::incident::Write,
                 actor: &$crate::store::Actor,
-                open: &$crate::store::OpenFn<'_>,
             ) -> $crate::store::Result<($crate::domain::Incident, $crate::domain::Entry)> {
                 let (_guard, mut tx) = self.begin_write().await?;
                 let snapshot = Self::snapshot(&mut tx, None).await?;
-                let (incident, entry) = open(&snapshot)?;
+                let (incident, entry) = $crate::domain::Incident::open(
+                    id.to_string(),
+                    command.clone(),
+                    &snapshot.context(write),
+                )?;
                 Self::write_incident(&mut tx, &incident, None).await?;
                 Self::insert_entry(&mut tx, &entry).await?;
                 Self::finish_write(
@@ -732,8 +738,9 @@ macro_rules! sql_store {
             async fn post_entry(
                 &self,
                 incident_id: &str,
+                command: &$crate::domain::incident::Command,
+                write: &$crate::domain::incident::Write,
                 actor: &$crate::store::Actor,
-                apply: &$crate::store::ApplyFn<'_>,
             ) -> $crate::store::Result<($crate::domain::Incident, $crate::domain::Entry)> {
                 let (_guard, mut tx) = self.begin_write().await?;
                 let row = sqlx::query(&format!(
@@ -745,7 +752,7 @@ macro_rules! sql_store {
                 .await?;
                 let before = Self::incident_from_row(&row)?;
                 let snapshot = Self::snapshot(&mut tx, Some(incident_id)).await?;
-                let (incident, entry) = apply(&before, &snapshot)?;
+                let (incident, entry) = before.apply(command.clone(), &snapshot.context(write))?;
                 Self::insert_entry(&mut tx, &entry).await?;
                 Self::write_incident(&mut tx, &incident, Some(before.last_seq)).await?;
                 Self::finish_write(
