@@ -2,13 +2,15 @@
 //! Candor's `embed.js` in headless Chromium on another origin, and the npm
 //! `statuspage.io` client (tests/browser/). They need Node, Debian's
 //! `chromium` and `npm ci` in tests/browser, so they run only with
-//! `CANDOR_BROWSER=1`.
+//! `CANDOR_BROWSER=1`. Also every public page in Chromium under Candor's
+//! Content-Security-Policy, with its forms sent as a person sends them.
 
 use std::{path::Path, time::Duration};
 
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{id_of, mail_incident, TestApp};
+use crate::mailbox::Mailbox;
 
 fn enabled() -> bool {
     let on = std::env::var("CANDOR_BROWSER").is_ok_and(|v| v == "1");
@@ -18,9 +20,9 @@ fn enabled() -> bool {
     on
 }
 
-/// Runs `node tests/browser/<script> <url>` and fails with its output
+/// Runs `node tests/browser/<script> <args…>` and fails with its output
 /// unless it exits 0.
-async fn node(script: &str, url: &str) {
+async fn node(script: &str, args: &[&str]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -29,7 +31,7 @@ async fn node(script: &str, url: &str) {
     );
     let run = tokio::process::Command::new("node")
         .arg(script)
-        .arg(url)
+        .args(args)
         .current_dir(&dir)
         .kill_on_drop(true)
         .output();
@@ -42,7 +44,7 @@ async fn node(script: &str, url: &str) {
     eprintln!("{stdout}{stderr}");
     assert!(
         output.status.success(),
-        "node {script} {url} failed ({}):\n{stdout}\n{stderr}",
+        "node {script} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
 }
@@ -65,7 +67,7 @@ async fn the_statuspage_widget_and_embed_js_render_on_another_site() {
         return;
     }
     let app = with_an_open_incident().await;
-    node("widget.mjs", &app.address).await;
+    node("widget.mjs", &[&app.address]).await;
     app.stop().await;
 }
 
@@ -75,6 +77,114 @@ async fn the_statuspage_io_client_reads_every_path_it_knows() {
         return;
     }
     let app = with_an_open_incident().await;
-    node("client.mjs", &app.address).await;
+    node("client.mjs", &[&app.address]).await;
+    app.stop().await;
+}
+
+/// What tests/browser/csp.mjs visits and sends: every kind of public page,
+/// each with real content, at a desktop and a phone size. The policy must
+/// block nothing the pages use, and same-origin form posts must pass the
+/// cross-site guard. Screenshots of `/` and an incident go to
+/// target/screenshots/ for a person to look at.
+#[tokio::test]
+async fn every_public_page_works_in_chromium_under_its_content_security_policy() {
+    if !enabled() {
+        return;
+    }
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+
+    // Components in a group, and one outside it.
+    let email = app.create_component("Email").await;
+    let child = |name: &str| json!({"name": name, "group_id": email});
+    let smtp = id_of(
+        &app.admin_post("/api/v1/components", &child("Outbound SMTP"))
+            .await
+            .expect(201),
+    );
+    app.admin_post("/api/v1/components", &child("Webmail"))
+        .await
+        .expect(201);
+    let vpn = app.create_component("VPN").await;
+
+    // A reader whose mails carry the manage link, and one who has only
+    // asked to subscribe (the confirmation link).
+    app.add_confirmed("reader@example.test", &[]).await;
+    let asked = app
+        .client
+        .post(format!("{}/subscribe", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=pending%40example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status().as_u16(), 200);
+
+    // A resolved incident, and an open one whose message has a link and an
+    // image in Markdown.
+    let mut vpn_body = mail_incident(&vpn);
+    vpn_body["title"] = json!("VPN logins failing");
+    vpn_body["components"] = json!({ vpn: "partial_outage" });
+    let old = app.open_incident(&vpn_body).await;
+    app.post_update(
+        &id_of(&old),
+        &json!({"status": "resolved", "message": "Logins work again."}),
+    )
+    .await;
+    let mut body = mail_incident(&smtp);
+    body["impact"] = json!("major");
+    body["components"] = json!({ smtp: "major_outage" });
+    body["message"] = json!(
+        "Outbound mail is **queued**, not lost. See [the relay's status](https://relay.example.test/status).\n\n\
+         ![Queue length](https://graphs.example.test/queue.png)"
+    );
+    let open = app.open_incident(&body).await;
+    // Some time on the clock, so that today's uptime bars have something
+    // to show (the promised update, due in 30 minutes, is not late yet).
+    app.advance_minutes(20);
+
+    let prefix = |path: &str| format!("{}{path}", app.address);
+    let manage = mailbox.wait_for("reader@example.test", 1).await[0]
+        .link(&prefix("/subscription?token="))
+        .replacen(&app.address, "", 1);
+    let confirm = mailbox.wait_for("pending@example.test", 1).await[0]
+        .link(&prefix("/subscribe/confirm?token="))
+        .replacen(&app.address, "", 1);
+    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let plan = json!({
+        "incident": format!("/incidents/{}", id_of(&open)),
+        "confirm": confirm,
+        "manage": manage,
+        "email": "browser@example.test",
+        "screenshots": screenshots,
+    });
+    node("csp.mjs", &[&app.address, &plan.to_string()]).await;
+
+    // What the browser sent reached Candor: a new address waits for its
+    // confirmation mail, the confirm button confirmed, the manage form saved.
+    let asked = mailbox.wait_for("browser@example.test", 1).await;
+    assert!(
+        asked[0].subject.starts_with("Confirm"),
+        "{}",
+        asked[0].subject
+    );
+    let list = app.admin_get("/api/v1/subscribers").await.expect(200);
+    let state = |address: &str| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["address"] == address)
+            .unwrap_or_else(|| panic!("no subscriber {address}: {list}"))
+            .clone()
+    };
+    assert_eq!(state("browser@example.test")["state"], "pending");
+    assert_eq!(state("pending@example.test")["state"], "confirmed");
+    let reader = state("reader@example.test");
+    assert_eq!(
+        reader["components"].as_array().map(Vec::len),
+        Some(1),
+        "{reader}"
+    );
     app.stop().await;
 }

@@ -1,0 +1,269 @@
+// Every public page of Candor in headless Chromium, under the
+// Content-Security-Policy Candor sends, at a desktop and a phone size: no
+// violation may be reported, the stylesheet must apply, and the forms must
+// work when a person sends them from the page (same-origin POSTs pass the
+// cross-site guard).
+//
+//   node tests/browser/csp.mjs http://127.0.0.1:PORT '{"incident": "/incidents/ID",
+//     "confirm": "/subscribe/confirm?token=…", "manage": "/subscription?token=…",
+//     "email": "browser@example.test", "screenshots": "/abs/dir"}'
+//
+// Exits 0 when every page is clean, 1 with every problem found otherwise.
+// Nothing leaves loopback: any other request is aborted and counted as a
+// problem.
+
+import { mkdir } from "node:fs/promises";
+import { chromium } from "playwright-core";
+
+const candor = (process.argv[2] || "").replace(/\/+$/, "");
+if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(candor)) {
+  console.error("usage: node csp.mjs http://127.0.0.1:PORT '{...}' (a loopback Candor)");
+  process.exit(2);
+}
+const plan = JSON.parse(process.argv[3] || "{}");
+for (const key of ["incident", "confirm", "manage", "email"]) {
+  if (typeof plan[key] !== "string") {
+    console.error(`the plan has no ${key}`);
+    process.exit(2);
+  }
+}
+
+const loopback = (url) =>
+  ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
+
+// Each page, and the status it must answer with.
+const pages = [
+  { name: "index", path: "/", status: 200 },
+  { name: "incident", path: plan.incident, status: 200 },
+  { name: "history", path: "/history", status: 200 },
+  { name: "subscribe", path: "/subscribe", status: 200 },
+  { name: "confirm", path: plan.confirm, status: 200 },
+  { name: "manage", path: plan.manage, status: 200 },
+  { name: "not-found", path: "/no-such-page", status: 404 },
+];
+const sizes = [
+  { name: "desktop", viewport: { width: 1280, height: 800 } },
+  {
+    name: "phone",
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  },
+];
+// Pages whose screenshots are kept for a person to look at.
+const pictured = new Set(["index", "incident"]);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  timeout: 30_000,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+const guard = setTimeout(() => {
+  console.error("FAIL: not done within 100 s");
+  process.exit(1);
+}, 100_000);
+
+const problems = [];
+
+/// A browser context that records every CSP violation, every console line
+/// about the policy, every script error and every request off loopback.
+async function newContext(size) {
+  const { name, ...options } = size;
+  const context = await browser.newContext(options);
+  const seen = { violations: [], console: [], errors: [] };
+  // Straight to this script too, so that a violation on a page the browser
+  // has already left (a form being sent) is not lost.
+  await context.exposeBinding("__candorCspViolation", (_source, text) => seen.violations.push(text));
+  await context.route(
+    (url) => !loopback(url.href),
+    (route) => {
+      seen.errors.push(`a request off loopback (aborted): ${route.request().url()}`);
+      return route.abort();
+    },
+  );
+  // Runs before anything of the page, in every frame and after every
+  // navigation; the policy does not apply to it.
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener(
+      "securitypolicyviolation",
+      (e) => {
+        const text =
+          `${e.effectiveDirective} blocked ${e.blockedURI || "(inline)"}` +
+          `${e.sample ? ` "${e.sample}"` : ""} at ${e.sourceFile || document.URL}:${e.lineNumber}`;
+        window.__cspViolations.push(text);
+        window.__candorCspViolation?.(text);
+      },
+      true,
+    );
+  });
+  const tab = await context.newPage();
+  tab.on("console", (msg) => {
+    if (/content.security.policy/i.test(msg.text())) seen.console.push(msg.text());
+  });
+  tab.on("pageerror", (err) => seen.errors.push(`page error: ${err.message}`));
+  tab.on("response", (res) => {
+    const path = new URL(res.url()).pathname;
+    const expected = res.request().isNavigationRequest() || path === "/favicon.ico";
+    if (res.status() >= 400 && !expected) {
+      seen.errors.push(`HTTP ${res.status()} for ${res.url()}`);
+    }
+  });
+  tab.on("requestfailed", (req) => {
+    if (loopback(req.url())) {
+      seen.errors.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
+    }
+  });
+  return { context, tab, seen };
+}
+
+/// Everything recorded since the last call, as problems of `where`.
+async function collect(tab, seen, where) {
+  const inPage = await tab.evaluate(() => window.__cspViolations || []).catch(() => []);
+  for (const v of new Set([...inPage, ...seen.violations])) problems.push(`${where}: CSP violation: ${v}`);
+  for (const line of seen.console) problems.push(`${where}: console: ${line}`);
+  for (const line of seen.errors) problems.push(`${where}: ${line}`);
+  seen.violations.length = 0;
+  seen.console.length = 0;
+  seen.errors.length = 0;
+}
+
+/// What candor.css sets, read back as the browser computed it: without the
+/// stylesheet the body keeps Chromium's 8px margin and serif font.
+async function styled(tab) {
+  return tab.evaluate(() => {
+    const body = getComputedStyle(document.body);
+    const main = getComputedStyle(document.querySelector("main"));
+    const sheets = [...document.styleSheets].filter((s) => {
+      try {
+        return s.href && s.href.endsWith("/static/candor.css") && s.cssRules.length > 0;
+      } catch {
+        return false;
+      }
+    });
+    return {
+      sheet: sheets.length === 1,
+      margin: body.marginTop,
+      font: body.fontFamily,
+      maxWidth: main.maxWidth,
+    };
+  });
+}
+
+async function visit(size, tab, seen, page) {
+  const where = `${size.name} ${page.name} (${page.path.replace(/token=[^&]+/, "token=…")})`;
+  const res = await tab.goto(`${candor}${page.path}`, { waitUntil: "load" });
+  if (res.status() !== page.status) {
+    problems.push(`${where}: HTTP ${res.status()}, expected ${page.status}`);
+  }
+  const csp = res.headers()["content-security-policy"] || "";
+  if (!csp.includes("default-src 'none'") || /script-src[^;]*unsafe-inline/.test(csp)) {
+    problems.push(`${where}: Content-Security-Policy is ${JSON.stringify(csp)}`);
+  }
+  const style = await styled(tab);
+  if (!style.sheet || style.margin !== "0px" || !style.font.includes("system-ui") || style.maxWidth === "none") {
+    problems.push(`${where}: the stylesheet did not apply: ${JSON.stringify(style)}`);
+  }
+  if (page.name === "index") {
+    const banner = await tab
+      .locator(".banner")
+      .first()
+      .evaluate((el) => getComputedStyle(el).backgroundColor)
+      .catch(() => "(no banner)");
+    if (!/^rgb\(/.test(banner)) problems.push(`${where}: the banner has no colour: ${banner}`);
+  }
+  if (page.name === "incident") {
+    // The Markdown link is a link; the Markdown image is a link too,
+    // and loads nothing.
+    const links = await tab.locator("main a[href^='https://']").evaluateAll((as) => as.map((a) => a.href));
+    const images = await tab.locator("main img").count();
+    if (!links.some((h) => h.includes("relay.example.test"))) problems.push(`${where}: no Markdown link: ${links}`);
+    if (!links.some((h) => h.includes("graphs.example.test"))) problems.push(`${where}: the Markdown image is not shown as a link: ${links}`);
+    if (images) problems.push(`${where}: ${images} <img> in the page`);
+  }
+  // Let late work (fonts, the stylesheet's own loads) report too.
+  await tab.waitForTimeout(100);
+  if (plan.screenshots && pictured.has(page.name)) {
+    const file = `${plan.screenshots}/${page.name}-${size.name}.png`;
+    await tab.screenshot({ path: file, fullPage: true });
+    console.log(`screenshot: ${file}`);
+  }
+  await collect(tab, seen, where);
+  console.log(`${where}: checked`);
+}
+
+/// Sends a form the way a person does: fill it, press its button, read the
+/// answer page.
+async function send(size, tab, seen, what, path, fill, button, expected) {
+  const where = `${size.name} form ${what}`;
+  await tab.goto(`${candor}${path}`, { waitUntil: "load" });
+  await fill(tab);
+  let res = null;
+  try {
+    [res] = await Promise.all([
+      tab.waitForNavigation({ waitUntil: "load", timeout: 10_000 }),
+      tab.getByRole("button", { name: button }).click(),
+    ]);
+  } catch (err) {
+    // A policy that blocks the post leaves the browser where it was: say
+    // so, and still report what the page saw.
+    problems.push(`${where}: sending it led to no page: ${err.message.split("\n")[0]}`);
+  }
+  if (res) {
+    const text = await tab.locator("main").innerText();
+    if (res.status() !== 200 || !text.includes(expected)) {
+      problems.push(`${where}: HTTP ${res.status()}, page says ${JSON.stringify(text.slice(0, 200))}`);
+    }
+    if (res.request().method() !== "POST") problems.push(`${where}: sent as ${res.request().method()}`);
+  }
+  await tab.waitForTimeout(100);
+  await collect(tab, seen, where);
+  console.log(`${where}: ${JSON.stringify(expected)}`);
+}
+
+try {
+  if (plan.screenshots) await mkdir(plan.screenshots, { recursive: true });
+  for (const size of sizes) {
+    const { context, tab, seen } = await newContext(size);
+    for (const page of pages) await visit(size, tab, seen, page);
+    if (size.name === "desktop") {
+      await send(
+        size, tab, seen, "subscribe", "/subscribe",
+        async (t) => {
+          await t.locator("#email").fill(plan.email);
+          await t.locator("input[name=components]").first().check();
+        },
+        "Get every update", "Check your inbox",
+      );
+      await send(size, tab, seen, "confirm", plan.confirm, async () => {}, "Confirm", "You are subscribed");
+      await send(
+        size, tab, seen, "manage", plan.manage,
+        async (t) => t.locator("input[name=components]").first().check(),
+        "Save", "Saved",
+      );
+    }
+    await context.close();
+  }
+} catch (err) {
+  problems.push(`stopped: ${err.stack || err.message}`);
+} finally {
+  clearTimeout(guard);
+  await browser.close();
+}
+
+if (problems.length) {
+  console.error(`FAIL: ${problems.length} problem(s):\n${problems.join("\n")}`);
+  process.exit(1);
+}
+console.log(`csp: ${pages.length} pages at ${sizes.length} sizes and 3 forms, no violation`);
