@@ -101,6 +101,60 @@ pub fn check_group(
     Ok(())
 }
 
+/// A change of a component by staff: each field given is changed.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentEdit {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub group_id: Option<Option<String>>,
+    pub position: Option<i64>,
+    pub status: Option<ComponentStatus>,
+}
+
+impl ComponentEdit {
+    /// Whether the edit moves the component to (or out of) a group: only
+    /// then does the store read the group and the component's members.
+    pub fn moves(&self) -> bool {
+        self.group_id.is_some()
+    }
+}
+
+impl Component {
+    /// This component after `edit` at `now`, or `None` when the edit
+    /// changes nothing. `group` is the group it moves into and
+    /// `has_members` whether others are in it (read when the edit moves it).
+    pub fn edited(
+        &self,
+        edit: &ComponentEdit,
+        group: Option<&Component>,
+        has_members: bool,
+        now: jiff::Timestamp,
+    ) -> Result<Option<Component>, super::DomainError> {
+        let mut after = self.clone();
+        if let Some(name) = &edit.name {
+            after.name = name.clone();
+        }
+        if let Some(description) = &edit.description {
+            after.description = description.clone();
+        }
+        if let Some(group_id) = &edit.group_id {
+            check_group(&self.id, group, has_members)?;
+            after.group_id = group_id.clone();
+        }
+        if let Some(position) = edit.position {
+            after.position = position;
+        }
+        if let Some(status) = edit.status {
+            after.status = status;
+        }
+        if after == *self {
+            return Ok(None);
+        }
+        after.updated_at = now;
+        Ok(Some(after))
+    }
+}
+
 /// The components as the page shows them: each top-level one with the
 /// members of its group. Every component appears exactly once, also when
 /// stored data nests deeper than one level, names a group that is gone,
@@ -163,6 +217,32 @@ mod tests {
         );
         assert!(check_group("x", Some(&member), false).is_err());
         assert!(check_group("x", Some(&top), true).is_err());
+    }
+
+    #[test]
+    fn an_edit_changes_what_it_names_and_nothing_else() {
+        let now = jiff::Timestamp::from_second(60).unwrap();
+        let before = component("x", None);
+        let same = ComponentEdit {
+            name: Some("X".into()),
+            ..ComponentEdit::default()
+        };
+        assert_eq!(before.edited(&same, None, false, now).unwrap(), None);
+        let edit = ComponentEdit {
+            status: Some(ComponentStatus::MajorOutage),
+            position: Some(3),
+            ..ComponentEdit::default()
+        };
+        let after = before.edited(&edit, None, false, now).unwrap().unwrap();
+        assert_eq!(after.status, ComponentStatus::MajorOutage);
+        assert_eq!((after.position, after.updated_at), (3, now));
+        assert_eq!((after.name.as_str(), &after.group_id), ("X", &None));
+        let into_itself = ComponentEdit {
+            group_id: Some(Some("x".into())),
+            ..ComponentEdit::default()
+        };
+        let err = before.edited(&into_itself, Some(&before), false, now);
+        assert_eq!(err.unwrap_err().field, "group_id");
     }
 
     #[test]

@@ -1,26 +1,57 @@
-//! Storage: one trait of business operations, each owning its transaction,
-//! implemented for SQLite and PostgreSQL. All SQL of Candor lives here.
+//! Storage: business operations, each owning its transaction, implemented
+//! for SQLite and PostgreSQL. All SQL of Candor lives here.
+//!
+//! One file per business area holds its part of the `Store` trait and its
+//! SQL, written once for any backend against `query::Conn`: `tokens`,
+//! `components`, `incidents` and `entries`, `subscribers`, `fanout` and
+//! `deliveries`, `jobs`, `idempotency`, `reports`, `meta` (the database
+//! itself). `audit` ends every write; `stored` says how values sit in
+//! columns; `repair` reads what older versions wrote. `sqlite` and
+//! `postgres` hold only what differs: connecting, how a write transaction
+//! begins, and hearing of other instances' writes (`backend::Backend`).
 
+mod audit;
+mod backend;
+mod components;
+mod deliveries;
+mod entries;
+mod fanout;
+mod idempotency;
+mod incidents;
+mod jobs;
+mod meta;
 mod pool;
 mod postgres;
+mod query;
 mod repair;
-mod sql;
+mod reports;
 mod sqlite;
+mod stored;
+mod subscribers;
+mod tokens;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 
 use crate::domain::{
-    component::Component,
     subscriber::{Channel, Subscriber, SubscriberState},
     ComponentStatus, DomainError, Entry, Incident, Kind,
 };
 
+pub use crate::domain::component::ComponentEdit;
+pub use components::ComponentStore;
+pub use deliveries::DeliveryStore;
+pub use idempotency::IdempotencyStore;
+pub use incidents::IncidentStore;
+pub use jobs::JobStore;
+pub use meta::MetaStore;
 pub use postgres::PgStore;
+pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
+pub use subscribers::SubscriberStore;
+pub use tokens::TokenStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -135,16 +166,6 @@ pub struct IncidentFilter {
     /// Only incidents older than this (created_at, id) position.
     pub before: Option<(Timestamp, String)>,
     pub limit: i64,
-}
-
-/// A change of a component by staff.
-#[derive(Debug, Clone, Default)]
-pub struct ComponentEdit {
-    pub name: Option<String>,
-    pub description: Option<Option<String>>,
-    pub group_id: Option<Option<String>>,
-    pub position: Option<i64>,
-    pub status: Option<ComponentStatus>,
 }
 
 /// The first response to a POST with an Idempotency-Key.
@@ -334,171 +355,35 @@ pub type StaffMailFn<'a> = dyn Fn(&Incident, i64) -> StaffMail + Send + Sync + '
 pub type SubscriberFn<'a> =
     dyn Fn(&mut Subscriber) -> std::result::Result<(), DomainError> + Send + Sync + 'a;
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Answers when the database answers.
-    async fn ping(&self) -> Result<()>;
-    /// Closes every connection; later calls fail.
-    async fn close(&self);
-    /// For tests: with `true`, SQLite refuses to grow its file from now on,
-    /// as on a full disk ("database or disk is full"); `false` gives the
-    /// space back. PostgreSQL ignores it.
-    #[doc(hidden)]
-    async fn simulate_full_disk(&self, full: bool) -> Result<()>;
-    async fn page_version(&self) -> Result<i64>;
-    /// Calls `on_change` each time a Candor process commits a write to the
-    /// database, until the store is closed. PostgreSQL tells at
-    /// once (LISTEN/NOTIFY); SQLite, for one process, returns at once and
-    /// leaves it to `page_version`.
-    async fn watch_changes(&self, on_change: Arc<dyn Fn() + Send + Sync>);
+/// Every business operation of the store, by area; each owns its
+/// transaction. Implemented once for any `backend::Backend` (the files
+/// named after the areas), held as `Arc<dyn Store>`.
+pub trait Store:
+    MetaStore
+    + TokenStore
+    + ComponentStore
+    + IncidentStore
+    + SubscriberStore
+    + DeliveryStore
+    + ReportStore
+    + JobStore
+    + IdempotencyStore
+    + 'static
+{
+}
 
-    async fn create_token(&self, id: &str, name: &str, hash: &str, now: Timestamp) -> Result<()>;
-    async fn revoke_token(&self, name: &str, now: Timestamp) -> Result<()>;
-    async fn active_token_count(&self) -> Result<i64>;
-    /// The name of the active token with this hash, marking it used.
-    async fn authenticate(&self, hash: &str, now: Timestamp) -> Result<Option<String>>;
-
-    async fn create_component(&self, component: &Component, actor: &Actor) -> Result<()>;
-    async fn list_components(&self) -> Result<Vec<Component>>;
-    async fn get_component(&self, id: &str) -> Result<Component>;
-    /// Every status change of every component since `since`, oldest first,
-    /// plus, per component, the last change before `since` (its state then).
-    async fn component_history(&self, since: Timestamp) -> Result<Vec<StatusChange>>;
-    async fn edit_component(
-        &self,
-        id: &str,
-        edit: &ComponentEdit,
-        actor: &Actor,
-        now: Timestamp,
-    ) -> Result<Component>;
-
-    /// Opens incident `id`: the domain decides (`Incident::open`) inside
-    /// the write's transaction, on what that transaction read.
-    async fn open_incident(
-        &self,
-        id: &str,
-        command: &crate::domain::incident::OpenIncident,
-        write: &crate::domain::incident::Write,
-        actor: &Actor,
-    ) -> Result<(Incident, Entry)>;
-    /// Posts an update or a correction (`Incident::apply`), in one
-    /// transaction with its entry, fan-out, jobs and audit row.
-    async fn post_entry(
-        &self,
-        incident_id: &str,
-        command: &crate::domain::incident::Command,
-        write: &crate::domain::incident::Write,
-        actor: &Actor,
-    ) -> Result<(Incident, Entry)>;
-    async fn get_incident(&self, id: &str) -> Result<IncidentRecord>;
-    async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
-    /// Open incidents with their timelines, newest first.
-    async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>>;
-    /// The incidents the filter selects, each with its timeline, newest first.
-    async fn incident_records(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRecord>>;
-
-    /// The key that signs links in mails; made on first use.
-    async fn signing_key(&self) -> Result<Vec<u8>>;
-
-    /// A subscription from the public form: new or pending addresses get a
-    /// (new) confirmation mail queued; confirmed ones get nothing.
-    async fn subscribe(&self, subscriber: &Subscriber, now: Timestamp) -> Result<SubscribeOutcome>;
-    /// A subscriber added by staff; a conflict when the address exists.
-    /// Adds a subscriber as staff; `secret` signs a webhook's deliveries.
-    async fn add_subscriber(
-        &self,
-        subscriber: &Subscriber,
-        secret: Option<&str>,
-        actor: &Actor,
-    ) -> Result<()>;
-    async fn get_subscriber(&self, id: &str) -> Result<Subscriber>;
-    async fn list_subscribers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Subscriber>>;
-    /// Changes a subscriber through a domain rule, in one transaction.
-    async fn change_subscriber(
-        &self,
-        id: &str,
-        actor: &Actor,
-        now: Timestamp,
-        change: &SubscriberFn<'_>,
-    ) -> Result<Subscriber>;
-
-    /// Leases up to `limit` due deliveries until `lease_until`.
-    async fn claim_deliveries(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: i64,
-    ) -> Result<Vec<ClaimedDelivery>>;
-    async fn mark_sent(&self, ids: &[i64], now: Timestamp) -> Result<()>;
-    /// A failed attempt: retried at `retry_at`, or dead when `None`.
-    async fn mark_failed(&self, id: i64, error: &str, retry_at: Option<Timestamp>) -> Result<()>;
-    /// Gives back leased deliveries unsent, due at `until`: they wait behind
-    /// an earlier mail to the same address that failed (not an attempt).
-    async fn hold_back(&self, ids: &[i64], until: Timestamp) -> Result<()>;
-    async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
-    /// A webhook delivery went through: sent, and its subscriber's record
-    /// of failures is cleared.
-    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: Timestamp) -> Result<()>;
-    /// A webhook delivery failed: retried at `retry_at` or dead when `None`,
-    /// and counted against its subscriber. Once every try has failed for
-    /// `quarantine_after`, the subscriber is quarantined and its open
-    /// deliveries are given up (dead). Returns when it was quarantined, if
-    /// it is.
-    async fn webhook_failed(
-        &self,
-        id: i64,
-        subscriber_id: &str,
-        error: &str,
-        retry_at: Option<Timestamp>,
-        now: Timestamp,
-        quarantine_after: jiff::SignedDuration,
-    ) -> Result<Option<Timestamp>>;
-
-    /// Records a subscriber's "still affected" report, once; on the first
-    /// report of this subscriber the owner is mailed (`mail` gets the count).
-    /// `false` when this subscriber had reported already.
-    async fn report_still_affected(
-        &self,
-        incident_id: &str,
-        subscriber_id: &str,
-        now: Timestamp,
-        mail: &StaffMailFn<'_>,
-    ) -> Result<bool>;
-    async fn affected_reports(&self, incident_id: &str) -> Result<AffectedReports>;
-    /// Incidents with unanswered reports, with their counts.
-    async fn unanswered_reports(&self) -> Result<Vec<(String, AffectedReports)>>;
-    /// Resolved incidents whose follow-up is owed, oldest due first.
-    async fn owed_follow_ups(&self) -> Result<Vec<Incident>>;
-
-    /// Leases due jobs until `lease_until`.
-    async fn claim_jobs(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: i64,
-    ) -> Result<Vec<Job>>;
-    /// Runs a job once: its effects and its completion commit together.
-    /// `false` when another process completed it first.
-    async fn run_job(&self, job: &Job, now: Timestamp, run: &JobFn<'_>) -> Result<bool>;
-    /// The earliest due time of work not done yet.
-    async fn next_job_due(&self) -> Result<Option<Timestamp>>;
-
-    async fn idempotency_begin(
-        &self,
-        actor: &str,
-        key: &str,
-        request_hash: &str,
-        now: Timestamp,
-    ) -> Result<IdempotencyBegin>;
-    async fn idempotency_finish(
-        &self,
-        actor: &str,
-        key: &str,
-        status: u16,
-        body: &str,
-    ) -> Result<()>;
-    /// Forgets a key whose request failed, so that a retry runs again.
-    async fn idempotency_abandon(&self, actor: &str, key: &str) -> Result<()>;
+impl<T> Store for T where
+    T: MetaStore
+        + TokenStore
+        + ComponentStore
+        + IncidentStore
+        + SubscriberStore
+        + DeliveryStore
+        + ReportStore
+        + JobStore
+        + IdempotencyStore
+        + 'static
+{
 }
 
 /// Connects to the database the URL names and brings its schema up to date.
@@ -512,14 +397,6 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
             "database_url must start with sqlite: or postgres://"
         )))
     }
-}
-
-pub(crate) fn ms(at: Timestamp) -> i64 {
-    at.as_millisecond()
-}
-
-pub(crate) fn from_ms(value: i64) -> Result<Timestamp> {
-    Timestamp::from_millisecond(value).map_err(|e| StoreError::Other(e.into()))
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 
 use std::{str::FromStr, time::Duration};
 
+use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
-use tokio::sync::MutexGuard;
+use sqlx::{PgPool, Postgres};
 
-use super::sql::sql_store;
+use super::backend::{Backend, Write};
+use super::query::CHANGES_CHANNEL as CHANNEL;
 use super::Result;
 
 pub struct PgStore {
@@ -18,16 +19,9 @@ pub struct PgStore {
 /// itself unavailable: well under the 2 s in which Candor promises an answer.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1_500);
 
-/// The channel on which each committed write is announced.
-const CHANNEL: &str = "candor_changes";
-
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl PgStore {
-    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
-    const FOR_UPDATE: &'static str = " FOR UPDATE";
-    const OPEN_DELIVERIES: &'static str = "";
-
     pub async fn connect(url: &str) -> Result<Self> {
         // No JIT: Candor's statements are short, and compiling the fan-out's
         // INSERT ... SELECT cost more than running it (0.9 s of 2.2 s at
@@ -45,15 +39,18 @@ impl PgStore {
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
+}
 
-    /// Announces the write in the caller's transaction: PostgreSQL delivers
-    /// it to the listeners when (and only if) the transaction commits.
-    async fn notify_change(conn: &mut sqlx::PgConnection) -> Result<()> {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(CHANNEL)
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+#[async_trait]
+impl Backend for PgStore {
+    type Db = Postgres;
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<Write<'_, Postgres>> {
+        Ok(Write::new(self.pool.begin().await?, None))
     }
 
     /// Listens for writes (this process's own too: one more rendering of the
@@ -87,10 +84,4 @@ impl PgStore {
     async fn full_disk(&self, _full: bool) -> Result<()> {
         Ok(())
     }
-
-    async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Postgres>)> {
-        Ok((None, self.pool.begin().await?))
-    }
 }
-
-sql_store!(PgStore, sqlx::Postgres);

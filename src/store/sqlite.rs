@@ -11,11 +11,12 @@ use std::{
     time::Duration,
 };
 
+use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::{Sqlite, SqlitePool};
+use tokio::sync::Mutex;
 
-use super::sql::sql_store;
+use super::backend::{Backend, Write};
 use super::Result;
 
 pub struct SqliteStore {
@@ -32,13 +33,6 @@ const NO_PAGE_LIMIT: u64 = 4_294_967_294;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
-    const SKIP_LOCKED: &'static str = "";
-    const FOR_UPDATE: &'static str = "";
-    /// SQLite's planner does not see that the claim's `state IN (...)`
-    /// matches the partial index's condition; named, it reads the open rows
-    /// in id order instead of sorting every row of the table.
-    const OPEN_DELIVERIES: &'static str = " INDEXED BY deliveries_open";
-
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -74,6 +68,24 @@ impl SqliteStore {
             page_limit,
         })
     }
+}
+
+#[async_trait]
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<Write<'_, Sqlite>> {
+        let guard = self.write_lock.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Write::new(tx, Some(guard)))
+    }
+
+    /// One process: its own writes bump its pages directly.
+    async fn watch(&self, _on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {}
 
     /// Caps the file at its current size on every connection handed out
     /// from now on (`PRAGMA max_page_count` holds per connection), or lifts
@@ -90,19 +102,6 @@ impl SqliteStore {
         self.page_limit.store(pages, Ordering::Release);
         Ok(())
     }
-
-    /// One process: its own writes bump its pages directly.
-    async fn watch(&self, _on_change: std::sync::Arc<dyn Fn() + Send + Sync>) {}
-
-    async fn notify_change(_conn: &mut sqlx::SqliteConnection) -> Result<()> {
-        Ok(())
-    }
-
-    async fn begin_write(&self) -> Result<(Option<MutexGuard<'_, ()>>, Transaction<'_, Sqlite>)> {
-        let guard = self.write_lock.lock().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok((Some(guard), tx))
-    }
 }
 
 /// Applies a simulated full disk's page limit (0: none ever set).
@@ -114,5 +113,3 @@ async fn apply_page_limit(conn: &mut sqlx::SqliteConnection, pages: u64) -> sqlx
     }
     Ok(())
 }
-
-sql_store!(SqliteStore, sqlx::Sqlite);

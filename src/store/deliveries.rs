@@ -1,0 +1,511 @@
+//! The outbox: deliveries claimed with a lease, sent outside any
+//! transaction, then marked sent, failed (retried later) or dead.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::audit::{candor, finish_write};
+use super::backend::Backend;
+use super::entries::entry;
+use super::fanout::{expand, next_fanout};
+use super::query::{placeholders, Conn, Sql};
+use super::stored::{from_ms, from_opt_ms, ms, parse_enum};
+use super::{ClaimedDelivery, DeliveryKind, Recipient, Result, StaffMail, StoreError};
+use crate::domain::subscriber::SubscriberState;
+use crate::domain::Entry;
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Leases up to `limit` due deliveries until `lease_until`.
+    async fn claim_deliveries(
+        &self,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> Result<()>;
+    /// A failed attempt: retried at `retry_at`, or dead when `None`.
+    async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<jiff::Timestamp>,
+    ) -> Result<()>;
+    /// Gives back leased deliveries unsent, due at `until`: they wait behind
+    /// an earlier mail to the same address that failed (not an attempt).
+    async fn hold_back(&self, ids: &[i64], until: jiff::Timestamp) -> Result<()>;
+    /// A webhook delivery went through: sent, and its subscriber's record
+    /// of failures is cleared.
+    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: jiff::Timestamp) -> Result<()>;
+    /// A webhook delivery failed: retried at `retry_at` or dead when `None`,
+    /// and counted against its subscriber. Once every try has failed for
+    /// `quarantine_after`, the subscriber is quarantined and its open
+    /// deliveries are given up (dead). Returns when it was quarantined, if
+    /// it is.
+    async fn webhook_failed(
+        &self,
+        id: i64,
+        subscriber_id: &str,
+        error: &str,
+        retry_at: Option<jiff::Timestamp>,
+        now: jiff::Timestamp,
+        quarantine_after: jiff::SignedDuration,
+    ) -> Result<Option<jiff::Timestamp>>;
+}
+
+/// What a claim reads of each delivery it leases.
+pub(crate) const DELIVERY_COLUMNS: &str =
+    "id, kind, entry_id, subscriber_id, address, payload, channel, attempts";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    pub id: i64,
+    kind: String,
+    entry_id: Option<String>,
+    subscriber_id: Option<String>,
+    address: Option<String>,
+    payload: Option<String>,
+    channel: String,
+    pub attempts: i64,
+}
+
+impl DeliveryRow {
+    fn is_webhook(&self) -> bool {
+        self.channel == "webhook"
+    }
+}
+
+/// A subscriber as a claim looks it up, with when its confirmation link
+/// was made.
+#[derive(sqlx::FromRow)]
+struct RecipientRow {
+    id: String,
+    address: String,
+    state: String,
+    created_at: i64,
+    confirm_sent_at: Option<i64>,
+    secret: Option<String>,
+    quarantined_at: Option<i64>,
+}
+
+/// Recipients looked up by a claim, by subscriber id, with the time their
+/// confirmation link was made.
+type Recipients = HashMap<String, (Recipient, jiff::Timestamp)>;
+
+#[async_trait]
+impl<B: Backend> DeliveryStore for B {
+    /// Claims in one write transaction (due rows, then fan-outs expanded
+    /// while the batch has room), then reads what rendering needs outside it.
+    #[tracing::instrument(skip(self, now, lease_until))]
+    async fn claim_deliveries(
+        &self,
+        now: jiff::Timestamp,
+        lease_until: jiff::Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        let mut write = self.begin_write().await?;
+        let claimed = claim_due(write.conn(), now, lease_until, limit).await?;
+        let room = limit - claimed.len() as i64;
+        let expanded =
+            expand_fanouts(write.conn(), now, lease_until, room, claimed.is_empty()).await?;
+        write.commit().await?;
+        if claimed.is_empty() && expanded.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool().acquire().await?;
+        // Rows claimed again (retries, confirmations, rows whose lease
+        // ended) look their subscriber up now, as of this claim. So do
+        // webhooks, for their secret. Fresh mail rows carry what they need.
+        let rows: Vec<(DeliveryRow, bool)> = (claimed.into_iter().map(|row| (row, false)))
+            .chain(expanded.into_iter().map(|row| {
+                let fresh = !row.is_webhook();
+                (row, fresh)
+            }))
+            .collect();
+        let recipients = recipients(&mut *conn, &rows).await?;
+        let (entries, unreadable) = entries(&mut *conn, &rows).await?;
+        drop(conn);
+        let mut out = Vec::with_capacity(rows.len());
+        for (row, fresh) in rows {
+            if unreadable.contains(&row.id) {
+                continue;
+            }
+            out.push(claimed_delivery(row, fresh, &recipients, &entries)?);
+        }
+        if !unreadable.is_empty() {
+            let unreadable: Vec<i64> = unreadable.into_iter().collect();
+            self.update_deliveries(
+                "state = 'dead', lease_until = NULL, next_attempt_at = $1, \
+                 last_error = 'its entry could not be read (see the log)'",
+                now,
+                &unreadable,
+            )
+            .await?;
+        }
+        // RETURNING has no order; deliveries are sent in the order they were queued.
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(count = ids.len()))]
+    async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> Result<()> {
+        let set = "state = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL";
+        self.update_deliveries(set, now, ids).await
+    }
+
+    #[tracing::instrument(skip_all, fields(count = ids.len()))]
+    async fn hold_back(&self, ids: &[i64], until: jiff::Timestamp) -> Result<()> {
+        let set = "lease_until = NULL, next_attempt_at = $1, attempts = attempts - 1";
+        self.update_deliveries(set, until, ids).await
+    }
+
+    #[tracing::instrument(skip(self, error, retry_at))]
+    async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<jiff::Timestamp>,
+    ) -> Result<()> {
+        let mut write = self.begin_write().await?;
+        let error: String = error.chars().take(1000).collect();
+        failed(write.conn(), id, &error, retry_at).await?;
+        write.commit().await
+    }
+
+    #[tracing::instrument(skip(self, now))]
+    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: jiff::Timestamp) -> Result<()> {
+        let mut write = self.begin_write().await?;
+        let conn = write.conn();
+        conn.execute(
+            Sql::new(
+                "UPDATE deliveries SET state = 'sent', sent_at = $1, lease_until = NULL, \
+                 last_error = NULL WHERE id = $2",
+            )
+            .bind(ms(now))
+            .bind(id),
+        )
+        .await?;
+        conn.execute(
+            Sql::new(
+                "UPDATE subscribers SET failing_since = NULL, last_error = NULL \
+                 WHERE id = $1 AND failing_since IS NOT NULL",
+            )
+            .bind(subscriber_id),
+        )
+        .await?;
+        write.commit().await
+    }
+
+    #[tracing::instrument(skip(self, error, retry_at, now, quarantine_after))]
+    async fn webhook_failed(
+        &self,
+        id: i64,
+        subscriber_id: &str,
+        error: &str,
+        retry_at: Option<jiff::Timestamp>,
+        now: jiff::Timestamp,
+        quarantine_after: jiff::SignedDuration,
+    ) -> Result<Option<jiff::Timestamp>> {
+        let error: String = error.chars().take(1000).collect();
+        let mut write = self.begin_write().await?;
+        let conn = write.conn();
+        failed(conn, id, &error, retry_at).await?;
+        let (failing_since, quarantined_at): (i64, Option<i64>) = conn
+            .fetch_one(
+                Sql::new(
+                    "UPDATE subscribers SET failing_since = COALESCE(failing_since, $1), \
+                     last_error = $2 WHERE id = $3 RETURNING failing_since, quarantined_at",
+                )
+                .bind(ms(now))
+                .bind(&error)
+                .bind(subscriber_id),
+            )
+            .await?;
+        if let Some(at) = quarantined_at {
+            write.commit().await?;
+            return Ok(Some(from_ms(at)?));
+        }
+        let since = from_ms(failing_since)?;
+        if !crate::domain::subscriber::quarantine_due(since, now, quarantine_after) {
+            write.commit().await?;
+            return Ok(None);
+        }
+        quarantine(conn, subscriber_id, since, &error, now).await?;
+        write.commit().await?;
+        Ok(Some(now))
+    }
+}
+
+/// Step 1 of a claim: leases rows that are due (new, retries, and rows
+/// whose lease ended), oldest first.
+async fn claim_due<C: Conn>(
+    conn: &mut C,
+    now: jiff::Timestamp,
+    lease_until: jiff::Timestamp,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>> {
+    conn.fetch_all(
+        Sql::new(format!(
+            "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1 WHERE id IN \
+             (SELECT id FROM deliveries{} WHERE state IN ('pending', 'failed') \
+              AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
+              ORDER BY id LIMIT $3{}) \
+             RETURNING {DELIVERY_COLUMNS}",
+            C::OPEN_DELIVERIES,
+            C::SKIP_LOCKED
+        ))
+        .bind(ms(lease_until))
+        .bind(ms(now))
+        .bind(limit),
+    )
+    .await
+}
+
+/// Step 2: fan-outs, oldest first, while the batch has `room` (one always
+/// fits an empty batch): each becomes its subscribers' delivery rows and
+/// is marked expanded. Returns the rows leased to this claim.
+async fn expand_fanouts<C: Conn>(
+    conn: &mut C,
+    now: jiff::Timestamp,
+    lease_until: jiff::Timestamp,
+    room: i64,
+    empty: bool,
+) -> Result<Vec<DeliveryRow>> {
+    let mut leased = Vec::new();
+    while (leased.len() as i64) < room {
+        let Some(fanout) = next_fanout(conn).await? else {
+            break;
+        };
+        let taken = leased.len() as i64;
+        let batch_empty = empty && taken == 0;
+        if !batch_empty && taken + fanout.subscribers > room {
+            break;
+        }
+        let rows = expand(conn, &fanout, now, lease_until).await?;
+        // Only the leased ones are ours to send now.
+        leased.extend(rows.into_iter().filter(|row| row.attempts > 0));
+    }
+    Ok(leased)
+}
+
+/// Step 3: the subscribers of rows that look theirs up, one query per 500.
+async fn recipients<C: Conn>(conn: &mut C, rows: &[(DeliveryRow, bool)]) -> Result<Recipients> {
+    let wanted: Vec<&str> = rows
+        .iter()
+        .filter(|(_, fresh)| !fresh)
+        .filter_map(|(row, _)| row.subscriber_id.as_deref())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut recipients = Recipients::new();
+    for chunk in wanted.chunks(500) {
+        let mut sql = Sql::new(format!(
+            "SELECT id, address, state, created_at, confirm_sent_at, secret, quarantined_at \
+             FROM subscribers WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        for id in chunk {
+            sql = sql.bind(*id);
+        }
+        for row in conn.fetch_all::<RecipientRow>(sql).await? {
+            let link_made_at = from_ms(row.confirm_sent_at.unwrap_or(row.created_at))?;
+            let recipient = Recipient {
+                subscriber_id: row.id,
+                address: row.address,
+                state: parse_enum(&row.state)?,
+                secret: row.secret,
+                quarantined_at: from_opt_ms(row.quarantined_at)?,
+            };
+            recipients.insert(recipient.subscriber_id.clone(), (recipient, link_made_at));
+        }
+    }
+    Ok(recipients)
+}
+
+/// Step 4: each entry the rows tell of, read once and shared; the rows of
+/// an entry that cannot be read (logged once, with its id) are returned
+/// apart, to be given up rather than fail every claim.
+async fn entries<C: Conn>(
+    conn: &mut C,
+    rows: &[(DeliveryRow, bool)],
+) -> Result<(HashMap<String, Arc<Entry>>, BTreeSet<i64>)> {
+    let mut entries: HashMap<String, Arc<Entry>> = HashMap::new();
+    let mut missing: BTreeSet<&str> = BTreeSet::new();
+    let mut unreadable = BTreeSet::new();
+    for (row, _) in rows {
+        let Some(entry_id) = row.entry_id.as_deref() else {
+            continue;
+        };
+        if !entries.contains_key(entry_id) && !missing.contains(entry_id) {
+            match entry(conn, entry_id).await {
+                Ok(Some(found)) => {
+                    entries.insert(entry_id.to_string(), Arc::new(found));
+                }
+                _ => {
+                    missing.insert(entry_id);
+                }
+            }
+        }
+        if missing.contains(entry_id) {
+            unreadable.insert(row.id);
+        }
+    }
+    Ok((entries, unreadable))
+}
+
+/// Step 5: what the worker needs of one delivery, from what was read.
+fn claimed_delivery(
+    row: DeliveryRow,
+    fresh: bool,
+    recipients: &Recipients,
+    entries: &HashMap<String, Arc<Entry>>,
+) -> Result<ClaimedDelivery> {
+    let (recipient, confirm_sent_at) = match (fresh, row.subscriber_id) {
+        (true, Some(subscriber_id)) => {
+            let address = row.address.ok_or_else(|| {
+                StoreError::Other(anyhow::anyhow!("delivery {} has no address", row.id))
+            })?;
+            let recipient = Recipient {
+                subscriber_id,
+                address,
+                state: SubscriberState::Confirmed,
+                secret: None,
+                quarantined_at: None,
+            };
+            (Some(recipient), None)
+        }
+        (false, Some(id)) => match recipients.get(&id) {
+            Some((recipient, link_made_at)) => (Some(recipient.clone()), Some(*link_made_at)),
+            None => (None, None),
+        },
+        (_, None) => (None, None),
+    };
+    let kind: DeliveryKind = parse_enum(&row.kind)?;
+    let (mut staff_mail, mut component_notice) = (None, None);
+    match (kind, row.payload) {
+        (DeliveryKind::Reminder, Some(p)) => staff_mail = Some(serde_json::from_str(&p)?),
+        (DeliveryKind::Component, Some(p)) => component_notice = Some(serde_json::from_str(&p)?),
+        _ => {}
+    }
+    Ok(ClaimedDelivery {
+        id: row.id,
+        kind,
+        component_notice,
+        attempts: row.attempts,
+        channel: parse_enum(&row.channel)?,
+        recipient,
+        staff_mail,
+        confirm_sent_at,
+        entry: row.entry_id.and_then(|id| entries.get(&id).cloned()),
+    })
+}
+
+/// A failed attempt, in the caller's transaction: `failed` (retried at
+/// `retry_at`) or `dead`.
+async fn failed<C: Conn>(
+    conn: &mut C,
+    id: i64,
+    error: &str,
+    retry_at: Option<jiff::Timestamp>,
+) -> Result<()> {
+    conn.execute(
+        Sql::new(
+            "UPDATE deliveries SET state = $1, last_error = $2, lease_until = NULL, \
+             next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4",
+        )
+        .bind(if retry_at.is_some() { "failed" } else { "dead" })
+        .bind(error)
+        .bind(retry_at.map(ms))
+        .bind(id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stops trying a webhook that has failed for too long.
+async fn quarantine<C: Conn>(
+    conn: &mut C,
+    subscriber_id: &str,
+    since: jiff::Timestamp,
+    error: &str,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    conn.execute(
+        Sql::new("UPDATE subscribers SET quarantined_at = $1 WHERE id = $2")
+            .bind(ms(now))
+            .bind(subscriber_id),
+    )
+    .await?;
+    // What it was still owed is given up, not sent later: staff re-enabling
+    // it expect news from then on, not a backlog.
+    conn.execute(
+        Sql::new(
+            "UPDATE deliveries SET state = 'dead', lease_until = NULL, last_error = $1 \
+             WHERE subscriber_id = $2 AND state IN ('pending', 'failed')",
+        )
+        .bind(format!(
+            "quarantined: every try failed since {since} (last: {error})"
+        ))
+        .bind(subscriber_id),
+    )
+    .await?;
+    let detail = serde_json::json!({"failing_since": since, "last_error": error});
+    finish_write(
+        conn,
+        &candor(),
+        now,
+        "subscriber.quarantine",
+        subscriber_id,
+        detail,
+    )
+    .await
+}
+
+/// Queues a mail to staff in the outbox, in the caller's transaction.
+pub(crate) async fn queue_staff_mail<C: Conn>(
+    conn: &mut C,
+    mail: &StaffMail,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    conn.execute(
+        Sql::new(
+            "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
+             state, attempts, next_attempt_at, created_at) \
+             VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
+        )
+        .bind(&mail.to)
+        .bind(serde_json::to_string(mail)?)
+        .bind(ms(now)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// `UPDATE deliveries SET {set}` on many rows.
+#[async_trait]
+trait UpdateDeliveries {
+    async fn update_deliveries(&self, set: &str, at: jiff::Timestamp, ids: &[i64]) -> Result<()>;
+}
+
+#[async_trait]
+impl<B: Backend> UpdateDeliveries for B {
+    /// For these ids (`$1` is `at`), in one write transaction per 500 of them.
+    async fn update_deliveries(&self, set: &str, at: jiff::Timestamp, ids: &[i64]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::new(format!(
+                "UPDATE deliveries SET {set} WHERE id IN ({})",
+                placeholders(2, chunk.len())
+            ))
+            .bind(ms(at));
+            for id in chunk {
+                sql = sql.bind(*id);
+            }
+            let mut write = self.begin_write().await?;
+            write.conn().execute(sql).await?;
+            write.commit().await?;
+        }
+        Ok(())
+    }
+}

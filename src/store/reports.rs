@@ -1,0 +1,263 @@
+//! What staff read about their incidents: delivery counts and failures,
+//! readers' "still affected" reports, and owed follow-ups.
+
+use async_trait::async_trait;
+
+use super::audit::{anonymous, finish_write};
+use super::backend::Backend;
+use super::deliveries::queue_staff_mail;
+use super::incidents::{incident, IncidentRow, INCIDENT_COLUMNS};
+use super::query::{Conn, Sql};
+use super::stored::{from_opt_ms, ms};
+use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result, StaffMailFn};
+use crate::domain::Incident;
+
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
+    /// Records a subscriber's "still affected" report, once; on the first
+    /// report of this subscriber the owner is mailed (`mail` gets the count).
+    /// `false` when this subscriber had reported already.
+    async fn report_still_affected(
+        &self,
+        incident_id: &str,
+        subscriber_id: &str,
+        now: jiff::Timestamp,
+        mail: &StaffMailFn<'_>,
+    ) -> Result<bool>;
+    async fn affected_reports(&self, incident_id: &str) -> Result<AffectedReports>;
+    /// Incidents with unanswered reports, with their counts.
+    async fn unanswered_reports(&self) -> Result<Vec<(String, AffectedReports)>>;
+    /// Resolved incidents whose follow-up is owed, oldest due first.
+    async fn owed_follow_ups(&self) -> Result<Vec<Incident>>;
+}
+
+#[derive(sqlx::FromRow)]
+struct StateCount {
+    entry_id: String,
+    state: String,
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct FailureRow {
+    id: i64,
+    entry_id: String,
+    subscriber_id: String,
+    address: String,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+    next_attempt_at: Option<i64>,
+    failing_since: Option<i64>,
+    quarantined_at: Option<i64>,
+}
+
+impl TryFrom<FailureRow> for DeliveryFailure {
+    type Error = super::StoreError;
+
+    fn try_from(row: FailureRow) -> Result<Self> {
+        let quarantined_at = from_opt_ms(row.quarantined_at)?;
+        Ok(DeliveryFailure {
+            failing_since: quarantined_at.and(from_opt_ms(row.failing_since)?),
+            quarantined_at,
+            delivery_id: row.id,
+            subscriber_id: row.subscriber_id,
+            address: row.address,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            next_attempt_at: if row.state == "failed" {
+                from_opt_ms(row.next_attempt_at)?
+            } else {
+                None
+            },
+            state: row.state,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ReportCount {
+    incident_id: String,
+    total: i64,
+    unanswered: Option<i64>,
+}
+
+#[async_trait]
+impl<B: Backend> ReportStore for B {
+    async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>> {
+        let mut conn = self.pool().acquire().await?;
+        let _: (String,) = conn
+            .fetch_one(Sql::new("SELECT id FROM incidents WHERE id = $1").bind(incident_id))
+            .await?;
+        let entries: Vec<(String,)> = conn
+            .fetch_all(
+                Sql::new("SELECT id FROM entries WHERE incident_id = $1 ORDER BY seq DESC")
+                    .bind(incident_id),
+            )
+            .await?;
+        let mut report: Vec<EntryDeliveries> = entries
+            .into_iter()
+            .map(|(entry_id,)| EntryDeliveries {
+                entry_id,
+                ..Default::default()
+            })
+            .collect();
+        // Expanded fan-outs by their rows' states; the others count as
+        // pending, one per subscriber they stand for.
+        let counts: Vec<StateCount> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT f.entry_id, d.state, COUNT(*) AS n FROM entries e \
+                     JOIN fanouts f ON f.entry_id = e.id \
+                     JOIN deliveries d ON d.id >= f.first_delivery AND d.id <= f.last_delivery \
+                       AND d.fanout_id = f.id \
+                     WHERE e.incident_id = $1 GROUP BY f.entry_id, d.state \
+                     UNION ALL \
+                     SELECT f.entry_id, 'pending' AS state, CAST(SUM(f.subscribers) AS BIGINT) AS n \
+                     FROM entries e JOIN fanouts f ON f.entry_id = e.id \
+                     WHERE e.incident_id = $1 AND f.expanded_at IS NULL GROUP BY f.entry_id",
+                )
+                .bind(incident_id),
+            )
+            .await?;
+        for count in counts {
+            if let Some(item) = report.iter_mut().find(|r| r.entry_id == count.entry_id) {
+                match count.state.as_str() {
+                    "pending" => item.pending += count.n,
+                    "sent" => item.sent += count.n,
+                    "failed" => item.failed += count.n,
+                    _ => item.dead += count.n,
+                }
+            }
+        }
+        let failures: Vec<FailureRow> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT d.id, d.entry_id, d.subscriber_id, s.address, d.state, d.attempts, \
+                     d.last_error, d.next_attempt_at, s.failing_since, s.quarantined_at \
+                     FROM deliveries d \
+                     JOIN entries e ON e.id = d.entry_id \
+                     JOIN subscribers s ON s.id = d.subscriber_id \
+                     WHERE e.incident_id = $1 AND d.state IN ('failed', 'dead') \
+                     ORDER BY d.id LIMIT 1000",
+                )
+                .bind(incident_id),
+            )
+            .await?;
+        for row in failures {
+            let entry_id = row.entry_id.clone();
+            let failure = DeliveryFailure::try_from(row)?;
+            if let Some(item) = report.iter_mut().find(|r| r.entry_id == entry_id) {
+                item.failures.push(failure);
+            }
+        }
+        Ok(report)
+    }
+
+    #[tracing::instrument(skip(self, now, mail))]
+    async fn report_still_affected(
+        &self,
+        incident_id: &str,
+        subscriber_id: &str,
+        now: jiff::Timestamp,
+        mail: &StaffMailFn<'_>,
+    ) -> Result<bool> {
+        let mut write = self.begin_write().await?;
+        let conn = write.conn();
+        let incident = incident(conn, incident_id).await?;
+        let inserted = conn
+            .execute(
+                Sql::new(
+                    "INSERT INTO still_affected (incident_id, subscriber_id, reported_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (incident_id, subscriber_id) DO NOTHING",
+                )
+                .bind(incident_id)
+                .bind(subscriber_id)
+                .bind(ms(now)),
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let (count,): (i64,) = conn
+            .fetch_one(
+                Sql::new("SELECT COUNT(*) AS n FROM still_affected WHERE incident_id = $1")
+                    .bind(incident_id),
+            )
+            .await?;
+        queue_staff_mail(conn, &mail(&incident, count), now).await?;
+        let actor = anonymous("subscriber");
+        let detail = serde_json::json!({"subscriber": subscriber_id});
+        finish_write(
+            conn,
+            &actor,
+            now,
+            "incident.still_affected",
+            incident_id,
+            detail,
+        )
+        .await?;
+        write.commit().await?;
+        Ok(true)
+    }
+
+    async fn affected_reports(&self, incident_id: &str) -> Result<AffectedReports> {
+        let mut conn = self.pool().acquire().await?;
+        Ok(report_counts(&mut *conn, Some(incident_id))
+            .await?
+            .pop()
+            .map(|(_, r)| r)
+            .unwrap_or_default())
+    }
+
+    async fn unanswered_reports(&self) -> Result<Vec<(String, AffectedReports)>> {
+        let mut conn = self.pool().acquire().await?;
+        Ok(report_counts(&mut *conn, None)
+            .await?
+            .into_iter()
+            .filter(|(_, r)| r.unanswered > 0)
+            .collect())
+    }
+
+    async fn owed_follow_ups(&self) -> Result<Vec<Incident>> {
+        let mut conn = self.pool().acquire().await?;
+        conn.fetch_all::<IncidentRow>(Sql::new(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE follow_up_owed_at IS NOT NULL \
+             ORDER BY follow_up_owed_at, id LIMIT 500"
+        )))
+        .await?
+        .into_iter()
+        .map(Incident::try_from)
+        .collect()
+    }
+}
+
+/// Report counts per incident (one incident, or all with reports).
+async fn report_counts<C: Conn>(
+    conn: &mut C,
+    incident_id: Option<&str>,
+) -> Result<Vec<(String, AffectedReports)>> {
+    let counts: Vec<ReportCount> = conn
+        .fetch_all(
+            Sql::new(
+                "SELECT r.incident_id, COUNT(*) AS total, \
+                 SUM(CASE WHEN r.reported_at >= i.updated_at THEN 1 ELSE 0 END) AS unanswered \
+                 FROM still_affected r JOIN incidents i ON i.id = r.incident_id \
+                 WHERE ($1 = '' OR r.incident_id = $1) \
+                 GROUP BY r.incident_id ORDER BY r.incident_id",
+            )
+            .bind(incident_id.unwrap_or("")),
+        )
+        .await?;
+    Ok(counts
+        .into_iter()
+        .map(|c| {
+            let reports = AffectedReports {
+                total: c.total,
+                unanswered: c.unanswered.unwrap_or(0),
+            };
+            (c.incident_id, reports)
+        })
+        .collect())
+}

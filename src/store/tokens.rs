@@ -1,0 +1,137 @@
+//! Admin API tokens: stored as the SHA-256 of their secret.
+
+use async_trait::async_trait;
+
+use super::audit::{anonymous, finish_write};
+use super::backend::Backend;
+use super::query::{Conn, Sql};
+use super::stored::ms;
+use super::{Result, StoreError};
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn create_token(
+        &self,
+        id: &str,
+        name: &str,
+        hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<()>;
+    async fn revoke_token(&self, name: &str, now: jiff::Timestamp) -> Result<()>;
+    async fn active_token_count(&self) -> Result<i64>;
+    /// The name of the active token with this hash, marking it used.
+    async fn authenticate(&self, hash: &str, now: jiff::Timestamp) -> Result<Option<String>>;
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenUse {
+    name: String,
+    last_used_at: Option<i64>,
+}
+
+#[async_trait]
+impl<B: Backend> TokenStore for B {
+    #[tracing::instrument(skip(self, id, hash))]
+    async fn create_token(
+        &self,
+        id: &str,
+        name: &str,
+        hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        let mut write = self.begin_write().await?;
+        let conn = write.conn();
+        conn.execute(
+            Sql::new("INSERT INTO api_tokens (id, name, hash, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(name)
+                .bind(hash)
+                .bind(ms(now)),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("an active token named `{name}` exists already"))
+            }
+            other => other,
+        })?;
+        let actor = anonymous("cli");
+        finish_write(
+            conn,
+            &actor,
+            now,
+            "token.create",
+            name,
+            serde_json::json!({}),
+        )
+        .await?;
+        write.commit().await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn revoke_token(&self, name: &str, now: jiff::Timestamp) -> Result<()> {
+        let mut write = self.begin_write().await?;
+        let conn = write.conn();
+        let revoked = conn
+            .execute(
+                Sql::new(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+                )
+                .bind(ms(now))
+                .bind(name),
+            )
+            .await?;
+        if revoked == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let actor = anonymous("cli");
+        finish_write(
+            conn,
+            &actor,
+            now,
+            "token.revoke",
+            name,
+            serde_json::json!({}),
+        )
+        .await?;
+        write.commit().await
+    }
+
+    async fn active_token_count(&self) -> Result<i64> {
+        let mut conn = self.pool().acquire().await?;
+        let (n,): (i64,) = conn
+            .fetch_one(Sql::new(
+                "SELECT COUNT(*) AS n FROM api_tokens WHERE revoked_at IS NULL",
+            ))
+            .await?;
+        Ok(n)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn authenticate(&self, hash: &str, now: jiff::Timestamp) -> Result<Option<String>> {
+        let mut conn = self.pool().acquire().await?;
+        let Some(token) = conn
+            .fetch_optional::<TokenUse>(
+                Sql::new(
+                    "SELECT name, last_used_at FROM api_tokens \
+                     WHERE hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(hash),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let now_ms = ms(now);
+        // Marked at most once a minute, so that reads stay reads.
+        if token.last_used_at.is_none_or(|at| now_ms - at > 60_000) {
+            conn.execute(
+                Sql::new("UPDATE api_tokens SET last_used_at = $1 WHERE hash = $2")
+                    .bind(now_ms)
+                    .bind(hash),
+            )
+            .await?;
+        }
+        Ok(Some(token.name))
+    }
+}
