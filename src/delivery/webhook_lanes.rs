@@ -18,7 +18,7 @@ use super::webhook::{self, TIMEOUT};
 use super::webhook_address::host_of;
 use super::worker::{Hooks, Worker};
 use crate::domain::subscriber::SubscriberState;
-use crate::store::{ClaimedDelivery, DeliveryKind};
+use crate::store::{Claimed, ClaimedDelivery, News};
 
 /// POSTs in flight at once, over all lanes (each holds a connection).
 const IN_FLIGHT: usize = 64;
@@ -139,9 +139,9 @@ enum Next {
 
 /// The lane a delivery belongs to.
 fn lane_of(delivery: &ClaimedDelivery) -> String {
-    match &delivery.recipient {
-        Some(recipient) => recipient.subscriber_id.clone(),
-        None => format!("delivery:{}", delivery.id),
+    match &delivery.what {
+        Claimed::Webhook { recipient, .. } => recipient.subscriber_id.clone(),
+        _ => format!("delivery:{}", delivery.id),
     }
 }
 
@@ -254,7 +254,7 @@ impl Worker {
             // order), to the next claim.
             return Ok(Next::Stop);
         }
-        let Some(recipient) = &delivery.recipient else {
+        let Claimed::Webhook { recipient, .. } = &delivery.what else {
             self.store
                 .mark_failed(delivery.id, "the subscriber is missing", None)
                 .await?;
@@ -320,10 +320,9 @@ impl Worker {
             permanent: true,
             message: message.to_string(),
         };
-        let recipient = delivery
-            .recipient
-            .as_ref()
-            .ok_or_else(|| permanent("the subscriber is missing"))?;
+        let Claimed::Webhook { recipient, news } = &delivery.what else {
+            return Err(permanent("the subscriber is missing"));
+        };
         if recipient.state != SubscriberState::Confirmed {
             return Ok(());
         }
@@ -331,10 +330,10 @@ impl Worker {
             .secret
             .as_deref()
             .ok_or_else(|| permanent("the webhook has no signing secret"))?;
-        let payload = match (delivery.kind, &delivery.entry) {
-            (DeliveryKind::Entry, Some(entry)) => hooks.entries.get(&entry.id),
-            (DeliveryKind::Component, _) => hooks.components.get(&delivery.id),
-            _ => None,
+        let payload = match news {
+            News::Entry(entry) => hooks.entries.get(&entry.id),
+            News::Component(_) => hooks.components.get(&delivery.id),
+            News::Confirmation { .. } => None,
         }
         .ok_or_else(|| permanent("there is nothing to send to a webhook"))?;
         let body = webhook::body(

@@ -13,9 +13,9 @@ use super::mailer::{Mailer, SendError};
 use super::webhook::{self, Webhooks};
 use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
-use crate::domain::subscriber::{Channel, SubscriberState};
+use crate::domain::subscriber::SubscriberState;
 use crate::statuspage::Ctx;
-use crate::store::{ClaimedDelivery, DeliveryKind, Store};
+use crate::store::{Claimed, ClaimedDelivery, News, Store};
 
 /// The default lease (config `delivery_lease`): how long a claimed batch is
 /// ours; after that another worker may take it.
@@ -202,7 +202,7 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let (hooks, claimed): (Vec<_>, Vec<_>) = claimed
             .into_iter()
-            .partition(|d| d.channel == Channel::Webhook);
+            .partition(|d| matches!(d.what, Claimed::Webhook { .. }));
         if !hooks.is_empty() {
             let payloads = Arc::new(self.prepare_webhooks(&hooks).await?);
             let jobs = hooks
@@ -222,8 +222,10 @@ impl Worker {
         // mail; webhooks have their payloads below).
         let mut prepared: HashMap<String, EntryMail> = HashMap::new();
         for delivery in &claimed {
-            if let (DeliveryKind::Entry, Some(entry), Channel::Email) =
-                (delivery.kind, &delivery.entry, delivery.channel)
+            if let Claimed::Mail {
+                news: News::Entry(entry),
+                ..
+            } = &delivery.what
             {
                 if !prepared.contains_key(&entry.id) {
                     prepared.insert(entry.id.clone(), EntryMail::new(&self.settings, entry));
@@ -243,10 +245,10 @@ impl Worker {
             let mut busy = self.stragglers.lock();
             busy.behind.retain(|_, until| *until > now);
             for delivery in claimed {
-                let recipient = match (&delivery.recipient, &delivery.staff_mail) {
-                    (Some(r), _) => r.subscriber_id.clone(),
-                    (None, Some(mail)) => format!("staff:{}", mail.to),
-                    (None, None) => format!("delivery:{}", delivery.id),
+                let recipient = match &delivery.what {
+                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.clone(),
+                    Claimed::Staff(mail) => format!("staff:{}", mail.to),
+                    _ => format!("delivery:{}", delivery.id),
                 };
                 let wait = if busy.sending.contains(&recipient) {
                     Some(now + BUSY_WAIT)
@@ -450,13 +452,16 @@ impl Worker {
         );
         let page = webhook::page(&ctx, &open);
         for delivery in webhooks {
-            match (delivery.kind, &delivery.entry, &delivery.component_notice) {
-                (DeliveryKind::Entry, Some(entry), _) if !hooks.entries.contains_key(&entry.id) => {
+            let Claimed::Webhook { news, .. } = &delivery.what else {
+                continue;
+            };
+            match news {
+                News::Entry(entry) if !hooks.entries.contains_key(&entry.id) => {
                     let record = self.store.get_incident(&entry.incident_id).await?;
                     let payload = webhook::entry_payload(&ctx, &page, &record, entry);
                     hooks.entries.insert(entry.id.clone(), payload);
                 }
-                (DeliveryKind::Component, _, Some(notice)) => {
+                News::Component(notice) => {
                     let component = components.iter().find(|c| c.id == notice.component_id);
                     let payload = webhook::component_payload(&page, notice, component);
                     hooks.components.insert(delivery.id, payload);
@@ -490,23 +495,20 @@ impl Worker {
             permanent: true,
             message: message.to_string(),
         };
-        if delivery.kind == DeliveryKind::Reminder {
-            let mail = delivery
-                .staff_mail
-                .as_ref()
-                .ok_or_else(|| permanent("the reminder has no content"))?;
-            let to: Mailbox = mail
-                .to
-                .parse()
-                .map_err(|_| permanent("the owner's address is not a valid mailbox"))?;
-            let message = email::staff_mail(&self.settings, mail, delivery.id, to)
-                .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-            return self.mailer.send(lane, &message).await;
-        }
-        let subscriber = delivery
-            .recipient
-            .as_ref()
-            .ok_or_else(|| permanent("the subscriber is missing"))?;
+        let (subscriber, news) = match &delivery.what {
+            Claimed::Mail { recipient, news } => (recipient, news),
+            Claimed::Staff(mail) => {
+                let to: Mailbox = mail
+                    .to
+                    .parse()
+                    .map_err(|_| permanent("the owner's address is not a valid mailbox"))?;
+                let message = email::staff_mail(&self.settings, mail, delivery.id, to)
+                    .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
+                return self.mailer.send(lane, &message).await;
+            }
+            Claimed::Unsendable(why) => return Err(permanent(why)),
+            Claimed::Webhook { .. } => return Err(permanent("a webhook is not sent as mail")),
+        };
         let to = Mailbox::new(
             None,
             subscriber
@@ -514,42 +516,32 @@ impl Worker {
                 .parse::<Address>()
                 .map_err(|_| permanent("the stored address is not a valid mailbox"))?,
         );
-        let message = match delivery.kind {
-            DeliveryKind::Entry => {
+        let message = match news {
+            News::Entry(entry) => {
                 if subscriber.state != SubscriberState::Confirmed {
                     // Unsubscribed after the entry was posted: nothing to send.
                     return Ok(());
                 }
-                let mail = delivery
-                    .entry
-                    .as_ref()
-                    .and_then(|entry| prepared.mails.get(&entry.id))
+                let mail = (prepared.mails.get(&entry.id))
                     .ok_or_else(|| permanent("the entry is missing"))?;
                 mail.to(&self.settings, &subscriber.subscriber_id, to)
             }
-            DeliveryKind::Confirmation => {
+            News::Confirmation { link_made_at } => {
                 if subscriber.state != SubscriberState::Pending {
                     return Ok(());
                 }
-                let sent_at = delivery
-                    .confirm_sent_at
-                    .ok_or_else(|| permanent("the confirmation link's time is missing"))?;
                 email::confirmation_mail(
                     &self.settings,
                     &subscriber.subscriber_id,
-                    sent_at,
+                    *link_made_at,
                     delivery.id,
                     to,
                 )
             }
-            DeliveryKind::Component => {
+            News::Component(notice) => {
                 if subscriber.state != SubscriberState::Confirmed {
                     return Ok(());
                 }
-                let notice = delivery
-                    .component_notice
-                    .as_ref()
-                    .ok_or_else(|| permanent("the component change is missing"))?;
                 email::component_mail(
                     &self.settings,
                     notice,
@@ -558,7 +550,6 @@ impl Worker {
                     to,
                 )
             }
-            DeliveryKind::Reminder => unreachable!("handled above"),
         }
         .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
         self.mailer.send(lane, &message).await

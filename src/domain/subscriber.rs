@@ -164,12 +164,37 @@ impl Subscriber {
         self.last_error = None;
     }
 
+    /// Makes `change` at `now`, or refuses it.
+    pub fn apply(&mut self, change: &SubscriberChange, now: Timestamp) -> Result<(), DomainError> {
+        match change {
+            SubscriberChange::Confirm { link_sent_at } => self.confirm(*link_sent_at, now)?,
+            SubscriberChange::Unsubscribe => self.unsubscribe(now),
+            SubscriberChange::Components(chosen) => self.components = chosen.clone(),
+            SubscriberChange::Enable => self.enable(),
+        }
+        Ok(())
+    }
+
     /// Whether news about these components is for this subscriber.
     pub fn wants(&self, affected: &[String]) -> bool {
         self.components.is_empty()
             || affected.is_empty()
             || self.components.iter().any(|c| affected.contains(c))
     }
+}
+
+/// A change to a subscriber, made by the store in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubscriberChange {
+    /// The confirmation link, made at `link_sent_at`, was used.
+    Confirm {
+        link_sent_at: Timestamp,
+    },
+    Unsubscribe,
+    /// Another choice of components (empty: all).
+    Components(Vec<String>),
+    /// Staff re-enable a quarantined webhook.
+    Enable,
 }
 
 /// Whether a webhook whose every try has failed since `failing_since` is
@@ -205,6 +230,23 @@ mod tests {
         s.confirm(sent, t("2026-03-11T09:00:00Z")).unwrap();
         assert_eq!(s.state, SubscriberState::Confirmed);
         assert_eq!(s.address, "ops@example.test");
+    }
+
+    #[test]
+    fn a_change_is_made_by_the_rule_of_its_kind() {
+        let sent = t("2026-03-04T09:00:00Z");
+        let mut s = pending();
+        let late = SubscriberChange::Confirm { link_sent_at: sent };
+        assert!(s.clone().apply(&late, t("2026-03-12T09:00:00Z")).is_err());
+        s.apply(&late, t("2026-03-05T09:00:00Z")).unwrap();
+        assert_eq!(s.state, SubscriberState::Confirmed);
+        s.apply(&SubscriberChange::Components(vec![]), sent)
+            .unwrap();
+        assert!(s.components.is_empty());
+        s.apply(&SubscriberChange::Unsubscribe, t("2026-03-06T09:00:00Z"))
+            .unwrap();
+        assert_eq!(s.state, SubscriberState::Unsubscribed);
+        assert!(s.apply(&late, t("2026-03-06T10:00:00Z")).is_err());
     }
 
     #[test]

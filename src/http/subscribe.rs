@@ -27,7 +27,10 @@ use super::{public::page_context, status_page, AppState};
 use crate::clock::Clock;
 use crate::config::Rate;
 use crate::delivery::email::{CONFIRM, MANAGE, UNSUBSCRIBE};
-use crate::domain::{subscriber::Subscriber, Email};
+use crate::domain::{
+    subscriber::{Subscriber, SubscriberChange},
+    Email,
+};
 use crate::ids::new_id;
 use crate::store::{Actor, StoreError};
 use crate::views::subscribe as view;
@@ -339,7 +342,14 @@ async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>)
     let now = state.clock.now();
     let result = state
         .store
-        .change_subscriber(id, &public_actor(), now, &|s| s.confirm(sent_at, now))
+        .change_subscriber(
+            id,
+            &public_actor(),
+            now,
+            &SubscriberChange::Confirm {
+                link_sent_at: sent_at,
+            },
+        )
         .await;
     let ctx = page_context(&state);
     match result {
@@ -388,10 +398,7 @@ async fn unsubscribe(State(state): State<AppState>, Query(query): Query<TokenQue
     let now = state.clock.now();
     let result = state
         .store
-        .change_subscriber(&id, &public_actor(), now, &|s| {
-            s.unsubscribe(now);
-            Ok(())
-        })
+        .change_subscriber(&id, &public_actor(), now, &SubscriberChange::Unsubscribe)
         .await;
     match result {
         Ok(subscriber) => view::notice(
@@ -447,10 +454,12 @@ async fn save_choice(
     let now = state.clock.now();
     let result = state
         .store
-        .change_subscriber(&id, &public_actor(), now, &|s| {
-            s.components = chosen.clone();
-            Ok(())
-        })
+        .change_subscriber(
+            &id,
+            &public_actor(),
+            now,
+            &SubscriberChange::Components(chosen),
+        )
         .await;
     let components = match state.store.list_components().await {
         Ok(c) => c,

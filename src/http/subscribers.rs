@@ -14,7 +14,10 @@ use super::{
     AppState, List,
 };
 use crate::delivery::{webhook, webhook_address};
-use crate::domain::{subscriber::Subscriber, Email, WebhookUrl};
+use crate::domain::{
+    subscriber::{Subscriber, SubscriberChange},
+    Email, WebhookUrl,
+};
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
 
@@ -158,10 +161,7 @@ async fn remove(
     let now = state.clock.now();
     let subscriber = state
         .store
-        .change_subscriber(&id, &actor, now, &|s| {
-            s.unsubscribe(now);
-            Ok(())
-        })
+        .change_subscriber(&id, &actor, now, &SubscriberChange::Unsubscribe)
         .await
         .map_err(|e| not_found(e, "subscriber", &id))?;
     Ok(Json(subscriber))
@@ -177,10 +177,7 @@ async fn enable(
     let now = state.clock.now();
     let subscriber = state
         .store
-        .change_subscriber(&id, &actor, now, &|s| {
-            s.enable();
-            Ok(())
-        })
+        .change_subscriber(&id, &actor, now, &SubscriberChange::Enable)
         .await
         .map_err(|e| not_found(e, "subscriber", &id))?;
     Ok(Json(subscriber))

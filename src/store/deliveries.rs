@@ -12,8 +12,10 @@ use super::entries::entry;
 use super::fanout::{expand, next_fanout};
 use super::query::{placeholders, Conn, Sql};
 use super::stored::{from_ms, from_opt_ms, ms, parse_enum};
-use super::{ClaimedDelivery, DeliveryKind, Recipient, Result, StaffMail, StoreError};
-use crate::domain::subscriber::SubscriberState;
+use super::{
+    Claimed, ClaimedDelivery, DeliveryKind, News, Recipient, Result, StaffMail, StoreError,
+};
+use crate::domain::subscriber::{Channel, SubscriberState};
 use crate::domain::Entry;
 
 #[async_trait]
@@ -356,16 +358,20 @@ async fn entries<C: Conn>(
 }
 
 /// Step 5: what the worker needs of one delivery, from what was read.
+/// Fresh rows of a fan-out are mail to a subscriber confirmed a moment ago.
 fn claimed_delivery(
     row: DeliveryRow,
     fresh: bool,
     recipients: &Recipients,
     entries: &HashMap<String, Arc<Entry>>,
 ) -> Result<ClaimedDelivery> {
-    let (recipient, confirm_sent_at) = match (fresh, row.subscriber_id) {
+    let kind: DeliveryKind = parse_enum(&row.kind)?;
+    let channel: Channel = parse_enum(&row.channel)?;
+    let (id, attempts) = (row.id, row.attempts);
+    let recipient = match (fresh, row.subscriber_id) {
         (true, Some(subscriber_id)) => {
             let address = row.address.ok_or_else(|| {
-                StoreError::Other(anyhow::anyhow!("delivery {} has no address", row.id))
+                StoreError::Other(anyhow::anyhow!("delivery {id} has no address"))
             })?;
             let recipient = Recipient {
                 subscriber_id,
@@ -374,32 +380,42 @@ fn claimed_delivery(
                 secret: None,
                 quarantined_at: None,
             };
-            (Some(recipient), None)
+            Some((recipient, None))
         }
-        (false, Some(id)) => match recipients.get(&id) {
-            Some((recipient, link_made_at)) => (Some(recipient.clone()), Some(*link_made_at)),
-            None => (None, None),
-        },
-        (_, None) => (None, None),
+        (false, Some(subscriber_id)) => (recipients.get(&subscriber_id))
+            .map(|(recipient, link_made_at)| (recipient.clone(), Some(*link_made_at))),
+        (_, None) => None,
     };
-    let kind: DeliveryKind = parse_enum(&row.kind)?;
-    let (mut staff_mail, mut component_notice) = (None, None);
-    match (kind, row.payload) {
-        (DeliveryKind::Reminder, Some(p)) => staff_mail = Some(serde_json::from_str(&p)?),
-        (DeliveryKind::Component, Some(p)) => component_notice = Some(serde_json::from_str(&p)?),
-        _ => {}
-    }
-    Ok(ClaimedDelivery {
-        id: row.id,
-        kind,
-        component_notice,
-        attempts: row.attempts,
-        channel: parse_enum(&row.channel)?,
-        recipient,
-        staff_mail,
-        confirm_sent_at,
-        entry: row.entry_id.and_then(|id| entries.get(&id).cloned()),
-    })
+    let news = match (kind, row.payload) {
+        (DeliveryKind::Reminder, payload) => {
+            let what = match payload {
+                Some(p) => Claimed::Staff(serde_json::from_str(&p)?),
+                None => Claimed::Unsendable("the reminder has no content"),
+            };
+            return Ok(ClaimedDelivery { id, attempts, what });
+        }
+        (DeliveryKind::Entry, _) => (row.entry_id)
+            .and_then(|id| entries.get(&id).cloned())
+            .map(News::Entry)
+            .ok_or("the entry is missing"),
+        (DeliveryKind::Component, Some(p)) => Ok(News::Component(serde_json::from_str(&p)?)),
+        (DeliveryKind::Component, None) => Err("the component change is missing"),
+        (DeliveryKind::Confirmation, _) => match &recipient {
+            Some((_, Some(link_made_at))) => Ok(News::Confirmation {
+                link_made_at: *link_made_at,
+            }),
+            _ => Err("the confirmation link's time is missing"),
+        },
+    };
+    let what = match (recipient, news) {
+        (None, _) => Claimed::Unsendable("the subscriber is missing"),
+        (Some(_), Err(why)) => Claimed::Unsendable(why),
+        (Some((recipient, _)), Ok(news)) => match channel {
+            Channel::Email => Claimed::Mail { recipient, news },
+            Channel::Webhook => Claimed::Webhook { recipient, news },
+        },
+    };
+    Ok(ClaimedDelivery { id, attempts, what })
 }
 
 /// A failed attempt, in the caller's transaction: `failed` (retried at

@@ -36,8 +36,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::domain::{
-    subscriber::{Channel, Subscriber, SubscriberState},
-    ComponentStatus, DomainError, Entry, Incident, Kind,
+    subscriber::SubscriberState, ComponentStatus, DomainError, Entry, Incident, Kind,
 };
 
 pub use crate::domain::component::ComponentEdit;
@@ -241,22 +240,38 @@ pub struct ComponentNotice {
     pub at: Timestamp,
 }
 
-/// A delivery the worker has leased, with what it needs to render it.
+/// A delivery the worker has leased, with what it needs to send it.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub id: i64,
-    pub kind: DeliveryKind,
+    /// Tries so far, this one included.
     pub attempts: i64,
-    pub channel: Channel,
-    /// `None` for mail to staff.
-    pub recipient: Option<Recipient>,
-    /// Where mail to staff goes, and what it says.
-    pub staff_mail: Option<StaffMail>,
-    pub component_notice: Option<ComponentNotice>,
-    /// When the subscriber's confirmation link was made (confirmations).
-    pub confirm_sent_at: Option<Timestamp>,
-    /// Shared by every delivery of the entry in the batch.
-    pub entry: Option<Arc<Entry>>,
+    pub what: Claimed,
+}
+
+/// What a claimed delivery is, by kind.
+#[derive(Debug, Clone)]
+pub enum Claimed {
+    /// A mail to a subscriber.
+    Mail { recipient: Recipient, news: News },
+    /// A call of a subscriber's webhook.
+    Webhook { recipient: Recipient, news: News },
+    /// A mail to a member of staff (an owner reminder), written when queued.
+    Staff(StaffMail),
+    /// What it needs is gone (its subscriber, its content): it is given up
+    /// with this reason.
+    Unsendable(&'static str),
+}
+
+/// What a subscriber is told.
+#[derive(Debug, Clone)]
+pub enum News {
+    /// An entry, shared by every delivery of it in the batch.
+    Entry(Arc<Entry>),
+    /// The confirmation link, valid from when it was made.
+    Confirmation { link_made_at: Timestamp },
+    /// A component's status changed by staff.
+    Component(ComponentNotice),
 }
 
 /// The subscriber a delivery goes to, as the claim found them.
@@ -351,9 +366,6 @@ pub struct AffectedReports {
 }
 
 pub type StaffMailFn<'a> = dyn Fn(&Incident, i64) -> StaffMail + Send + Sync + 'a;
-
-pub type SubscriberFn<'a> =
-    dyn Fn(&mut Subscriber) -> std::result::Result<(), DomainError> + Send + Sync + 'a;
 
 /// Every business operation of the store, by area; each owns its
 /// transaction. Implemented once for any `backend::Backend` (the files

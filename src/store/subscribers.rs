@@ -8,8 +8,8 @@ use super::backend::{Backend, ConnOf};
 use super::components::require_component;
 use super::query::{Conn, Sql};
 use super::stored::{enum_text, from_ms, from_opt_ms, ms, parse_enum};
-use super::{Actor, Result, StoreError, SubscribeOutcome, SubscriberFn};
-use crate::domain::subscriber::{Subscriber, SubscriberState};
+use super::{Actor, Result, StoreError, SubscribeOutcome};
+use crate::domain::subscriber::{Subscriber, SubscriberChange, SubscriberState};
 
 #[async_trait]
 pub trait SubscriberStore: Send + Sync {
@@ -30,13 +30,14 @@ pub trait SubscriberStore: Send + Sync {
     ) -> Result<()>;
     async fn get_subscriber(&self, id: &str) -> Result<Subscriber>;
     async fn list_subscribers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Subscriber>>;
-    /// Changes a subscriber through a domain rule, in one transaction.
+    /// Changes a subscriber by the domain's rule for `change`
+    /// (`Subscriber::apply`), in one transaction.
     async fn change_subscriber(
         &self,
         id: &str,
         actor: &Actor,
         now: jiff::Timestamp,
-        change: &SubscriberFn<'_>,
+        change: &SubscriberChange,
     ) -> Result<Subscriber>;
 }
 
@@ -189,13 +190,13 @@ impl<B: Backend> SubscriberStore for B {
         Ok(subscribers)
     }
 
-    #[tracing::instrument(skip(self, actor, now, change))]
+    #[tracing::instrument(skip(self, actor, now))]
     async fn change_subscriber(
         &self,
         id: &str,
         actor: &Actor,
         now: jiff::Timestamp,
-        change: &SubscriberFn<'_>,
+        change: &SubscriberChange,
     ) -> Result<Subscriber> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
@@ -210,7 +211,7 @@ impl<B: Backend> SubscriberStore for B {
             .await?;
         let before = with_components(conn, row).await?;
         let mut after = before.clone();
-        change(&mut after)?;
+        after.apply(change, now)?;
         if after != before {
             write_subscriber(conn, &after, false).await?;
             let detail = serde_json::json!({"state": after.state, "components": after.components});
