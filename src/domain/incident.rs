@@ -2,385 +2,37 @@
 //! only ways to make an entry, and every rule of DESIGN.md §1 about posting
 //! is checked here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use jiff::{SignedDuration, Timestamp};
-use serde::{Deserialize, Serialize};
+use jiff::Timestamp;
 
 use super::classify::{classify, EntryClass};
-use super::{Cause, ComponentStatus, DomainError, Message, Owner, Title};
+use super::{ComponentStatus, DomainError, Message};
 
-/// A promised next update may be at most this far ahead.
-pub const MAX_NEXT_UPDATE: SignedDuration = SignedDuration::from_hours(7 * 24);
-/// An ETA further ahead than this is not an estimate.
-pub const MAX_ETA: SignedDuration = SignedDuration::from_hours(365 * 24);
-/// The latest a follow-up may be promised: a month says "we will explain",
-/// a date years away says nothing.
-pub const MAX_FOLLOW_UP: SignedDuration = SignedDuration::from_hours(30 * 24);
+mod commands;
+mod state;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Incident,
-    Maintenance,
-}
+pub use commands::*;
+pub use state::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Impact {
-    None,
-    Minor,
-    Major,
-    Critical,
-}
-
-impl Impact {
-    pub fn rank(self) -> u8 {
-        self as u8
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Minor => "minor",
-            Self::Major => "major",
-            Self::Critical => "critical",
-        }
-    }
-    pub fn words(self) -> &'static str {
-        match self {
-            Self::None => "No impact",
-            Self::Minor => "Minor impact",
-            Self::Major => "Major impact",
-            Self::Critical => "Critical impact",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentStatus {
-    Investigating,
-    Identified,
-    Monitoring,
-    Resolved,
-}
-
-impl IncidentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Investigating => "investigating",
-            Self::Identified => "identified",
-            Self::Monitoring => "monitoring",
-            Self::Resolved => "resolved",
-        }
-    }
-    pub fn words(self) -> &'static str {
-        match self {
-            Self::Investigating => "Investigating",
-            Self::Identified => "Identified",
-            Self::Monitoring => "Monitoring",
-            Self::Resolved => "Resolved",
-        }
-    }
-}
-
-/// The state of an incident after an entry: what the page shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IncidentState {
-    pub title: Title,
-    pub impact: Impact,
-    pub status: IncidentStatus,
-    pub owner: Owner,
-    /// `None`: not yet known.
-    pub cause: Option<Cause>,
-    /// `None`: no ETA yet.
-    pub eta: Option<Timestamp>,
-    /// `None` only once resolved.
-    pub next_update_at: Option<Timestamp>,
-    pub started_at: Timestamp,
-    pub resolved_at: Option<Timestamp>,
-    pub follow_up_at: Option<Timestamp>,
-    /// Affected components and the status this incident gives them.
-    pub components: BTreeMap<String, ComponentStatus>,
-    /// The broken promise (its time) that Candor has already said is late.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overdue_noticed: Option<Timestamp>,
-    /// When the follow-up (postmortem) promised on resolving was posted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub follow_up_posted_at: Option<Timestamp>,
-}
-
-/// One change of ETA, kept forever.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EtaChange {
-    pub eta: Option<Timestamp>,
-    pub changed_at: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComponentChange {
-    pub id: String,
-    pub name: String,
-    pub old_status: ComponentStatus,
-    pub new_status: ComponentStatus,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
-    pub id: String,
-    pub kind: Kind,
-    pub state: IncidentState,
-    pub eta_history: Vec<EtaChange>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    /// Sequence number of the newest entry.
-    pub last_seq: i64,
-}
-
-/// A field's value before and after an entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change<T> {
-    pub from: T,
-    pub to: T,
-}
-
-/// What an entry changed, field by field (components are in `Entry::components`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Diff {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<Change<IncidentStatus>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub impact: Option<Change<Impact>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<Change<Title>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<Change<Owner>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Change<Option<Cause>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub eta: Option<Change<Option<Timestamp>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_update_at: Option<Change<Option<Timestamp>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<Change<Timestamp>>,
-}
-
-fn change<T: PartialEq + Clone>(from: &T, to: &T) -> Option<Change<T>> {
-    (from != to).then(|| Change {
-        from: from.clone(),
-        to: to.clone(),
-    })
-}
-
-impl Diff {
-    pub fn between(before: &IncidentState, after: &IncidentState) -> Diff {
-        Diff {
-            status: change(&before.status, &after.status),
-            impact: change(&before.impact, &after.impact),
-            title: change(&before.title, &after.title),
-            owner: change(&before.owner, &after.owner),
-            cause: change(&before.cause, &after.cause),
-            eta: change(&before.eta, &after.eta),
-            next_update_at: change(&before.next_update_at, &after.next_update_at),
-            started_at: change(&before.started_at, &after.started_at),
-        }
-    }
-}
-
-/// One timeline item. Never changed once written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
-    pub id: String,
-    pub incident_id: String,
-    pub seq: i64,
-    pub classes: Vec<EntryClass>,
-    pub author: String,
-    pub posted_at: Timestamp,
-    pub message: Message,
-    /// The incident's state right after this entry.
-    pub state: IncidentState,
-    /// What this entry changed against the state before it.
-    pub diff: Diff,
-    /// Components whose public status this entry changed.
-    pub components: Vec<ComponentChange>,
-    pub corrects: Option<String>,
-    pub system: bool,
-}
-
-/// A promise made to users that Candor watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Promise {
-    /// The next update: due at the promised time (owner reminded).
-    NextUpdate,
-    /// Still not kept after the grace period: the system entry.
-    OverdueNotice,
-    /// The ETA: reminder to set a new one or withdraw it.
-    Eta,
-    /// The follow-up after resolving.
-    FollowUp,
-}
-
-/// When the next update will come, as the client said it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NextUpdate {
-    At(Timestamp),
-    InMinutes(i64),
-}
-
-impl NextUpdate {
-    /// The absolute time, checked: in the future and at most 7 days ahead.
-    pub fn resolve(self, now: Timestamp) -> Result<Timestamp, DomainError> {
-        let field = "next_update_at";
-        let at = match self {
-            NextUpdate::At(at) => at,
-            NextUpdate::InMinutes(minutes) => {
-                if minutes < 1 || minutes > MAX_NEXT_UPDATE.as_mins() {
-                    return Err(DomainError::new(
-                        field,
-                        "next_update_in must be between 1 and 10080 minutes (7 days)",
-                    ));
-                }
-                now + SignedDuration::from_mins(minutes)
-            }
-        };
-        if at <= now {
-            return Err(DomainError::new(field, "must be in the future"));
-        }
-        if at.duration_since(now) > MAX_NEXT_UPDATE {
-            return Err(DomainError::new(
-                field,
-                "must be at most 7 days ahead: promise an update people can rely on",
-            ));
-        }
-        Ok(at)
-    }
-}
-
-/// A field that an update may leave alone, clear, or set.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Patch<T> {
-    #[default]
-    Keep,
-    Clear,
-    Set(T),
-}
-
-/// Absent (via `#[serde(default)]`) keeps, `null` clears, a value sets.
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(match Option::<T>::deserialize(deserializer)? {
-            None => Patch::Clear,
-            Some(value) => Patch::Set(value),
-        })
-    }
-}
-
-impl<T: Clone> Patch<T> {
-    fn apply_to(&self, current: &Option<T>) -> Option<T> {
-        match self {
-            Patch::Keep => current.clone(),
-            Patch::Clear => None,
-            Patch::Set(value) => Some(value.clone()),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct OpenIncident {
-    pub title: Title,
-    pub impact: Impact,
-    pub status: IncidentStatus,
-    pub owner: Owner,
-    pub cause: Option<Cause>,
-    pub eta: Option<Timestamp>,
-    pub next_update: Option<NextUpdate>,
-    pub components: BTreeMap<String, ComponentStatus>,
-    pub message: Message,
-    pub started_at: Option<Timestamp>,
-}
-
-#[derive(Debug, Clone)]
-pub struct PostUpdate {
-    pub status: Option<IncidentStatus>,
-    pub impact: Option<Impact>,
-    pub title: Option<Title>,
-    pub owner: Option<Owner>,
-    pub cause: Patch<Cause>,
-    pub eta: Patch<Timestamp>,
-    pub next_update: Option<NextUpdate>,
-    pub components: BTreeMap<String, ComponentStatus>,
-    pub message: Message,
-    pub follow_up_at: Option<Timestamp>,
-}
-
-/// A correction names the entry it corrects and may fix what was said wrongly.
-#[derive(Debug, Clone)]
-pub struct PostCorrection {
-    pub corrects: String,
-    pub message: Message,
-    pub title: Option<Title>,
-    pub impact: Option<Impact>,
-    pub cause: Patch<Cause>,
-    pub started_at: Option<Timestamp>,
-}
-
-/// The follow-up after resolving: what happened and what will change.
-#[derive(Debug, Clone)]
-pub struct PostPostmortem {
-    pub message: Message,
-}
-
-#[derive(Debug, Clone)]
-pub enum Command {
-    Update(PostUpdate),
-    Correction(PostCorrection),
-    Postmortem(PostPostmortem),
-}
-
-/// Facts from outside the incident that a command needs: passed in, never read.
-pub struct Context<'a> {
-    pub now: Timestamp,
-    pub author: &'a str,
-    pub entry_id: String,
-    /// Every component: id → (name, current public status).
-    pub components: &'a BTreeMap<String, (String, ComponentStatus)>,
-    /// Ids of the incident's entries, for corrections.
-    pub entry_ids: &'a BTreeSet<String>,
-    /// Per component, the worst status another open incident gives it: what
-    /// a component goes back to when this incident resolves.
-    pub held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
-    pub follow_up_after: SignedDuration,
-}
-
-/// What a write knows before it reads anything: when it happens, who
-/// writes, the id its entry will have, and how long until a follow-up.
-#[derive(Debug, Clone)]
-pub struct Write {
-    pub now: Timestamp,
-    pub author: String,
-    pub entry_id: String,
-    pub follow_up_after: SignedDuration,
-}
-
-impl Write {
-    /// The context of the write, once the store has read what it needs.
-    pub fn context<'a>(
-        &'a self,
-        components: &'a BTreeMap<String, (String, ComponentStatus)>,
-        entry_ids: &'a BTreeSet<String>,
-        held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
-    ) -> Context<'a> {
-        Context {
-            now: self.now,
-            author: &self.author,
-            entry_id: self.entry_id.clone(),
-            components,
-            entry_ids,
-            held_elsewhere,
-            follow_up_after: self.follow_up_after,
-        }
+/// When the next update is due after an update: required unless it
+/// resolves, refused when it does.
+fn next_update_after(
+    resolving: bool,
+    next: Option<NextUpdate>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, DomainError> {
+    match (resolving, next) {
+        (true, None) => Ok(None),
+        (true, Some(_)) => Err(DomainError::new(
+            "next_update_at",
+            "a resolved incident has no next update; the follow-up is set with follow_up_at",
+        )),
+        (false, None) => Err(DomainError::new(
+            "next_update_at",
+            "say when the next update will come (next_update_at or next_update_in)",
+        )),
+        (false, Some(next)) => Ok(Some(next.resolve(now)?)),
     }
 }
 
@@ -555,24 +207,7 @@ impl Incident {
         let status = cmd.status.unwrap_or(before.status);
         let resolving = status == IncidentStatus::Resolved;
         let was_resolved = before.status == IncidentStatus::Resolved;
-
-        let next_update_at = if resolving {
-            if cmd.next_update.is_some() {
-                return Err(DomainError::new(
-                    "next_update_at",
-                    "a resolved incident has no next update; the follow-up is set with follow_up_at",
-                ));
-            }
-            None
-        } else {
-            let Some(next) = cmd.next_update else {
-                return Err(DomainError::new(
-                    "next_update_at",
-                    "say when the next update will come (next_update_at or next_update_in)",
-                ));
-            };
-            Some(next.resolve(now)?)
-        };
+        let next_update_at = next_update_after(resolving, cmd.next_update, now)?;
 
         let eta = cmd.eta.apply_to(&before.eta);
         if let Patch::Set(new) = cmd.eta {
@@ -581,51 +216,12 @@ impl Incident {
             }
         }
 
-        let mut wanted = cmd.components.clone();
-        if resolving && !was_resolved {
-            // Resolved means working again, unless staff say otherwise or
-            // another open incident still holds the component down.
-            for id in before.components.keys() {
-                let back_to = ctx
-                    .held_elsewhere
-                    .get(id)
-                    .copied()
-                    .unwrap_or(ComponentStatus::Operational);
-                wanted.entry(id.clone()).or_insert(back_to);
-            }
-        }
+        let wanted = self.wanted_components(&cmd.components, resolving && !was_resolved, ctx);
         let components = component_changes(&wanted, ctx)?;
         let mut affected = before.components.clone();
         affected.extend(wanted);
-
-        let (resolved_at, follow_up_at) = match (was_resolved, resolving) {
-            (false, true) => {
-                let follow_up = match cmd.follow_up_at {
-                    Some(at) if at <= now => {
-                        return Err(DomainError::new("follow_up_at", "must be in the future"))
-                    }
-                    Some(at) if at.duration_since(now) > MAX_FOLLOW_UP => {
-                        return Err(DomainError::new(
-                            "follow_up_at",
-                            "must be at most 30 days ahead",
-                        ))
-                    }
-                    Some(at) => at,
-                    None => now + ctx.follow_up_after,
-                };
-                (Some(now), Some(follow_up))
-            }
-            (true, true) => (before.resolved_at, before.follow_up_at),
-            (_, false) => {
-                if cmd.follow_up_at.is_some() {
-                    return Err(DomainError::new(
-                        "follow_up_at",
-                        "only a resolving update sets the follow-up time",
-                    ));
-                }
-                (None, None)
-            }
-        };
+        let (resolved_at, follow_up_at) =
+            self.resolution(was_resolved, resolving, cmd.follow_up_at, ctx)?;
 
         let state = IncidentState {
             title: cmd.title.unwrap_or_else(|| before.title.clone()),
@@ -648,6 +244,65 @@ impl Incident {
         };
         let classes = classify(Some(before), &state, &components);
         Ok(self.next(state, classes, components, cmd.message, None, ctx))
+    }
+
+    /// The components an update sets: those it names and, when it
+    /// resolves, the others back to working (or to what another open
+    /// incident still holds them at), unless staff say otherwise.
+    fn wanted_components(
+        &self,
+        named: &BTreeMap<String, ComponentStatus>,
+        resolves: bool,
+        ctx: &Context<'_>,
+    ) -> BTreeMap<String, ComponentStatus> {
+        let mut wanted = named.clone();
+        if resolves {
+            for id in self.state.components.keys() {
+                let back_to = ctx
+                    .held_elsewhere
+                    .get(id)
+                    .copied()
+                    .unwrap_or(ComponentStatus::Operational);
+                wanted.entry(id.clone()).or_insert(back_to);
+            }
+        }
+        wanted
+    }
+
+    /// When the incident was resolved and its follow-up is due, after an
+    /// update; only a resolving update may set the follow-up time.
+    fn resolution(
+        &self,
+        was_resolved: bool,
+        resolving: bool,
+        follow_up_at: Option<Timestamp>,
+        ctx: &Context<'_>,
+    ) -> Result<(Option<Timestamp>, Option<Timestamp>), DomainError> {
+        let now = ctx.now;
+        match (was_resolved, resolving) {
+            (false, true) => {
+                let follow_up = match follow_up_at {
+                    Some(at) if at <= now => {
+                        return Err(DomainError::new("follow_up_at", "must be in the future"))
+                    }
+                    Some(at) if at.duration_since(now) > MAX_FOLLOW_UP => {
+                        return Err(DomainError::new(
+                            "follow_up_at",
+                            "must be at most 30 days ahead",
+                        ))
+                    }
+                    Some(at) => at,
+                    None => now + ctx.follow_up_after,
+                };
+                Ok((Some(now), Some(follow_up)))
+            }
+            (true, true) => Ok((self.state.resolved_at, self.state.follow_up_at)),
+            (_, false) if follow_up_at.is_some() => Err(DomainError::new(
+                "follow_up_at",
+                "only a resolving update sets the follow-up time",
+            )),
+            (_, false) => Ok((None, None)),
+        }
     }
 
     fn correct(
