@@ -7,6 +7,7 @@ pub mod component;
 pub mod error;
 pub mod facts;
 pub mod incident;
+pub mod promises;
 pub mod subscriber;
 pub mod text;
 pub mod uptime;

@@ -345,18 +345,6 @@ pub struct Job {
     pub due_at: Timestamp,
 }
 
-/// What running a job does, all in one transaction.
-#[derive(Debug, Default)]
-pub struct JobEffects {
-    pub entry: Option<(Incident, Entry)>,
-    pub reminder: Option<StaffMail>,
-    /// Further work: (kind, promised time, due time).
-    pub then: Option<(crate::domain::incident::Promise, Timestamp, Timestamp)>,
-}
-
-pub type JobFn<'a> =
-    dyn Fn(&Incident, &Snapshot) -> std::result::Result<JobEffects, DomainError> + Send + Sync + 'a;
-
 /// "Still affected" reports on one incident.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AffectedReports {
