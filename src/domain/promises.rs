@@ -73,6 +73,29 @@ impl Incident {
     }
 }
 
+impl Incident {
+    /// The owner's mail when readers say the resolved incident still
+    /// affects them (`count` of them so far); `base_url` is where the
+    /// incident pages are.
+    pub fn still_affected_reminder(&self, count: i64, base_url: &str) -> OwnerReminder {
+        let people = if count == 1 {
+            "1 subscriber says".to_string()
+        } else {
+            format!("{count} subscribers say")
+        };
+        OwnerReminder {
+            subject: format!("[Still affected] {} — {people} it is not fixed", self.state.title),
+            text: format!(
+                "{name}, {people} they are still affected by \"{title}\", which was resolved.\n\n\
+                 Look again, and post an update (a new status reopens the incident):\n{base_url}/incidents/{id}\n",
+                name = self.state.owner.name,
+                title = self.state.title,
+                id = self.id,
+            ),
+        }
+    }
+}
+
 /// What every reminder to an incident's owner is made of.
 struct Reminder<'a> {
     incident: &'a Incident,

@@ -353,8 +353,6 @@ pub struct AffectedReports {
     pub unanswered: i64,
 }
 
-pub type StaffMailFn<'a> = dyn Fn(&Incident, i64) -> StaffMail + Send + Sync + 'a;
-
 /// Every business operation of the store, by area; each owns its
 /// transaction. Implemented once for any `backend::Backend` (the files
 /// named after the areas), held as `Arc<dyn Store>`.
