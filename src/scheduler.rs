@@ -1,18 +1,18 @@
 //! Kept promises (DESIGN.md §1.2, §1.3, §1.7): timed work from the database,
 //! claimed with a lease so it survives restarts and runs once across
-//! instances. What each promise does when its time comes is the domain's
-//! (`domain::promises`), decided inside the store's transaction.
+//! instances. At a promised update's time the owner is reminded; after the
+//! grace period Candor says so in a system entry that subscribers receive;
+//! a passed ETA and a due follow-up remind the owner too.
 
 use std::sync::Arc;
 
-use jiff::{tz::TimeZone, SignedDuration};
+use jiff::{tz::TimeZone, SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
-use crate::domain::incident::Write;
-use crate::domain::promises::PromiseSettings;
+use crate::domain::{facts::when, incident::Promise, Context, DomainError, Incident, Message};
 use crate::ids::new_id;
-use crate::store::Store;
+use crate::store::{Job, JobEffects, Snapshot, StaffMail, Store};
 
 const LEASE: SignedDuration = SignedDuration::from_mins(2);
 
@@ -49,20 +49,13 @@ impl Scheduler {
         let _pass = self.pass.lock().await;
         let now = self.clock.now();
         let jobs = self.store.claim_jobs(now, now + LEASE, 64).await?;
-        let settings = PromiseSettings {
-            grace: self.grace,
-            tz: self.tz.clone(),
-            base_url: self.base_url.clone(),
-        };
         for job in &jobs {
-            // Written by Candor, which promises no follow-up of its own.
-            let write = Write {
-                now,
-                author: "Candor".into(),
-                entry_id: new_id(),
-                follow_up_after: SignedDuration::ZERO,
-            };
-            let ran = self.store.run_job(job, &write, &settings).await?;
+            let ran = self
+                .store
+                .run_job(job, now, &|incident, snapshot| {
+                    Ok(self.effects(job, incident, snapshot, now))
+                })
+                .await?;
             if ran {
                 tracing::info!(job = job.id, kind = ?job.kind, incident = %job.incident_id, "timed work done");
             }
@@ -73,5 +66,124 @@ impl Scheduler {
             self.wake.notify_one();
         }
         Ok(jobs.len())
+    }
+
+    fn effects(
+        &self,
+        job: &Job,
+        incident: &Incident,
+        snapshot: &Snapshot,
+        now: Timestamp,
+    ) -> JobEffects {
+        let state = &incident.state;
+        let promised = job.ref_at;
+        let link = format!("{}/incidents/{}", self.base_url, incident.id);
+        let at = when(promised, now, &self.tz);
+        let owner = &state.owner;
+        let mail = |subject: String, text: String| StaffMail {
+            to: owner.email.to_string(),
+            subject,
+            text,
+        };
+        match job.kind {
+            Promise::NextUpdate => {
+                if !(incident.overdue(now) && state.next_update_at == Some(promised)) {
+                    return JobEffects::default();
+                }
+                let after = match self.grace {
+                    Some(grace) => format!(
+                        "If nothing is posted within {} min, Candor tells subscribers the update is late.",
+                        grace.as_mins()
+                    ),
+                    None => "Subscribers can see on the page that the update is late.".into(),
+                };
+                JobEffects {
+                    reminder: Some(mail(
+                        format!("[Update overdue] {} — promised for {at}", state.title),
+                        format!(
+                            "{name}, you promised the next update on \"{title}\" for {at}. It has not come.\n\n\
+                             Post an update now, even if nothing new is known: say so, and when you will say more.\n\
+                             {link}\n\n{after}\n",
+                            name = owner.name,
+                            title = state.title,
+                        ),
+                    )),
+                    then: self
+                        .grace
+                        .map(|grace| (Promise::OverdueNotice, promised, promised + grace)),
+                    entry: None,
+                }
+            }
+            Promise::OverdueNotice => {
+                let text = format!(
+                    "The update promised for {at} is late. {} has been reminded. \
+                     We will post here as soon as we have news.",
+                    owner.name
+                );
+                let ctx = Context {
+                    now,
+                    author: "Candor",
+                    entry_id: new_id(),
+                    components: &snapshot.components,
+                    entry_ids: &snapshot.entry_ids,
+                    held_elsewhere: &snapshot.held_elsewhere,
+                    follow_up_after: SignedDuration::ZERO,
+                };
+                let notice: Result<_, DomainError> = Message::parse(&text)
+                    .and_then(|message| incident.overdue_notice(promised, message, &ctx));
+                match notice {
+                    Ok(entry) => JobEffects {
+                        entry: Some(entry),
+                        reminder: Some(mail(
+                            format!("[Still overdue] {} — subscribers have been told", state.title),
+                            format!(
+                                "{name}, the update on \"{title}\" promised for {at} is still missing. \
+                                 Candor has told subscribers that it is late.\n\nPost an update now:\n{link}\n",
+                                name = owner.name,
+                                title = state.title,
+                            ),
+                        )),
+                        then: None,
+                    },
+                    // The promise was kept meanwhile, or was already called late.
+                    Err(_) => JobEffects::default(),
+                }
+            }
+            Promise::Eta => {
+                if !(incident.eta_passed(now) && state.eta == Some(promised)) {
+                    return JobEffects::default();
+                }
+                JobEffects {
+                    reminder: Some(mail(
+                        format!("[ETA passed] {} — {at}", state.title),
+                        format!(
+                            "{name}, the ETA you gave for \"{title}\", {at}, has passed and the incident is not resolved.\n\n\
+                             The page now says: \"ETA {at} passed — no new estimate yet\".\n\
+                             Give a new ETA, or withdraw it (\"eta\": null) if you cannot say:\n{link}\n",
+                            name = owner.name,
+                            title = state.title,
+                        ),
+                    )),
+                    ..JobEffects::default()
+                }
+            }
+            Promise::FollowUp => {
+                if !(incident.owes_follow_up() && state.follow_up_at == Some(promised)) {
+                    return JobEffects::default();
+                }
+                JobEffects {
+                    reminder: Some(mail(
+                        format!("[Follow-up due] {}", state.title),
+                        format!(
+                            "{name}, \"{title}\" was resolved and you promised a follow-up by {at}: \
+                             what happened, and what will change.\n\nPost it on the incident:\n{link}\n",
+                            name = owner.name,
+                            title = state.title,
+                        ),
+                    )),
+                    ..JobEffects::default()
+                }
+            }
+        }
     }
 }

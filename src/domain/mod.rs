@@ -7,7 +7,6 @@ pub mod component;
 pub mod error;
 pub mod facts;
 pub mod incident;
-pub mod promises;
 pub mod subscriber;
 pub mod text;
 pub mod uptime;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{public::page_context, status_page, AppState};
 use crate::delivery::email::STILL_AFFECTED;
-use crate::store::StoreError;
+use crate::store::{StaffMail, StoreError};
 use crate::views::subscribe as view;
 
 pub fn router() -> Router<AppState> {
@@ -56,9 +56,27 @@ async fn report(State(state): State<AppState>, Query(query): Query<TokenQuery>) 
         return bad_link(&state);
     };
     let now = state.clock.now();
+    let base_url = state.base_url.clone();
     let result = state
         .store
-        .report_still_affected(&incident_id, &subscriber_id, now, &state.base_url)
+        .report_still_affected(&incident_id, &subscriber_id, now, &|incident, count| {
+            let people = if count == 1 {
+                "1 subscriber says".to_string()
+            } else {
+                format!("{count} subscribers say")
+            };
+            StaffMail {
+                to: incident.state.owner.email.to_string(),
+                subject: format!("[Still affected] {} — {people} it is not fixed", incident.state.title),
+                text: format!(
+                    "{name}, {people} they are still affected by \"{title}\", which was resolved.\n\n\
+                     Look again, and post an update (a new status reopens the incident):\n{base_url}/incidents/{id}\n",
+                    name = incident.state.owner.name,
+                    title = incident.state.title,
+                    id = incident.id,
+                ),
+            }
+        })
         .await;
     match result {
         Ok(_) => {

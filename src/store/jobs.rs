@@ -11,9 +11,8 @@ use super::entries::insert_entry;
 use super::incidents::{incident_for_update, snapshot, write_incident};
 use super::query::{Conn, Sql};
 use super::stored::{enum_text, from_ms, from_opt_ms, ms, parse_enum};
-use super::{Job, Result, StaffMail};
-use crate::domain::incident::{Promise, Write};
-use crate::domain::promises::PromiseSettings;
+use super::{Job, JobFn, Result};
+use crate::domain::incident::Promise;
 
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -24,10 +23,9 @@ pub trait JobStore: Send + Sync {
         lease_until: jiff::Timestamp,
         limit: i64,
     ) -> Result<Vec<Job>>;
-    /// Runs a job once: the domain decides what its promise's time does
-    /// (`Incident::promise_due`), and that commits with its completion.
+    /// Runs a job once: its effects and its completion commit together.
     /// `false` when another process completed it first.
-    async fn run_job(&self, job: &Job, write: &Write, settings: &PromiseSettings) -> Result<bool>;
+    async fn run_job(&self, job: &Job, now: jiff::Timestamp, run: &JobFn<'_>) -> Result<bool>;
     /// The earliest due time of work not done yet.
     async fn next_job_due(&self) -> Result<Option<jiff::Timestamp>>;
 }
@@ -76,10 +74,9 @@ impl<B: Backend> JobStore for B {
     }
 
     #[tracing::instrument(skip_all, fields(job = job.id, incident = %job.incident_id))]
-    async fn run_job(&self, job: &Job, write: &Write, settings: &PromiseSettings) -> Result<bool> {
-        let now = write.now;
-        let mut tx = self.begin_write().await?;
-        let conn = tx.conn();
+    async fn run_job(&self, job: &Job, now: jiff::Timestamp, run: &JobFn<'_>) -> Result<bool> {
+        let mut write = self.begin_write().await?;
+        let conn = write.conn();
         let before = incident_for_update(conn, &job.incident_id).await?;
         let done = conn
             .execute(
@@ -95,8 +92,7 @@ impl<B: Backend> JobStore for B {
             return Ok(false);
         }
         let snapshot = snapshot(conn, Some(&job.incident_id)).await?;
-        let ctx = snapshot.context(write);
-        let effects = before.promise_due(job.kind, job.ref_at, &ctx, settings);
+        let effects = run(&before, &snapshot)?;
         if let Some((incident, entry)) = &effects.entry {
             insert_entry(conn, entry).await?;
             write_incident(conn, incident, Some(before.last_seq)).await?;
@@ -104,18 +100,13 @@ impl<B: Backend> JobStore for B {
             let action = "incident.system_entry";
             finish_write(conn, &candor(), now, action, &incident.id, detail).await?;
         }
-        if let Some(reminder) = effects.reminder {
-            let mail = StaffMail {
-                to: before.state.owner.email.to_string(),
-                subject: reminder.subject,
-                text: reminder.text,
-            };
-            queue_staff_mail(conn, &mail, now).await?;
+        if let Some(mail) = &effects.reminder {
+            queue_staff_mail(conn, mail, now).await?;
         }
         if let Some((kind, ref_at, due_at)) = effects.then {
             schedule_job(conn, &job.incident_id, kind, ref_at, due_at).await?;
         }
-        tx.commit().await?;
+        write.commit().await?;
         Ok(true)
     }
 

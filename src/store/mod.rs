@@ -345,6 +345,18 @@ pub struct Job {
     pub due_at: Timestamp,
 }
 
+/// What running a job does, all in one transaction.
+#[derive(Debug, Default)]
+pub struct JobEffects {
+    pub entry: Option<(Incident, Entry)>,
+    pub reminder: Option<StaffMail>,
+    /// Further work: (kind, promised time, due time).
+    pub then: Option<(crate::domain::incident::Promise, Timestamp, Timestamp)>,
+}
+
+pub type JobFn<'a> =
+    dyn Fn(&Incident, &Snapshot) -> std::result::Result<JobEffects, DomainError> + Send + Sync + 'a;
+
 /// "Still affected" reports on one incident.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AffectedReports {
@@ -352,6 +364,8 @@ pub struct AffectedReports {
     /// Reports newer than the incident's latest entry: nobody answered yet.
     pub unanswered: i64,
 }
+
+pub type StaffMailFn<'a> = dyn Fn(&Incident, i64) -> StaffMail + Send + Sync + 'a;
 
 /// Every business operation of the store, by area; each owns its
 /// transaction. Implemented once for any `backend::Backend` (the files

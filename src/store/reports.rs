@@ -9,22 +9,21 @@ use super::deliveries::queue_staff_mail;
 use super::incidents::{incident, IncidentRow, INCIDENT_COLUMNS};
 use super::query::{Conn, Sql};
 use super::stored::{from_opt_ms, ms};
-use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result, StaffMail};
+use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result, StaffMailFn};
 use crate::domain::Incident;
 
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
     /// Records a subscriber's "still affected" report, once; on the first
-    /// report of this subscriber the owner is mailed
-    /// (`Incident::still_affected_reminder`, linking under `base_url`).
+    /// report of this subscriber the owner is mailed (`mail` gets the count).
     /// `false` when this subscriber had reported already.
     async fn report_still_affected(
         &self,
         incident_id: &str,
         subscriber_id: &str,
         now: jiff::Timestamp,
-        base_url: &str,
+        mail: &StaffMailFn<'_>,
     ) -> Result<bool>;
     async fn affected_reports(&self, incident_id: &str) -> Result<AffectedReports>;
     /// Incidents with unanswered reports, with their counts.
@@ -156,13 +155,13 @@ impl<B: Backend> ReportStore for B {
         Ok(report)
     }
 
-    #[tracing::instrument(skip(self, now, base_url))]
+    #[tracing::instrument(skip(self, now, mail))]
     async fn report_still_affected(
         &self,
         incident_id: &str,
         subscriber_id: &str,
         now: jiff::Timestamp,
-        base_url: &str,
+        mail: &StaffMailFn<'_>,
     ) -> Result<bool> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
@@ -187,13 +186,7 @@ impl<B: Backend> ReportStore for B {
                     .bind(incident_id),
             )
             .await?;
-        let reminder = incident.still_affected_reminder(count, base_url);
-        let mail = StaffMail {
-            to: incident.state.owner.email.to_string(),
-            subject: reminder.subject,
-            text: reminder.text,
-        };
-        queue_staff_mail(conn, &mail, now).await?;
+        queue_staff_mail(conn, &mail(&incident, count), now).await?;
         let actor = anonymous("subscriber");
         let detail = serde_json::json!({"subscriber": subscriber_id});
         finish_write(

@@ -584,7 +584,5 @@ fn resolving_gives_a_component_back_to_another_open_incident_that_holds_it() {
     assert!(!entry.classes.contains(&EntryClass::ComponentsRecovered));
 }
 
-/// What a promise does when its time comes (`domain::promises`).
-mod promises;
 /// Property tests: the contract holds for any sequence of updates.
 mod properties;
