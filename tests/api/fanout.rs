@@ -5,7 +5,6 @@
 //! moment the entry was posted.
 
 use serde_json::Value;
-use sqlx::Connection;
 
 use crate::helpers::{id_of, TestApp};
 use crate::mailbox::Mailbox;
@@ -160,15 +159,7 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         ALTER TABLE subscribers DROP COLUMN last_error;
         ALTER TABLE subscribers DROP COLUMN quarantined_at;
         DELETE FROM _sqlx_migrations WHERE version >= 5;";
-    if app.db.url.starts_with("sqlite:") {
-        let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-        sqlx::raw_sql(downgrade).execute(&mut db).await.unwrap();
-        db.close().await.unwrap();
-    } else {
-        let mut db = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-        sqlx::raw_sql(downgrade).execute(&mut db).await.unwrap();
-        db.close().await.unwrap();
-    }
+    app.run_sql(downgrade).await;
 
     let (upgraded, _clock) = app.second_instance(None).await;
     let after: Value = app
