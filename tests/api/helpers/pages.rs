@@ -1,39 +1,70 @@
 //! Pages read as a person reads them: the visible text, the `<time>`
 //! elements, and assertions that say what the page should (not) show.
 
-/// The text a reader sees: tags removed (block tags become spaces),
-/// entities decoded, whitespace collapsed.
+use scraper::{ElementRef, Html, Selector};
+
+/// The text a reader sees: the window's title, then the body; no scripts
+/// or styles, block elements apart, entities decoded, whitespace collapsed.
 pub fn visible_text(html: &str) -> String {
-    let html = remove_elements(html, "script");
-    let html = remove_elements(&html, "style");
-    let mut text = String::with_capacity(html.len());
-    let mut rest = html.as_str();
-    while let Some(open) = rest.find('<') {
-        text.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('>') else {
-            rest = "";
-            break;
-        };
-        let tag = &rest[open + 1..open + close];
-        if is_block_tag(tag) {
-            text.push(' ');
-        }
-        rest = &rest[open + close + 1..];
-    }
-    text.push_str(rest);
-    let text = decode_entities(&text);
+    let document = Html::parse_document(html);
+    text_of(document.root_element(), &[])
+}
+
+/// Every `<time>` element: its `datetime` attribute (if any) and its text.
+pub fn time_elements(html: &str) -> Vec<(Option<String>, String)> {
+    let document = Html::parse_document(html);
+    let time = Selector::parse("time").expect("a valid selector");
+    document
+        .select(&time)
+        .map(|element| {
+            (
+                element.attr("datetime").map(str::to_string),
+                text_of(element, &[]),
+            )
+        })
+        .collect()
+}
+
+/// The visible text with every `<time>` element taken out, to check that no
+/// time is shown outside one.
+pub fn text_outside_time_elements(html: &str) -> String {
+    let document = Html::parse_document(html);
+    text_of(document.root_element(), &["time"])
+}
+
+/// The text inside `element`, leaving out the elements named in `skip`.
+fn text_of(element: ElementRef<'_>, skip: &[&str]) -> String {
+    let mut text = String::new();
+    push_text(element, skip, &mut text);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn is_block_tag(tag: &str) -> bool {
-    let name: String = tag
-        .trim_start_matches('/')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
+fn push_text(element: ElementRef<'_>, skip: &[&str], text: &mut String) {
+    for child in element.children() {
+        if let Some(piece) = child.value().as_text() {
+            text.push_str(piece);
+        } else if let Some(child) = ElementRef::wrap(child) {
+            let name = child.value().name();
+            if matches!(name, "script" | "style" | "template") || skip.contains(&name) {
+                continue;
+            }
+            // Words in neighbouring blocks (`<dt>Owner:</dt><dd>Dana</dd>`)
+            // are apart on screen, so they are apart in the text too.
+            let block = is_block(name);
+            if block {
+                text.push(' ');
+            }
+            push_text(child, skip, text);
+            if block {
+                text.push(' ');
+            }
+        }
+    }
+}
+
+fn is_block(name: &str) -> bool {
     matches!(
-        name.as_str(),
+        name,
         "p" | "div"
             | "br"
             | "li"
@@ -64,136 +95,14 @@ fn is_block_tag(tag: &str) -> bool {
             | "blockquote"
             | "pre"
             | "hr"
-            | "title"
-            | "body"
-            | "head"
-            | "html"
             | "figure"
             | "figcaption"
             | "details"
             | "summary"
+            | "title"
+            | "head"
+            | "body"
     )
-}
-
-fn remove_elements(html: &str, name: &str) -> String {
-    let lower = html.to_ascii_lowercase();
-    let open = format!("<{name}");
-    let close = format!("</{name}>");
-    let mut out = String::new();
-    let mut at = 0;
-    while let Some(start) = lower[at..].find(&open).map(|i| i + at) {
-        out.push_str(&html[at..start]);
-        match lower[start..].find(&close) {
-            Some(end) => at = start + end + close.len(),
-            None => {
-                at = html.len();
-                break;
-            }
-        }
-    }
-    out.push_str(&html[at.min(html.len())..]);
-    out
-}
-
-pub fn decode_entities(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        // `;` is ASCII, so its byte position is a char boundary.
-        let Some(semi) = rest.bytes().take(12).position(|b| b == b';') else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..semi];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some(' '),
-            "mdash" => Some('—'),
-            "ndash" => Some('–'),
-            "middot" => Some('·'),
-            "hellip" => Some('…'),
-            _ if entity.starts_with("#x") || entity.starts_with("#X") => {
-                u32::from_str_radix(&entity[2..], 16)
-                    .ok()
-                    .and_then(char::from_u32)
-            }
-            _ if entity.starts_with('#') => entity[1..].parse().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Every `<time>` element: its `datetime` attribute (if any) and its text.
-pub fn time_elements(html: &str) -> Vec<(Option<String>, String)> {
-    let lower = html.to_ascii_lowercase();
-    let mut found = Vec::new();
-    let mut at = 0;
-    while let Some(start) = lower[at..].find("<time").map(|i| i + at) {
-        let after = lower.as_bytes().get(start + 5).copied().unwrap_or(b'>');
-        if !(after == b'>' || after.is_ascii_whitespace()) {
-            at = start + 5;
-            continue;
-        }
-        let Some(tag_end) = lower[start..].find('>').map(|i| i + start) else {
-            break;
-        };
-        let tag = &html[start..tag_end];
-        let datetime = attribute(tag, "datetime");
-        let Some(close) = lower[tag_end..].find("</time>").map(|i| i + tag_end) else {
-            break;
-        };
-        found.push((datetime, visible_text(&html[tag_end + 1..close])));
-        at = close + 7;
-    }
-    found
-}
-
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let lower = tag.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(i) = lower[from..].find(name).map(|i| i + from) {
-        let before_ok = i > 0 && lower.as_bytes()[i - 1].is_ascii_whitespace();
-        let rest = &tag[i + name.len()..];
-        let rest_trim = rest.trim_start();
-        if before_ok && rest_trim.starts_with('=') {
-            let value = rest_trim[1..].trim_start();
-            return Some(match value.chars().next() {
-                Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or("").to_string(),
-                _ => value
-                    .split(|c: char| c.is_whitespace() || c == '>')
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
-            });
-        }
-        from = i + name.len();
-    }
-    None
-}
-
-/// The visible text with every `<time>` element taken out, to check that no
-/// time is shown outside one.
-pub fn text_outside_time_elements(html: &str) -> String {
-    visible_text(&remove_elements(html, "time"))
 }
 
 /// `HH:MM` clock readings in a text.
@@ -268,5 +177,18 @@ mod tests {
             clock_readings("at 10:30 and 123:45"),
             vec!["at 10:30 and 123:45".to_string()]
         );
+    }
+
+    #[test]
+    fn the_title_and_body_are_read_without_scripts_and_with_entities_decoded() {
+        let html = "<!doctype html><html><head><title>Acme IT status</title>\
+                    <style>p { color: red }</style></head><body>\
+                    <h1>Mail&#32;delays</h1><script>let x = '<p>hidden</p>';</script>\
+                    <p>ETA 16:00 &mdash; was&nbsp;14:00 &#x2013; moved&#8230;</p></body></html>";
+        assert_eq!(
+            visible_text(html),
+            "Acme IT status Mail delays ETA 16:00 — was 14:00 – moved…"
+        );
+        assert_eq!(time_elements(html), Vec::new());
     }
 }
