@@ -15,9 +15,9 @@ use sha2::Sha256;
 
 use super::mailer::SendError;
 use super::webhook_address::{self, GuardedResolver, NotFound, Refused};
-use crate::domain::{component::Component, Entry};
+use crate::domain::{component::Component, Entry, IncidentRecord};
 use crate::statuspage::{Ctx, Millis};
-use crate::store::{ComponentNotice, IncidentRecord};
+use crate::store::ComponentNotice;
 
 /// How long an endpoint has to answer (the reference's 30 s).
 pub const TIMEOUT: Duration = Duration::from_secs(30);

@@ -23,8 +23,8 @@ use jiff::{tz::TimeZone, Timestamp};
 use maud::html;
 
 use super::{cache::Until, status_page, AppState};
-use crate::domain::{classify, facts, incident::Promise, Entry};
-use crate::store::{IncidentFilter, IncidentRecord, StoreError};
+use crate::domain::{classify, facts, incident::Promise, Entry, IncidentRecord};
+use crate::store::{IncidentFilter, StoreError};
 use crate::views::markdown;
 
 /// Entries of this many recent incidents are in a feed…

@@ -19,11 +19,12 @@ use super::{
 };
 use crate::domain::{
     component::Component, incident::ComponentChange, incident::EtaChange, incident::PostPostmortem,
-    Cause, Command, ComponentStatus, Context, Entry, EntryClass, Impact, Incident, IncidentStatus,
-    Kind, Message, NextUpdate, OpenIncident, Owner, Patch, PostCorrection, PostUpdate, Title,
+    Cause, Command, ComponentStatus, Context, Entry, EntryClass, Impact, Incident, IncidentRecord,
+    IncidentStatus, Kind, Message, NextUpdate, OpenIncident, Owner, Patch, PostCorrection,
+    PostUpdate, Title,
 };
 use crate::ids::new_id;
-use crate::store::{Actor, IncidentFilter, IncidentRecord, IncidentState, Snapshot};
+use crate::store::{Actor, IncidentFilter, IncidentState, Snapshot};
 
 pub fn router() -> Router<AppState> {
     Router::new()

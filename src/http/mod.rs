@@ -226,7 +226,7 @@ pub(crate) fn store_failure_page(state: &AppState, err: &StoreError, what: &str)
 pub(crate) fn status_page(status: StatusCode, state: &AppState, message: &str) -> Response {
     (
         status,
-        crate::views::error::page(&state.config.page_name, status, message),
+        crate::views::error::page(&state.config.page_name, status.as_u16(), message),
     )
         .into_response()
 }
