@@ -14,7 +14,7 @@ use crate::domain::{
     facts::{self, when},
     ComponentStatus, Entry, EntryClass, IncidentStatus,
 };
-use crate::signing::Signer;
+use crate::links::Links;
 use crate::views::markdown;
 
 /// What every mail needs besides its entry.
@@ -23,48 +23,10 @@ pub struct MailSettings {
     pub base_url: String,
     pub tz: TimeZone,
     pub from: Mailbox,
-    pub signer: Signer,
+    /// The subscriber's own links in each mail.
+    pub links: Links,
     /// The right-hand side of Message-IDs.
     pub host: String,
-}
-
-pub const UNSUBSCRIBE: &str = "unsubscribe";
-pub const MANAGE: &str = "manage";
-pub const CONFIRM: &str = "confirm";
-pub const STILL_AFFECTED: &str = "still_affected";
-
-impl MailSettings {
-    pub fn unsubscribe_url(&self, subscriber_id: &str) -> String {
-        format!(
-            "{}/unsubscribe?token={}",
-            self.base_url,
-            self.signer.sign(UNSUBSCRIBE, subscriber_id)
-        )
-    }
-    pub fn manage_url(&self, subscriber_id: &str) -> String {
-        format!(
-            "{}/subscription?token={}",
-            self.base_url,
-            self.signer.sign(MANAGE, subscriber_id)
-        )
-    }
-    pub fn still_affected_url(&self, subscriber_id: &str, incident_id: &str) -> String {
-        format!(
-            "{}/still-affected?token={}",
-            self.base_url,
-            self.signer
-                .sign(STILL_AFFECTED, &format!("{subscriber_id}:{incident_id}"))
-        )
-    }
-
-    pub fn confirm_url(&self, subscriber_id: &str, sent_at: Timestamp) -> String {
-        let subject = format!("{subscriber_id}:{}", sent_at.as_millisecond());
-        format!(
-            "{}/subscribe/confirm?token={}",
-            self.base_url,
-            self.signer.sign(CONFIRM, &subject)
-        )
-    }
 }
 
 fn status_words(status: ComponentStatus) -> String {
@@ -263,11 +225,13 @@ impl EntryMail {
         subscriber_id: &str,
         to: Mailbox,
     ) -> Result<Message, lettre::error::Error> {
-        let unsubscribe = settings.unsubscribe_url(subscriber_id);
-        let manage = settings.manage_url(subscriber_id);
-        let still_affected = self
-            .asks_still_affected
-            .then(|| settings.still_affected_url(subscriber_id, &self.incident_id));
+        let unsubscribe = settings.links.unsubscribe_url(subscriber_id);
+        let manage = settings.links.manage_url(subscriber_id);
+        let still_affected = self.asks_still_affected.then(|| {
+            settings
+                .links
+                .still_affected_url(subscriber_id, &self.incident_id)
+        });
         let mut text = String::with_capacity(2048);
         text.push_str(&self.title);
         text.push_str("\n\n");
@@ -348,8 +312,8 @@ pub fn component_mail(
     } else {
         format!("[Update] {} — now {now_words}", notice.name)
     };
-    let unsubscribe = settings.unsubscribe_url(subscriber_id);
-    let manage = settings.manage_url(subscriber_id);
+    let unsubscribe = settings.links.unsubscribe_url(subscriber_id);
+    let manage = settings.links.manage_url(subscriber_id);
     let text = format!(
         "{name} is now {now_words} (it was {was}), as of {at}.\n\n\
          Current status: {base}/\n\n--\n\
@@ -399,7 +363,7 @@ pub fn confirmation_mail(
     delivery_id: i64,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
-    let link = settings.confirm_url(subscriber_id, sent_at);
+    let link = settings.links.confirm_url(subscriber_id, sent_at);
     let expires = when(
         sent_at + crate::domain::subscriber::CONFIRM_WINDOW,
         sent_at,

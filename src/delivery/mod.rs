@@ -4,6 +4,5 @@
 pub mod email;
 pub mod mailer;
 pub mod webhook;
-pub mod webhook_address;
 pub mod webhook_lanes;
 pub mod worker;

@@ -11,7 +11,6 @@ use axum::{
 use serde::Deserialize;
 
 use super::{public::page_context, status_page, AppState};
-use crate::delivery::email::STILL_AFFECTED;
 use crate::store::{StaffMail, StoreError};
 use crate::views::subscribe as view;
 
@@ -26,9 +25,7 @@ struct TokenQuery {
 
 /// (subscriber, incident) from a signed token.
 fn parse(state: &AppState, token: Option<&str>) -> Option<(String, String)> {
-    let subject = state.mail.signer.verify(STILL_AFFECTED, token?)?;
-    let (subscriber, incident) = subject.split_once(':')?;
-    Some((subscriber.to_string(), incident.to_string()))
+    state.links.verify_still_affected(token?)
 }
 
 fn bad_link(state: &AppState) -> Response {
