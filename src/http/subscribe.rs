@@ -336,16 +336,10 @@ async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>)
         .await;
     let ctx = page_context(&state);
     match result {
-        Ok(subscriber) => view::notice(
+        Ok(subscriber) => view::subscribed(
             &ctx,
-            "You are subscribed",
-            &[format!(
-                "Every update about incidents now goes to {}, good news and bad.",
-                subscriber.address
-            )],
-            Some(maud::html! {
-                p { a href=(state.links.manage_url(&subscriber.id)) { "Choose components" } }
-            }),
+            &subscriber.address,
+            &state.links.manage_url(&subscriber.id),
         )
         .into_response(),
         Err(StoreError::Domain(err)) => (
