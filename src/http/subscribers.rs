@@ -16,7 +16,8 @@ use super::{
 use crate::domain::{subscriber::Subscriber, Email, WebhookUrl};
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
-use crate::{webhook_address, webhook_secret};
+use crate::webhook_address;
+use crate::webhook_secret;
 
 pub fn router() -> Router<AppState> {
     Router::new()
