@@ -1,5 +1,6 @@
-//! Telling subscribers: rendering mails from entries, sending them, and the
-//! worker that drains the outbox with leases and retries.
+//! Telling subscribers: mails (in the words of `views::mail`) and webhooks
+//! made from entries, sending them, and the worker that drains the outbox
+//! with leases and retries.
 
 pub mod email;
 pub mod mailer;
