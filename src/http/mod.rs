@@ -39,7 +39,7 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::delivery::email::MailSettings;
+use crate::links::Links;
 use crate::store::{Store, StoreError};
 use error::ApiError;
 
@@ -71,8 +71,9 @@ pub struct Shared {
     pub base_url: Arc<str>,
     pub admin_token_hash: Option<Arc<str>>,
     pub follow_up_after: SignedDuration,
-    /// Link signing and the wording context of mails.
-    pub mail: Arc<MailSettings>,
+    /// The signed links of subscribers (confirm, unsubscribe, manage,
+    /// still affected), read back when they are followed.
+    pub links: Arc<Links>,
     /// Wakes the delivery worker when new deliveries are queued.
     pub wake: Arc<tokio::sync::Notify>,
     /// Moves on every change of what the public pages show: after each
@@ -226,7 +227,7 @@ pub(crate) fn store_failure_page(state: &AppState, err: &StoreError, what: &str)
 pub(crate) fn status_page(status: StatusCode, state: &AppState, message: &str) -> Response {
     (
         status,
-        crate::views::error::page(&state.config.page_name, status, message),
+        crate::views::error::page(&state.config.page_name, status.as_u16(), message),
     )
         .into_response()
 }
