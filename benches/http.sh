@@ -21,8 +21,10 @@
 # and connection count runs wrk REPEAT times against each, interleaved (the
 # order alternates from one repeat to the next, so a slow moment of the
 # machine weighs on both), plus nginx once per repeat. Prints every run, the
-# medians, and the ratios candor/baseline of req/s, p50 and p99. Without
-# CANDOR_BIN the current tree is built and is the candor side.
+# medians, and the ratios candor/baseline of req/s, p50, p99 and of each
+# server's CPU time per request (which other work on the machine sways
+# less than req/s). Without CANDOR_BIN the current tree is built and is the
+# candor side.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -201,17 +203,27 @@ to_ms() {
     if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
     printf "%.2f", n }'
 }
-run() { # url connections -> "req/s p50 p99"
-  local out
+# User + system CPU ticks a process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() { # url connections [server pid] -> "req/s p50 p99 [server CPU µs per request]"
+  local out ticks=""
+  [ -n "${3:-}" ] && ticks=$(cpu_ticks "$3")
   out=$(wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --timeout 5s --latency "$1")
-  local rps p50 p99
+  local rps p50 p99 cpu=""
+  if [ -n "${3:-}" ]; then
+    # Less swayed by other work on the machine than req/s: what each
+    # request cost the server, whoever else wanted the cores.
+    cpu=$(awk -v t="$(($(cpu_ticks "$3") - ticks))" -v hz="$(getconf CLK_TCK)" \
+      '/ requests in / { printf "%.1f", t / hz * 1e6 / $1 }' <<<"$out")
+  fi
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     grep "Non-2xx\|Socket errors" <<<"$out" | sed "s|^|  ($1 c=$2) |" >&2
   fi
-  echo "$rps $p50 $p99"
+  echo "$rps $p50 $p99 $cpu"
 }
 
 peak_rss() { # PID
@@ -244,47 +256,49 @@ echo "==== wrk: ${THREADS} threads, ${DURATION} s per run, ${REPEAT} repeats, ba
 echo "baseline: $BASELINE_BIN"
 echo "candor:   $BIN"
 row() {
-  printf '%-22s %5s %4s  %11s %8s %8s  %11s %8s %8s  %11s  %7s %7s %7s\n' "$@"
+  printf '%-22s %5s %4s  %10s %7s %7s %7s  %10s %7s %7s %7s  %10s  %6s %6s %6s %6s\n' "$@"
 }
 TABLE=()
 SUMMARY=()
 for path in / /api/v2/summary.json; do
   for c in $CONNECTIONS; do
-    b_rps=() b_p50=() b_p99=() c_rps=() c_p50=() c_p99=() n_rps=()
+    b_rps=() b_p50=() b_p99=() b_cpu=() c_rps=() c_p50=() c_p99=() c_cpu=() n_rps=()
     for rep in $(seq "$REPEAT"); do
       # Alternate who goes first, so a drift of the machine's load is shared.
       if [ $((rep % 2)) = 1 ]; then order="baseline candor"; else order="candor baseline"; fi
       for who in $order; do
         if [ "$who" = baseline ]; then
-          read -r rps p50 p99 <<<"$(run "$BASELINE$path" "$c")"
-          b_rps+=("$rps") b_p50+=("$p50") b_p99+=("$p99")
+          read -r rps p50 p99 cpu <<<"$(run "$BASELINE$path" "$c" "$BASELINE_PID")"
+          b_rps+=("$rps") b_p50+=("$p50") b_p99+=("$p99") b_cpu+=("$cpu")
         else
-          read -r rps p50 p99 <<<"$(run "$CANDOR$path" "$c")"
-          c_rps+=("$rps") c_p50+=("$p50") c_p99+=("$p99")
+          read -r rps p50 p99 cpu <<<"$(run "$CANDOR$path" "$c" "$CANDOR_PID")"
+          c_rps+=("$rps") c_p50+=("$p50") c_p99+=("$p99") c_cpu+=("$cpu")
         fi
       done
-      read -r rps _ _ <<<"$(run "$NGINX_URL$path" "$c")"
+      read -r rps _ <<<"$(run "$NGINX_URL$path" "$c")"
       n_rps+=("$rps")
       i=$((rep - 1))
-      TABLE+=("$(row "$path" "$c" "$rep" "${b_rps[$i]}" "${b_p50[$i]}" "${b_p99[$i]}" \
-        "${c_rps[$i]}" "${c_p50[$i]}" "${c_p99[$i]}" "${n_rps[$i]}" \
+      TABLE+=("$(row "$path" "$c" "$rep" "${b_rps[$i]}" "${b_p50[$i]}" "${b_p99[$i]}" "${b_cpu[$i]}" \
+        "${c_rps[$i]}" "${c_p50[$i]}" "${c_p99[$i]}" "${c_cpu[$i]}" "${n_rps[$i]}" \
         "$(ratio "${c_rps[$i]}" "${b_rps[$i]}")" "$(ratio "${c_p50[$i]}" "${b_p50[$i]}")" \
-        "$(ratio "${c_p99[$i]}" "${b_p99[$i]}")")")
+        "$(ratio "${c_p99[$i]}" "${b_p99[$i]}")" "$(ratio "${c_cpu[$i]}" "${b_cpu[$i]}")")")
       echo "${TABLE[-1]}"
     done
     mb_rps=$(median "${b_rps[@]}") mb_p50=$(median "${b_p50[@]}") mb_p99=$(median "${b_p99[@]}")
     mc_rps=$(median "${c_rps[@]}") mc_p50=$(median "${c_p50[@]}") mc_p99=$(median "${c_p99[@]}")
+    mb_cpu=$(median "${b_cpu[@]}") mc_cpu=$(median "${c_cpu[@]}")
     mn_rps=$(median "${n_rps[@]}")
-    SUMMARY+=("$(row "$path" "$c" med "$mb_rps" "$mb_p50" "$mb_p99" "$mc_rps" "$mc_p50" "$mc_p99" "$mn_rps" \
-      "$(ratio "$mc_rps" "$mb_rps")" "$(ratio "$mc_p50" "$mb_p50")" "$(ratio "$mc_p99" "$mb_p99")")")
+    SUMMARY+=("$(row "$path" "$c" med "$mb_rps" "$mb_p50" "$mb_p99" "$mb_cpu" "$mc_rps" "$mc_p50" "$mc_p99" "$mc_cpu" \
+      "$mn_rps" "$(ratio "$mc_rps" "$mb_rps")" "$(ratio "$mc_p50" "$mb_p50")" "$(ratio "$mc_p99" "$mb_p99")" \
+      "$(ratio "$mc_cpu" "$mb_cpu")")")
   done
 done
 
 echo
 header() {
-  row path conns run "base req/s" "p50 ms" "p99 ms" "cand req/s" "p50 ms" "p99 ms" "nginx req/s" "req/s" "p50" "p99"
+  row path conns run "req/s" "p50 ms" "p99 ms" "CPU us" "req/s" "p50 ms" "p99 ms" "CPU us" "nginx" "req/s" "p50" "p99" "CPU"
 }
-printf '%-22s %5s %4s  %-29s  %-29s  %11s  %s\n' "" "" "" "baseline" "candor" "" "candor/baseline"
+printf '%-22s %5s %4s  %-34s  %-34s  %10s  %s\n' "" "" "" "baseline" "candor" "" "candor/baseline"
 header
 for line in "${TABLE[@]}"; do echo "$line"; done
 echo "medians:"
@@ -292,4 +306,5 @@ for line in "${SUMMARY[@]}"; do echo "$line"; done
 echo
 echo "baseline peak RSS: $(peak_rss "$BASELINE_PID")"
 echo "candor peak RSS:   $(peak_rss "$CANDOR_PID")"
-echo "Ratios are candor/baseline of the medians: req/s above 1 is faster, p50 and p99 below 1 are faster."
+echo "CPU us: the server's user + system CPU time per request during its run."
+echo "Ratios are candor/baseline of the medians: req/s above 1 is faster; p50, p99, CPU below 1 are faster."
