@@ -175,7 +175,8 @@ run() { # BACKEND COUNT [BINARY]
   PIDS+=("$!")
   URL=""
   for _ in $(seq 600); do
-    URL=$(sed -n 's/^Candor listening on //p' "$dir/stdout" | head -1)
+    # The file may not exist yet: a loaded machine starts the process late.
+    URL=$(sed -n 's/^Candor listening on //p' "$dir/stdout" 2>/dev/null | head -1 || true)
     [ -n "$URL" ] && break
     sleep 0.05
   done
@@ -285,6 +286,7 @@ for backend in "${backends[@]}"; do
         ratio=$(python3 -c "print(f'{$rate / $source:.2f}')")
         ROWS+=("$(printf "$ROW" "$who" "$backend" "$n" "$rep" \
           "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us")")
+        say "${ROWS[-1]}"
         if [ "$who" = baseline ]; then
           runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us")
         else
