@@ -12,12 +12,27 @@
 # and p99 for both, the ratio Candor/nginx, and Candor's peak RSS (VmHWM).
 # Loopback only; every run is bounded in time; both servers are stopped at
 # the end. A script that prints numbers, not a test: it never fails on them.
+#
+# Two builds side by side (did a change slow the hot path?):
+#
+#   CANDOR_BASELINE_BIN=old/candor CANDOR_BIN=new/candor REPEAT=3 bash benches/http.sh
+#
+# starts both on their own database with the same data, and for each path
+# and connection count runs wrk REPEAT times against each, interleaved (the
+# order alternates from one repeat to the next, so a slow moment of the
+# machine weighs on both), plus nginx once per repeat. Prints every run, the
+# medians, and the ratios candor/baseline of req/s, p50, p99 and of each
+# server's CPU time per request (which other work on the machine sways
+# less than req/s). Without CANDOR_BIN the current tree is built and is the
+# candor side.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-"64 256"}
+BASELINE_BIN=${CANDOR_BASELINE_BIN:-}
+REPEAT=${REPEAT:-3}
 
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -40,10 +55,10 @@ free_port() {
 }
 
 WORK=$(mktemp -d /tmp/candor-bench.XXXXXX)
-CANDOR_PID=""
+CANDOR_PIDS=()
 NGINX_PID=""
 cleanup() {
-  if [ -n "$CANDOR_PID" ]; then kill "$CANDOR_PID" 2>/dev/null || true; wait "$CANDOR_PID" 2>/dev/null || true; fi
+  for pid in "${CANDOR_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
@@ -53,31 +68,15 @@ echo "==== building (release)"
 [ -n "${CANDOR_BIN:-}" ] || cargo build --release --quiet --bin candor
 BIN="${CANDOR_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/candor}"
 
-CPORT=$(free_port)
+if [ -n "$BASELINE_BIN" ] && [ ! -x "$BASELINE_BIN" ]; then
+  echo "CANDOR_BASELINE_BIN is not an executable: $BASELINE_BIN" >&2
+  exit 1
+fi
 NPORT=$(free_port)
-CANDOR="http://127.0.0.1:${CPORT}"
 NGINX_URL="http://127.0.0.1:${NPORT}"
 TOKEN=bench-token
-
-echo "==== starting Candor on ${CANDOR} (SQLite)"
-(
-  cd "$WORK"
-  # Only this script's settings: none of the caller's CANDOR_ variables.
-  exec env $(env | grep -o '^CANDOR_[A-Z_]*' | sed 's/^/-u /') \
-    CANDOR_DATABASE_URL="sqlite://${WORK}/candor.db" \
-    CANDOR_LISTEN="127.0.0.1:${CPORT}" \
-    CANDOR_ADMIN_TOKEN="$TOKEN" \
-    CANDOR_MAIL_DIR="${WORK}/outbox" \
-    CANDOR_PAGE_NAME="Acme IT" \
-    CANDOR_TIME_ZONE="Europe/Berlin" \
-    "$BIN" serve
-) >"$WORK/candor.log" 2>&1 &
-CANDOR_PID=$!
-for _ in $(seq 100); do
-  curl -fsS "$CANDOR/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "$CANDOR/healthz" >/dev/null
+# One ETA for every Candor started here: their pages hold the same text.
+ETA=$(date -u -d '+3 hours' +%Y-%m-%dT%H:%M:%SZ)
 
 admin() {
   curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"
@@ -86,23 +85,66 @@ json_id() {
   python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
 
-names=("Outbound mail" "Inbound mail" "Mailboxes" "Calendar" "VPN" "Wi-Fi" "Intranet"
-  "File shares" "Printing" "Phones" "Video calls" "Chat" "Single sign-on" "Payroll"
-  "Ticket desk" "Wiki" "Source code" "Build servers" "Backups" "Web site")
-ids=()
-for i in "${!names[@]}"; do
-  ids+=("$(admin -d "{\"name\": \"${names[$i]}\", \"description\": \"${names[$i]} for all offices\", \"position\": $((i + 1))}" \
-    "$CANDOR/api/v1/components" | json_id)")
-done
-incident=$(admin -d "{\"title\": \"Delayed outbound email\", \"impact\": \"major\",
-  \"status\": \"investigating\", \"owner\": {\"name\": \"Dana (IT Ops)\", \"email\": \"dana@acme.test\"},
-  \"next_update_in\": 60, \"components\": {\"${ids[0]}\": \"partial_outage\", \"${ids[2]}\": \"degraded_performance\"},
-  \"message\": \"Outbound email is delayed by up to an hour. We are looking into it.\"}" \
-  "$CANDOR/api/v1/incidents" | json_id)
-admin -d "{\"status\": \"identified\", \"cause\": \"Expired certificate on the mail relay\",
-  \"eta\": \"$(date -u -d '+3 hours' +%Y-%m-%dT%H:%M:%SZ)\", \"next_update_in\": 60,
-  \"message\": \"The relay's certificate expired overnight; a new one is being issued.\"}" \
-  "$CANDOR/api/v1/incidents/$incident/updates" >/dev/null
+# 20 components and an open incident with one update.
+seed() { # URL
+  local url=$1 i incident
+  local names=("Outbound mail" "Inbound mail" "Mailboxes" "Calendar" "VPN" "Wi-Fi" "Intranet"
+    "File shares" "Printing" "Phones" "Video calls" "Chat" "Single sign-on" "Payroll"
+    "Ticket desk" "Wiki" "Source code" "Build servers" "Backups" "Web site")
+  local ids=()
+  for i in "${!names[@]}"; do
+    ids+=("$(admin -d "{\"name\": \"${names[$i]}\", \"description\": \"${names[$i]} for all offices\", \"position\": $((i + 1))}" \
+      "$url/api/v1/components" | json_id)")
+  done
+  incident=$(admin -d "{\"title\": \"Delayed outbound email\", \"impact\": \"major\",
+    \"status\": \"investigating\", \"owner\": {\"name\": \"Dana (IT Ops)\", \"email\": \"dana@acme.test\"},
+    \"next_update_in\": 60, \"components\": {\"${ids[0]}\": \"partial_outage\", \"${ids[2]}\": \"degraded_performance\"},
+    \"message\": \"Outbound email is delayed by up to an hour. We are looking into it.\"}" \
+    "$url/api/v1/incidents" | json_id)
+  admin -d "{\"status\": \"identified\", \"cause\": \"Expired certificate on the mail relay\",
+    \"eta\": \"$ETA\", \"next_update_in\": 60,
+    \"message\": \"The relay's certificate expired overnight; a new one is being issued.\"}" \
+    "$url/api/v1/incidents/$incident/updates" >/dev/null
+}
+
+# Starts BIN on a fresh SQLite database in $WORK/NAME and seeds it; sets
+# STARTED_URL and STARTED_PID.
+start_candor() { # NAME BIN
+  local dir="$WORK/$1" bin=$2 port
+  port=$(free_port)
+  mkdir -p "$dir"
+  STARTED_URL="http://127.0.0.1:${port}"
+  echo "==== starting $1 on ${STARTED_URL} (SQLite)"
+  (
+    cd "$dir"
+    # Only this script's settings: none of the caller's CANDOR_ variables.
+    exec env $(env | grep -o '^CANDOR_[A-Z_]*' | sed 's/^/-u /') \
+      CANDOR_DATABASE_URL="sqlite://${dir}/candor.db" \
+      CANDOR_LISTEN="127.0.0.1:${port}" \
+      CANDOR_ADMIN_TOKEN="$TOKEN" \
+      CANDOR_MAIL_DIR="${dir}/outbox" \
+      CANDOR_PAGE_NAME="Acme IT" \
+      CANDOR_TIME_ZONE="Europe/Berlin" \
+      "$bin" serve
+  ) >"$dir/candor.log" 2>&1 &
+  STARTED_PID=$!
+  CANDOR_PIDS+=("$STARTED_PID")
+  for _ in $(seq 100); do
+    curl -fsS "$STARTED_URL/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS "$STARTED_URL/healthz" >/dev/null
+  seed "$STARTED_URL"
+}
+
+start_candor candor "$BIN"
+CANDOR=$STARTED_URL
+CANDOR_PID=$STARTED_PID
+if [ -n "$BASELINE_BIN" ]; then
+  start_candor baseline "$BASELINE_BIN"
+  BASELINE=$STARTED_URL
+  BASELINE_PID=$STARTED_PID
+fi
 
 echo "==== saving the bytes, starting nginx on ${NGINX_URL}"
 mkdir -p "$WORK/www/api/v2" "$WORK/nginx"
@@ -148,6 +190,11 @@ for path in / /api/v2/summary.json; do
     echo "note: $path changed since it was saved (its relative times move each minute)"
 done
 echo "page sizes: / $(stat -c %s "$WORK/www/index.html") B, summary.json $(stat -c %s "$WORK/www/api/v2/summary.json") B"
+if [ -n "$BASELINE_BIN" ]; then
+  echo "baseline's: / $(curl -fsS "$BASELINE/" | wc -c) B, summary.json $(curl -fsS "$BASELINE/api/v2/summary.json" | wc -c) B"
+  echo "response headers of /: candor $(curl -fsS -o /dev/null -D - "$CANDOR/" | wc -c) B," \
+    "baseline $(curl -fsS -o /dev/null -D - "$BASELINE/" | wc -c) B"
+fi
 
 # wrk's latency lines ("50%  1.23ms") in milliseconds.
 to_ms() {
@@ -156,32 +203,108 @@ to_ms() {
     if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
     printf "%.2f", n }'
 }
-run() { # url connections -> "req/s p50 p99"
-  local out
+# User + system CPU ticks a process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+run() { # url connections [server pid] -> "req/s p50 p99 [server CPU µs per request]"
+  local out ticks=""
+  [ -n "${3:-}" ] && ticks=$(cpu_ticks "$3")
   out=$(wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --timeout 5s --latency "$1")
-  local rps p50 p99
+  local rps p50 p99 cpu=""
+  if [ -n "${3:-}" ]; then
+    # Less swayed by other work on the machine than req/s: what each
+    # request cost the server, whoever else wanted the cores.
+    cpu=$(awk -v t="$(($(cpu_ticks "$3") - ticks))" -v hz="$(getconf CLK_TCK)" \
+      '/ requests in / { printf "%.1f", t / hz * 1e6 / $1 }' <<<"$out")
+  fi
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     grep "Non-2xx\|Socket errors" <<<"$out" | sed "s|^|  ($1 c=$2) |" >&2
   fi
-  echo "$rps $p50 $p99"
+  echo "$rps $p50 $p99 $cpu"
 }
 
-echo "==== wrk: ${THREADS} threads, ${DURATION} s per run, same machine, loopback"
-printf '\n%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
-  path conns "candor req/s" "p50 ms" "p99 ms" "nginx req/s" "p50 ms" "p99 ms" ratio
+peak_rss() { # PID
+  echo "$(awk '/^VmHWM/ {printf "%.1f MB", $2 / 1024}' "/proc/$1/status")" \
+    "(now $(awk '/^(VmRSS|RssAnon|RssFile)/ {printf "%s %.1f MB ", $1, $2 / 1024}' "/proc/$1/status"))"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+if [ -z "$BASELINE_BIN" ]; then
+  echo "==== wrk: ${THREADS} threads, ${DURATION} s per run, same machine, loopback"
+  printf '\n%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
+    path conns "candor req/s" "p50 ms" "p99 ms" "nginx req/s" "p50 ms" "p99 ms" ratio
+  for path in / /api/v2/summary.json; do
+    for c in $CONNECTIONS; do
+      read -r c_rps c_p50 c_p99 <<<"$(run "$CANDOR$path" "$c")"
+      read -r n_rps n_p50 n_p99 <<<"$(run "$NGINX_URL$path" "$c")"
+      ratio=$(awk -v a="$c_rps" -v b="$n_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+      printf '%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
+        "$path" "$c" "$c_rps" "$c_p50" "$c_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio"
+    done
+  done
+  echo
+  echo "Candor peak RSS: $(peak_rss "$CANDOR_PID")"
+  echo "Ratio = Candor req/s / nginx req/s. Target: ratio >= 0.8, peak RSS < 30 MB."
+  exit 0
+fi
+
+echo "==== wrk: ${THREADS} threads, ${DURATION} s per run, ${REPEAT} repeats, baseline and candor interleaved"
+echo "baseline: $BASELINE_BIN"
+echo "candor:   $BIN"
+row() {
+  printf '%-22s %5s %4s  %10s %7s %7s %7s  %10s %7s %7s %7s  %10s  %6s %6s %6s %6s\n' "$@"
+}
+TABLE=()
+SUMMARY=()
 for path in / /api/v2/summary.json; do
   for c in $CONNECTIONS; do
-    read -r c_rps c_p50 c_p99 <<<"$(run "$CANDOR$path" "$c")"
-    read -r n_rps n_p50 n_p99 <<<"$(run "$NGINX_URL$path" "$c")"
-    ratio=$(awk -v a="$c_rps" -v b="$n_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    printf '%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
-      "$path" "$c" "$c_rps" "$c_p50" "$c_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio"
+    b_rps=() b_p50=() b_p99=() b_cpu=() c_rps=() c_p50=() c_p99=() c_cpu=() n_rps=()
+    for rep in $(seq "$REPEAT"); do
+      # Alternate who goes first, so a drift of the machine's load is shared.
+      if [ $((rep % 2)) = 1 ]; then order="baseline candor"; else order="candor baseline"; fi
+      for who in $order; do
+        if [ "$who" = baseline ]; then
+          read -r rps p50 p99 cpu <<<"$(run "$BASELINE$path" "$c" "$BASELINE_PID")"
+          b_rps+=("$rps") b_p50+=("$p50") b_p99+=("$p99") b_cpu+=("$cpu")
+        else
+          read -r rps p50 p99 cpu <<<"$(run "$CANDOR$path" "$c" "$CANDOR_PID")"
+          c_rps+=("$rps") c_p50+=("$p50") c_p99+=("$p99") c_cpu+=("$cpu")
+        fi
+      done
+      read -r rps _ <<<"$(run "$NGINX_URL$path" "$c")"
+      n_rps+=("$rps")
+      i=$((rep - 1))
+      TABLE+=("$(row "$path" "$c" "$rep" "${b_rps[$i]}" "${b_p50[$i]}" "${b_p99[$i]}" "${b_cpu[$i]}" \
+        "${c_rps[$i]}" "${c_p50[$i]}" "${c_p99[$i]}" "${c_cpu[$i]}" "${n_rps[$i]}" \
+        "$(ratio "${c_rps[$i]}" "${b_rps[$i]}")" "$(ratio "${c_p50[$i]}" "${b_p50[$i]}")" \
+        "$(ratio "${c_p99[$i]}" "${b_p99[$i]}")" "$(ratio "${c_cpu[$i]}" "${b_cpu[$i]}")")")
+      echo "${TABLE[-1]}"
+    done
+    mb_rps=$(median "${b_rps[@]}") mb_p50=$(median "${b_p50[@]}") mb_p99=$(median "${b_p99[@]}")
+    mc_rps=$(median "${c_rps[@]}") mc_p50=$(median "${c_p50[@]}") mc_p99=$(median "${c_p99[@]}")
+    mb_cpu=$(median "${b_cpu[@]}") mc_cpu=$(median "${c_cpu[@]}")
+    mn_rps=$(median "${n_rps[@]}")
+    SUMMARY+=("$(row "$path" "$c" med "$mb_rps" "$mb_p50" "$mb_p99" "$mb_cpu" "$mc_rps" "$mc_p50" "$mc_p99" "$mc_cpu" \
+      "$mn_rps" "$(ratio "$mc_rps" "$mb_rps")" "$(ratio "$mc_p50" "$mb_p50")" "$(ratio "$mc_p99" "$mb_p99")" \
+      "$(ratio "$mc_cpu" "$mb_cpu")")")
   done
 done
+
 echo
-echo "Candor peak RSS: $(awk '/^VmHWM/ {printf "%.1f MB", $2 / 1024}' "/proc/$CANDOR_PID/status")" \
-  "(now $(awk '/^(VmRSS|RssAnon|RssFile)/ {printf "%s %.1f MB ", $1, $2 / 1024}' "/proc/$CANDOR_PID/status"))"
-echo "Ratio = Candor req/s / nginx req/s. Target: ratio >= 0.8, peak RSS < 30 MB."
+header() {
+  row path conns run "req/s" "p50 ms" "p99 ms" "CPU us" "req/s" "p50 ms" "p99 ms" "CPU us" "nginx" "req/s" "p50" "p99" "CPU"
+}
+printf '%-22s %5s %4s  %-34s  %-34s  %10s  %s\n' "" "" "" "baseline" "candor" "" "candor/baseline"
+header
+for line in "${TABLE[@]}"; do echo "$line"; done
+echo "medians:"
+for line in "${SUMMARY[@]}"; do echo "$line"; done
+echo
+echo "baseline peak RSS: $(peak_rss "$BASELINE_PID")"
+echo "candor peak RSS:   $(peak_rss "$CANDOR_PID")"
+echo "CPU us: the server's user + system CPU time per request during its run."
+echo "Ratios are candor/baseline of the medians: req/s above 1 is faster; p50, p99, CPU below 1 are faster."

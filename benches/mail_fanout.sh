@@ -15,6 +15,16 @@
 # and Candor's CPU time per mail; then the medians. Targets: POST < 500 ms
 # at 100,000, first mail within 1 s, at least half of smtp-source's rate.
 #
+# Two builds side by side (did a change slow the fan-out?):
+#
+#   CANDOR_BASELINE_BIN=old/candor CANDOR_BIN=new/candor REPEAT=3 benches/mail_fanout.sh
+#
+# runs each size REPEAT times with each binary, interleaved (the order
+# alternates from one repeat to the next), every Candor run still between two
+# smtp-source runs; prints every run with the binary's name, the medians per
+# binary, and the ratios candor/baseline of each median. CANDOR_BIN alone
+# skips the build and measures that binary.
+#
 # Needs: cargo, curl, sqlite3, python3, psql (for PostgreSQL) and postfix's
 # smtp-sink/smtp-source (installed from Debian's postfix package when
 # missing; postfix itself is never started).
@@ -67,9 +77,17 @@ fi
 SINK_USER=()
 [ "$(id -u)" -eq 0 ] && SINK_USER=(-u nobody)
 
-say "building candor (release)"
-cargo build --release --locked --quiet --bin candor
-CANDOR=${CARGO_TARGET_DIR:-$PWD/target}/release/candor
+if [ -n "${CANDOR_BIN:-}" ]; then
+  CANDOR=$CANDOR_BIN
+else
+  say "building candor (release)"
+  cargo build --release --locked --quiet --bin candor
+  CANDOR=${CARGO_TARGET_DIR:-$PWD/target}/release/candor
+fi
+BASELINE=${CANDOR_BASELINE_BIN:-}
+for bin in "$CANDOR" ${BASELINE:+"$BASELINE"}; do
+  [ -x "$bin" ] || { say "not an executable: $bin"; exit 1; }
+done
 
 # smtp-sink with a running counter ("... msg=N\r") in $1; prints its pid.
 start_sink() {
@@ -135,8 +153,8 @@ SQL
 }
 
 RESULTS=()
-run() { # BACKEND COUNT
-  local backend=$1 count=$2 url dir="$WORK/$1-$2"
+run() { # BACKEND COUNT [BINARY]
+  local backend=$1 count=$2 bin=${3:-$CANDOR} url dir="$WORK/$1-$2"
   mkdir -p "$dir"
   if [ "$backend" = sqlite ]; then
     url="sqlite://$dir/candor.db"
@@ -149,15 +167,16 @@ run() { # BACKEND COUNT
   local port
   port=$(free_port)
   start_sink "$port" "$dir/sink.log"
-  (cd "$dir" && exec env -u CANDOR_URL -u CANDOR_TOKEN RUST_LOG=warn \
+  (cd "$dir" && exec env -u CANDOR_URL -u CANDOR_TOKEN -u CANDOR_BIN -u CANDOR_BASELINE_BIN RUST_LOG=warn \
     CANDOR_DATABASE_URL="$url" CANDOR_LISTEN=127.0.0.1:0 \
     CANDOR_SMTP_URL="smtp://127.0.0.1:$port" CANDOR_ADMIN_TOKEN="$TOKEN" \
     CANDOR_MAIL_FROM="Status <status@bench.test>" \
-    "$CANDOR" serve >"$dir/stdout" 2>"$dir/stderr") &
+    "$bin" serve >"$dir/stdout" 2>"$dir/stderr") &
   PIDS+=("$!")
   URL=""
   for _ in $(seq 600); do
-    URL=$(sed -n 's/^Candor listening on //p' "$dir/stdout" | head -1)
+    # The file may not exist yet: a loaded machine starts the process late.
+    URL=$(sed -n 's/^Candor listening on //p' "$dir/stdout" 2>/dev/null | head -1 || true)
     [ -n "$URL" ] && break
     sleep 0.05
   done
@@ -231,40 +250,78 @@ backends=(sqlite)
 [ -n "$PG_SERVER" ] && backends+=(postgres)
 # BACKENDS="postgres" runs only some of them.
 [ -n "${BACKENDS:-}" ] && read -ra backends <<<"$BACKENDS"
+# With a baseline, every row names its binary.
+if [ -n "$BASELINE" ]; then BINCOL='%-9s '; else BINCOL='%.0s'; fi
+ROW="${BINCOL}%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s"
 ROWS=()
 SUMMARY=()
+medians() { # runs on stdin, one per line -> the median of each column
+  python3 -c '
+import sys, statistics as st
+rows = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
+print(" ".join(str(st.median(col)) for col in zip(*rows)))'
+}
 for backend in "${backends[@]}"; do
   for n in $SIZES; do
     say "smtp-source: $n messages of $MAIL_BYTES bytes over $SOURCE_SESSIONS connections"
     before=$(source_rate "$n")
-    runs=()
+    runs_candor=()
+    runs_baseline=()
     for rep in $(seq "$REPEAT"); do
-      run "$backend" "$n"
-      read -r post_ms first_ms total_s rate cpu_us <"$WORK/$backend-$n/result"
-      rm -rf "$WORK/$backend-$n"
-      say "smtp-source: $n messages"
-      after=$(source_rate "$n")
-      source=$(( (before + after) / 2 ))
-      ratio=$(python3 -c "print(f'{$rate / $source:.2f}')")
-      ROWS+=("$(printf '%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s' "$backend" "$n" "$rep" \
-        "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us")")
-      runs+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us")
-      before=$after
+      order=(candor)
+      if [ -n "$BASELINE" ]; then
+        # Alternate who goes first, so a drift of the machine's load is shared.
+        if [ $((rep % 2)) = 1 ]; then order=(baseline candor); else order=(candor baseline); fi
+      fi
+      for who in "${order[@]}"; do
+        bin=$CANDOR
+        [ "$who" = baseline ] && bin=$BASELINE
+        [ -n "$BASELINE" ] && say "--- $who, run $rep"
+        run "$backend" "$n" "$bin"
+        read -r post_ms first_ms total_s rate cpu_us <"$WORK/$backend-$n/result"
+        rm -rf "$WORK/$backend-$n"
+        say "smtp-source: $n messages"
+        after=$(source_rate "$n")
+        source=$(( (before + after) / 2 ))
+        ratio=$(python3 -c "print(f'{$rate / $source:.2f}')")
+        ROWS+=("$(printf "$ROW" "$who" "$backend" "$n" "$rep" \
+          "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us")")
+        say "${ROWS[-1]}"
+        if [ "$who" = baseline ]; then
+          runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us")
+        else
+          runs_candor+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us")
+        fi
+        before=$after
+      done
     done
-    SUMMARY+=("$(printf '%s\n' "${runs[@]}" | python3 -c '
-import sys, statistics as st
-rows = [list(map(float, line.split())) for line in sys.stdin if line.strip()]
-med = [st.median(col) for col in zip(*rows)]
-print("%-10s %9s %4s %10.0f %15.0f %10.2f %10.0f %16.0f %7.2f %12.0f" % (
-    sys.argv[1], sys.argv[2], "med", *med))' "$backend" "$n")")
+    read -ra med_c <<<"$(printf '%s\n' "${runs_candor[@]}" | medians)"
+    if [ -n "$BASELINE" ]; then
+      read -ra med_b <<<"$(printf '%s\n' "${runs_baseline[@]}" | medians)"
+      SUMMARY+=("$(printf "$ROW" baseline "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f' "${med_b[@]}"))")
+    fi
+    SUMMARY+=("$(printf "$ROW" candor "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f' "${med_c[@]}"))")
+    if [ -n "$BASELINE" ]; then
+      SUMMARY+=("$(printf "$ROW" "cand/base" "$backend" "$n" "" $(python3 -c '
+import sys
+c, b = sys.argv[1].split(), sys.argv[2].split()
+print(" ".join("%.3f" % (float(x) / float(y)) if float(y) else "-" for x, y in zip(c, b)))' "${med_c[*]}" "${med_b[*]}"))")
+    fi
   done
 done
 
 echo
 echo "Candor mail fan-out (one update; $(nproc) cores; smtp-source: $SOURCE_SESSIONS connections, $MAIL_BYTES-byte bodies)"
 echo "smtp-source/s: the mean of the smtp-source runs just before and just after each Candor run"
-printf '%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s\n' backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail"
+if [ -n "$BASELINE" ]; then
+  echo "baseline: $BASELINE"
+  echo "candor:   $CANDOR"
+fi
+printf "$ROW\n" binary backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail"
 for row in "${ROWS[@]}"; do echo "$row"; done
 echo "medians:"
 for row in "${SUMMARY[@]}"; do echo "$row"; done
+if [ -n "$BASELINE" ]; then
+  echo "cand/base: each median of candor over baseline's (times, CPU: below 1 is faster; mails/s, ratio: above 1 is faster)"
+fi
 echo "targets: POST < 500 ms at 100000, first mail < 1000 ms, ratio >= 0.50"

@@ -17,9 +17,9 @@ use crate::delivery::{
 };
 use crate::http::{self, AppState};
 use crate::ids::{hash_token, new_id, new_token};
+use crate::links::{Links, Signer};
 use crate::scheduler::Scheduler;
 use crate::server;
-use crate::signing::Signer;
 use crate::store::{self, Store};
 
 /// A running Candor: where it listens, and how to stop it.
@@ -114,17 +114,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let addr = listener.local_addr()?;
     let base_url = config.public_url(addr);
     let follow_up = config.follow_up_duration()?;
-    let mail = Arc::new(MailSettings {
-        page_name: config.page_name.clone(),
-        base_url: base_url.clone(),
-        tz: config.tz()?,
-        from: config.mail_from()?,
-        signer: Signer::new(&store.signing_key().await?),
-        host: url::Url::parse(&base_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_else(|| "candor.invalid".into()),
-    });
+    let links = Links::new(base_url.clone(), Signer::new(&store.signing_key().await?));
     let mailer: Arc<dyn Mailer> = match &config.smtp_url {
         Some(url) => Arc::new(SmtpMailer::from_url(
             url.expose(),
@@ -142,12 +132,15 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         mailer,
         clock: clock.clone(),
         settings: MailSettings {
-            signer: mail.signer.clone(),
-            page_name: mail.page_name.clone(),
-            base_url: mail.base_url.clone(),
-            tz: mail.tz.clone(),
-            from: mail.from.clone(),
-            host: mail.host.clone(),
+            page_name: config.page_name.clone(),
+            base_url: base_url.clone(),
+            tz: config.tz()?,
+            from: config.mail_from()?,
+            links: links.clone(),
+            host: url::Url::parse(&base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "candor.invalid".into()),
         },
         webhooks: Webhooks::new(webhook::TIMEOUT, config.webhook_allow_private)?,
         retry_schedule: config.retry_delays()?,
@@ -199,7 +192,7 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .as_ref()
             .map(|t| hash_token(t.expose()).into()),
         follow_up_after: SignedDuration::try_from(follow_up)?,
-        mail,
+        links: Arc::new(links),
         wake,
         page_changes,
         page_cache: page_cache.clone(),

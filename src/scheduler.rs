@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::domain::{facts::when, incident::Promise, Context, DomainError, Incident, Message};
 use crate::ids::new_id;
 use crate::store::{Job, JobEffects, Snapshot, StaffMail, Store};
+use crate::views::mail::staff;
 
 const LEASE: SignedDuration = SignedDuration::from_mins(2);
 
@@ -77,10 +78,9 @@ impl Scheduler {
     ) -> JobEffects {
         let state = &incident.state;
         let promised = job.ref_at;
-        let link = format!("{}/incidents/{}", self.base_url, incident.id);
         let at = when(promised, now, &self.tz);
         let owner = &state.owner;
-        let mail = |subject: String, text: String| StaffMail {
+        let mail = |(subject, text): (String, String)| StaffMail {
             to: owner.email.to_string(),
             subject,
             text,
@@ -90,24 +90,13 @@ impl Scheduler {
                 if !(incident.overdue(now) && state.next_update_at == Some(promised)) {
                     return JobEffects::default();
                 }
-                let after = match self.grace {
-                    Some(grace) => format!(
-                        "If nothing is posted within {} min, Candor tells subscribers the update is late.",
-                        grace.as_mins()
-                    ),
-                    None => "Subscribers can see on the page that the update is late.".into(),
-                };
                 JobEffects {
-                    reminder: Some(mail(
-                        format!("[Update overdue] {} — promised for {at}", state.title),
-                        format!(
-                            "{name}, you promised the next update on \"{title}\" for {at}. It has not come.\n\n\
-                             Post an update now, even if nothing new is known: say so, and when you will say more.\n\
-                             {link}\n\n{after}\n",
-                            name = owner.name,
-                            title = state.title,
-                        ),
-                    )),
+                    reminder: Some(mail(staff::update_overdue(
+                        incident,
+                        &at,
+                        &self.base_url,
+                        self.grace,
+                    ))),
                     then: self
                         .grace
                         .map(|grace| (Promise::OverdueNotice, promised, promised + grace)),
@@ -134,15 +123,7 @@ impl Scheduler {
                 match notice {
                     Ok(entry) => JobEffects {
                         entry: Some(entry),
-                        reminder: Some(mail(
-                            format!("[Still overdue] {} — subscribers have been told", state.title),
-                            format!(
-                                "{name}, the update on \"{title}\" promised for {at} is still missing. \
-                                 Candor has told subscribers that it is late.\n\nPost an update now:\n{link}\n",
-                                name = owner.name,
-                                title = state.title,
-                            ),
-                        )),
+                        reminder: Some(mail(staff::still_overdue(incident, &at, &self.base_url))),
                         then: None,
                     },
                     // The promise was kept meanwhile, or was already called late.
@@ -154,16 +135,7 @@ impl Scheduler {
                     return JobEffects::default();
                 }
                 JobEffects {
-                    reminder: Some(mail(
-                        format!("[ETA passed] {} — {at}", state.title),
-                        format!(
-                            "{name}, the ETA you gave for \"{title}\", {at}, has passed and the incident is not resolved.\n\n\
-                             The page now says: \"ETA {at} passed — no new estimate yet\".\n\
-                             Give a new ETA, or withdraw it (\"eta\": null) if you cannot say:\n{link}\n",
-                            name = owner.name,
-                            title = state.title,
-                        ),
-                    )),
+                    reminder: Some(mail(staff::eta_passed(incident, &at, &self.base_url))),
                     ..JobEffects::default()
                 }
             }
@@ -172,15 +144,7 @@ impl Scheduler {
                     return JobEffects::default();
                 }
                 JobEffects {
-                    reminder: Some(mail(
-                        format!("[Follow-up due] {}", state.title),
-                        format!(
-                            "{name}, \"{title}\" was resolved and you promised a follow-up by {at}: \
-                             what happened, and what will change.\n\nPost it on the incident:\n{link}\n",
-                            name = owner.name,
-                            title = state.title,
-                        ),
-                    )),
+                    reminder: Some(mail(staff::follow_up_due(incident, &at, &self.base_url))),
                     ..JobEffects::default()
                 }
             }

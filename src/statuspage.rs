@@ -8,9 +8,8 @@ use serde::{Serialize, Serializer};
 
 use crate::domain::{
     component::Component, facts::Overall, ComponentStatus, Entry, EntryClass, Impact, Incident,
-    IncidentStatus,
+    IncidentRecord, IncidentStatus,
 };
-use crate::store::IncidentRecord;
 
 /// A timestamp as Statuspage writes it: RFC 3339 in UTC with milliseconds,
 /// `2025-03-04T10:21:07.123Z`.

@@ -1,9 +1,9 @@
-//! Telling subscribers: rendering mails from entries, sending them, and the
-//! worker that drains the outbox with leases and retries.
+//! Telling subscribers: mails (in the words of `views::mail`) and webhooks
+//! made from entries, sending them, and the worker that drains the outbox
+//! with leases and retries.
 
 pub mod email;
 pub mod mailer;
 pub mod webhook;
-pub mod webhook_address;
 pub mod webhook_lanes;
 pub mod worker;

@@ -15,10 +15,10 @@ use tokio::task::AbortHandle;
 
 use super::mailer::SendError;
 use super::webhook::{self, TIMEOUT};
-use super::webhook_address::host_of;
 use super::worker::{Hooks, Worker};
 use crate::domain::subscriber::SubscriberState;
 use crate::store::{Claimed, ClaimedDelivery, News};
+use crate::webhook_address::host_of;
 
 /// POSTs in flight at once, over all lanes (each holds a connection).
 const IN_FLIGHT: usize = 64;
@@ -338,7 +338,9 @@ impl Worker {
         .ok_or_else(|| permanent("there is nothing to send to a webhook"))?;
         let body = webhook::body(
             payload.clone(),
-            self.settings.unsubscribe_url(&recipient.subscriber_id),
+            self.settings
+                .links
+                .unsubscribe_url(&recipient.subscriber_id),
             self.settings.base_url.clone(),
         );
         // The same id on every try, so receivers can drop a repeat.

@@ -7,6 +7,7 @@ pub mod component;
 pub mod error;
 pub mod facts;
 pub mod incident;
+pub mod record;
 pub mod subscriber;
 pub mod text;
 pub mod uptime;
@@ -18,4 +19,5 @@ pub use incident::{
     Command, Context, Entry, Impact, Incident, IncidentState, IncidentStatus, Kind, NextUpdate,
     OpenIncident, Patch, PostCorrection, PostUpdate,
 };
+pub use record::IncidentRecord;
 pub use text::{Cause, Description, Email, Message, Owner, PersonName, Title, WebhookUrl};

@@ -8,7 +8,7 @@
 //! reset by its client once left SQLite's write lock held, issue 11).
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{header, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -18,7 +18,7 @@ use tracing::Instrument as _;
 
 use super::{error::ApiError, status_page, AppState};
 
-pub async fn bounded(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(super) async fn bounded(state: &AppState, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let api = path.starts_with("/api/") || path.starts_with("/v1/") || path == "/healthz";
     let writes = !matches!(
@@ -39,7 +39,7 @@ pub async fn bounded(State(state): State<AppState>, request: Request, next: Next
     } else {
         tokio::time::timeout(limit, next.run(request)).await.ok()
     };
-    answer.unwrap_or_else(|| too_long(&state, api, limit))
+    answer.unwrap_or_else(|| too_long(state, api, limit))
 }
 
 /// 503 with `Retry-After`: JSON for the API, a page for people.

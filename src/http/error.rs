@@ -110,7 +110,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// Why a response is a server error, for the log: carried in the
-/// response's extensions and logged once by `log_failures` at the edge, so
+/// response's extensions and logged once by the `edge` middleware, so
 /// that the page cache can answer with a last good rendering instead and
 /// log a failing page once per state rather than on every request.
 #[derive(Debug, Clone)]
@@ -135,19 +135,6 @@ impl Failure {
             tracing::error!(error = %self.message, "internal error");
         }
     }
-}
-
-/// Logs the failure behind a 5xx once, where it leaves Candor; the client
-/// learns nothing internal.
-pub async fn log_failures(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let response = next.run(request).await;
-    if let Some(failure) = response.extensions().get::<Failure>() {
-        failure.log();
-    }
-    response
 }
 
 /// Asks the client to come back once the database may answer again.

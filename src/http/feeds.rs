@@ -20,12 +20,11 @@ use axum::{
     Router,
 };
 use jiff::{tz::TimeZone, Timestamp};
-use maud::html;
 
 use super::{cache::Until, status_page, AppState};
-use crate::domain::{classify, facts, incident::Promise, Entry};
-use crate::store::{IncidentFilter, IncidentRecord, StoreError};
-use crate::views::markdown;
+use crate::domain::{classify, facts, incident::Promise, Entry, IncidentRecord};
+use crate::store::{IncidentFilter, StoreError};
+use crate::views::feed as view;
 
 /// Entries of this many recent incidents are in a feed…
 const INCIDENTS: i64 = 50;
@@ -153,36 +152,7 @@ fn item(state: &AppState, record: &IncidentRecord, entry: &Entry, now: Timestamp
         entry.state.title,
         entry.state.status.words()
     );
-    let corrected = entry
-        .corrects
-        .as_deref()
-        .and_then(|id| record.entries.iter().find(|e| e.id == id));
-    let corrected_by = record.corrected_by(&entry.id);
-    let content = html! {
-        p {
-            "Status: " (entry.state.status.words()) " · " (entry.state.impact.words())
-            " · Owner: " (entry.state.owner.name)
-        }
-        p { (facts::entry_facts(&entry.state, now, tz).to_string()) }
-        @if let Some(original) = corrected {
-            p { "Corrects the entry of " (facts::when(original.posted_at, now, tz)) "." }
-        }
-        @if !entry.components.is_empty() {
-            ul {
-                @for change in &entry.components {
-                    li {
-                        (change.name) ": " (change.old_status.words().to_lowercase())
-                        " → " (change.new_status.words().to_lowercase())
-                    }
-                }
-            }
-        }
-        (markdown::render(entry.message.as_str()))
-        @if let Some(by) = corrected_by {
-            p { "Corrected by the entry of " (facts::when(by.posted_at, now, tz)) "." }
-        }
-        @if entry.system { p { "Posted by Candor." } }
-    };
+    let content = view::entry(record, entry, now, tz);
     Item {
         id: format!("{link}#entry-{}", entry.id),
         link,
@@ -203,17 +173,7 @@ fn notice(state: &AppState, record: &IncidentRecord, broken: &facts::Broken) -> 
         Promise::Eta => "eta-passed",
         _ => "update-overdue",
     };
-    let content = html! {
-        p { strong { (broken.line.to_string()) "." } }
-        p {
-            "Status: " (incident.state.status.words()) " · " (incident.state.impact.words())
-            " · Owner: " (incident.state.owner.name)
-        }
-        p {
-            "This is a notice from Candor, not an update from staff. "
-            (broken.until)
-        }
-    };
+    let content = view::notice(incident, broken);
     Item {
         id: format!("{link}#{kind}-{}", broken.at.as_millisecond()),
         link,

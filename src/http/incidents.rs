@@ -20,11 +20,11 @@ use super::{
 use crate::domain::{
     component::Component, incident::ComponentChange, incident::EtaChange, incident::PostPostmortem,
     incident::Write, Cause, Command, ComponentStatus, Entry, EntryClass, Impact, Incident,
-    IncidentStatus, Kind, Message, NextUpdate, OpenIncident, Owner, Patch, PostCorrection,
-    PostUpdate, Title,
+    IncidentRecord, IncidentStatus, Kind, Message, NextUpdate, OpenIncident, Owner, Patch,
+    PostCorrection, PostUpdate, Title,
 };
 use crate::ids::new_id;
-use crate::store::{Actor, IncidentFilter, IncidentRecord, IncidentState};
+use crate::store::{Actor, IncidentFilter, IncidentState};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,9 +1,8 @@
 //! Headers that keep readers safe, and the refusal of cross-site form posts.
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{header, HeaderValue, Method, StatusCode},
-    middleware::Next,
     response::Response,
 };
 
@@ -14,31 +13,28 @@ use super::AppState;
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Adds the security headers to every answer, and refuses a cross-site POST
-/// to a public form before it reaches its handler.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && is_public_form(request.uri().path()) {
-        if let Some(from) = cross_site(&request, &state.base_url) {
-            tracing::info!(
-                from,
-                path = request.uri().path(),
-                "cross-site form post refused"
-            );
-            let mut response = super::status_page(
-                StatusCode::FORBIDDEN,
-                &state,
-                "This form can only be sent from this status page. Open the page and send it from there.",
-            );
-            add_headers(&mut response, &state);
-            return response;
-        }
+/// A cross-site POST to a public form, refused before it reaches its
+/// handler (with the security headers already on the answer).
+pub(super) fn refuse_cross_site(state: &AppState, request: &Request) -> Option<Response> {
+    if request.method() != Method::POST || !is_public_form(request.uri().path()) {
+        return None;
     }
-    let mut response = next.run(request).await;
-    add_headers(&mut response, &state);
-    response
+    let from = cross_site(request, &state.base_url)?;
+    tracing::info!(
+        from,
+        path = request.uri().path(),
+        "cross-site form post refused"
+    );
+    let mut response = super::status_page(
+        StatusCode::FORBIDDEN,
+        state,
+        "This form can only be sent from this status page. Open the page and send it from there.",
+    );
+    add_headers(&mut response, state);
+    Some(response)
 }
 
-fn add_headers(response: &mut Response, state: &AppState) {
+pub(super) fn add_headers(response: &mut Response, state: &AppState) {
     let html = response
         .headers()
         .get(header::CONTENT_TYPE)

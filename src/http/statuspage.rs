@@ -17,9 +17,9 @@ use serde::Serialize;
 use tower_http::cors::{Any, CorsLayer};
 
 use super::{cache::Until, error::ApiResult, AppState};
-use crate::domain::{component::Component, Incident, Kind};
+use crate::domain::{component::Component, Incident, IncidentRecord, Kind};
 use crate::statuspage::{ComponentJson, Ctx, IncidentJson, Page, StatusJson};
-use crate::store::{IncidentFilter, IncidentRecord};
+use crate::store::IncidentFilter;
 
 /// How many incidents `incidents.json` lists, as Statuspage does.
 const RECENT: i64 = 50;

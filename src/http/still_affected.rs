@@ -11,9 +11,8 @@ use axum::{
 use serde::Deserialize;
 
 use super::{public::page_context, status_page, AppState};
-use crate::delivery::email::STILL_AFFECTED;
 use crate::store::{StaffMail, StoreError};
-use crate::views::subscribe as view;
+use crate::views::{mail, subscribe as view};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/still-affected", get(ask).post(report))
@@ -26,9 +25,7 @@ struct TokenQuery {
 
 /// (subscriber, incident) from a signed token.
 fn parse(state: &AppState, token: Option<&str>) -> Option<(String, String)> {
-    let subject = state.mail.signer.verify(STILL_AFFECTED, token?)?;
-    let (subscriber, incident) = subject.split_once(':')?;
-    Some((subscriber.to_string(), incident.to_string()))
+    state.links.verify_still_affected(token?)
 }
 
 fn bad_link(state: &AppState) -> Response {
@@ -60,21 +57,11 @@ async fn report(State(state): State<AppState>, Query(query): Query<TokenQuery>) 
     let result = state
         .store
         .report_still_affected(&incident_id, &subscriber_id, now, &|incident, count| {
-            let people = if count == 1 {
-                "1 subscriber says".to_string()
-            } else {
-                format!("{count} subscribers say")
-            };
+            let (subject, text) = mail::staff::still_affected(incident, count, &base_url);
             StaffMail {
                 to: incident.state.owner.email.to_string(),
-                subject: format!("[Still affected] {} — {people} it is not fixed", incident.state.title),
-                text: format!(
-                    "{name}, {people} they are still affected by \"{title}\", which was resolved.\n\n\
-                     Look again, and post an update (a new status reopens the incident):\n{base_url}/incidents/{id}\n",
-                    name = incident.state.owner.name,
-                    title = incident.state.title,
-                    id = incident.id,
-                ),
+                subject,
+                text,
             }
         })
         .await;

@@ -26,7 +26,6 @@ use serde::Deserialize;
 use super::{public::page_context, status_page, AppState};
 use crate::clock::Clock;
 use crate::config::Rate;
-use crate::delivery::email::{CONFIRM, MANAGE, UNSUBSCRIBE};
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
     Email,
@@ -309,13 +308,7 @@ fn public_actor() -> Actor {
 
 /// The subscriber and when their confirmation link was made, from a link.
 fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(String, jiff::Timestamp)> {
-    let subject = token.and_then(|t| state.mail.signer.verify(CONFIRM, t))?;
-    let (id, sent_ms) = subject.split_once(':')?;
-    let sent_at = sent_ms
-        .parse::<i64>()
-        .ok()
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())?;
-    Some((id.to_string(), sent_at))
+    state.links.verify_confirm(token?)
 }
 
 /// Opening the link shows a button; it changes nothing.
@@ -353,16 +346,10 @@ async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>)
         .await;
     let ctx = page_context(&state);
     match result {
-        Ok(subscriber) => view::notice(
+        Ok(subscriber) => view::subscribed(
             &ctx,
-            "You are subscribed",
-            &[format!(
-                "Every update about incidents now goes to {}, good news and bad.",
-                subscriber.address
-            )],
-            Some(maud::html! {
-                p { a href=(state.mail.manage_url(&subscriber.id)) { "Choose components" } }
-            }),
+            &subscriber.address,
+            &state.links.manage_url(&subscriber.id),
         )
         .into_response(),
         Err(StoreError::Domain(err)) => (
@@ -375,16 +362,12 @@ async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>)
     }
 }
 
-fn subscriber_id(state: &AppState, purpose: &str, token: Option<&str>) -> Option<String> {
-    token.and_then(|t| state.mail.signer.verify(purpose, t))
-}
-
 async fn unsubscribe_page(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
 ) -> Response {
     let token = query.token.unwrap_or_default();
-    if subscriber_id(&state, UNSUBSCRIBE, Some(&token)).is_none() {
+    if state.links.verify_unsubscribe(&token).is_none() {
         return bad_link(&state);
     }
     view::unsubscribe_confirm(&page_context(&state), &token).into_response()
@@ -392,7 +375,11 @@ async fn unsubscribe_page(
 
 /// RFC 8058 one-click: a POST to the List-Unsubscribe URL, any body.
 async fn unsubscribe(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some(id) = subscriber_id(&state, UNSUBSCRIBE, query.token.as_deref()) else {
+    let Some(id) = query
+        .token
+        .as_deref()
+        .and_then(|t| state.links.verify_unsubscribe(t))
+    else {
         return bad_link(&state);
     };
     let now = state.clock.now();
@@ -418,7 +405,7 @@ async fn unsubscribe(State(state): State<AppState>, Query(query): Query<TokenQue
 
 async fn manage(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
     let token = query.token.unwrap_or_default();
-    let Some(id) = subscriber_id(&state, MANAGE, Some(&token)) else {
+    let Some(id) = state.links.verify_manage(&token) else {
         return bad_link(&state);
     };
     let (subscriber, components) = match (
@@ -432,7 +419,7 @@ async fn manage(State(state): State<AppState>, Query(query): Query<TokenQuery>) 
     view::manage_page(
         &page_context(&state),
         &token,
-        &state.mail.signer.sign(UNSUBSCRIBE, &id),
+        &state.links.unsubscribe_token(&id),
         &subscriber.address,
         &components,
         &subscriber.components,
@@ -447,7 +434,7 @@ async fn save_choice(
     body: Bytes,
 ) -> Response {
     let token = query.token.unwrap_or_default();
-    let Some(id) = subscriber_id(&state, MANAGE, Some(&token)) else {
+    let Some(id) = state.links.verify_manage(&token) else {
         return bad_link(&state);
     };
     let chosen = parse_form(&body).components;
@@ -469,7 +456,7 @@ async fn save_choice(
         Ok(subscriber) => view::manage_page(
             &page_context(&state),
             &token,
-            &state.mail.signer.sign(UNSUBSCRIBE, &id),
+            &state.links.unsubscribe_token(&id),
             &subscriber.address,
             &components,
             &subscriber.components,

@@ -13,13 +13,14 @@ use super::{
     extract::{ApiJson, ApiQuery},
     AppState, List,
 };
-use crate::delivery::{webhook, webhook_address};
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
     Email, WebhookUrl,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
+use crate::webhook_address;
+use crate::webhook_secret;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -121,7 +122,7 @@ async fn add(
                 .map_err(|why| ApiError::invalid("webhook", why))?;
             (
                 Subscriber::webhook(new_id(), &url, components, now),
-                Some(webhook::new_secret()),
+                Some(webhook_secret::new_secret()),
             )
         }
         _ => {

@@ -40,6 +40,8 @@ use crate::domain::{
 };
 
 pub use crate::domain::component::ComponentEdit;
+/// The store fills the read model the views render; it is the domain's.
+pub use crate::domain::IncidentRecord;
 pub use components::ComponentStore;
 pub use deliveries::DeliveryStore;
 pub use idempotency::IdempotencyStore;
@@ -133,22 +135,6 @@ impl Snapshot {
         write: &'a crate::domain::incident::Write,
     ) -> crate::domain::incident::Context<'a> {
         write.context(&self.components, &self.entry_ids, &self.held_elsewhere)
-    }
-}
-
-/// An incident with its whole timeline, newest entry first.
-#[derive(Debug, Clone)]
-pub struct IncidentRecord {
-    pub incident: Incident,
-    pub entries: Vec<Entry>,
-}
-
-impl IncidentRecord {
-    /// The entry that corrects `entry_id`, if any (the newest one).
-    pub fn corrected_by(&self, entry_id: &str) -> Option<&Entry> {
-        self.entries
-            .iter()
-            .find(|e| e.corrects.as_deref() == Some(entry_id))
     }
 }
 

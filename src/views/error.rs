@@ -1,14 +1,15 @@
 //! Pages for people when something is not there or went wrong.
 
-use axum::http::StatusCode;
 use maud::{html, Markup, DOCTYPE};
 
-pub fn page(page_name: &str, status: StatusCode, message: &str) -> Markup {
+/// The page for an HTTP status (`status` is its code: the view needs only
+/// the number to choose its heading, not the server's types).
+pub fn page(page_name: &str, status: u16, message: &str) -> Markup {
     let heading = match status {
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::METHOD_NOT_ALLOWED => "Not allowed",
-        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
-        s if s.is_server_error() => "Something went wrong on our side",
+        404 => "Not found",
+        405 => "Not allowed",
+        429 => "Too many requests",
+        500..=599 => "Something went wrong on our side",
         _ => "That did not work",
     };
     html! {

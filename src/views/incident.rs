@@ -3,8 +3,7 @@
 use maud::{html, Markup};
 
 use super::{layout::layout, parts, PageContext};
-use crate::domain::component::Component;
-use crate::store::IncidentRecord;
+use crate::domain::{component::Component, IncidentRecord};
 
 pub fn page(ctx: &PageContext<'_>, record: &IncidentRecord, components: &[Component]) -> Markup {
     let title = record.incident.state.title.as_str();

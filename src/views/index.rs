@@ -3,8 +3,7 @@
 use maud::{html, Markup};
 
 use super::{layout::layout, parts, uptime, PageContext};
-use crate::domain::{component::Component, facts::Overall, Incident};
-use crate::store::IncidentRecord;
+use crate::domain::{component::Component, facts::Overall, Incident, IncidentRecord};
 
 pub struct IndexView<'a> {
     pub components: &'a [Component],

@@ -2,10 +2,12 @@
 
 pub mod badge;
 pub mod error;
+pub mod feed;
 pub mod history;
 pub mod incident;
 pub mod index;
 pub mod layout;
+pub mod mail;
 pub mod markdown;
 pub mod parts;
 pub mod subscribe;

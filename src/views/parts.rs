@@ -6,9 +6,8 @@ use super::{markdown, PageContext};
 use crate::domain::{
     component::Component,
     facts::{self, Line, Part},
-    ComponentStatus, Entry, EntryClass, Incident, IncidentStatus,
+    ComponentStatus, Entry, EntryClass, Incident, IncidentRecord, IncidentStatus,
 };
-use crate::store::IncidentRecord;
 
 /// A fact sentence, its times in `<time datetime>`.
 pub fn line(line: &Line) -> Markup {

@@ -74,6 +74,20 @@ pub fn notice(
     )
 }
 
+/// A confirmed subscription, with the link to choose components.
+pub fn subscribed(ctx: &PageContext<'_>, address: &str, manage_url: &str) -> Markup {
+    notice(
+        ctx,
+        "You are subscribed",
+        &[format!(
+            "Every update about incidents now goes to {address}, good news and bad."
+        )],
+        Some(html! {
+            p { a href=(manage_url) { "Choose components" } }
+        }),
+    )
+}
+
 /// What the link in a confirmation mail opens: one button. Opening the
 /// link alone (as mail scanners do) subscribes nobody.
 pub fn confirm_prompt(ctx: &PageContext<'_>, token: &str) -> Markup {

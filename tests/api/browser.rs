@@ -9,8 +9,8 @@ use std::{path::Path, time::Duration};
 
 use serde_json::json;
 
+use crate::helpers::mailbox::Mailbox;
 use crate::helpers::{id_of, mail_incident, TestApp};
-use crate::mailbox::Mailbox;
 
 fn enabled() -> bool {
     let on = std::env::var("CANDOR_BROWSER").is_ok_and(|v| v == "1");

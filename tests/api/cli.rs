@@ -175,22 +175,28 @@ async fn the_first_start_prints_an_admin_token_once() {
     drop(second);
 }
 
-#[tokio::test]
-async fn with_an_admin_token_configured_no_token_is_made() {
-    let db = TestDatabase::create().await;
+/// `candor` with an admin token configured, and more environment.
+fn start_with_token(db: &TestDatabase, env: &[(&str, &str)]) -> Server {
     let mut command = candor_command(&db.dir, &db.url);
     command
         .env("CANDOR_ADMIN_TOKEN", "configured-token")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("start candor");
     let stdout = collect(child.stdout.take().unwrap());
     let stderr = collect(child.stderr.take().unwrap());
-    let mut server = Server {
+    Server {
         child,
         stdout,
         stderr,
-    };
+    }
+}
+
+#[tokio::test]
+async fn with_an_admin_token_configured_no_token_is_made() {
+    let db = TestDatabase::create().await;
+    let mut server = start_with_token(&db, &[]);
     let (url, stdout) = server.wait_until_listening();
     assert!(
         tokens(&stdout).is_empty(),
@@ -245,20 +251,7 @@ async fn the_client_variables_do_not_upset_the_server_commands() {
 #[tokio::test]
 async fn capability_tokens_never_reach_the_log() {
     let db = TestDatabase::create().await;
-    let mut command = candor_command(&db.dir, &db.url);
-    command
-        .env("CANDOR_ADMIN_TOKEN", "configured-token")
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("start candor");
-    let stdout = collect(child.stdout.take().unwrap());
-    let stderr = collect(child.stderr.take().unwrap());
-    let mut server = Server {
-        child,
-        stdout,
-        stderr,
-    };
+    let mut server = start_with_token(&db, &[("RUST_LOG", "trace")]);
     let (url, _) = server.wait_until_listening();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     for path in [

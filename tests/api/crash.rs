@@ -13,8 +13,8 @@ use candor::delivery::worker::BATCH;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use crate::helpers::mailbox::Mailbox;
 use crate::helpers::{id_of, mail_incident, TestDatabase, ADMIN_TOKEN};
-use crate::mailbox::Mailbox;
 use crate::processes::{admin_post, Process};
 
 const SUBSCRIBERS: usize = 2_000;

@@ -5,10 +5,9 @@
 //! moment the entry was posted.
 
 use serde_json::Value;
-use sqlx::Connection;
 
+use crate::helpers::mailbox::Mailbox;
 use crate::helpers::{id_of, TestApp};
-use crate::mailbox::Mailbox;
 
 /// A reader whose copy of the opening failed (the relay was down), with
 /// the worker paused: (Candor, the incident's id).
@@ -160,15 +159,7 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         ALTER TABLE subscribers DROP COLUMN last_error;
         ALTER TABLE subscribers DROP COLUMN quarantined_at;
         DELETE FROM _sqlx_migrations WHERE version >= 5;";
-    if app.db.url.starts_with("sqlite:") {
-        let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-        sqlx::raw_sql(downgrade).execute(&mut db).await.unwrap();
-        db.close().await.unwrap();
-    } else {
-        let mut db = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-        sqlx::raw_sql(downgrade).execute(&mut db).await.unwrap();
-        db.close().await.unwrap();
-    }
+    app.run_sql(downgrade).await;
 
     let (upgraded, _clock) = app.second_instance(None).await;
     let after: Value = app
@@ -194,7 +185,7 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
 /// relay was down is not mailed when it comes back.
 #[tokio::test]
 async fn a_retry_is_not_sent_to_an_address_that_unsubscribed_meanwhile() {
-    let mut mailbox = Mailbox::down(crate::mailbox::free_port());
+    let mut mailbox = Mailbox::down(crate::helpers::mailbox::free_port());
     let app = TestApp::spawn_with_smtp(&mailbox).await;
     app.pause_worker();
     let smtp = app.create_component("Outbound SMTP").await;
@@ -226,7 +217,7 @@ async fn a_retry_is_not_sent_to_an_address_that_unsubscribed_meanwhile() {
 /// out, in order, when the retry comes.
 #[tokio::test]
 async fn a_later_entry_waits_behind_an_earlier_mail_that_failed() {
-    let mut mailbox = Mailbox::down(crate::mailbox::free_port());
+    let mut mailbox = Mailbox::down(crate::helpers::mailbox::free_port());
     let (app, incident_id) = opening_failed_for_a_reader(&mailbox).await;
     mailbox.up();
 
@@ -263,7 +254,7 @@ async fn a_later_entry_waits_behind_an_earlier_mail_that_failed() {
 /// not tried (nor counted as failed): it waits for the next retry.
 #[tokio::test]
 async fn mail_held_behind_a_failure_is_not_tried_before_it() {
-    let mut mailbox = Mailbox::down(crate::mailbox::free_port());
+    let mut mailbox = Mailbox::down(crate::helpers::mailbox::free_port());
     let (app, incident_id) = opening_failed_for_a_reader(&mailbox).await;
     app.post_cause_found(&incident_id).await;
 

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
+use crate::helpers::mailbox::{free_port, Mailbox};
 use crate::helpers::{id_of, mail_incident, visible_text, TestApp};
-use crate::mailbox::{free_port, Mailbox};
 
 async fn subscribe_form(app: &TestApp, body: &str) -> (u16, String) {
     let reply = app

@@ -23,7 +23,6 @@ mod helpers;
 mod idempotency;
 mod incidents;
 mod mail;
-mod mailbox;
 mod outage;
 mod overdue;
 mod page_dump;

@@ -170,8 +170,8 @@ async fn the_public_pages_keep_their_last_good_rendering_when_the_database_is_go
 /// not once per reader: the log must stay readable when readers pile in.
 #[tokio::test]
 async fn a_failing_page_is_logged_once_not_on_every_request() {
+    use crate::helpers::mailbox::Mailbox;
     use crate::helpers::TestDatabase;
-    use crate::mailbox::Mailbox;
     use crate::processes::{admin_post, client, Process};
 
     let db = TestDatabase::create().await;

@@ -12,8 +12,8 @@ use std::{
 
 use serde_json::Value;
 
+use crate::helpers::mailbox::Mailbox;
 use crate::helpers::{candor_command, TestDatabase, ADMIN_TOKEN};
-use crate::mailbox::Mailbox;
 
 /// A `candor serve` process, killed when the test ends however it ends.
 pub struct Process {

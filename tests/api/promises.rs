@@ -9,10 +9,10 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
+use crate::helpers::mailbox::{Mail, Mailbox};
 use crate::helpers::{
     classes, entries, id_of, mail_incident, ts, visible_text, TestApp, TestDatabase,
 };
-use crate::mailbox::{Mail, Mailbox};
 use crate::processes::{admin_get, admin_post, client, Process};
 
 const OWNER: &str = "dana@acme.test";

@@ -112,7 +112,7 @@ async fn a_title_stored_with_a_line_break_breaks_neither_the_pages_nor_later_wri
 
 #[tokio::test]
 async fn an_entry_that_cannot_be_read_stops_only_its_own_mail() {
-    let mailbox = crate::mailbox::Mailbox::start();
+    let mailbox = crate::helpers::mailbox::Mailbox::start();
     let app = TestApp::spawn_with_smtp(&mailbox).await;
     let smtp = app.create_component("Outbound mail").await;
     app.add_confirmed("reader@example.test", &[]).await;

@@ -17,8 +17,8 @@ use sha2::Sha256;
 
 use candor::config::{Config, Secret};
 
+use crate::helpers::mailbox::Mailbox;
 use crate::helpers::{id_of, TestApp};
-use crate::mailbox::Mailbox;
 
 /// Candor with webhooks allowed to loopback receivers (the tests' own).
 async fn spawn_for_loopback() -> TestApp {

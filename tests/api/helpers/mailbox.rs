@@ -86,29 +86,37 @@ fn ensure_aiosmtpd() {
 impl Mailbox {
     /// An SMTP server on a fresh port.
     pub fn start() -> Self {
-        let mut mailbox = Self::down(free_port());
-        mailbox.up();
-        mailbox
+        Self::start_on_a_free_port(|_| {})
+    }
+
+    /// Starts a server on a fresh port, set up by `configure`. Another
+    /// process may take a free port between our look and the server's
+    /// bind, so a port found taken is given up for another.
+    fn start_on_a_free_port(configure: impl Fn(&mut Self)) -> Self {
+        for _ in 0..5 {
+            let mut mailbox = Self::down(free_port());
+            configure(&mut mailbox);
+            if mailbox.try_up() {
+                return mailbox;
+            }
+        }
+        panic!("the SMTP sink did not start on five free ports (is aiosmtpd installed?)");
     }
 
     /// An SMTP server for thousands of mails: it takes `delay_ms` to accept
     /// each one, like a slow relay, and records only envelopes and headers
     /// (`text` and `html` stay empty).
     pub fn start_bulk(delay_ms: u64) -> Self {
-        let mut mailbox = Self::down(free_port());
-        mailbox.delay_ms = delay_ms;
-        mailbox.headers_only = true;
-        mailbox.up();
-        mailbox
+        Self::start_on_a_free_port(|mailbox| {
+            mailbox.delay_ms = delay_ms;
+            mailbox.headers_only = true;
+        })
     }
 
     /// An SMTP server that does not announce PIPELINING: Candor then sends
     /// each command and waits for its answer.
     pub fn start_without_pipelining() -> Self {
-        let mut mailbox = Self::down(free_port());
-        mailbox.pipelining = false;
-        mailbox.up();
-        mailbox
+        Self::start_on_a_free_port(|mailbox| mailbox.pipelining = false)
     }
 
     /// A mailbox whose server is not running yet: mail to it fails.
@@ -131,6 +139,15 @@ impl Mailbox {
 
     /// Starts the server (again) on the same port.
     pub fn up(&mut self) {
+        assert!(
+            self.try_up(),
+            "the SMTP sink did not start on port {} (is aiosmtpd installed?)",
+            self.port
+        );
+    }
+
+    /// Starts the server; false when it did not come up (its port taken).
+    fn try_up(&mut self) -> bool {
         ensure_aiosmtpd();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
         let mut child = Command::new("python3")
@@ -149,11 +166,13 @@ impl Mailbox {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("the SMTP sink says it is ready");
-        assert!(
-            line.starts_with("ready"),
-            "the SMTP sink did not start (is aiosmtpd installed?): {line:?}"
-        );
+        if !line.starts_with("ready") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
         self.child = Some(child);
+        true
     }
 
     pub fn stop(&mut self) {
