@@ -7,10 +7,11 @@
 //! client that hangs up midway cancels it between its statements (a request
 //! reset by its client once left SQLite's write lock held, issue 11).
 
+use std::{future::Future, task::Poll};
+
 use axum::{
     extract::Request,
     http::{header, HeaderValue, Method, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 
@@ -18,16 +19,27 @@ use tracing::Instrument as _;
 
 use super::{error::ApiError, status_page, AppState};
 
-pub(super) async fn bounded(state: &AppState, request: Request, next: Next) -> Response {
+/// Whether a request is a write (it then runs in a task of its own) and
+/// whether it is for the API (JSON when it takes too long).
+pub(super) fn kind(request: &Request) -> (bool, bool) {
     let path = request.uri().path();
     let api = path.starts_with("/api/") || path.starts_with("/v1/") || path == "/healthz";
     let writes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    (writes, api)
+}
+
+/// The handler's `answer`, or 503 when it takes longer than
+/// `request_timeout`.
+pub(super) async fn bounded<F>(state: &AppState, (writes, api): (bool, bool), answer: F) -> Response
+where
+    F: Future<Output = Response> + Send + 'static,
+{
     let limit = state.request_timeout;
     let answer = if writes {
-        let write = tokio::spawn(next.run(request).in_current_span());
+        let write = tokio::spawn(answer.in_current_span());
         match tokio::time::timeout(limit, write).await {
             Ok(Ok(response)) => Some(response),
             // A panic goes on to the panic layer outside, as if it
@@ -37,7 +49,13 @@ pub(super) async fn bounded(state: &AppState, request: Request, next: Next) -> R
             Ok(Err(_)) | Err(_) => None,
         }
     } else {
-        tokio::time::timeout(limit, next.run(request)).await.ok()
+        let mut answer = std::pin::pin!(answer);
+        // A page from the cache is ready at once: no timer for it (making
+        // one reads the clock and the runtime's handle).
+        match std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await {
+            Poll::Ready(response) => Some(response),
+            Poll::Pending => tokio::time::timeout(limit, answer).await.ok(),
+        }
     };
     answer.unwrap_or_else(|| too_long(state, api, limit))
 }

@@ -7,6 +7,7 @@ pub mod cache;
 mod client_ip;
 mod components;
 mod deadline;
+mod edge;
 pub mod error;
 pub mod extract;
 mod feeds;
@@ -140,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         .layer(
             tower::ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
-                .layer(middleware::from_fn_with_state(state.clone(), edge))
+                .layer(edge::EdgeLayer(state.clone()))
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a handler panicked");
                     ApiError::Internal(anyhow::anyhow!("panic")).into_response()
@@ -148,24 +149,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(extract::BODY_LIMIT)),
         )
         .with_state(state)
-}
-
-/// What every request passes once, in one middleware (each layer more
-/// boxes and clones the stack per request: three of them cost 8-14% more
-/// CPU per cached page): cross-site form posts are refused, the handler
-/// runs within `request_timeout` (a write in a task of its own, so nothing
-/// cancels it midway), a server error is logged once, and the security
-/// headers go on the answer.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(refused) = security::refuse_cross_site(&state, &request) {
-        return refused;
-    }
-    let mut response = deadline::bounded(&state, request, next).await;
-    if let Some(failure) = response.extensions().get::<error::Failure>() {
-        failure.log();
-    }
-    security::add_headers(&mut response, &state);
-    response
 }
 
 /// The span of one request: method and path, never the query string,

@@ -1,0 +1,79 @@
+//! What every request passes once: cross-site form posts are refused, the
+//! handler runs within `request_timeout` (`deadline.rs`), a server error
+//! is logged once, and the security headers go on the answer
+//! (`security.rs`).
+//!
+//! A tower layer of its own rather than `axum::middleware::from_fn`: that
+//! boxes and clones the rest of the stack on every request, which a cached
+//! page paid for in CPU (`benches/http.sh`).
+
+use std::{
+    convert::Infallible,
+    task::{Context, Poll},
+};
+
+use axum::{
+    extract::Request,
+    response::{IntoResponse, Response},
+};
+use futures::{future::BoxFuture, FutureExt as _};
+
+use super::{deadline, error, security, AppState};
+
+#[derive(Clone)]
+pub(super) struct EdgeLayer(pub(super) AppState);
+
+impl<S> tower::Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge {
+            state: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(super) struct Edge<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Edge<S>
+where
+    S: tower::Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if let Some(refused) = security::refuse_cross_site(&self.state, &request) {
+            return Box::pin(std::future::ready(Ok(refused)));
+        }
+        // The clone stays; the service that was made ready answers.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let state = self.state.clone();
+        let kind = deadline::kind(&request);
+        let answer = inner.call(request).map(|answer| match answer {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        });
+        Box::pin(async move {
+            let mut response = deadline::bounded(&state, kind, answer).await;
+            if let Some(failure) = response.extensions().get::<error::Failure>() {
+                failure.log();
+            }
+            security::add_headers(&mut response, &state);
+            Ok(response)
+        })
+    }
+}
