@@ -661,7 +661,9 @@ async fn render(
         parts.headers.remove(name);
     }
     let previous = cache.previous(key);
-    let headers = parts.headers;
+    let mut headers = parts.headers;
+    // Made once here rather than on every answer from the cache.
+    super::security::add_to(&mut headers, state);
     // Compressing a large page takes milliseconds: off the request threads.
     let entry = tokio::task::spawn_blocking(move || {
         Cached::build(generation, until, headers, bytes, now, previous.as_deref())

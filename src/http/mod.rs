@@ -6,6 +6,7 @@ mod badge;
 pub mod cache;
 mod client_ip;
 mod components;
+mod cors;
 mod deadline;
 mod edge;
 pub mod error;

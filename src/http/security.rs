@@ -2,7 +2,7 @@
 
 use axum::{
     extract::Request,
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::Response,
 };
 
@@ -34,13 +34,21 @@ pub(super) fn refuse_cross_site(state: &AppState, request: &Request) -> Option<R
     Some(response)
 }
 
+/// The headers on every answer. An answer from the page cache has them
+/// already (they were put on its rendering once): nothing to do then.
 pub(super) fn add_headers(response: &mut Response, state: &AppState) {
-    let html = response
-        .headers()
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
+        add_to(headers, state);
+    }
+}
+
+/// Puts the safety headers into `headers` (CSP and framing only for HTML).
+pub(super) fn add_to(headers: &mut HeaderMap, state: &AppState) {
+    let html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

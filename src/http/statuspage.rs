@@ -4,17 +4,13 @@
 //! own facts (owner, cause, ETA and its history, the promised next update)
 //! ride along in a `candor` object that those clients ignore.
 
-use std::time::Duration;
-
 use axum::{
     extract::State,
-    http::Method,
     routing::{any, get},
     Json, Router,
 };
 use jiff::Timestamp;
 use serde::Serialize;
-use tower_http::cors::{Any, CorsLayer};
 
 use super::{cache::Until, error::ApiResult, AppState};
 use crate::domain::{component::Component, Incident, IncidentRecord, Kind};
@@ -43,13 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/{*rest}", any(super::api_not_found))
         .method_not_allowed_fallback(super::api_method_not_allowed)
         // Browsers on any site may read the public state (status widgets).
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
-                .allow_headers(Any)
-                .max_age(Duration::from_secs(24 * 60 * 60)),
-        )
+        .layer(super::cors::PublicCors)
 }
 
 fn ctx<'a>(state: &'a AppState, components: &'a [Component]) -> Ctx<'a> {
