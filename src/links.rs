@@ -10,6 +10,8 @@ use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use sha2::Sha256;
 
+use crate::domain::IncidentId;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// 144 bits of tag: plenty against guessing, short enough for a link.
@@ -112,7 +114,7 @@ impl Links {
         )
     }
 
-    pub fn still_affected_url(&self, subscriber_id: &str, incident_id: &str) -> String {
+    pub fn still_affected_url(&self, subscriber_id: &str, incident_id: &IncidentId) -> String {
         format!(
             "{}/still-affected?token={}",
             self.base_url,
@@ -153,10 +155,10 @@ impl Links {
     }
 
     /// The subscriber and the incident of a "still affected" link.
-    pub fn verify_still_affected(&self, token: &str) -> Option<(String, String)> {
+    pub fn verify_still_affected(&self, token: &str) -> Option<(String, IncidentId)> {
         let subject = self.signer.verify(STILL_AFFECTED, token)?;
         let (subscriber, incident) = subject.split_once(':')?;
-        Some((subscriber.to_string(), incident.to_string()))
+        Some((subscriber.to_string(), IncidentId::new(incident)))
     }
 }
 
@@ -203,11 +205,11 @@ mod tests {
         let manage = links.manage_url("s1");
         assert!(manage.starts_with("http://127.0.0.1:8080/subscription?token="));
         assert_eq!(links.verify_manage(token(&manage)).as_deref(), Some("s1"));
-        let affected = links.still_affected_url("s1", "inc");
+        let affected = links.still_affected_url("s1", &IncidentId::new("inc"));
         assert!(affected.starts_with("http://127.0.0.1:8080/still-affected?token="));
         assert_eq!(
             links.verify_still_affected(token(&affected)),
-            Some(("s1".to_string(), "inc".to_string()))
+            Some(("s1".to_string(), IncidentId::new("inc")))
         );
         // A link is good for its own purpose only.
         assert_eq!(links.verify_unsubscribe(token(&manage)), None);

@@ -7,8 +7,8 @@ use jiff::{tz::TimeZone, Timestamp};
 use serde::{Serialize, Serializer};
 
 use crate::domain::{
-    component::Component, facts::Overall, ComponentStatus, Entry, EntryClass, Impact, Incident,
-    IncidentRecord, IncidentStatus,
+    component::Component, facts::Overall, ComponentStatus, Entry, EntryClass, EntryId, Impact,
+    Incident, IncidentId, IncidentRecord, IncidentStatus,
 };
 
 /// A timestamp as Statuspage writes it: RFC 3339 in UTC with milliseconds,
@@ -80,7 +80,7 @@ pub struct ComponentJson {
 
 #[derive(Serialize)]
 pub struct IncidentJson {
-    pub id: String,
+    pub id: IncidentId,
     pub name: String,
     pub status: IncidentStatus,
     pub impact: Impact,
@@ -117,8 +117,8 @@ pub struct IncidentCandor {
 
 #[derive(Serialize)]
 pub struct UpdateJson {
-    pub id: String,
-    pub incident_id: String,
+    pub id: EntryId,
+    pub incident_id: IncidentId,
     pub status: IncidentStatus,
     pub body: String,
     pub created_at: Millis,
@@ -145,7 +145,7 @@ pub struct UpdateCandor {
     pub cause: Option<String>,
     pub eta: Option<Millis>,
     pub next_update_at: Option<Millis>,
-    pub corrects: Option<String>,
+    pub corrects: Option<EntryId>,
     pub system: bool,
 }
 

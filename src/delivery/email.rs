@@ -9,7 +9,7 @@ use lettre::message::{
 };
 use lettre::Message;
 
-use crate::domain::{facts::when, Entry};
+use crate::domain::{facts::when, Entry, IncidentId};
 use crate::links::Links;
 use crate::views::mail::{self as words, EntryWords, SubscriberLinks};
 
@@ -32,7 +32,7 @@ fn header(name: &'static str, value: String) -> HeaderValue {
 /// An entry's mail, made once per entry and addressed once per subscriber.
 pub struct EntryMail {
     words: EntryWords,
-    incident_id: String,
+    incident_id: IncidentId,
     message_id_left: String,
     references: String,
     classes: String,
@@ -44,7 +44,7 @@ impl EntryMail {
         Self {
             words: EntryWords::new(entry, &settings.base_url, &settings.tz),
             incident_id: entry.incident_id.clone(),
-            message_id_left: entry.id.clone(),
+            message_id_left: entry.id.to_string(),
             references: format!("<{}@{}>", entry.incident_id, settings.host),
             classes: entry
                 .classes

@@ -14,6 +14,7 @@ use super::webhook::{self, Webhooks};
 use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
 use crate::domain::subscriber::SubscriberState;
+use crate::domain::EntryId;
 use crate::statuspage::Ctx;
 use crate::store::{Claimed, ClaimedDelivery, News, Store};
 
@@ -220,7 +221,7 @@ impl Worker {
         }
         // Each entry's words are worked out once for the whole batch (for
         // mail; webhooks have their payloads below).
-        let mut prepared: HashMap<String, EntryMail> = HashMap::new();
+        let mut prepared: HashMap<EntryId, EntryMail> = HashMap::new();
         for delivery in &claimed {
             if let Claimed::Mail {
                 news: News::Entry(entry),
@@ -559,14 +560,14 @@ impl Worker {
 /// What a batch's mails are made from, worked out once per batch.
 struct Prepared {
     /// Per entry id.
-    mails: HashMap<String, EntryMail>,
+    mails: HashMap<EntryId, EntryMail>,
 }
 
 /// A batch's webhook payloads, without their per-subscriber `meta`.
 #[derive(Default)]
 pub struct Hooks {
     /// Per entry id.
-    pub entries: HashMap<String, serde_json::Value>,
+    pub entries: HashMap<EntryId, serde_json::Value>,
     /// Per delivery id.
     pub components: HashMap<i64, serde_json::Value>,
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::classify::{classify, EntryClass};
-use super::{ComponentStatus, DomainError, Message};
+use super::{ComponentStatus, DomainError, EntryId, IncidentId, Message};
 
 mod commands;
 mod state;
@@ -78,7 +78,7 @@ fn component_changes(
 impl Incident {
     /// Opens an incident: says something at once, even with nothing known.
     pub fn open(
-        id: String,
+        id: IncidentId,
         command: OpenIncident,
         ctx: &Context<'_>,
     ) -> Result<(Incident, Entry), DomainError> {
@@ -351,7 +351,7 @@ impl Incident {
         classes: Vec<EntryClass>,
         components: Vec<ComponentChange>,
         message: Message,
-        corrects: Option<String>,
+        corrects: Option<EntryId>,
         ctx: &Context<'_>,
     ) -> (Incident, Entry) {
         let mut eta_history = self.eta_history.clone();

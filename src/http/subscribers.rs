@@ -15,7 +15,7 @@ use super::{
 };
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
-    Email, WebhookUrl,
+    Email, IncidentId, WebhookUrl,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
@@ -61,7 +61,7 @@ struct ListQuery {
 
 #[derive(Serialize)]
 struct DeliveryReport {
-    incident_id: String,
+    incident_id: IncidentId,
     totals: Totals,
     entries: Vec<EntryDeliveries>,
 }
@@ -186,13 +186,13 @@ async fn enable(
 
 async fn deliveries(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
 ) -> ApiResult<Json<DeliveryReport>> {
     let entries = state
         .store
         .incident_deliveries(&id)
         .await
-        .map_err(|e| not_found(e, "incident", &id))?;
+        .map_err(|e| not_found(e, "incident", id.as_str()))?;
     let mut totals = Totals::default();
     for e in &entries {
         totals.pending += e.pending;

@@ -16,7 +16,7 @@ use super::{
     Claimed, ClaimedDelivery, DeliveryKind, News, Recipient, Result, StaffMail, StoreError,
 };
 use crate::domain::subscriber::{Channel, SubscriberState};
-use crate::domain::Entry;
+use crate::domain::{Entry, EntryId};
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
@@ -65,7 +65,7 @@ pub(crate) const DELIVERY_COLUMNS: &str =
 pub(crate) struct DeliveryRow {
     pub id: i64,
     kind: String,
-    entry_id: Option<String>,
+    entry_id: Option<EntryId>,
     subscriber_id: Option<String>,
     address: Option<String>,
     payload: Option<String>,
@@ -332,18 +332,18 @@ async fn recipients<C: Conn>(conn: &mut C, rows: &[(DeliveryRow, bool)]) -> Resu
 async fn entries<C: Conn>(
     conn: &mut C,
     rows: &[(DeliveryRow, bool)],
-) -> Result<(HashMap<String, Arc<Entry>>, BTreeSet<i64>)> {
-    let mut entries: HashMap<String, Arc<Entry>> = HashMap::new();
-    let mut missing: BTreeSet<&str> = BTreeSet::new();
+) -> Result<(HashMap<EntryId, Arc<Entry>>, BTreeSet<i64>)> {
+    let mut entries: HashMap<EntryId, Arc<Entry>> = HashMap::new();
+    let mut missing: BTreeSet<&EntryId> = BTreeSet::new();
     let mut unreadable = BTreeSet::new();
     for (row, _) in rows {
-        let Some(entry_id) = row.entry_id.as_deref() else {
+        let Some(entry_id) = row.entry_id.as_ref() else {
             continue;
         };
         if !entries.contains_key(entry_id) && !missing.contains(entry_id) {
             match entry(conn, entry_id).await {
                 Ok(Some(found)) => {
-                    entries.insert(entry_id.to_string(), Arc::new(found));
+                    entries.insert(entry_id.clone(), Arc::new(found));
                 }
                 _ => {
                     missing.insert(entry_id);
@@ -363,7 +363,7 @@ fn claimed_delivery(
     row: DeliveryRow,
     fresh: bool,
     recipients: &Recipients,
-    entries: &HashMap<String, Arc<Entry>>,
+    entries: &HashMap<EntryId, Arc<Entry>>,
 ) -> Result<ClaimedDelivery> {
     let kind: DeliveryKind = parse_enum(&row.kind)?;
     let channel: Channel = parse_enum(&row.channel)?;

@@ -36,7 +36,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::domain::{
-    subscriber::SubscriberState, ComponentStatus, DomainError, Entry, Incident, Kind,
+    subscriber::SubscriberState, ComponentStatus, DomainError, Entry, EntryId, Incident,
+    IncidentId, Kind,
 };
 
 pub use crate::domain::component::ComponentEdit;
@@ -123,7 +124,7 @@ pub struct Actor {
 /// command's transaction.
 pub struct Snapshot {
     pub components: BTreeMap<String, (String, ComponentStatus)>,
-    pub entry_ids: BTreeSet<String>,
+    pub entry_ids: BTreeSet<EntryId>,
     /// Per component, the worst status the other open incidents give it.
     pub held_elsewhere: BTreeMap<String, ComponentStatus>,
 }
@@ -149,7 +150,7 @@ pub struct IncidentFilter {
     pub state: Option<IncidentState>,
     pub kind: Option<Kind>,
     /// Only incidents older than this (created_at, id) position.
-    pub before: Option<(Timestamp, String)>,
+    pub before: Option<(Timestamp, IncidentId)>,
     pub limit: i64,
 }
 
@@ -273,9 +274,9 @@ pub struct Recipient {
 }
 
 /// Delivery counts of one entry, for staff.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct EntryDeliveries {
-    pub entry_id: String,
+    pub entry_id: EntryId,
     pub pending: i64,
     pub sent: i64,
     pub failed: i64,
@@ -325,7 +326,7 @@ pub struct StaffMail {
 pub struct Job {
     pub id: i64,
     pub kind: crate::domain::incident::Promise,
-    pub incident_id: String,
+    pub incident_id: IncidentId,
     /// The promised time the job is about.
     pub ref_at: Timestamp,
     pub due_at: Timestamp,

@@ -140,7 +140,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
     let corrected = record
         .entries
         .iter()
-        .find(|e| Some(e.id.as_str()) == entry.corrects.as_deref());
+        .find(|e| Some(&e.id) == entry.corrects.as_ref());
     html! {
         li.entry.corrected[corrected_by.is_some()] id={"entry-" (entry.id)} {
             p.meta {

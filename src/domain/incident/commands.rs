@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::MAX_NEXT_UPDATE;
 use crate::domain::{
-    Cause, ComponentStatus, DomainError, Impact, IncidentStatus, Message, Owner, Title,
+    Cause, ComponentStatus, DomainError, EntryId, Impact, IncidentStatus, Message, Owner, Title,
 };
 
 /// When the next update will come, as the client said it.
@@ -108,7 +108,7 @@ pub struct PostUpdate {
 /// A correction names the entry it corrects and may fix what was said wrongly.
 #[derive(Debug, Clone)]
 pub struct PostCorrection {
-    pub corrects: String,
+    pub corrects: EntryId,
     pub message: Message,
     pub title: Option<Title>,
     pub impact: Option<Impact>,
@@ -133,11 +133,11 @@ pub enum Command {
 pub struct Context<'a> {
     pub now: Timestamp,
     pub author: &'a str,
-    pub entry_id: String,
+    pub entry_id: EntryId,
     /// Every component: id → (name, current public status).
     pub components: &'a BTreeMap<String, (String, ComponentStatus)>,
     /// Ids of the incident's entries, for corrections.
-    pub entry_ids: &'a BTreeSet<String>,
+    pub entry_ids: &'a BTreeSet<EntryId>,
     /// Per component, the worst status another open incident gives it: what
     /// a component goes back to when this incident resolves.
     pub held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
@@ -150,7 +150,7 @@ pub struct Context<'a> {
 pub struct Write {
     pub now: Timestamp,
     pub author: String,
-    pub entry_id: String,
+    pub entry_id: EntryId,
     pub follow_up_after: SignedDuration,
 }
 
@@ -159,7 +159,7 @@ impl Write {
     pub fn context<'a>(
         &'a self,
         components: &'a BTreeMap<String, (String, ComponentStatus)>,
-        entry_ids: &'a BTreeSet<String>,
+        entry_ids: &'a BTreeSet<EntryId>,
         held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
     ) -> Context<'a> {
         Context {

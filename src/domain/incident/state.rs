@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::classify::EntryClass;
-use crate::domain::{Cause, ComponentStatus, Message, Owner, Title};
+use crate::domain::{Cause, ComponentStatus, EntryId, IncidentId, Message, Owner, Title};
 
 /// A promised next update may be at most this far ahead.
 pub const MAX_NEXT_UPDATE: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -126,7 +126,7 @@ pub struct ComponentChange {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    pub id: String,
+    pub id: IncidentId,
     pub kind: Kind,
     pub state: IncidentState,
     pub eta_history: Vec<EtaChange>,
@@ -190,8 +190,8 @@ impl Diff {
 /// One timeline item. Never changed once written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    pub id: String,
-    pub incident_id: String,
+    pub id: EntryId,
+    pub incident_id: IncidentId,
     pub seq: i64,
     pub classes: Vec<EntryClass>,
     pub author: String,
@@ -203,7 +203,7 @@ pub struct Entry {
     pub diff: Diff,
     /// Components whose public status this entry changed.
     pub components: Vec<ComponentChange>,
-    pub corrects: Option<String>,
+    pub corrects: Option<EntryId>,
     pub system: bool,
 }
 

@@ -19,7 +19,7 @@ fn owner(name: &str) -> Owner {
 
 struct World {
     components: BTreeMap<String, (String, ComponentStatus)>,
-    entry_ids: BTreeSet<String>,
+    entry_ids: BTreeSet<EntryId>,
     held_elsewhere: BTreeMap<String, ComponentStatus>,
     n: usize,
 }
@@ -45,7 +45,7 @@ impl World {
         Context {
             now,
             author: "dana",
-            entry_id: format!("e{}", self.n),
+            entry_id: EntryId::new(format!("e{}", self.n)),
             components: &self.components,
             entry_ids: &self.entry_ids,
             held_elsewhere: &self.held_elsewhere,
@@ -437,7 +437,7 @@ fn a_correction_is_a_new_entry_that_names_the_corrected_one() {
         Command::Correction(fix),
         t("2026-03-04T09:42:00Z"),
     );
-    assert_eq!(entry.corrects.as_deref(), Some(wrong.id.as_str()));
+    assert_eq!(entry.corrects.as_ref(), Some(&wrong.id));
     assert_eq!(
         entry.classes,
         vec![EntryClass::Correction, EntryClass::ImpactRaised]
