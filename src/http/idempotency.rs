@@ -14,7 +14,7 @@ use axum::{
 use sha2::{Digest, Sha256};
 
 use super::{error::ApiError, extract::BODY_LIMIT, incidents, AppState};
-use crate::domain::{EntryId, IncidentId};
+use crate::domain::{ComponentId, EntryId, IncidentId};
 use crate::store::{Actor, IdempotencyBegin, IdempotencyScope, IDEMPOTENCY};
 
 pub async fn idempotent(
@@ -159,7 +159,10 @@ async fn committed_answer(
             let (incident, entry) = (IncidentId::new(target), EntryId::new(entry));
             serde_json::to_string(&incidents::entry_json(state, &incident, &entry).await?)
         }
-        ("component.create", _) => serde_json::to_string(&state.store.get_component(target).await?),
+        ("component.create", _) => {
+            let component = ComponentId::new(target);
+            serde_json::to_string(&state.store.get_component(&component).await?)
+        }
         _ => {
             return Err(ApiError::Conflict(format!(
                 "this request was done before ({action} {target}), and its answer was lost"

@@ -19,9 +19,9 @@ use super::{
 };
 use crate::domain::{
     component::Component, incident::ComponentChange, incident::EtaChange, incident::PostPostmortem,
-    incident::Write, Cause, Command, ComponentStatus, Entry, EntryClass, EntryId, Impact, Incident,
-    IncidentId, IncidentRecord, IncidentStatus, Kind, Message, NextUpdate, OpenIncident, Owner,
-    Patch, PostCorrection, PostUpdate, Title,
+    incident::Write, Cause, Command, ComponentId, ComponentStatus, Entry, EntryClass, EntryId,
+    Impact, Incident, IncidentId, IncidentRecord, IncidentStatus, Kind, Message, NextUpdate,
+    OpenIncident, Owner, Patch, PostCorrection, PostUpdate, Title,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, IncidentFilter, IncidentState};
@@ -80,7 +80,7 @@ struct OpenBody {
     next_update_at: Option<Timestamp>,
     next_update_in: Option<i64>,
     #[serde(default)]
-    components: BTreeMap<String, ComponentStatus>,
+    components: BTreeMap<ComponentId, ComponentStatus>,
     message: Option<Message>,
     started_at: Option<Timestamp>,
 }
@@ -124,7 +124,7 @@ struct UpdateBody {
     next_update_at: Option<Timestamp>,
     next_update_in: Option<i64>,
     #[serde(default)]
-    components: BTreeMap<String, ComponentStatus>,
+    components: BTreeMap<ComponentId, ComponentStatus>,
     message: Message,
     follow_up_at: Option<Timestamp>,
 }
@@ -208,7 +208,7 @@ pub struct IncidentJson {
 
 #[derive(Serialize)]
 struct AffectedJson {
-    id: String,
+    id: ComponentId,
     name: String,
     status: ComponentStatus,
 }
@@ -262,10 +262,10 @@ impl IncidentJson {
         now: Timestamp,
     ) -> Self {
         let state = &incident.state;
-        let name_of = |id: &str| {
+        let name_of = |id: &ComponentId| {
             components
                 .iter()
-                .find(|c| c.id == id)
+                .find(|c| &c.id == id)
                 .map_or_else(|| id.to_string(), |c| c.name.clone())
         };
         Self {

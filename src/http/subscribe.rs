@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::config::Rate;
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
-    Email,
+    ComponentId, Email,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, StoreError};
@@ -58,7 +58,7 @@ struct TokenQuery {
 /// `email=…&components=a&components=b` (repeated keys, so parsed by hand).
 struct SubscribeForm {
     email: String,
-    components: Vec<String>,
+    components: Vec<ComponentId>,
 }
 
 fn parse_form(body: &[u8]) -> SubscribeForm {
@@ -69,7 +69,9 @@ fn parse_form(body: &[u8]) -> SubscribeForm {
     for (key, value) in form_urlencoded::parse(body) {
         match key.as_ref() {
             "email" => form.email = value.chars().take(320).collect(),
-            "components" if form.components.len() < 200 => form.components.push(value.into_owned()),
+            "components" if form.components.len() < 200 => {
+                form.components.push(ComponentId::new(value))
+            }
             _ => {}
         }
     }

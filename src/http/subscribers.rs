@@ -15,7 +15,7 @@ use super::{
 };
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
-    Email, IncidentId, WebhookUrl,
+    ComponentId, Email, IncidentId, WebhookUrl,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
@@ -37,7 +37,7 @@ struct NewSubscriber {
     email: Option<Email>,
     webhook: Option<WebhookUrl>,
     #[serde(default)]
-    components: Vec<String>,
+    components: Vec<ComponentId>,
     /// Staff may vouch for an address and skip the confirmation mail.
     #[serde(default)]
     confirmed: bool,

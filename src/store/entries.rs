@@ -10,7 +10,7 @@ use super::query::{Conn, Sql};
 use super::repair::{parse_message, parse_stored};
 use super::stored::{from_ms, ms};
 use super::{DeliveryKind, Result};
-use crate::domain::{Entry, EntryId, IncidentId};
+use crate::domain::{ComponentId, Entry, EntryId, IncidentId};
 
 const ENTRY_COLUMNS: &str = "e.id, e.incident_id, e.seq, e.posted_at, e.author, e.system, \
      e.corrects, e.classes, e.message, e.state, e.diff, e.components";
@@ -106,8 +106,8 @@ pub(crate) async fn insert_entry<C: Conn>(conn: &mut C, entry: &Entry) -> Result
         .bind(serde_json::to_string(&entry.components)?),
     )
     .await?;
-    let mut concerned: BTreeSet<&str> = entry.state.components.keys().map(String::as_str).collect();
-    concerned.extend(entry.components.iter().map(|c| c.id.as_str()));
+    let mut concerned: BTreeSet<&ComponentId> = entry.state.components.keys().collect();
+    concerned.extend(entry.components.iter().map(|c| &c.id));
     for component in concerned {
         conn.execute(
             Sql::new("INSERT INTO entry_components (entry_id, component_id) VALUES ($1, $2)")
@@ -126,7 +126,7 @@ pub(crate) async fn insert_entry<C: Conn>(conn: &mut C, entry: &Entry) -> Result
     .await?;
     for change in &entry.components {
         let (from, to) = (change.old_status, change.new_status);
-        let cause = Some(entry.incident_id.as_str());
+        let cause = Some(&entry.incident_id);
         set_component_status(
             conn,
             &change.id,

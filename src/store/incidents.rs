@@ -15,7 +15,7 @@ use super::repair::parse_stored;
 use super::stored::{enum_text, from_ms, ms, parse_enum, StoredComponents, StoredState};
 use super::{Actor, IncidentFilter, IncidentRecord, IncidentState, Result, Snapshot, StoreError};
 use crate::domain::incident::{Command, OpenIncident, Write};
-use crate::domain::{ComponentStatus, Entry, EntryId, Incident, IncidentId};
+use crate::domain::{ComponentId, ComponentStatus, Entry, EntryId, Incident, IncidentId};
 
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
@@ -229,7 +229,7 @@ pub(crate) async fn incident_for_update<C: Conn>(
 
 #[derive(sqlx::FromRow)]
 struct ComponentState {
-    id: String,
+    id: ComponentId,
     name: String,
     status: String,
 }
@@ -261,7 +261,7 @@ pub(crate) async fn snapshot<C: Conn>(
             .await?;
         entry_ids.extend(rows.into_iter().map(|(id,)| id));
     }
-    let mut held_elsewhere: BTreeMap<String, ComponentStatus> = BTreeMap::new();
+    let mut held_elsewhere: BTreeMap<ComponentId, ComponentStatus> = BTreeMap::new();
     let others: Vec<(String,)> = conn
         .fetch_all(
             Sql::new("SELECT state FROM incidents WHERE status <> 'resolved' AND id <> $1")

@@ -36,8 +36,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::domain::{
-    subscriber::SubscriberState, ComponentStatus, DomainError, Entry, EntryId, Incident,
-    IncidentId, Kind,
+    subscriber::SubscriberState, ComponentId, ComponentStatus, DomainError, Entry, EntryId,
+    Incident, IncidentId, Kind,
 };
 
 pub use crate::domain::component::ComponentEdit;
@@ -123,10 +123,10 @@ pub struct Actor {
 /// What the store knows that a domain command needs, read inside the
 /// command's transaction.
 pub struct Snapshot {
-    pub components: BTreeMap<String, (String, ComponentStatus)>,
+    pub components: BTreeMap<ComponentId, (String, ComponentStatus)>,
     pub entry_ids: BTreeSet<EntryId>,
     /// Per component, the worst status the other open incidents give it.
-    pub held_elsewhere: BTreeMap<String, ComponentStatus>,
+    pub held_elsewhere: BTreeMap<ComponentId, ComponentStatus>,
 }
 
 impl Snapshot {
@@ -220,7 +220,7 @@ pub enum DeliveryKind {
 /// What a component delivery tells: one status change.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ComponentNotice {
-    pub component_id: String,
+    pub component_id: ComponentId,
     pub name: String,
     pub from: ComponentStatus,
     pub to: ComponentStatus,
@@ -304,13 +304,13 @@ pub struct DeliveryFailure {
 /// One change of a component's public status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
-    pub component_id: String,
+    pub component_id: ComponentId,
     pub at: Timestamp,
     pub from: ComponentStatus,
     pub to: ComponentStatus,
     /// `incident`, `maintenance` or `manual`.
     pub cause_kind: String,
-    pub cause_id: Option<String>,
+    pub cause_id: Option<IncidentId>,
 }
 
 /// A mail to a member of staff, written when it is queued.

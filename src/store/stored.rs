@@ -54,7 +54,7 @@ pub(crate) struct StoredComponents {
 
 #[derive(serde::Deserialize)]
 pub(crate) struct StoredComponentsOnly {
-    pub components: std::collections::BTreeMap<String, crate::domain::ComponentStatus>,
+    pub components: std::collections::BTreeMap<ComponentId, crate::domain::ComponentStatus>,
 }
 
 /// Parses a snake_case enum stored as text.

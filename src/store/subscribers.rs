@@ -10,6 +10,7 @@ use super::query::{Conn, Sql};
 use super::stored::{enum_text, from_ms, from_opt_ms, ms, parse_enum};
 use super::{Actor, Result, StoreError, SubscribeOutcome};
 use crate::domain::subscriber::{Subscriber, SubscriberChange, SubscriberState};
+use crate::domain::ComponentId;
 
 #[async_trait]
 pub trait SubscriberStore: Send + Sync {
@@ -61,7 +62,7 @@ struct SubscriberRow {
 
 impl SubscriberRow {
     /// The subscriber, with its choice of components (empty: all).
-    fn into_subscriber(self, components: Vec<String>) -> Result<Subscriber> {
+    fn into_subscriber(self, components: Vec<ComponentId>) -> Result<Subscriber> {
         Ok(Subscriber {
             id: self.id,
             channel: parse_enum(&self.channel)?,
@@ -227,7 +228,7 @@ async fn with_components<C: Conn>(conn: &mut C, row: SubscriberRow) -> Result<Su
     let components = if row.all_components {
         Vec::new()
     } else {
-        let rows: Vec<(String,)> = conn
+        let rows: Vec<(ComponentId,)> = conn
             .fetch_all(
                 Sql::new(
                     "SELECT component_id FROM subscriber_components WHERE subscriber_id = $1 \

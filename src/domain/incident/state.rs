@@ -7,7 +7,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::classify::EntryClass;
-use crate::domain::{Cause, ComponentStatus, EntryId, IncidentId, Message, Owner, Title};
+use crate::domain::{
+    Cause, ComponentId, ComponentStatus, EntryId, IncidentId, Message, Owner, Title,
+};
 
 /// A promised next update may be at most this far ahead.
 pub const MAX_NEXT_UPDATE: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -100,7 +102,7 @@ pub struct IncidentState {
     pub resolved_at: Option<Timestamp>,
     pub follow_up_at: Option<Timestamp>,
     /// Affected components and the status this incident gives them.
-    pub components: BTreeMap<String, ComponentStatus>,
+    pub components: BTreeMap<ComponentId, ComponentStatus>,
     /// The broken promise (its time) that Candor has already said is late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_noticed: Option<Timestamp>,
@@ -118,7 +120,7 @@ pub struct EtaChange {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentChange {
-    pub id: String,
+    pub id: ComponentId,
     pub name: String,
     pub old_status: ComponentStatus,
     pub new_status: ComponentStatus,
