@@ -9,7 +9,7 @@ use lettre::message::{
 };
 use lettre::Message;
 
-use crate::domain::{facts::when, Entry, IncidentId};
+use crate::domain::{facts::when, Entry, IncidentId, SubscriberId};
 use crate::links::Links;
 use crate::views::mail::{self as words, EntryWords, SubscriberLinks};
 
@@ -60,7 +60,7 @@ impl EntryMail {
     pub fn to(
         &self,
         settings: &MailSettings,
-        subscriber_id: &str,
+        subscriber_id: &SubscriberId,
         to: Mailbox,
     ) -> Result<Message, lettre::error::Error> {
         let unsubscribe = settings.links.unsubscribe_url(subscriber_id);
@@ -108,7 +108,7 @@ impl EntryMail {
 pub fn component_mail(
     settings: &MailSettings,
     notice: &crate::store::ComponentNotice,
-    subscriber_id: &str,
+    subscriber_id: &SubscriberId,
     delivery_id: i64,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
@@ -164,7 +164,7 @@ pub fn staff_mail(
 /// The double opt-in mail: nothing else is sent before its link is clicked.
 pub fn confirmation_mail(
     settings: &MailSettings,
-    subscriber_id: &str,
+    subscriber_id: &SubscriberId,
     sent_at: Timestamp,
     delivery_id: i64,
     to: Mailbox,

@@ -140,7 +140,7 @@ enum Next {
 /// The lane a delivery belongs to.
 fn lane_of(delivery: &ClaimedDelivery) -> String {
     match &delivery.what {
-        Claimed::Webhook { recipient, .. } => recipient.subscriber_id.clone(),
+        Claimed::Webhook { recipient, .. } => recipient.subscriber_id.to_string(),
         _ => format!("delivery:{}", delivery.id),
     }
 }

@@ -247,7 +247,7 @@ impl Worker {
             busy.behind.retain(|_, until| *until > now);
             for delivery in claimed {
                 let recipient = match &delivery.what {
-                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.clone(),
+                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.to_string(),
                     Claimed::Staff(mail) => format!("staff:{}", mail.to),
                     _ => format!("delivery:{}", delivery.id),
                 };

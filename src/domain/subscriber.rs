@@ -3,7 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{ComponentId, DomainError, Email, WebhookUrl};
+use super::{ComponentId, DomainError, Email, SubscriberId, WebhookUrl};
 
 /// How long a confirmation link stays valid.
 pub const CONFIRM_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -36,7 +36,7 @@ pub enum Channel {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscriber {
-    pub id: String,
+    pub id: SubscriberId,
     pub channel: Channel,
     pub address: String,
     pub state: SubscriberState,
@@ -62,7 +62,7 @@ impl Subscriber {
     /// A new email subscriber: pending until the link is clicked, unless
     /// staff added the address and chose to skip the confirmation.
     pub fn email(
-        id: String,
+        id: SubscriberId,
         email: &Email,
         components: Vec<ComponentId>,
         confirmed: bool,
@@ -90,7 +90,7 @@ impl Subscriber {
     /// A webhook subscriber, added by staff: confirmed at once (there is
     /// nobody to click a link).
     pub fn webhook(
-        id: String,
+        id: SubscriberId,
         url: &WebhookUrl,
         components: Vec<ComponentId>,
         now: Timestamp,

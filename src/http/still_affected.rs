@@ -11,7 +11,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{public::page_context, status_page, AppState};
-use crate::domain::IncidentId;
+use crate::domain::{IncidentId, SubscriberId};
 use crate::store::{StaffMail, StoreError};
 use crate::views::{mail, subscribe as view};
 
@@ -25,7 +25,7 @@ struct TokenQuery {
 }
 
 /// (subscriber, incident) from a signed token.
-fn parse(state: &AppState, token: Option<&str>) -> Option<(String, IncidentId)> {
+fn parse(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, IncidentId)> {
     state.links.verify_still_affected(token?)
 }
 

@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::config::Rate;
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
-    ComponentId, Email,
+    ComponentId, Email, SubscriberId,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, StoreError};
@@ -309,7 +309,7 @@ fn public_actor() -> Actor {
 }
 
 /// The subscriber and when their confirmation link was made, from a link.
-fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(String, jiff::Timestamp)> {
+fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, jiff::Timestamp)> {
     state.links.verify_confirm(token?)
 }
 
@@ -333,12 +333,11 @@ async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>)
     let Some((id, sent_at)) = confirm_link(&state, query.token.as_deref()) else {
         return bad_link(&state);
     };
-    let id = id.as_str();
     let now = state.clock.now();
     let result = state
         .store
         .change_subscriber(
-            id,
+            &id,
             &public_actor(),
             now,
             &SubscriberChange::Confirm {

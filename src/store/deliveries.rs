@@ -16,7 +16,7 @@ use super::{
     Claimed, ClaimedDelivery, DeliveryKind, News, Recipient, Result, StaffMail, StoreError,
 };
 use crate::domain::subscriber::{Channel, SubscriberState};
-use crate::domain::{Entry, EntryId};
+use crate::domain::{Entry, EntryId, SubscriberId};
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
@@ -40,7 +40,12 @@ pub trait DeliveryStore: Send + Sync {
     async fn hold_back(&self, ids: &[i64], until: jiff::Timestamp) -> Result<()>;
     /// A webhook delivery went through: sent, and its subscriber's record
     /// of failures is cleared.
-    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: jiff::Timestamp) -> Result<()>;
+    async fn webhook_sent(
+        &self,
+        id: i64,
+        subscriber_id: &SubscriberId,
+        now: jiff::Timestamp,
+    ) -> Result<()>;
     /// A webhook delivery failed: retried at `retry_at` or dead when `None`,
     /// and counted against its subscriber. Once every try has failed for
     /// `quarantine_after`, the subscriber is quarantined and its open
@@ -49,7 +54,7 @@ pub trait DeliveryStore: Send + Sync {
     async fn webhook_failed(
         &self,
         id: i64,
-        subscriber_id: &str,
+        subscriber_id: &SubscriberId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
         now: jiff::Timestamp,
@@ -66,7 +71,7 @@ pub(crate) struct DeliveryRow {
     pub id: i64,
     kind: String,
     entry_id: Option<EntryId>,
-    subscriber_id: Option<String>,
+    subscriber_id: Option<SubscriberId>,
     address: Option<String>,
     payload: Option<String>,
     channel: String,
@@ -83,7 +88,7 @@ impl DeliveryRow {
 /// was made.
 #[derive(sqlx::FromRow)]
 struct RecipientRow {
-    id: String,
+    id: SubscriberId,
     address: String,
     state: String,
     created_at: i64,
@@ -94,7 +99,7 @@ struct RecipientRow {
 
 /// Recipients looked up by a claim, by subscriber id, with the time their
 /// confirmation link was made.
-type Recipients = HashMap<String, (Recipient, jiff::Timestamp)>;
+type Recipients = HashMap<SubscriberId, (Recipient, jiff::Timestamp)>;
 
 #[async_trait]
 impl<B: Backend> DeliveryStore for B {
@@ -177,7 +182,12 @@ impl<B: Backend> DeliveryStore for B {
     }
 
     #[tracing::instrument(skip(self, now))]
-    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: jiff::Timestamp) -> Result<()> {
+    async fn webhook_sent(
+        &self,
+        id: i64,
+        subscriber_id: &SubscriberId,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
         conn.execute(
@@ -204,7 +214,7 @@ impl<B: Backend> DeliveryStore for B {
     async fn webhook_failed(
         &self,
         id: i64,
-        subscriber_id: &str,
+        subscriber_id: &SubscriberId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
         now: jiff::Timestamp,
@@ -294,10 +304,10 @@ async fn expand_fanouts<C: Conn>(
 
 /// Step 3: the subscribers of rows that look theirs up, one query per 500.
 async fn recipients<C: Conn>(conn: &mut C, rows: &[(DeliveryRow, bool)]) -> Result<Recipients> {
-    let wanted: Vec<&str> = rows
+    let wanted: Vec<&SubscriberId> = rows
         .iter()
         .filter(|(_, fresh)| !fresh)
-        .filter_map(|(row, _)| row.subscriber_id.as_deref())
+        .filter_map(|(row, _)| row.subscriber_id.as_ref())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -443,7 +453,7 @@ async fn failed<C: Conn>(
 /// Stops trying a webhook that has failed for too long.
 async fn quarantine<C: Conn>(
     conn: &mut C,
-    subscriber_id: &str,
+    subscriber_id: &SubscriberId,
     since: jiff::Timestamp,
     error: &str,
     now: jiff::Timestamp,
@@ -473,7 +483,7 @@ async fn quarantine<C: Conn>(
         &candor(),
         now,
         "subscriber.quarantine",
-        subscriber_id,
+        subscriber_id.as_str(),
         detail,
     )
     .await

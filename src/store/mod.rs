@@ -37,7 +37,7 @@ use jiff::Timestamp;
 
 use crate::domain::{
     subscriber::SubscriberState, ComponentId, ComponentStatus, DomainError, Entry, EntryId,
-    Incident, IncidentId, Kind,
+    Incident, IncidentId, Kind, SubscriberId,
 };
 
 pub use crate::domain::component::ComponentEdit;
@@ -264,7 +264,7 @@ pub enum News {
 /// The subscriber a delivery goes to, as the claim found them.
 #[derive(Debug, Clone)]
 pub struct Recipient {
-    pub subscriber_id: String,
+    pub subscriber_id: SubscriberId,
     pub address: String,
     pub state: SubscriberState,
     /// What a webhook subscriber's deliveries are signed with.
@@ -287,7 +287,7 @@ pub struct EntryDeliveries {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeliveryFailure {
     pub delivery_id: i64,
-    pub subscriber_id: String,
+    pub subscriber_id: SubscriberId,
     pub address: String,
     pub state: String,
     pub attempts: i64,

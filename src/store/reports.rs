@@ -10,7 +10,7 @@ use super::incidents::{incident, IncidentRow, INCIDENT_COLUMNS};
 use super::query::{Conn, Sql};
 use super::stored::{from_opt_ms, ms};
 use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result, StaffMailFn};
-use crate::domain::{EntryId, Incident, IncidentId};
+use crate::domain::{EntryId, Incident, IncidentId, SubscriberId};
 
 #[async_trait]
 pub trait ReportStore: Send + Sync {
@@ -21,7 +21,7 @@ pub trait ReportStore: Send + Sync {
     async fn report_still_affected(
         &self,
         incident_id: &IncidentId,
-        subscriber_id: &str,
+        subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
         mail: &StaffMailFn<'_>,
     ) -> Result<bool>;
@@ -43,7 +43,7 @@ struct StateCount {
 struct FailureRow {
     id: i64,
     entry_id: EntryId,
-    subscriber_id: String,
+    subscriber_id: SubscriberId,
     address: String,
     state: String,
     attempts: i64,
@@ -163,7 +163,7 @@ impl<B: Backend> ReportStore for B {
     async fn report_still_affected(
         &self,
         incident_id: &IncidentId,
-        subscriber_id: &str,
+        subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
         mail: &StaffMailFn<'_>,
     ) -> Result<bool> {
