@@ -9,7 +9,7 @@ use lettre::message::{
 };
 use lettre::Message;
 
-use crate::domain::{facts::when, Entry, IncidentId, SubscriberId};
+use crate::domain::{facts::when, DeliveryId, Entry, IncidentId, SubscriberId};
 use crate::links::Links;
 use crate::views::mail::{self as words, EntryWords, SubscriberLinks};
 
@@ -109,7 +109,7 @@ pub fn component_mail(
     settings: &MailSettings,
     notice: &crate::store::ComponentNotice,
     subscriber_id: &SubscriberId,
-    delivery_id: i64,
+    delivery_id: DeliveryId,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
     let unsubscribe = settings.links.unsubscribe_url(subscriber_id);
@@ -150,7 +150,7 @@ pub fn component_mail(
 pub fn staff_mail(
     settings: &MailSettings,
     mail: &crate::store::StaffMail,
-    delivery_id: i64,
+    delivery_id: DeliveryId,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
     Message::builder()
@@ -166,7 +166,7 @@ pub fn confirmation_mail(
     settings: &MailSettings,
     subscriber_id: &SubscriberId,
     sent_at: Timestamp,
-    delivery_id: i64,
+    delivery_id: DeliveryId,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
     let link = settings.links.confirm_url(subscriber_id, sent_at);

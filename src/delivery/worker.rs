@@ -14,7 +14,7 @@ use super::webhook::{self, Webhooks};
 use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
 use crate::domain::subscriber::SubscriberState;
-use crate::domain::EntryId;
+use crate::domain::{DeliveryId, EntryId};
 use crate::statuspage::Ctx;
 use crate::store::{Claimed, ClaimedDelivery, News, Store};
 
@@ -239,7 +239,7 @@ impl Worker {
         // A recipient whose mail from an earlier batch is still being sent,
         // or waits for its retry, gets this batch's mail after it.
         let now = self.clock.now();
-        let mut waiting: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+        let mut waiting: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
         let mut groups: VecDeque<(String, Vec<ClaimedDelivery>)> = VecDeque::new();
         let mut group_of: HashMap<String, usize> = HashMap::new();
         {
@@ -273,7 +273,7 @@ impl Worker {
         let groups = Arc::new(std::sync::Mutex::new(groups));
         // Told when every group has been taken by a lane.
         let all_started = Arc::new(Notify::new());
-        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<DeliveryId>();
         let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
         // Mail held back behind an earlier one to the same address that
         // failed: (delivery, when that one is retried).
@@ -383,7 +383,7 @@ impl Worker {
             let failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
             for (delivery, err, retry_at) in failures {
                 tracing::warn!(
-                    delivery = delivery.id,
+                    delivery = delivery.id.get(),
                     attempts = delivery.attempts,
                     permanent = err.permanent,
                     dead = retry_at.is_none(),
@@ -396,7 +396,7 @@ impl Worker {
                     .await?;
             }
             let held = std::mem::take(&mut *held.lock().expect("held lock"));
-            let mut by_time: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+            let mut by_time: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
             for (id, until) in held {
                 by_time.entry(until).or_default().push(id);
             }
@@ -569,5 +569,5 @@ pub struct Hooks {
     /// Per entry id.
     pub entries: HashMap<EntryId, serde_json::Value>,
     /// Per delivery id.
-    pub components: HashMap<i64, serde_json::Value>,
+    pub components: HashMap<DeliveryId, serde_json::Value>,
 }

@@ -87,6 +87,34 @@ id_type!(
     SubscriberId
 );
 
+/// A delivery's id (a row of the outbox): a number the database counts,
+/// in JSON a number too.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeliveryId(i64);
+
+impl DeliveryId {
+    pub fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +129,8 @@ mod tests {
         let map = std::collections::BTreeMap::from([(ComponentId::new("c1"), 1)]);
         assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"c1":1}"#);
         assert_eq!(map.get("c1"), Some(&1));
+        let delivery = DeliveryId::new(7);
+        assert_eq!(serde_json::to_string(&delivery).unwrap(), "7");
+        assert_eq!(delivery.to_string(), "7");
     }
 }

@@ -16,7 +16,7 @@ pub mod uptime;
 pub use classify::EntryClass;
 pub use component::ComponentStatus;
 pub use error::DomainError;
-pub use ids::{ComponentId, EntryId, IncidentId, SubscriberId};
+pub use ids::{ComponentId, DeliveryId, EntryId, IncidentId, SubscriberId};
 pub use incident::{
     Command, Context, Entry, Impact, Incident, IncidentState, IncidentStatus, Kind, NextUpdate,
     OpenIncident, Patch, PostCorrection, PostUpdate,

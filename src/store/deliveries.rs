@@ -16,7 +16,7 @@ use super::{
     Claimed, ClaimedDelivery, DeliveryKind, News, Recipient, Result, StaffMail, StoreError,
 };
 use crate::domain::subscriber::{Channel, SubscriberState};
-use crate::domain::{Entry, EntryId, SubscriberId};
+use crate::domain::{DeliveryId, Entry, EntryId, SubscriberId};
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
@@ -27,22 +27,22 @@ pub trait DeliveryStore: Send + Sync {
         lease_until: jiff::Timestamp,
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>>;
-    async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> Result<()>;
+    async fn mark_sent(&self, ids: &[DeliveryId], now: jiff::Timestamp) -> Result<()>;
     /// A failed attempt: retried at `retry_at`, or dead when `None`.
     async fn mark_failed(
         &self,
-        id: i64,
+        id: DeliveryId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
     ) -> Result<()>;
     /// Gives back leased deliveries unsent, due at `until`: they wait behind
     /// an earlier mail to the same address that failed (not an attempt).
-    async fn hold_back(&self, ids: &[i64], until: jiff::Timestamp) -> Result<()>;
+    async fn hold_back(&self, ids: &[DeliveryId], until: jiff::Timestamp) -> Result<()>;
     /// A webhook delivery went through: sent, and its subscriber's record
     /// of failures is cleared.
     async fn webhook_sent(
         &self,
-        id: i64,
+        id: DeliveryId,
         subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
     ) -> Result<()>;
@@ -53,7 +53,7 @@ pub trait DeliveryStore: Send + Sync {
     /// it is.
     async fn webhook_failed(
         &self,
-        id: i64,
+        id: DeliveryId,
         subscriber_id: &SubscriberId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
@@ -68,7 +68,7 @@ pub(crate) const DELIVERY_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
-    pub id: i64,
+    pub id: DeliveryId,
     kind: String,
     entry_id: Option<EntryId>,
     subscriber_id: Option<SubscriberId>,
@@ -142,7 +142,7 @@ impl<B: Backend> DeliveryStore for B {
             out.push(claimed_delivery(row, fresh, &recipients, &entries)?);
         }
         if !unreadable.is_empty() {
-            let unreadable: Vec<i64> = unreadable.into_iter().collect();
+            let unreadable: Vec<DeliveryId> = unreadable.into_iter().collect();
             self.update_deliveries(
                 "state = 'dead', lease_until = NULL, next_attempt_at = $1, \
                  last_error = 'its entry could not be read (see the log)'",
@@ -157,13 +157,13 @@ impl<B: Backend> DeliveryStore for B {
     }
 
     #[tracing::instrument(skip_all, fields(count = ids.len()))]
-    async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> Result<()> {
+    async fn mark_sent(&self, ids: &[DeliveryId], now: jiff::Timestamp) -> Result<()> {
         let set = "state = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL";
         self.update_deliveries(set, now, ids).await
     }
 
     #[tracing::instrument(skip_all, fields(count = ids.len()))]
-    async fn hold_back(&self, ids: &[i64], until: jiff::Timestamp) -> Result<()> {
+    async fn hold_back(&self, ids: &[DeliveryId], until: jiff::Timestamp) -> Result<()> {
         let set = "lease_until = NULL, next_attempt_at = $1, attempts = attempts - 1";
         self.update_deliveries(set, until, ids).await
     }
@@ -171,7 +171,7 @@ impl<B: Backend> DeliveryStore for B {
     #[tracing::instrument(skip(self, error, retry_at))]
     async fn mark_failed(
         &self,
-        id: i64,
+        id: DeliveryId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
     ) -> Result<()> {
@@ -184,7 +184,7 @@ impl<B: Backend> DeliveryStore for B {
     #[tracing::instrument(skip(self, now))]
     async fn webhook_sent(
         &self,
-        id: i64,
+        id: DeliveryId,
         subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
     ) -> Result<()> {
@@ -213,7 +213,7 @@ impl<B: Backend> DeliveryStore for B {
     #[tracing::instrument(skip(self, error, retry_at, now, quarantine_after))]
     async fn webhook_failed(
         &self,
-        id: i64,
+        id: DeliveryId,
         subscriber_id: &SubscriberId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
@@ -342,7 +342,7 @@ async fn recipients<C: Conn>(conn: &mut C, rows: &[(DeliveryRow, bool)]) -> Resu
 async fn entries<C: Conn>(
     conn: &mut C,
     rows: &[(DeliveryRow, bool)],
-) -> Result<(HashMap<EntryId, Arc<Entry>>, BTreeSet<i64>)> {
+) -> Result<(HashMap<EntryId, Arc<Entry>>, BTreeSet<DeliveryId>)> {
     let mut entries: HashMap<EntryId, Arc<Entry>> = HashMap::new();
     let mut missing: BTreeSet<&EntryId> = BTreeSet::new();
     let mut unreadable = BTreeSet::new();
@@ -432,7 +432,7 @@ fn claimed_delivery(
 /// `retry_at`) or `dead`.
 async fn failed<C: Conn>(
     conn: &mut C,
-    id: i64,
+    id: DeliveryId,
     error: &str,
     retry_at: Option<jiff::Timestamp>,
 ) -> Result<()> {
@@ -512,13 +512,23 @@ pub(crate) async fn queue_staff_mail<C: Conn>(
 /// `UPDATE deliveries SET {set}` on many rows.
 #[async_trait]
 trait UpdateDeliveries {
-    async fn update_deliveries(&self, set: &str, at: jiff::Timestamp, ids: &[i64]) -> Result<()>;
+    async fn update_deliveries(
+        &self,
+        set: &str,
+        at: jiff::Timestamp,
+        ids: &[DeliveryId],
+    ) -> Result<()>;
 }
 
 #[async_trait]
 impl<B: Backend> UpdateDeliveries for B {
     /// For these ids (`$1` is `at`), in one write transaction per 500 of them.
-    async fn update_deliveries(&self, set: &str, at: jiff::Timestamp, ids: &[i64]) -> Result<()> {
+    async fn update_deliveries(
+        &self,
+        set: &str,
+        at: jiff::Timestamp,
+        ids: &[DeliveryId],
+    ) -> Result<()> {
         for chunk in ids.chunks(500) {
             let mut sql = Sql::new(format!(
                 "UPDATE deliveries SET {set} WHERE id IN ({})",

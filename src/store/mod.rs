@@ -36,8 +36,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::domain::{
-    subscriber::SubscriberState, ComponentId, ComponentStatus, DomainError, Entry, EntryId,
-    Incident, IncidentId, Kind, SubscriberId,
+    subscriber::SubscriberState, ComponentId, ComponentStatus, DeliveryId, DomainError, Entry,
+    EntryId, Incident, IncidentId, Kind, SubscriberId,
 };
 
 pub use crate::domain::component::ComponentEdit;
@@ -230,7 +230,7 @@ pub struct ComponentNotice {
 /// A delivery the worker has leased, with what it needs to send it.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
-    pub id: i64,
+    pub id: DeliveryId,
     /// Tries so far, this one included.
     pub attempts: i64,
     pub what: Claimed,
@@ -286,7 +286,7 @@ pub struct EntryDeliveries {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeliveryFailure {
-    pub delivery_id: i64,
+    pub delivery_id: DeliveryId,
     pub subscriber_id: SubscriberId,
     pub address: String,
     pub state: String,

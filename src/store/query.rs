@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::FromRow;
 
 use super::Result;
-use crate::domain::{ComponentId, EntryId, IncidentId, SubscriberId};
+use crate::domain::{ComponentId, DeliveryId, EntryId, IncidentId, SubscriberId};
 
 /// An argument, by the SQL type it is bound as (the Rust type picks it,
 /// as `Query::bind` does).
@@ -68,6 +68,17 @@ macro_rules! text_id_value {
     )*};
 }
 text_id_value!(IncidentId, EntryId, ComponentId, SubscriberId);
+
+impl From<DeliveryId> for Value {
+    fn from(v: DeliveryId) -> Self {
+        Value::Int(Some(v.get()))
+    }
+}
+impl From<Option<DeliveryId>> for Value {
+    fn from(v: Option<DeliveryId>) -> Self {
+        Value::Int(v.map(DeliveryId::get))
+    }
+}
 
 impl From<i64> for Value {
     fn from(v: i64) -> Self {

@@ -10,7 +10,7 @@ use super::incidents::{incident, IncidentRow, INCIDENT_COLUMNS};
 use super::query::{Conn, Sql};
 use super::stored::{from_opt_ms, ms};
 use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result, StaffMailFn};
-use crate::domain::{EntryId, Incident, IncidentId, SubscriberId};
+use crate::domain::{DeliveryId, EntryId, Incident, IncidentId, SubscriberId};
 
 #[async_trait]
 pub trait ReportStore: Send + Sync {
@@ -41,7 +41,7 @@ struct StateCount {
 
 #[derive(sqlx::FromRow)]
 struct FailureRow {
-    id: i64,
+    id: DeliveryId,
     entry_id: EntryId,
     subscriber_id: SubscriberId,
     address: String,

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Result, StoreError};
 use crate::domain::incident::EtaChange;
-use crate::domain::{ComponentId, EntryId, IncidentId, IncidentState, SubscriberId};
+use crate::domain::{ComponentId, DeliveryId, EntryId, IncidentId, IncidentState, SubscriberId};
 
 /// Ids are read from TEXT columns as `String` is, on either backend, so that
 /// row structs hold the domain's id types. (They are bound through
@@ -38,6 +38,32 @@ macro_rules! text_id_column {
 }
 
 text_id_column!(IncidentId, EntryId, ComponentId, SubscriberId);
+
+/// A delivery's id is read from its INTEGER (BIGINT) column as `i64` is.
+impl<DB: sqlx::Database> sqlx::Type<DB> for DeliveryId
+where
+    i64: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <i64 as sqlx::Type<DB>>::type_info()
+    }
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <i64 as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for DeliveryId
+where
+    i64: sqlx::Decode<'r, DB>,
+{
+    fn decode(
+        value: <DB as sqlx::Database>::ValueRef<'r>,
+    ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+        Ok(DeliveryId::new(<i64 as sqlx::Decode<'r, DB>>::decode(
+            value,
+        )?))
+    }
+}
 
 /// What the `incidents.state` column holds.
 #[derive(serde::Serialize, serde::Deserialize)]
