@@ -14,6 +14,7 @@ use super::webhook::{self, Webhooks};
 use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
 use crate::domain::subscriber::SubscriberState;
+use crate::domain::{DeliveryId, EntryId};
 use crate::statuspage::Ctx;
 use crate::store::{Claimed, ClaimedDelivery, News, Store};
 
@@ -220,7 +221,7 @@ impl Worker {
         }
         // Each entry's words are worked out once for the whole batch (for
         // mail; webhooks have their payloads below).
-        let mut prepared: HashMap<String, EntryMail> = HashMap::new();
+        let mut prepared: HashMap<EntryId, EntryMail> = HashMap::new();
         for delivery in &claimed {
             if let Claimed::Mail {
                 news: News::Entry(entry),
@@ -238,7 +239,7 @@ impl Worker {
         // A recipient whose mail from an earlier batch is still being sent,
         // or waits for its retry, gets this batch's mail after it.
         let now = self.clock.now();
-        let mut waiting: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+        let mut waiting: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
         let mut groups: VecDeque<(String, Vec<ClaimedDelivery>)> = VecDeque::new();
         let mut group_of: HashMap<String, usize> = HashMap::new();
         {
@@ -246,7 +247,7 @@ impl Worker {
             busy.behind.retain(|_, until| *until > now);
             for delivery in claimed {
                 let recipient = match &delivery.what {
-                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.clone(),
+                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.to_string(),
                     Claimed::Staff(mail) => format!("staff:{}", mail.to),
                     _ => format!("delivery:{}", delivery.id),
                 };
@@ -272,7 +273,7 @@ impl Worker {
         let groups = Arc::new(std::sync::Mutex::new(groups));
         // Told when every group has been taken by a lane.
         let all_started = Arc::new(Notify::new());
-        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<DeliveryId>();
         let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
         // Mail held back behind an earlier one to the same address that
         // failed: (delivery, when that one is retried).
@@ -382,7 +383,7 @@ impl Worker {
             let failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
             for (delivery, err, retry_at) in failures {
                 tracing::warn!(
-                    delivery = delivery.id,
+                    delivery = delivery.id.get(),
                     attempts = delivery.attempts,
                     permanent = err.permanent,
                     dead = retry_at.is_none(),
@@ -395,7 +396,7 @@ impl Worker {
                     .await?;
             }
             let held = std::mem::take(&mut *held.lock().expect("held lock"));
-            let mut by_time: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+            let mut by_time: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
             for (id, until) in held {
                 by_time.entry(until).or_default().push(id);
             }
@@ -559,14 +560,14 @@ impl Worker {
 /// What a batch's mails are made from, worked out once per batch.
 struct Prepared {
     /// Per entry id.
-    mails: HashMap<String, EntryMail>,
+    mails: HashMap<EntryId, EntryMail>,
 }
 
 /// A batch's webhook payloads, without their per-subscriber `meta`.
 #[derive(Default)]
 pub struct Hooks {
     /// Per entry id.
-    pub entries: HashMap<String, serde_json::Value>,
+    pub entries: HashMap<EntryId, serde_json::Value>,
     /// Per delivery id.
-    pub components: HashMap<i64, serde_json::Value>,
+    pub components: HashMap<DeliveryId, serde_json::Value>,
 }

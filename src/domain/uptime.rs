@@ -318,7 +318,8 @@ mod tests {
 
     use super::*;
     use crate::domain::{
-        incident::IncidentState, Email, Impact, IncidentStatus, Kind, Owner, PersonName, Title,
+        incident::IncidentState, Email, Impact, IncidentId, IncidentStatus, Kind, Owner,
+        PersonName, Title,
     };
 
     fn t(s: &str) -> Timestamp {
@@ -352,7 +353,7 @@ mod tests {
 
     fn incident(title: &str, started: &str, resolved: Option<&str>, component: &str) -> Incident {
         Incident {
-            id: title.to_lowercase().replace(' ', "-"),
+            id: IncidentId::new(title.to_lowercase().replace(' ', "-")),
             kind: Kind::Incident,
             state: IncidentState {
                 title: Title::parse(title).unwrap(),

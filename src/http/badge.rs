@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{cache::Until, status_page, AppState};
 use crate::domain::facts::Overall;
+use crate::domain::ComponentId;
 use crate::store::StoreError;
 use crate::views::badge;
 
@@ -65,7 +66,7 @@ async fn overall(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn component(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn component(State(state): State<AppState>, Path(id): Path<ComponentId>) -> Response {
     let component = match state.store.get_component(&id).await {
         Ok(component) => component,
         Err(err) => return failed(&state, err),

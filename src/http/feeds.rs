@@ -22,7 +22,7 @@ use axum::{
 use jiff::{tz::TimeZone, Timestamp};
 
 use super::{cache::Until, status_page, AppState};
-use crate::domain::{classify, facts, incident::Promise, Entry, IncidentRecord};
+use crate::domain::{classify, facts, incident::Promise, ComponentId, Entry, IncidentRecord};
 use crate::store::{IncidentFilter, StoreError};
 use crate::views::feed as view;
 
@@ -316,7 +316,7 @@ async fn rss(State(state): State<AppState>) -> Response {
     (until, [(header::CONTENT_TYPE, RSS)], channel.to_string()).into_response()
 }
 
-async fn component_atom(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+async fn component_atom(State(state): State<AppState>, Path(id): Path<ComponentId>) -> Response {
     let component = match state.store.get_component(&id).await {
         Ok(component) => component,
         Err(StoreError::NotFound) => {

@@ -19,9 +19,9 @@ use super::{
 };
 use crate::domain::{
     component::Component, incident::ComponentChange, incident::EtaChange, incident::PostPostmortem,
-    incident::Write, Cause, Command, ComponentStatus, Entry, EntryClass, Impact, Incident,
-    IncidentRecord, IncidentStatus, Kind, Message, NextUpdate, OpenIncident, Owner, Patch,
-    PostCorrection, PostUpdate, Title,
+    incident::Write, Cause, Command, ComponentId, ComponentStatus, Entry, EntryClass, EntryId,
+    Impact, Incident, IncidentId, IncidentRecord, IncidentStatus, Kind, Message, NextUpdate,
+    OpenIncident, Owner, Patch, PostCorrection, PostUpdate, Title,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, IncidentFilter, IncidentState};
@@ -44,7 +44,7 @@ struct PostmortemBody {
 async fn postmortem(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
     ApiJson(body): ApiJson<PostmortemBody>,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let command = Command::Postmortem(PostPostmortem {
@@ -80,7 +80,7 @@ struct OpenBody {
     next_update_at: Option<Timestamp>,
     next_update_in: Option<i64>,
     #[serde(default)]
-    components: BTreeMap<String, ComponentStatus>,
+    components: BTreeMap<ComponentId, ComponentStatus>,
     message: Option<Message>,
     started_at: Option<Timestamp>,
 }
@@ -124,7 +124,7 @@ struct UpdateBody {
     next_update_at: Option<Timestamp>,
     next_update_in: Option<i64>,
     #[serde(default)]
-    components: BTreeMap<String, ComponentStatus>,
+    components: BTreeMap<ComponentId, ComponentStatus>,
     message: Message,
     follow_up_at: Option<Timestamp>,
 }
@@ -150,7 +150,7 @@ impl TryFrom<UpdateBody> for PostUpdate {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CorrectionBody {
-    corrects: String,
+    corrects: EntryId,
     message: Message,
     title: Option<Title>,
     impact: Option<Impact>,
@@ -179,7 +179,7 @@ enum ListState {
 /// An incident as the admin API shows it.
 #[derive(Serialize)]
 pub struct IncidentJson {
-    id: String,
+    id: IncidentId,
     kind: Kind,
     title: Title,
     impact: Impact,
@@ -208,14 +208,14 @@ pub struct IncidentJson {
 
 #[derive(Serialize)]
 struct AffectedJson {
-    id: String,
+    id: ComponentId,
     name: String,
     status: ComponentStatus,
 }
 
 #[derive(Serialize)]
 pub struct EntryJson {
-    id: String,
+    id: EntryId,
     seq: i64,
     classes: Vec<EntryClass>,
     posted_at: Timestamp,
@@ -226,8 +226,8 @@ pub struct EntryJson {
     eta: Option<Timestamp>,
     next_update_at: Option<Timestamp>,
     message: Message,
-    corrects: Option<String>,
-    corrected_by: Option<String>,
+    corrects: Option<EntryId>,
+    corrected_by: Option<EntryId>,
     system: bool,
     components: Vec<ComponentChange>,
 }
@@ -262,10 +262,10 @@ impl IncidentJson {
         now: Timestamp,
     ) -> Self {
         let state = &incident.state;
-        let name_of = |id: &str| {
+        let name_of = |id: &ComponentId| {
             components
                 .iter()
-                .find(|c| c.id == id)
+                .find(|c| &c.id == id)
                 .map_or_else(|| id.to_string(), |c| c.name.clone())
         };
         Self {
@@ -361,12 +361,12 @@ async fn list(
     }))
 }
 
-fn parse_cursor(cursor: &str) -> Result<(Timestamp, String), ApiError> {
+fn parse_cursor(cursor: &str) -> Result<(Timestamp, IncidentId), ApiError> {
     let bad = || ApiError::invalid("cursor", "is not a cursor this API gave out");
     let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
     let at = at.parse::<i64>().map_err(|_| bad())?;
     let at = Timestamp::from_millisecond(at).map_err(|_| bad())?;
-    Ok((at, id.to_string()))
+    Ok((at, IncidentId::new(id)))
 }
 
 async fn open(
@@ -391,19 +391,18 @@ async fn open(
 
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
 ) -> ApiResult<Json<IncidentJson>> {
     incident_json(&state, &id).await.map(Json)
 }
 
 /// An incident as `GET /incidents/{id}` shows it.
-pub(super) async fn incident_json(state: &AppState, id: &str) -> ApiResult<IncidentJson> {
-    let id = id.to_string();
+pub(super) async fn incident_json(state: &AppState, id: &IncidentId) -> ApiResult<IncidentJson> {
     let record = state
         .store
-        .get_incident(&id)
+        .get_incident(id)
         .await
-        .map_err(|e| not_found(e, &id))?;
+        .map_err(|e| not_found(e, id))?;
     let components = state.store.list_components().await?;
     let mut json = IncidentJson::new(
         &record.incident,
@@ -411,15 +410,15 @@ pub(super) async fn incident_json(state: &AppState, id: &str) -> ApiResult<Incid
         &components,
         state.clock.now(),
     );
-    json.still_affected = Some(state.store.affected_reports(&id).await?);
+    json.still_affected = Some(state.store.affected_reports(id).await?);
     Ok(json)
 }
 
 /// An entry as the POST that made it answered.
 pub(super) async fn entry_json(
     state: &AppState,
-    incident_id: &str,
-    entry_id: &str,
+    incident_id: &IncidentId,
+    entry_id: &EntryId,
 ) -> ApiResult<EntryJson> {
     let record = state
         .store
@@ -429,12 +428,12 @@ pub(super) async fn entry_json(
     let entry = record
         .entries
         .iter()
-        .find(|e| e.id == entry_id)
+        .find(|e| &e.id == entry_id)
         .ok_or_else(|| ApiError::NotFound(format!("there is no entry with id `{entry_id}`")))?;
     Ok(EntryJson::new(entry, None))
 }
 
-fn not_found(err: crate::store::StoreError, id: &str) -> ApiError {
+fn not_found(err: crate::store::StoreError, id: &IncidentId) -> ApiError {
     match err {
         crate::store::StoreError::NotFound => {
             ApiError::NotFound(format!("there is no incident with id `{id}`"))
@@ -446,7 +445,7 @@ fn not_found(err: crate::store::StoreError, id: &str) -> ApiError {
 async fn append(
     state: &AppState,
     actor: &Actor,
-    id: &str,
+    id: &IncidentId,
     command: Command,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let now = state.clock.now();
@@ -462,7 +461,7 @@ async fn append(
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let command = Command::Update(PostUpdate::try_from(body)?);
@@ -472,7 +471,7 @@ async fn update(
 async fn correct(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
     ApiJson(body): ApiJson<CorrectionBody>,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let command = Command::Correction(PostCorrection {

@@ -14,6 +14,7 @@ use maud::Markup;
 
 use super::{cache::Until, status_page, store_failure_page, AppState};
 use crate::domain::uptime::{self, Transition};
+use crate::domain::IncidentId;
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
 
@@ -155,7 +156,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
     Ok((until, views::index::page(&ctx, &view)))
 }
 
-async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+async fn incident(State(state): State<AppState>, Path(id): Path<IncidentId>) -> PageResult {
     let fail = |e| failed(&state, e);
     let record = state.store.get_incident(&id).await.map_err(fail)?;
     let components = state.store.list_components().await.map_err(fail)?;

@@ -11,6 +11,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{public::page_context, status_page, AppState};
+use crate::domain::{IncidentId, SubscriberId};
 use crate::store::{StaffMail, StoreError};
 use crate::views::{mail, subscribe as view};
 
@@ -24,7 +25,7 @@ struct TokenQuery {
 }
 
 /// (subscriber, incident) from a signed token.
-fn parse(state: &AppState, token: Option<&str>) -> Option<(String, String)> {
+fn parse(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, IncidentId)> {
     state.links.verify_still_affected(token?)
 }
 

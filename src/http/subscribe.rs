@@ -28,7 +28,7 @@ use crate::clock::Clock;
 use crate::config::Rate;
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
-    Email,
+    ComponentId, Email, SubscriberId,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, StoreError};
@@ -58,7 +58,7 @@ struct TokenQuery {
 /// `email=…&components=a&components=b` (repeated keys, so parsed by hand).
 struct SubscribeForm {
     email: String,
-    components: Vec<String>,
+    components: Vec<ComponentId>,
 }
 
 fn parse_form(body: &[u8]) -> SubscribeForm {
@@ -69,7 +69,9 @@ fn parse_form(body: &[u8]) -> SubscribeForm {
     for (key, value) in form_urlencoded::parse(body) {
         match key.as_ref() {
             "email" => form.email = value.chars().take(320).collect(),
-            "components" if form.components.len() < 200 => form.components.push(value.into_owned()),
+            "components" if form.components.len() < 200 => {
+                form.components.push(ComponentId::new(value))
+            }
             _ => {}
         }
     }
@@ -307,7 +309,7 @@ fn public_actor() -> Actor {
 }
 
 /// The subscriber and when their confirmation link was made, from a link.
-fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(String, jiff::Timestamp)> {
+fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, jiff::Timestamp)> {
     state.links.verify_confirm(token?)
 }
 
@@ -331,12 +333,11 @@ async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>)
     let Some((id, sent_at)) = confirm_link(&state, query.token.as_deref()) else {
         return bad_link(&state);
     };
-    let id = id.as_str();
     let now = state.clock.now();
     let result = state
         .store
         .change_subscriber(
-            id,
+            &id,
             &public_actor(),
             now,
             &SubscriberChange::Confirm {
