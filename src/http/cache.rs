@@ -260,7 +260,7 @@ impl Cached {
                 HeaderValue::from_static(CACHE_CONTROL),
             );
         }
-        common.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        vary_on_coding(&mut common);
         let variant = |coding: Coding, body: Bytes| {
             let mut not_modified = common.clone();
             not_modified.remove(header::CONTENT_TYPE);
@@ -377,6 +377,21 @@ impl Cached {
         *response.headers_mut() = headers;
         response
     }
+}
+
+/// Adds `accept-encoding` to `Vary`, in one value: each further value is
+/// one more allocation when the headers are copied for an answer.
+fn vary_on_coding(headers: &mut HeaderMap) {
+    let mut vary: Vec<&str> = headers
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    vary.push("accept-encoding");
+    let joined = vary.join(", ");
+    let value = HeaderValue::from_str(&joined)
+        .unwrap_or_else(|_| HeaderValue::from_static("accept-encoding"));
+    headers.insert(header::VARY, value);
 }
 
 /// A strong tag per coding: the same bytes compressed are another

@@ -58,12 +58,9 @@ where
         if let Some(refused) = security::refuse_cross_site(&self.state, &request) {
             return Box::pin(std::future::ready(Ok(refused)));
         }
-        // The clone stays; the service that was made ready answers.
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
         let state = self.state.clone();
         let kind = deadline::kind(&request);
-        let answer = inner.call(request).map(|answer| match answer {
+        let answer = self.inner.call(request).map(|answer| match answer {
             Ok(response) => response.into_response(),
             Err(never) => match never {},
         });
