@@ -25,7 +25,7 @@ pub(super) async fn bounded(state: &AppState, request: Request, next: Next) -> R
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let limit = state.request_timeout;
+    let limit = state.config.connection_limits.request_timeout;
     let answer = if writes {
         let write = tokio::spawn(next.run(request).in_current_span());
         match tokio::time::timeout(limit, write).await {

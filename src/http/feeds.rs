@@ -118,14 +118,16 @@ async fn items(
         .await?;
     let now = state.clock.now();
     let kept: Vec<&IncidentRecord> = records.iter().filter(|r| keep(r)).collect();
-    let until = kept.iter().fold(Until::dates(now, &state.tz), |until, r| {
-        until.facts(&r.incident, now)
-    });
+    let until = kept
+        .iter()
+        .fold(Until::dates(now, &state.config.time_zone), |until, r| {
+            until.facts(&r.incident, now)
+        });
     let mut sources: Vec<Source<'_>> = kept
         .iter()
         .flat_map(|r| r.entries.iter().map(move |e| Source::Entry(r, e)))
         .chain(kept.iter().flat_map(|r| {
-            facts::broken_promises(&r.incident, now, &state.tz)
+            facts::broken_promises(&r.incident, now, &state.config.time_zone)
                 .into_iter()
                 .map(move |b| Source::Notice(r, b))
         }))
@@ -143,7 +145,7 @@ async fn items(
 }
 
 fn item(state: &AppState, record: &IncidentRecord, entry: &Entry, now: Timestamp) -> Item {
-    let tz: &TimeZone = &state.tz;
+    let tz: &TimeZone = &state.config.time_zone;
     let link = format!("{}/incidents/{}", state.base_url, record.incident.id);
     let lead = classify::lead(&entry.classes);
     let title = format!(

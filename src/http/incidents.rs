@@ -315,7 +315,7 @@ fn write(state: &AppState, actor: &Actor, now: Timestamp) -> Write {
         now,
         author: actor.name.clone(),
         entry_id: new_id(),
-        follow_up_after: state.follow_up_after,
+        follow_up_after: state.config.follow_up_after,
     }
 }
 

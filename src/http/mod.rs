@@ -33,12 +33,11 @@ use axum::{
     response::{IntoResponse, Response},
     Router,
 };
-use jiff::{tz::TimeZone, SignedDuration};
 use serde::Serialize;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::Settings;
 use crate::links::Links;
 use crate::store::{Store, StoreError};
 use error::ApiError;
@@ -65,12 +64,11 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    pub config: Arc<Config>,
-    pub tz: TimeZone,
+    /// The configuration, parsed at start.
+    pub config: Arc<Settings>,
     /// Public URL without a trailing slash.
     pub base_url: Arc<str>,
     pub admin_token_hash: Option<Arc<str>>,
-    pub follow_up_after: SignedDuration,
     /// The signed links of subscribers (confirm, unsubscribe, manage,
     /// still affected), read back when they are followed.
     pub links: Arc<Links>,
@@ -83,10 +81,6 @@ pub struct Shared {
     pub page_changes: Arc<AtomicU64>,
     /// The rendered public pages (`cache.rs`).
     pub page_cache: Arc<cache::PageCache>,
-    /// Proxies whose `X-Forwarded-For` names the client (`client_ip.rs`).
-    pub trusted_proxies: Arc<[ipnet::IpNet]>,
-    /// How long a handler may take before the client is told 503.
-    pub request_timeout: std::time::Duration,
 }
 
 /// Every list the API returns.

@@ -65,7 +65,7 @@ pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
     PageContext {
         page_name: &state.config.page_name,
         now: state.clock.now(),
-        tz: &state.tz,
+        tz: &state.config.time_zone,
     }
 }
 

@@ -56,8 +56,8 @@ fn ctx<'a>(state: &'a AppState, components: &'a [Component]) -> Ctx<'a> {
     Ctx::new(
         &state.config.page_name,
         &state.base_url,
-        &state.tz,
         &state.config.time_zone,
+        &state.config.time_zone_name,
         components,
         state.clock.now(),
     )

@@ -107,7 +107,7 @@ async fn subscribe(
 ) -> Response {
     let limits = limits.get_or_init(|| SubscribeLimits::new(&state));
     if let Some(Extension(ConnectInfo(peer))) = peer {
-        let ip = super::client_ip::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+        let ip = super::client_ip::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
         if let Err(wait) = limits.check_ip(ip) {
             tracing::info!(ip = %ip, "subscribe refused: too many requests from this address");
             return too_many(
@@ -240,13 +240,10 @@ impl governor::clock::Clock for LimiterClock {
 impl SubscribeLimits {
     fn new(state: &AppState) -> Self {
         let clock = LimiterClock(state.clock.clone());
-        // The configuration was validated at start; a bad value cannot get here.
         let config = &state.config;
         Self {
-            ip: (config.subscribe_limit_per_ip().ok().flatten())
-                .map(|rate| limiter(rate, clock.clone())),
-            address: (config.subscribe_limit_per_address().ok().flatten())
-                .map(|rate| limiter(rate, clock.clone())),
+            ip: (config.subscribe_limit_per_ip).map(|rate| limiter(rate, clock.clone())),
+            address: (config.subscribe_limit_per_address).map(|rate| limiter(rate, clock.clone())),
             clock,
             checks: AtomicU32::new(0),
         }
