@@ -9,14 +9,17 @@
 
 use axum::{
     extract::Request,
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{header, HeaderValue, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
 use tracing::Instrument as _;
 
-use super::{error::ApiError, status_page, AppState};
+use super::{
+    error::{ApiError, PageError},
+    AppState,
+};
 
 pub(super) async fn bounded(state: &AppState, request: Request, next: Next) -> Response {
     let path = request.uri().path();
@@ -39,20 +42,16 @@ pub(super) async fn bounded(state: &AppState, request: Request, next: Next) -> R
     } else {
         tokio::time::timeout(limit, next.run(request)).await.ok()
     };
-    answer.unwrap_or_else(|| too_long(state, api, limit))
+    answer.unwrap_or_else(|| too_long(api, limit))
 }
 
 /// 503 with `Retry-After`: JSON for the API, a page for people.
-fn too_long(state: &AppState, api: bool, limit: std::time::Duration) -> Response {
+fn too_long(api: bool, limit: std::time::Duration) -> Response {
     tracing::warn!(after = ?limit, "a request took too long and was answered 503");
     let mut response = if api {
         ApiError::TimedOut.into_response()
     } else {
-        status_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            state,
-            "This took too long. Please try again in a moment.",
-        )
+        PageError::TimedOut.into_response()
     };
     response
         .headers_mut()

@@ -28,7 +28,7 @@ use std::sync::{
 
 use axum::{
     extract::{DefaultBodyLimit, Request, State},
-    http::{Method, StatusCode},
+    http::Method,
     middleware::{self, Next},
     response::{IntoResponse, Response},
     Router,
@@ -39,7 +39,7 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::links::Links;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use error::ApiError;
 
 /// What every handler gets: one `Arc`, so each request clones and drops
@@ -158,6 +158,7 @@ async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Re
     if let Some(failure) = response.extensions().get::<error::Failure>() {
         failure.log();
     }
+    error::render_page(&mut response, &state.config.page_name);
     security::add_headers(&mut response, &state);
     response
 }
@@ -197,41 +198,4 @@ async fn api_not_found(method: Method) -> Response {
 
 async fn api_method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
-}
-
-/// The page for people when the store failed (not `NotFound`, not a
-/// broken rule: those have pages of their own): 503 with `Retry-After` when
-/// the database does not answer, else 500. The failure rides along for
-/// the log (the `edge` middleware), or for the page cache to answer with
-/// the last good rendering instead.
-pub(crate) fn store_failure_page(state: &AppState, err: &StoreError, what: &str) -> Response {
-    let mut response = match err {
-        StoreError::Unavailable(_) => {
-            let mut response = status_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                state,
-                "The status database does not answer just now. Please try again in a minute.",
-            );
-            error::retry_later(&mut response);
-            response
-        }
-        _ => status_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            state,
-            "This page could not be built just now. Please try again in a minute.",
-        ),
-    };
-    response
-        .extensions_mut()
-        .insert(error::Failure::of_store(err, what));
-    response
-}
-
-/// A status code with an explanation, for people.
-pub(crate) fn status_page(status: StatusCode, state: &AppState, message: &str) -> Response {
-    (
-        status,
-        crate::views::error::page(&state.config.page_name, status.as_u16(), message),
-    )
-        .into_response()
 }

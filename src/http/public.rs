@@ -2,8 +2,8 @@
 
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
-    response::{IntoResponse, Response},
+    http::header,
+    response::IntoResponse,
     routing::get,
     Router,
 };
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use jiff::SignedDuration;
 use maud::Markup;
 
-use super::{cache::Until, status_page, store_failure_page, AppState};
+use super::{cache::Until, error::PageError, AppState};
 use crate::domain::uptime::{self, Transition};
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
@@ -27,38 +27,30 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(not_allowed)
 }
 
-async fn not_allowed(State(state): State<AppState>) -> Response {
-    status_page(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &state,
-        "This page can only be read. Staff post incidents through the admin API.",
-    )
+async fn not_allowed() -> PageError {
+    PageError::NotAllowed("This page can only be read. Staff post incidents through the admin API.")
 }
 
 /// A public page and until when it is true, or a page that explains what
 /// went wrong.
-type PageResult = Result<(Until, Markup), Response>;
+type PageResult = Result<(Until, Markup), PageError>;
 
 /// Incidents looked at for the uptime bars' tooltips: more than 90 days hold.
 const UPTIME_INCIDENTS: i64 = 500;
 
-fn failed(state: &AppState, err: StoreError) -> Response {
+fn failed(err: StoreError) -> PageError {
     match err {
-        StoreError::NotFound => not_found_page(state),
-        err => store_failure_page(state, &err, "public page"),
+        StoreError::NotFound => not_found_page(),
+        err => PageError::store(&err, "public page"),
     }
 }
 
-fn not_found_page(state: &AppState) -> Response {
-    status_page(
-        StatusCode::NOT_FOUND,
-        state,
-        "There is no page here. The incident may have a different address.",
-    )
+fn not_found_page() -> PageError {
+    PageError::NotFound("There is no page here. The incident may have a different address.")
 }
 
-async fn not_found(State(state): State<AppState>) -> Response {
-    not_found_page(&state)
+async fn not_found() -> PageError {
+    not_found_page()
 }
 
 pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
@@ -70,9 +62,8 @@ pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
 }
 
 async fn index(State(state): State<AppState>) -> PageResult {
-    let fail = |e| failed(&state, e);
-    let components = state.store.list_components().await.map_err(fail)?;
-    let open = state.store.open_incident_records().await.map_err(fail)?;
+    let components = state.store.list_components().await.map_err(failed)?;
+    let open = state.store.open_incident_records().await.map_err(failed)?;
     let ctx = page_context(&state);
     let week_ago = ctx.now - SignedDuration::from_hours(7 * 24);
     let recent = state
@@ -84,13 +75,13 @@ async fn index(State(state): State<AppState>) -> PageResult {
             limit: 10,
         })
         .await
-        .map_err(fail)?
+        .map_err(failed)?
         .into_iter()
         .filter(|i| i.state.resolved_at.is_some_and(|at| at >= week_ago))
         .collect::<Vec<_>>();
 
     let since = uptime::window_start(ctx.now, ctx.tz);
-    let history = state.store.component_history(since).await.map_err(fail)?;
+    let history = state.store.component_history(since).await.map_err(failed)?;
     let mut transitions: BTreeMap<&str, Vec<Transition>> = BTreeMap::new();
     for change in &history {
         transitions
@@ -111,7 +102,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
             limit: UPTIME_INCIDENTS,
         })
         .await
-        .map_err(fail)?
+        .map_err(failed)?
         .into_iter()
         .filter(|i| i.state.resolved_at.is_none_or(|at| at >= since))
         .collect::<Vec<_>>();
@@ -156,9 +147,8 @@ async fn index(State(state): State<AppState>) -> PageResult {
 }
 
 async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
-    let fail = |e| failed(&state, e);
-    let record = state.store.get_incident(&id).await.map_err(fail)?;
-    let components = state.store.list_components().await.map_err(fail)?;
+    let record = state.store.get_incident(&id).await.map_err(failed)?;
+    let components = state.store.list_components().await.map_err(failed)?;
     let ctx = page_context(&state);
     let until = Until::dates(ctx.now, ctx.tz).words(&record.incident, ctx.now);
     Ok((until, views::incident::page(&ctx, &record, &components)))
@@ -174,7 +164,7 @@ async fn history(State(state): State<AppState>) -> PageResult {
             limit: 500,
         })
         .await
-        .map_err(|e| failed(&state, e))?;
+        .map_err(failed)?;
     let ctx = page_context(&state);
     Ok((
         Until::dates(ctx.now, ctx.tz),
