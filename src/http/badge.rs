@@ -45,6 +45,7 @@ async fn current(state: &AppState) -> Result<Overall, StoreError> {
 }
 
 /// The state of the whole page, as the banner says it.
+#[tracing::instrument(skip_all)]
 async fn overall(State(state): State<AppState>) -> Result<Response, PageError> {
     let overall = current(&state).await.map_err(failed)?;
     let svg = badge::svg(
@@ -60,6 +61,7 @@ async fn overall(State(state): State<AppState>) -> Result<Response, PageError> {
         .into_response())
 }
 
+#[tracing::instrument(skip_all, fields(component = %id))]
 async fn component(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -80,6 +82,7 @@ async fn component(
 
 /// The banner script, with this page's address and Candor's own words for
 /// each Statuspage indicator.
+#[tracing::instrument(skip_all)]
 async fn embed(State(state): State<AppState>) -> Response {
     let all = [
         Overall::Operational,

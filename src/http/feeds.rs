@@ -263,6 +263,7 @@ fn everything(state: &AppState) -> (String, String) {
     )
 }
 
+#[tracing::instrument(skip_all)]
 async fn atom(State(state): State<AppState>) -> Result<Response, PageError> {
     let (items, until) = items(&state, |_| true).await.map_err(failed)?;
     let (title, subtitle) = everything(&state);
@@ -275,6 +276,7 @@ async fn atom(State(state): State<AppState>) -> Result<Response, PageError> {
     Ok(atom_response(&state, feed, until))
 }
 
+#[tracing::instrument(skip_all)]
 async fn rss(State(state): State<AppState>) -> Result<Response, PageError> {
     let (items, until) = items(&state, |_| true).await.map_err(failed)?;
     let (title, description) = everything(&state);
@@ -308,6 +310,7 @@ async fn rss(State(state): State<AppState>) -> Result<Response, PageError> {
     Ok((until, [(header::CONTENT_TYPE, RSS)], channel.to_string()).into_response())
 }
 
+#[tracing::instrument(skip_all, fields(component = %id))]
 async fn component_atom(
     State(state): State<AppState>,
     Path(id): Path<String>,

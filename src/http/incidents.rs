@@ -41,6 +41,7 @@ struct PostmortemBody {
     message: Message,
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn postmortem(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -319,6 +320,7 @@ fn write(state: &AppState, actor: &Actor, now: Timestamp) -> Write {
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -369,6 +371,7 @@ fn parse_cursor(cursor: &str) -> Result<(Timestamp, String), ApiError> {
     Ok((at, id.to_string()))
 }
 
+#[tracing::instrument(skip_all)]
 async fn open(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -389,6 +392,7 @@ async fn open(
     Ok((StatusCode::CREATED, Json(json)))
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -459,6 +463,7 @@ async fn append(
     Ok((StatusCode::CREATED, Json(EntryJson::new(&entry, None))))
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -469,6 +474,7 @@ async fn update(
     append(&state, &actor, &id, command).await
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn correct(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -61,6 +61,7 @@ pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn index(State(state): State<AppState>) -> PageResult {
     let components = state.store.list_components().await.map_err(failed)?;
     let open = state.store.open_incident_records().await.map_err(failed)?;
@@ -146,6 +147,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
     Ok((until, views::index::page(&ctx, &view)))
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
     let record = state.store.get_incident(&id).await.map_err(failed)?;
     let components = state.store.list_components().await.map_err(failed)?;
@@ -154,6 +156,7 @@ async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> Page
     Ok((until, views::incident::page(&ctx, &record, &components)))
 }
 
+#[tracing::instrument(skip_all)]
 async fn history(State(state): State<AppState>) -> PageResult {
     let resolved = state
         .store

@@ -33,6 +33,7 @@ fn bad_link() -> PageError {
     )
 }
 
+#[tracing::instrument(skip_all)]
 async fn ask(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
@@ -48,6 +49,7 @@ async fn ask(
     ))
 }
 
+#[tracing::instrument(skip_all)]
 async fn report(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,

@@ -89,6 +89,7 @@ fn bad_link() -> PageError {
     )
 }
 
+#[tracing::instrument(skip_all)]
 async fn form(State(state): State<AppState>) -> Result<Markup, PageError> {
     let components = state.store.list_components().await.map_err(failed)?;
     Ok(view::subscribe_page(
@@ -100,6 +101,7 @@ async fn form(State(state): State<AppState>) -> Result<Markup, PageError> {
     ))
 }
 
+#[tracing::instrument(skip_all)]
 async fn subscribe(
     State(state): State<AppState>,
     Extension(limits): Extension<Arc<OnceLock<SubscribeLimits>>>,
@@ -309,6 +311,7 @@ fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(String, jiff::
 }
 
 /// Opening the link shows a button; it changes nothing.
+#[tracing::instrument(skip_all)]
 async fn confirm_page(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
@@ -330,6 +333,7 @@ fn link_expired(ctx: &crate::views::PageContext<'_>, why: String) -> Response {
         .into_response()
 }
 
+#[tracing::instrument(skip_all)]
 async fn confirm(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
@@ -361,6 +365,7 @@ async fn confirm(
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn unsubscribe_page(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
@@ -374,6 +379,7 @@ async fn unsubscribe_page(
 }
 
 /// RFC 8058 one-click: a POST to the List-Unsubscribe URL, any body.
+#[tracing::instrument(skip_all)]
 async fn unsubscribe(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
@@ -409,6 +415,7 @@ fn link_or_store(err: StoreError) -> PageError {
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn manage(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
@@ -434,6 +441,7 @@ async fn manage(
     ))
 }
 
+#[tracing::instrument(skip_all)]
 async fn save_choice(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,

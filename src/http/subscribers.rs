@@ -81,6 +81,7 @@ fn not_found(err: StoreError, what: &str, id: &str) -> ApiError {
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -102,6 +103,7 @@ async fn list(
     Ok(Json(List { items, next_cursor }))
 }
 
+#[tracing::instrument(skip_all)]
 async fn add(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -140,6 +142,7 @@ async fn add(
     Ok((StatusCode::CREATED, Json(Added { subscriber, secret })))
 }
 
+#[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -154,6 +157,7 @@ async fn read(
 
 /// Removing a subscriber unsubscribes it: it gets nothing more, and what it
 /// was sent stays on record.
+#[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -170,6 +174,7 @@ async fn remove(
 
 /// Re-enables a quarantined webhook: it is tried again from the next change
 /// on; what it missed while quarantined is not sent.
+#[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn enable(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -184,6 +189,7 @@ async fn enable(
     Ok(Json(subscriber))
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn deliveries(
     State(state): State<AppState>,
     Path(id): Path<String>,
