@@ -9,11 +9,14 @@ use axum::{
 };
 use std::collections::BTreeMap;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use maud::Markup;
 
 use super::{cache::Until, error::PageError, AppState};
-use crate::domain::uptime::{self, Transition};
+use crate::domain::{
+    uptime::{self, Transition},
+    Incident,
+};
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
 
@@ -67,19 +70,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
     let open = state.store.open_incident_records().await.map_err(failed)?;
     let ctx = page_context(&state);
     let week_ago = ctx.now - SignedDuration::from_hours(7 * 24);
-    let recent = state
-        .store
-        .list_incidents(&IncidentFilter {
-            state: Some(IncidentState::Resolved),
-            kind: None,
-            before: None,
-            limit: 10,
-        })
-        .await
-        .map_err(failed)?
-        .into_iter()
-        .filter(|i| i.state.resolved_at.is_some_and(|at| at >= week_ago))
-        .collect::<Vec<_>>();
+    let recent = resolved_since(&state, week_ago).await?;
 
     let since = uptime::window_start(ctx.now, ctx.tz);
     let history = state.store.component_history(since).await.map_err(failed)?;
@@ -94,19 +85,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
                 to: change.to,
             });
     }
-    let touched = state
-        .store
-        .list_incidents(&IncidentFilter {
-            state: None,
-            kind: None,
-            before: None,
-            limit: UPTIME_INCIDENTS,
-        })
-        .await
-        .map_err(failed)?
-        .into_iter()
-        .filter(|i| i.state.resolved_at.is_none_or(|at| at >= since))
-        .collect::<Vec<_>>();
+    let touched = open_since(&state, since).await?;
     let uptime: Vec<Row> = views::uptime::display_order(&components)
         .into_iter()
         .map(|component| Row {
@@ -145,6 +124,42 @@ async fn index(State(state): State<AppState>) -> PageResult {
         uptime: &uptime,
     };
     Ok((until, views::index::page(&ctx, &view)))
+}
+
+/// The last ten incidents resolved, those resolved since `since`.
+async fn resolved_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>, PageError> {
+    let resolved = state
+        .store
+        .list_incidents(&IncidentFilter {
+            state: Some(IncidentState::Resolved),
+            kind: None,
+            before: None,
+            limit: 10,
+        })
+        .await
+        .map_err(failed)?;
+    Ok(resolved
+        .into_iter()
+        .filter(|i| i.state.resolved_at.is_some_and(|at| at >= since))
+        .collect())
+}
+
+/// Incidents open at some time since `since` (the uptime bars' tooltips).
+async fn open_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>, PageError> {
+    let incidents = state
+        .store
+        .list_incidents(&IncidentFilter {
+            state: None,
+            kind: None,
+            before: None,
+            limit: UPTIME_INCIDENTS,
+        })
+        .await
+        .map_err(failed)?;
+    Ok(incidents
+        .into_iter()
+        .filter(|i| i.state.resolved_at.is_none_or(|at| at >= since))
+        .collect())
 }
 
 #[tracing::instrument(skip_all, fields(incident = %id))]

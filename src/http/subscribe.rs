@@ -170,8 +170,14 @@ async fn subscribe(
         .map_err(failed)?;
     state.wake.notify_one();
     // The same answer whether or not the address was known.
-    Ok(view::notice(
-        &ctx,
+    Ok(check_your_inbox(&ctx, &email).into_response())
+}
+
+/// What a subscriber is told after asking, whether or not the address
+/// was known already.
+fn check_your_inbox(ctx: &crate::views::PageContext<'_>, email: &Email) -> Markup {
+    view::notice(
+        ctx,
         "Check your inbox",
         &[
             format!(
@@ -182,7 +188,6 @@ async fn subscribe(
         ],
         None,
     )
-    .into_response())
 }
 
 /// The readable 429 page, with `Retry-After`.
