@@ -262,7 +262,12 @@ async fn ensure_first_token(
     }
     let secret = new_token();
     store
-        .create_token(&new_id(), "admin", &hash_token(&secret), clock.now())
+        .create_token(
+            &new_id::<String>(),
+            "admin",
+            &hash_token(&secret),
+            clock.now(),
+        )
         .await?;
     println!(
         "No admin API token existed, so Candor made one named `admin`. \

@@ -66,7 +66,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::connect(&config.database_url).await?;
             let secret = new_token();
             store
-                .create_token(&new_id(), &name, &hash_token(&secret), clock.now())
+                .create_token(
+                    &new_id::<String>(),
+                    &name,
+                    &hash_token(&secret),
+                    clock.now(),
+                )
                 .await
                 .map_err(|e| match e {
                     StoreError::Conflict(m) => anyhow::anyhow!(m),

@@ -3,14 +3,16 @@
 use rand::{distr::Alphanumeric, Rng};
 use sha2::{Digest, Sha256};
 
-/// A short random id for components, incidents and entries: 12 lowercase
-/// letters and digits (62 bits), unguessable enough for public URLs.
-pub fn new_id() -> String {
+/// A short random id for components, incidents, entries and subscribers
+/// (any of the domain's id types, or plain text): 12 lowercase letters and
+/// digits (62 bits), unguessable enough for public URLs.
+pub fn new_id<Id: From<String>>() -> Id {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    (0..12)
+    let id: String = (0..12)
         .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
+        .collect();
+    Id::from(id)
 }
 
 /// A new API token secret: `cnd_` and 40 random letters and digits.
@@ -34,7 +36,7 @@ mod tests {
 
     #[test]
     fn ids_and_tokens_are_random_and_well_formed() {
-        let (a, b) = (new_id(), new_id());
+        let (a, b): (String, String) = (new_id(), new_id());
         assert_eq!(a.len(), 12);
         assert_ne!(a, b);
         let token = new_token();

@@ -10,6 +10,8 @@ use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use sha2::Sha256;
 
+use crate::domain::{IncidentId, SubscriberId};
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// 144 bits of tag: plenty against guessing, short enough for a link.
@@ -91,7 +93,7 @@ impl Links {
     }
 
     /// The one-click unsubscribe link (also the `List-Unsubscribe` URL).
-    pub fn unsubscribe_url(&self, subscriber_id: &str) -> String {
+    pub fn unsubscribe_url(&self, subscriber_id: &SubscriberId) -> String {
         format!(
             "{}/unsubscribe?token={}",
             self.base_url,
@@ -100,19 +102,23 @@ impl Links {
     }
 
     /// The token of the unsubscribe link, for a form that posts it.
-    pub fn unsubscribe_token(&self, subscriber_id: &str) -> String {
-        self.signer.sign(UNSUBSCRIBE, subscriber_id)
+    pub fn unsubscribe_token(&self, subscriber_id: &SubscriberId) -> String {
+        self.signer.sign(UNSUBSCRIBE, subscriber_id.as_str())
     }
 
-    pub fn manage_url(&self, subscriber_id: &str) -> String {
+    pub fn manage_url(&self, subscriber_id: &SubscriberId) -> String {
         format!(
             "{}/subscription?token={}",
             self.base_url,
-            self.signer.sign(MANAGE, subscriber_id)
+            self.signer.sign(MANAGE, subscriber_id.as_str())
         )
     }
 
-    pub fn still_affected_url(&self, subscriber_id: &str, incident_id: &str) -> String {
+    pub fn still_affected_url(
+        &self,
+        subscriber_id: &SubscriberId,
+        incident_id: &IncidentId,
+    ) -> String {
         format!(
             "{}/still-affected?token={}",
             self.base_url,
@@ -122,7 +128,7 @@ impl Links {
     }
 
     /// The confirmation link carries when it was made, so that it expires.
-    pub fn confirm_url(&self, subscriber_id: &str, sent_at: Timestamp) -> String {
+    pub fn confirm_url(&self, subscriber_id: &SubscriberId, sent_at: Timestamp) -> String {
         let subject = format!("{subscriber_id}:{}", sent_at.as_millisecond());
         format!(
             "{}/subscribe/confirm?token={}",
@@ -132,31 +138,33 @@ impl Links {
     }
 
     /// The subscriber and when their confirmation link was made.
-    pub fn verify_confirm(&self, token: &str) -> Option<(String, Timestamp)> {
+    pub fn verify_confirm(&self, token: &str) -> Option<(SubscriberId, Timestamp)> {
         let subject = self.signer.verify(CONFIRM, token)?;
         let (id, sent_ms) = subject.split_once(':')?;
         let sent_at = sent_ms
             .parse::<i64>()
             .ok()
             .and_then(|ms| Timestamp::from_millisecond(ms).ok())?;
-        Some((id.to_string(), sent_at))
+        Some((SubscriberId::new(id), sent_at))
     }
 
     /// The subscriber an unsubscribe link is for.
-    pub fn verify_unsubscribe(&self, token: &str) -> Option<String> {
-        self.signer.verify(UNSUBSCRIBE, token)
+    pub fn verify_unsubscribe(&self, token: &str) -> Option<SubscriberId> {
+        self.signer
+            .verify(UNSUBSCRIBE, token)
+            .map(SubscriberId::from)
     }
 
     /// The subscriber a manage link is for.
-    pub fn verify_manage(&self, token: &str) -> Option<String> {
-        self.signer.verify(MANAGE, token)
+    pub fn verify_manage(&self, token: &str) -> Option<SubscriberId> {
+        self.signer.verify(MANAGE, token).map(SubscriberId::from)
     }
 
     /// The subscriber and the incident of a "still affected" link.
-    pub fn verify_still_affected(&self, token: &str) -> Option<(String, String)> {
+    pub fn verify_still_affected(&self, token: &str) -> Option<(SubscriberId, IncidentId)> {
         let subject = self.signer.verify(STILL_AFFECTED, token)?;
         let (subscriber, incident) = subject.split_once(':')?;
-        Some((subscriber.to_string(), incident.to_string()))
+        Some((SubscriberId::new(subscriber), IncidentId::new(incident)))
     }
 }
 
@@ -187,27 +195,28 @@ mod tests {
     fn each_link_reads_back_only_as_what_it_was_made_for() {
         let links = Links::new("http://127.0.0.1:8080", Signer::new(b"key"));
         let sent_at = Timestamp::from_millisecond(1_772_600_000_123).unwrap();
-        let confirm = links.confirm_url("s1", sent_at);
+        let s1 = SubscriberId::new("s1");
+        let confirm = links.confirm_url(&s1, sent_at);
         assert!(confirm.starts_with("http://127.0.0.1:8080/subscribe/confirm?token="));
         assert_eq!(
             links.verify_confirm(token(&confirm)),
-            Some(("s1".to_string(), sent_at))
+            Some((s1.clone(), sent_at))
         );
-        let unsubscribe = links.unsubscribe_url("s1");
+        let unsubscribe = links.unsubscribe_url(&s1);
         assert!(unsubscribe.starts_with("http://127.0.0.1:8080/unsubscribe?token="));
-        assert_eq!(token(&unsubscribe), links.unsubscribe_token("s1"));
+        assert_eq!(token(&unsubscribe), links.unsubscribe_token(&s1));
         assert_eq!(
-            links.verify_unsubscribe(token(&unsubscribe)).as_deref(),
-            Some("s1")
+            links.verify_unsubscribe(token(&unsubscribe)).as_ref(),
+            Some(&s1)
         );
-        let manage = links.manage_url("s1");
+        let manage = links.manage_url(&s1);
         assert!(manage.starts_with("http://127.0.0.1:8080/subscription?token="));
-        assert_eq!(links.verify_manage(token(&manage)).as_deref(), Some("s1"));
-        let affected = links.still_affected_url("s1", "inc");
+        assert_eq!(links.verify_manage(token(&manage)).as_ref(), Some(&s1));
+        let affected = links.still_affected_url(&s1, &IncidentId::new("inc"));
         assert!(affected.starts_with("http://127.0.0.1:8080/still-affected?token="));
         assert_eq!(
             links.verify_still_affected(token(&affected)),
-            Some(("s1".to_string(), "inc".to_string()))
+            Some((s1.clone(), IncidentId::new("inc")))
         );
         // A link is good for its own purpose only.
         assert_eq!(links.verify_unsubscribe(token(&manage)), None);

@@ -7,8 +7,8 @@ use jiff::{tz::TimeZone, Timestamp};
 use serde::{Serialize, Serializer};
 
 use crate::domain::{
-    component::Component, facts::Overall, ComponentStatus, Entry, EntryClass, Impact, Incident,
-    IncidentRecord, IncidentStatus,
+    component::Component, facts::Overall, ComponentId, ComponentStatus, Entry, EntryClass, EntryId,
+    Impact, Incident, IncidentId, IncidentRecord, IncidentStatus,
 };
 
 /// A timestamp as Statuspage writes it: RFC 3339 in UTC with milliseconds,
@@ -60,7 +60,7 @@ pub struct StatusJson {
 
 #[derive(Serialize)]
 pub struct ComponentJson {
-    pub id: String,
+    pub id: ComponentId,
     pub name: String,
     pub status: ComponentStatus,
     pub created_at: Millis,
@@ -69,18 +69,18 @@ pub struct ComponentJson {
     pub description: Option<String>,
     pub showcase: bool,
     pub start_date: String,
-    pub group_id: Option<String>,
+    pub group_id: Option<ComponentId>,
     pub page_id: String,
     pub group: bool,
     pub only_show_if_degraded: bool,
     /// Only on a group: its members' ids.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub components: Option<Vec<String>>,
+    pub components: Option<Vec<ComponentId>>,
 }
 
 #[derive(Serialize)]
 pub struct IncidentJson {
-    pub id: String,
+    pub id: IncidentId,
     pub name: String,
     pub status: IncidentStatus,
     pub impact: Impact,
@@ -98,7 +98,7 @@ pub struct IncidentJson {
 
 #[derive(Serialize)]
 pub struct IncidentComponent {
-    pub id: String,
+    pub id: ComponentId,
     pub name: String,
     pub status: ComponentStatus,
 }
@@ -117,8 +117,8 @@ pub struct IncidentCandor {
 
 #[derive(Serialize)]
 pub struct UpdateJson {
-    pub id: String,
-    pub incident_id: String,
+    pub id: EntryId,
+    pub incident_id: IncidentId,
     pub status: IncidentStatus,
     pub body: String,
     pub created_at: Millis,
@@ -133,7 +133,7 @@ pub struct UpdateJson {
 
 #[derive(Serialize)]
 pub struct AffectedComponent {
-    pub code: String,
+    pub code: ComponentId,
     pub name: String,
     pub old_status: ComponentStatus,
     pub new_status: ComponentStatus,
@@ -145,7 +145,7 @@ pub struct UpdateCandor {
     pub cause: Option<String>,
     pub eta: Option<Millis>,
     pub next_update_at: Option<Millis>,
-    pub corrects: Option<String>,
+    pub corrects: Option<EntryId>,
     pub system: bool,
 }
 
@@ -232,8 +232,10 @@ impl<'a> Ctx<'a> {
     /// Every component once, in Statuspage's shape: groups one level deep
     /// (stored data that nests deeper shows under its top-most group).
     pub fn components(&self) -> Vec<ComponentJson> {
-        let mut group_of: std::collections::HashMap<&str, &str> = Default::default();
-        let mut members_of: std::collections::HashMap<&str, Vec<String>> = Default::default();
+        let mut group_of: std::collections::HashMap<&ComponentId, &ComponentId> =
+            Default::default();
+        let mut members_of: std::collections::HashMap<&ComponentId, Vec<ComponentId>> =
+            Default::default();
         for (top, members) in crate::domain::component::grouped(self.components) {
             for member in members {
                 group_of.insert(&member.id, &top.id);
@@ -246,7 +248,7 @@ impl<'a> Ctx<'a> {
         self.components
             .iter()
             .map(|c| {
-                let members = members_of.remove(c.id.as_str()).unwrap_or_default();
+                let members = members_of.remove(&c.id).unwrap_or_default();
                 let group = !members.is_empty();
                 ComponentJson {
                     id: c.id.clone(),
@@ -258,7 +260,7 @@ impl<'a> Ctx<'a> {
                     description: c.description.clone(),
                     showcase: true,
                     start_date: c.created_at.to_zoned(self.tz.clone()).date().to_string(),
-                    group_id: group_of.get(c.id.as_str()).map(|g| g.to_string()),
+                    group_id: group_of.get(&c.id).map(|&g| g.clone()),
                     page_id: self.page_id.clone(),
                     group,
                     only_show_if_degraded: false,
@@ -268,10 +270,10 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
-    pub fn component_name(&self, id: &str) -> String {
+    pub fn component_name(&self, id: &ComponentId) -> String {
         self.components
             .iter()
-            .find(|c| c.id == id)
+            .find(|c| &c.id == id)
             .map_or_else(|| id.to_string(), |c| c.name.clone())
     }
 

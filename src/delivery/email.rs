@@ -9,7 +9,7 @@ use lettre::message::{
 };
 use lettre::Message;
 
-use crate::domain::{facts::when, Entry};
+use crate::domain::{facts::when, DeliveryId, Entry, IncidentId, SubscriberId};
 use crate::links::Links;
 use crate::views::mail::{self as words, EntryWords, SubscriberLinks};
 
@@ -32,7 +32,7 @@ fn header(name: &'static str, value: String) -> HeaderValue {
 /// An entry's mail, made once per entry and addressed once per subscriber.
 pub struct EntryMail {
     words: EntryWords,
-    incident_id: String,
+    incident_id: IncidentId,
     message_id_left: String,
     references: String,
     classes: String,
@@ -44,7 +44,7 @@ impl EntryMail {
         Self {
             words: EntryWords::new(entry, &settings.base_url, &settings.tz),
             incident_id: entry.incident_id.clone(),
-            message_id_left: entry.id.clone(),
+            message_id_left: entry.id.to_string(),
             references: format!("<{}@{}>", entry.incident_id, settings.host),
             classes: entry
                 .classes
@@ -60,7 +60,7 @@ impl EntryMail {
     pub fn to(
         &self,
         settings: &MailSettings,
-        subscriber_id: &str,
+        subscriber_id: &SubscriberId,
         to: Mailbox,
     ) -> Result<Message, lettre::error::Error> {
         let unsubscribe = settings.links.unsubscribe_url(subscriber_id);
@@ -108,8 +108,8 @@ impl EntryMail {
 pub fn component_mail(
     settings: &MailSettings,
     notice: &crate::store::ComponentNotice,
-    subscriber_id: &str,
-    delivery_id: i64,
+    subscriber_id: &SubscriberId,
+    delivery_id: DeliveryId,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
     let unsubscribe = settings.links.unsubscribe_url(subscriber_id);
@@ -150,7 +150,7 @@ pub fn component_mail(
 pub fn staff_mail(
     settings: &MailSettings,
     mail: &crate::store::StaffMail,
-    delivery_id: i64,
+    delivery_id: DeliveryId,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
     Message::builder()
@@ -164,9 +164,9 @@ pub fn staff_mail(
 /// The double opt-in mail: nothing else is sent before its link is clicked.
 pub fn confirmation_mail(
     settings: &MailSettings,
-    subscriber_id: &str,
+    subscriber_id: &SubscriberId,
     sent_at: Timestamp,
-    delivery_id: i64,
+    delivery_id: DeliveryId,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
     let link = settings.links.confirm_url(subscriber_id, sent_at);

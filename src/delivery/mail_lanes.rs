@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use super::mailer::SendError;
 use super::worker::{Prepared, Worker, IN_FLIGHT};
+use crate::domain::DeliveryId;
 use crate::store::{Claimed, ClaimedDelivery};
 
 /// Sent mails are marked in groups of up to this many, at most `MARK_WAIT`
@@ -75,7 +76,7 @@ pub(super) struct MailBatch {
     pub(super) failures: std::sync::Mutex<Vec<(ClaimedDelivery, SendError, Option<Timestamp>)>>,
     /// Mail held back behind an earlier one to the same address that
     /// failed: (delivery, when that one is retried).
-    pub(super) held: std::sync::Mutex<Vec<(i64, Timestamp)>>,
+    pub(super) held: std::sync::Mutex<Vec<(DeliveryId, Timestamp)>>,
 }
 
 impl Worker {
@@ -89,7 +90,7 @@ impl Worker {
         claimed: Vec<ClaimedDelivery>,
     ) -> anyhow::Result<Groups> {
         let now = self.clock.now();
-        let mut waiting: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+        let mut waiting: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
         let mut groups: Groups = VecDeque::new();
         let mut group_of: HashMap<String, usize> = HashMap::new();
         {
@@ -97,7 +98,7 @@ impl Worker {
             busy.behind.retain(|_, until| *until > now);
             for delivery in claimed {
                 let recipient = match &delivery.what {
-                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.clone(),
+                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.to_string(),
                     Claimed::Staff(mail) => format!("staff:{}", mail.to),
                     _ => format!("delivery:{}", delivery.id),
                 };
@@ -130,7 +131,7 @@ impl Worker {
     pub(super) fn start_lanes(
         self: &Arc<Self>,
         batch: &Arc<MailBatch>,
-        sent: tokio::sync::mpsc::UnboundedSender<i64>,
+        sent: tokio::sync::mpsc::UnboundedSender<DeliveryId>,
     ) -> tokio::task::JoinSet<()> {
         let shards = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
@@ -156,7 +157,7 @@ impl Worker {
         self: Arc<Self>,
         lane: usize,
         batch: Arc<MailBatch>,
-        sent: tokio::sync::mpsc::UnboundedSender<i64>,
+        sent: tokio::sync::mpsc::UnboundedSender<DeliveryId>,
     ) {
         loop {
             let Some((recipient, group)) = batch.groups.lock().expect("groups lock").pop_front()
@@ -199,7 +200,7 @@ impl Worker {
         self: Arc<Self>,
         batch: Arc<MailBatch>,
         mut tasks: tokio::task::JoinSet<()>,
-        sent: tokio::sync::mpsc::UnboundedReceiver<i64>,
+        sent: tokio::sync::mpsc::UnboundedReceiver<DeliveryId>,
     ) -> anyhow::Result<()> {
         let sending = async {
             let mut outcome = Ok(());
@@ -216,7 +217,7 @@ impl Worker {
         let failures = std::mem::take(&mut *batch.failures.lock().expect("failures lock"));
         for (delivery, err, retry_at) in failures {
             tracing::warn!(
-                delivery = delivery.id,
+                delivery = delivery.id.get(),
                 attempts = delivery.attempts,
                 permanent = err.permanent,
                 dead = retry_at.is_none(),
@@ -228,7 +229,7 @@ impl Worker {
                 .await?;
         }
         let held = std::mem::take(&mut *batch.held.lock().expect("held lock"));
-        let mut by_time: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+        let mut by_time: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
         for (id, until) in held {
             by_time.entry(until).or_default().push(id);
         }
@@ -241,7 +242,7 @@ impl Worker {
     /// Marks mail sent as the lanes report it, until the last lane is gone.
     async fn mark_sent(
         &self,
-        mut sent: tokio::sync::mpsc::UnboundedReceiver<i64>,
+        mut sent: tokio::sync::mpsc::UnboundedReceiver<DeliveryId>,
     ) -> anyhow::Result<()> {
         let mut ids = Vec::with_capacity(MARK_EVERY);
         loop {

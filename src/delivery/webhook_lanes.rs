@@ -17,6 +17,7 @@ use super::mailer::SendError;
 use super::webhook::{self, TIMEOUT};
 use super::worker::{Hooks, Worker};
 use crate::domain::subscriber::SubscriberState;
+use crate::domain::DeliveryId;
 use crate::store::{Claimed, ClaimedDelivery, News};
 use crate::webhook_address::host_of;
 
@@ -61,7 +62,7 @@ struct Lanes {
     behind: HashMap<String, Timestamp>,
     /// Every delivery queued or in flight: a claim after a lease ended may
     /// bring one again.
-    ids: HashSet<i64>,
+    ids: HashSet<DeliveryId>,
 }
 
 struct Lane {
@@ -140,7 +141,7 @@ enum Next {
 /// The lane a delivery belongs to.
 fn lane_of(delivery: &ClaimedDelivery) -> String {
     match &delivery.what {
-        Claimed::Webhook { recipient, .. } => recipient.subscriber_id.clone(),
+        Claimed::Webhook { recipient, .. } => recipient.subscriber_id.to_string(),
         _ => format!("delivery:{}", delivery.id),
     }
 }
@@ -150,7 +151,7 @@ impl Worker {
     /// a lane where none runs; returns at once.
     pub(super) async fn dispatch_webhooks(self: &Arc<Self>, jobs: Vec<Job>) -> anyhow::Result<()> {
         let now = self.clock.now();
-        let mut held: HashMap<Timestamp, Vec<i64>> = HashMap::new();
+        let mut held: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
         {
             let mut state = self.webhook_lanes.lock();
             state.behind.retain(|_, until| *until > now);
@@ -215,7 +216,7 @@ impl Worker {
             let next = self.run_job(job).await.unwrap_or_else(|err| {
                 // Its row (and those behind it) keep their lease and are
                 // claimed again when it ends.
-                tracing::error!(error = %err, delivery = id, "webhook lane");
+                tracing::error!(error = %err, delivery = id.get(), "webhook lane");
                 Next::Stop
             });
             self.webhook_lanes.lock().ids.remove(&id);
@@ -226,7 +227,7 @@ impl Worker {
                     return;
                 }
                 Next::WaitUntil(until) => {
-                    let rest: Vec<i64> = {
+                    let rest: Vec<DeliveryId> = {
                         let mut state = self.webhook_lanes.lock();
                         state.behind.insert(key.clone(), until);
                         state.end(&key).iter().map(|j| j.delivery.id).collect()
@@ -279,7 +280,7 @@ impl Worker {
         let retry_at = self.retry_at(delivery, &err, now);
         // The host only: a webhook URL's path often is its secret.
         tracing::warn!(
-            delivery = delivery.id,
+            delivery = delivery.id.get(),
             host = %host_of(&recipient.address),
             attempts = delivery.attempts,
             dead = retry_at.is_none(),

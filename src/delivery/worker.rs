@@ -15,6 +15,7 @@ use super::webhook::{self, Webhooks};
 use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
 use crate::domain::subscriber::SubscriberState;
+use crate::domain::{DeliveryId, EntryId};
 use crate::statuspage::Ctx;
 use crate::store::{Claimed, ClaimedDelivery, News, Store};
 
@@ -169,7 +170,7 @@ impl Worker {
             failures: Default::default(),
             held: Default::default(),
         });
-        let (sent_tx, sent_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+        let (sent_tx, sent_rx) = tokio::sync::mpsc::unbounded_channel::<DeliveryId>();
         let tasks = self.start_lanes(&batch, sent_tx);
         let finish = tokio::spawn(self.clone().finish(batch.clone(), tasks, sent_rx));
         self.wait_for_all_but_stragglers(finish, &batch).await
@@ -195,7 +196,7 @@ impl Worker {
     /// Each entry's words, worked out once for the whole batch (for mail;
     /// webhooks have their payloads in `prepare_webhooks`).
     fn prepare_mails(&self, claimed: &[ClaimedDelivery]) -> Prepared {
-        let mut prepared: HashMap<String, EntryMail> = HashMap::new();
+        let mut prepared: HashMap<EntryId, EntryMail> = HashMap::new();
         for delivery in claimed {
             if let Claimed::Mail {
                 news: News::Entry(entry),
@@ -336,14 +337,14 @@ impl Worker {
 /// What a batch's mails are made from, worked out once per batch.
 pub(super) struct Prepared {
     /// Per entry id.
-    mails: HashMap<String, EntryMail>,
+    mails: HashMap<EntryId, EntryMail>,
 }
 
 /// A batch's webhook payloads, without their per-subscriber `meta`.
 #[derive(Default)]
 pub struct Hooks {
     /// Per entry id.
-    pub entries: HashMap<String, serde_json::Value>,
+    pub entries: HashMap<EntryId, serde_json::Value>,
     /// Per delivery id.
-    pub components: HashMap<i64, serde_json::Value>,
+    pub components: HashMap<DeliveryId, serde_json::Value>,
 }

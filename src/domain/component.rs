@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use super::ComponentId;
+
 /// The state of one component, as the public sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,10 +62,10 @@ impl ComponentStatus {
 /// A part of the service that users recognise ("Email", "VPN").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Component {
-    pub id: String,
+    pub id: ComponentId,
     pub name: String,
     pub description: Option<String>,
-    pub group_id: Option<String>,
+    pub group_id: Option<ComponentId>,
     pub position: i64,
     pub status: ComponentStatus,
     pub created_at: jiff::Timestamp,
@@ -75,7 +77,7 @@ pub struct Component {
 /// deeper nesting, components vanished from the page while the banner
 /// still counted their outage.
 pub fn check_group(
-    id: &str,
+    id: &ComponentId,
     group: Option<&Component>,
     has_members: bool,
 ) -> Result<(), super::DomainError> {
@@ -83,7 +85,7 @@ pub fn check_group(
         return Ok(());
     };
     let refuse = |why: String| Err(super::DomainError::new("group_id", why));
-    if group.id == id {
+    if &group.id == id {
         return refuse("a component cannot be its own group".into());
     }
     if group.group_id.is_some() {
@@ -106,7 +108,7 @@ pub fn check_group(
 pub struct ComponentEdit {
     pub name: Option<String>,
     pub description: Option<Option<String>>,
-    pub group_id: Option<Option<String>>,
+    pub group_id: Option<Option<ComponentId>>,
     pub position: Option<i64>,
     pub status: Option<ComponentStatus>,
 }
@@ -162,20 +164,20 @@ impl Component {
 /// such group is shown at the top.
 pub fn grouped<'a>(components: &'a [Component]) -> Vec<(&'a Component, Vec<&'a Component>)> {
     use std::collections::HashMap;
-    let by_id: HashMap<&'a str, &'a Component> =
-        components.iter().map(|c| (c.id.as_str(), c)).collect();
-    let top_of = |component: &'a Component| -> Option<&'a str> {
+    let by_id: HashMap<&'a ComponentId, &'a Component> =
+        components.iter().map(|c| (&c.id, c)).collect();
+    let top_of = |component: &'a Component| -> Option<&'a ComponentId> {
         let mut current = component;
         for _ in 0..components.len() {
-            let Some(parent) = current.group_id.as_deref().and_then(|id| by_id.get(id)) else {
+            let Some(parent) = current.group_id.as_ref().and_then(|id| by_id.get(id)) else {
                 break;
             };
             current = parent;
         }
-        let top = current.group_id.is_none() || !by_id.contains_key(current.group_id.as_deref()?);
-        (top && current.id != component.id).then_some(current.id.as_str())
+        let top = current.group_id.is_none() || !by_id.contains_key(current.group_id.as_ref()?);
+        (top && current.id != component.id).then_some(&current.id)
     };
-    let mut members: HashMap<&str, Vec<&Component>> = HashMap::new();
+    let mut members: HashMap<&ComponentId, Vec<&Component>> = HashMap::new();
     let mut tops = Vec::new();
     for component in components {
         match top_of(component) {
@@ -184,7 +186,7 @@ pub fn grouped<'a>(components: &'a [Component]) -> Vec<(&'a Component, Vec<&'a C
         }
     }
     tops.into_iter()
-        .map(|top| (top, members.remove(top.id.as_str()).unwrap_or_default()))
+        .map(|top| (top, members.remove(&top.id).unwrap_or_default()))
         .collect()
 }
 
@@ -209,14 +211,15 @@ mod tests {
     fn groups_are_one_level_deep() {
         let top = component("g", None);
         let member = component("m", Some("g"));
-        assert!(check_group("x", Some(&top), false).is_ok());
-        assert!(check_group("x", None, true).is_ok());
+        let (x, g) = (ComponentId::new("x"), ComponentId::new("g"));
+        assert!(check_group(&x, Some(&top), false).is_ok());
+        assert!(check_group(&x, None, true).is_ok());
         assert_eq!(
-            check_group("g", Some(&top), false).unwrap_err().field,
+            check_group(&g, Some(&top), false).unwrap_err().field,
             "group_id"
         );
-        assert!(check_group("x", Some(&member), false).is_err());
-        assert!(check_group("x", Some(&top), true).is_err());
+        assert!(check_group(&x, Some(&member), false).is_err());
+        assert!(check_group(&x, Some(&top), true).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::classify::{classify, EntryClass};
-use super::{ComponentStatus, DomainError, Message};
+use super::{ComponentId, ComponentStatus, DomainError, EntryId, IncidentId, Message};
 
 mod commands;
 mod state;
@@ -52,7 +52,7 @@ fn check_eta(eta: Timestamp, now: Timestamp) -> Result<(), DomainError> {
 /// The public status changes that `wanted` makes, against each component's
 /// current status. Unknown ids are refused.
 fn component_changes(
-    wanted: &BTreeMap<String, ComponentStatus>,
+    wanted: &BTreeMap<ComponentId, ComponentStatus>,
     ctx: &Context<'_>,
 ) -> Result<Vec<ComponentChange>, DomainError> {
     let mut changes = Vec::new();
@@ -78,7 +78,7 @@ fn component_changes(
 impl Incident {
     /// Opens an incident: says something at once, even with nothing known.
     pub fn open(
-        id: String,
+        id: IncidentId,
         command: OpenIncident,
         ctx: &Context<'_>,
     ) -> Result<(Incident, Entry), DomainError> {
@@ -251,10 +251,10 @@ impl Incident {
     /// incident still holds them at), unless staff say otherwise.
     fn wanted_components(
         &self,
-        named: &BTreeMap<String, ComponentStatus>,
+        named: &BTreeMap<ComponentId, ComponentStatus>,
         resolves: bool,
         ctx: &Context<'_>,
-    ) -> BTreeMap<String, ComponentStatus> {
+    ) -> BTreeMap<ComponentId, ComponentStatus> {
         let mut wanted = named.clone();
         if resolves {
             for id in self.state.components.keys() {
@@ -351,7 +351,7 @@ impl Incident {
         classes: Vec<EntryClass>,
         components: Vec<ComponentChange>,
         message: Message,
-        corrects: Option<String>,
+        corrects: Option<EntryId>,
         ctx: &Context<'_>,
     ) -> (Incident, Entry) {
         let mut eta_history = self.eta_history.clone();

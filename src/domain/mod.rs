@@ -6,6 +6,7 @@ pub mod classify;
 pub mod component;
 pub mod error;
 pub mod facts;
+pub mod ids;
 pub mod incident;
 pub mod record;
 pub mod subscriber;
@@ -15,6 +16,7 @@ pub mod uptime;
 pub use classify::EntryClass;
 pub use component::ComponentStatus;
 pub use error::DomainError;
+pub use ids::{ComponentId, DeliveryId, EntryId, IncidentId, SubscriberId};
 pub use incident::{
     Command, Context, Entry, Impact, Incident, IncidentState, IncidentStatus, Kind, NextUpdate,
     OpenIncident, Patch, PostCorrection, PostUpdate,

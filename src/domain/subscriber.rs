@@ -3,7 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{DomainError, Email, WebhookUrl};
+use super::{ComponentId, DomainError, Email, SubscriberId, WebhookUrl};
 
 /// How long a confirmation link stays valid.
 pub const CONFIRM_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -36,12 +36,12 @@ pub enum Channel {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscriber {
-    pub id: String,
+    pub id: SubscriberId,
     pub channel: Channel,
     pub address: String,
     pub state: SubscriberState,
     /// Component ids; empty means every component.
-    pub components: Vec<String>,
+    pub components: Vec<ComponentId>,
     pub created_at: Timestamp,
     pub confirmed_at: Option<Timestamp>,
     /// When the address last unsubscribed; kept when it subscribes again,
@@ -62,9 +62,9 @@ impl Subscriber {
     /// A new email subscriber: pending until the link is clicked, unless
     /// staff added the address and chose to skip the confirmation.
     pub fn email(
-        id: String,
+        id: SubscriberId,
         email: &Email,
-        components: Vec<String>,
+        components: Vec<ComponentId>,
         confirmed: bool,
         now: Timestamp,
     ) -> Subscriber {
@@ -90,9 +90,9 @@ impl Subscriber {
     /// A webhook subscriber, added by staff: confirmed at once (there is
     /// nobody to click a link).
     pub fn webhook(
-        id: String,
+        id: SubscriberId,
         url: &WebhookUrl,
-        components: Vec<String>,
+        components: Vec<ComponentId>,
         now: Timestamp,
     ) -> Subscriber {
         Subscriber {
@@ -140,7 +140,7 @@ impl Subscriber {
     /// The public form again for a known address: a confirmed one needs
     /// nothing (false); any other is pending with the new choice, and needs
     /// a new confirmation link (true).
-    pub fn subscribe_again(&mut self, components: Vec<String>) -> bool {
+    pub fn subscribe_again(&mut self, components: Vec<ComponentId>) -> bool {
         if self.state == SubscriberState::Confirmed {
             return false;
         }
@@ -176,7 +176,7 @@ impl Subscriber {
     }
 
     /// Whether news about these components is for this subscriber.
-    pub fn wants(&self, affected: &[String]) -> bool {
+    pub fn wants(&self, affected: &[ComponentId]) -> bool {
         self.components.is_empty()
             || affected.is_empty()
             || self.components.iter().any(|c| affected.contains(c))
@@ -192,7 +192,7 @@ pub enum SubscriberChange {
     },
     Unsubscribe,
     /// Another choice of components (empty: all).
-    Components(Vec<String>),
+    Components(Vec<ComponentId>),
     /// Staff re-enable a quarantined webhook.
     Enable,
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{cache::Until, error::PageError, AppState};
 use crate::domain::facts::Overall;
+use crate::domain::ComponentId;
 use crate::store::StoreError;
 use crate::views::badge;
 
@@ -64,7 +65,7 @@ async fn overall(State(state): State<AppState>) -> Result<Response, PageError> {
 #[tracing::instrument(skip_all, fields(component = %id))]
 async fn component(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<ComponentId>,
 ) -> Result<Response, PageError> {
     let component = state.store.get_component(&id).await.map_err(failed)?;
     let svg = badge::svg(

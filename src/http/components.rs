@@ -9,7 +9,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{error::ApiResult, extract::ApiJson, AppState, List};
-use crate::domain::{component::Component, ComponentStatus, Description, Patch, Title};
+use crate::domain::{
+    component::Component, ComponentId, ComponentStatus, Description, Patch, Title,
+};
 use crate::ids::new_id;
 use crate::store::{Actor, ComponentEdit};
 
@@ -24,7 +26,7 @@ pub fn router() -> Router<AppState> {
 struct NewComponent {
     name: Title,
     description: Option<Description>,
-    group_id: Option<String>,
+    group_id: Option<ComponentId>,
     #[serde(default)]
     position: i64,
     status: Option<ComponentStatus>,
@@ -37,7 +39,7 @@ struct ComponentChange {
     #[serde(default)]
     description: Patch<Description>,
     #[serde(default)]
-    group_id: Patch<String>,
+    group_id: Patch<ComponentId>,
     position: Option<i64>,
     status: Option<ComponentStatus>,
 }
@@ -77,7 +79,10 @@ async fn create(
 }
 
 #[tracing::instrument(skip_all, fields(component = %id))]
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Component>> {
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<ComponentId>,
+) -> ApiResult<Json<Component>> {
     Ok(Json(state.store.get_component(&id).await?))
 }
 
@@ -85,7 +90,7 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> ApiResul
 async fn change(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<ComponentId>,
     ApiJson(body): ApiJson<ComponentChange>,
 ) -> ApiResult<Json<Component>> {
     let edit = ComponentEdit {

@@ -22,7 +22,7 @@ use axum::{
 use jiff::{tz::TimeZone, Timestamp};
 
 use super::{cache::Until, error::PageError, AppState};
-use crate::domain::{classify, facts, incident::Promise, Entry, IncidentRecord};
+use crate::domain::{classify, facts, incident::Promise, ComponentId, Entry, IncidentRecord};
 use crate::store::{IncidentFilter, StoreError};
 use crate::views::feed as view;
 
@@ -313,7 +313,7 @@ async fn rss(State(state): State<AppState>) -> Result<Response, PageError> {
 #[tracing::instrument(skip_all, fields(component = %id))]
 async fn component_atom(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<ComponentId>,
 ) -> Result<Response, PageError> {
     let component = state
         .store

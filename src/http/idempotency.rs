@@ -14,6 +14,7 @@ use axum::{
 use sha2::{Digest, Sha256};
 
 use super::{error::ApiError, extract::BODY_LIMIT, incidents, AppState};
+use crate::domain::{ComponentId, EntryId, IncidentId};
 use crate::store::{Actor, IdempotencyBegin, IdempotencyScope, IDEMPOTENCY};
 
 pub async fn idempotent(
@@ -148,14 +149,20 @@ async fn committed_answer(
     target: &str,
     detail: &serde_json::Value,
 ) -> Result<Response, ApiError> {
+    // The audit log names what was written by its id's text.
     let body = match (action, detail["entry"].as_str()) {
         ("incident.open", _) => {
-            serde_json::to_string(&incidents::incident_json(state, target).await?)
+            let incident = IncidentId::new(target);
+            serde_json::to_string(&incidents::incident_json(state, &incident).await?)
         }
         ("incident.entry", Some(entry)) => {
-            serde_json::to_string(&incidents::entry_json(state, target, entry).await?)
+            let (incident, entry) = (IncidentId::new(target), EntryId::new(entry));
+            serde_json::to_string(&incidents::entry_json(state, &incident, &entry).await?)
         }
-        ("component.create", _) => serde_json::to_string(&state.store.get_component(target).await?),
+        ("component.create", _) => {
+            let component = ComponentId::new(target);
+            serde_json::to_string(&state.store.get_component(&component).await?)
+        }
         _ => {
             return Err(ApiError::Conflict(format!(
                 "this request was done before ({action} {target}), and its answer was lost"

@@ -19,9 +19,9 @@ use super::{
 };
 use crate::domain::{
     component::Component, incident::ComponentChange, incident::EtaChange, incident::PostPostmortem,
-    incident::Write, Cause, Command, ComponentStatus, Entry, EntryClass, Impact, Incident,
-    IncidentRecord, IncidentStatus, Kind, Message, NextUpdate, OpenIncident, Owner, Patch,
-    PostCorrection, PostUpdate, Title,
+    incident::Write, Cause, Command, ComponentId, ComponentStatus, Entry, EntryClass, EntryId,
+    Impact, Incident, IncidentId, IncidentRecord, IncidentStatus, Kind, Message, NextUpdate,
+    OpenIncident, Owner, Patch, PostCorrection, PostUpdate, Title,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, IncidentFilter, IncidentState};
@@ -45,7 +45,7 @@ struct PostmortemBody {
 async fn postmortem(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
     ApiJson(body): ApiJson<PostmortemBody>,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let command = Command::Postmortem(PostPostmortem {
@@ -81,7 +81,7 @@ struct OpenBody {
     next_update_at: Option<Timestamp>,
     next_update_in: Option<i64>,
     #[serde(default)]
-    components: BTreeMap<String, ComponentStatus>,
+    components: BTreeMap<ComponentId, ComponentStatus>,
     message: Option<Message>,
     started_at: Option<Timestamp>,
 }
@@ -125,7 +125,7 @@ struct UpdateBody {
     next_update_at: Option<Timestamp>,
     next_update_in: Option<i64>,
     #[serde(default)]
-    components: BTreeMap<String, ComponentStatus>,
+    components: BTreeMap<ComponentId, ComponentStatus>,
     message: Message,
     follow_up_at: Option<Timestamp>,
 }
@@ -151,7 +151,7 @@ impl TryFrom<UpdateBody> for PostUpdate {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CorrectionBody {
-    corrects: String,
+    corrects: EntryId,
     message: Message,
     title: Option<Title>,
     impact: Option<Impact>,
@@ -180,7 +180,7 @@ enum ListState {
 /// An incident as the admin API shows it.
 #[derive(Serialize)]
 pub struct IncidentJson {
-    id: String,
+    id: IncidentId,
     kind: Kind,
     title: Title,
     impact: Impact,
@@ -209,14 +209,14 @@ pub struct IncidentJson {
 
 #[derive(Serialize)]
 struct AffectedJson {
-    id: String,
+    id: ComponentId,
     name: String,
     status: ComponentStatus,
 }
 
 #[derive(Serialize)]
 pub struct EntryJson {
-    id: String,
+    id: EntryId,
     seq: i64,
     classes: Vec<EntryClass>,
     posted_at: Timestamp,
@@ -227,8 +227,8 @@ pub struct EntryJson {
     eta: Option<Timestamp>,
     next_update_at: Option<Timestamp>,
     message: Message,
-    corrects: Option<String>,
-    corrected_by: Option<String>,
+    corrects: Option<EntryId>,
+    corrected_by: Option<EntryId>,
     system: bool,
     components: Vec<ComponentChange>,
 }
@@ -263,10 +263,10 @@ impl IncidentJson {
         now: Timestamp,
     ) -> Self {
         let state = &incident.state;
-        let name_of = |id: &str| {
+        let name_of = |id: &ComponentId| {
             components
                 .iter()
-                .find(|c| c.id == id)
+                .find(|c| &c.id == id)
                 .map_or_else(|| id.to_string(), |c| c.name.clone())
         };
         Self {
@@ -363,12 +363,12 @@ async fn list(
     }))
 }
 
-fn parse_cursor(cursor: &str) -> Result<(Timestamp, String), ApiError> {
+fn parse_cursor(cursor: &str) -> Result<(Timestamp, IncidentId), ApiError> {
     let bad = || ApiError::invalid("cursor", "is not a cursor this API gave out");
     let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
     let at = at.parse::<i64>().map_err(|_| bad())?;
     let at = Timestamp::from_millisecond(at).map_err(|_| bad())?;
-    Ok((at, id.to_string()))
+    Ok((at, IncidentId::new(id)))
 }
 
 #[tracing::instrument(skip_all)]
@@ -395,19 +395,18 @@ async fn open(
 #[tracing::instrument(skip_all, fields(incident = %id))]
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
 ) -> ApiResult<Json<IncidentJson>> {
     incident_json(&state, &id).await.map(Json)
 }
 
 /// An incident as `GET /incidents/{id}` shows it.
-pub(super) async fn incident_json(state: &AppState, id: &str) -> ApiResult<IncidentJson> {
-    let id = id.to_string();
+pub(super) async fn incident_json(state: &AppState, id: &IncidentId) -> ApiResult<IncidentJson> {
     let record = state
         .store
-        .get_incident(&id)
+        .get_incident(id)
         .await
-        .map_err(|e| not_found(e, &id))?;
+        .map_err(|e| not_found(e, id))?;
     let components = state.store.list_components().await?;
     let mut json = IncidentJson::new(
         &record.incident,
@@ -415,15 +414,15 @@ pub(super) async fn incident_json(state: &AppState, id: &str) -> ApiResult<Incid
         &components,
         state.clock.now(),
     );
-    json.still_affected = Some(state.store.affected_reports(&id).await?);
+    json.still_affected = Some(state.store.affected_reports(id).await?);
     Ok(json)
 }
 
 /// An entry as the POST that made it answered.
 pub(super) async fn entry_json(
     state: &AppState,
-    incident_id: &str,
-    entry_id: &str,
+    incident_id: &IncidentId,
+    entry_id: &EntryId,
 ) -> ApiResult<EntryJson> {
     let record = state
         .store
@@ -433,12 +432,12 @@ pub(super) async fn entry_json(
     let entry = record
         .entries
         .iter()
-        .find(|e| e.id == entry_id)
+        .find(|e| &e.id == entry_id)
         .ok_or_else(|| ApiError::NotFound(format!("there is no entry with id `{entry_id}`")))?;
     Ok(EntryJson::new(entry, None))
 }
 
-fn not_found(err: crate::store::StoreError, id: &str) -> ApiError {
+fn not_found(err: crate::store::StoreError, id: &IncidentId) -> ApiError {
     match err {
         crate::store::StoreError::NotFound => {
             ApiError::NotFound(format!("there is no incident with id `{id}`"))
@@ -450,7 +449,7 @@ fn not_found(err: crate::store::StoreError, id: &str) -> ApiError {
 async fn append(
     state: &AppState,
     actor: &Actor,
-    id: &str,
+    id: &IncidentId,
     command: Command,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let now = state.clock.now();
@@ -467,7 +466,7 @@ async fn append(
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let command = Command::Update(PostUpdate::try_from(body)?);
@@ -478,7 +477,7 @@ async fn update(
 async fn correct(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
     ApiJson(body): ApiJson<CorrectionBody>,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let command = Command::Correction(PostCorrection {

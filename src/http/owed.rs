@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{error::ApiResult, AppState};
+use crate::domain::IncidentId;
 use crate::store::{AffectedReports, IncidentFilter, IncidentState};
 
 pub fn router() -> Router<AppState> {
@@ -21,7 +22,7 @@ struct Owed {
 
 #[derive(Serialize)]
 struct OwedItem {
-    incident_id: String,
+    incident_id: IncidentId,
     title: String,
     owner: String,
     owner_email: String,

@@ -15,7 +15,7 @@ use maud::Markup;
 use super::{cache::Until, error::PageError, AppState};
 use crate::domain::{
     uptime::{self, Transition},
-    Incident,
+    Incident, IncidentId,
 };
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
@@ -163,7 +163,7 @@ async fn open_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>,
 }
 
 #[tracing::instrument(skip_all, fields(incident = %id))]
-async fn incident(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+async fn incident(State(state): State<AppState>, Path(id): Path<IncidentId>) -> PageResult {
     let record = state.store.get_incident(&id).await.map_err(failed)?;
     let components = state.store.list_components().await.map_err(failed)?;
     let ctx = page_context(&state);

@@ -10,6 +10,7 @@ use maud::Markup;
 use serde::Deserialize;
 
 use super::{error::PageError, public::page_context, AppState};
+use crate::domain::{IncidentId, SubscriberId};
 use crate::store::{StaffMail, StoreError};
 use crate::views::{mail, subscribe as view};
 
@@ -23,7 +24,7 @@ struct TokenQuery {
 }
 
 /// (subscriber, incident) from a signed token.
-fn parse(state: &AppState, token: Option<&str>) -> Option<(String, String)> {
+fn parse(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, IncidentId)> {
     state.links.verify_still_affected(token?)
 }
 

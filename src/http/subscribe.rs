@@ -29,7 +29,7 @@ use crate::clock::Clock;
 use crate::config::Rate;
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
-    Email,
+    ComponentId, Email, SubscriberId,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, StoreError};
@@ -59,7 +59,7 @@ struct TokenQuery {
 /// `email=…&components=a&components=b` (repeated keys, so parsed by hand).
 struct SubscribeForm {
     email: String,
-    components: Vec<String>,
+    components: Vec<ComponentId>,
 }
 
 fn parse_form(body: &[u8]) -> SubscribeForm {
@@ -70,7 +70,9 @@ fn parse_form(body: &[u8]) -> SubscribeForm {
     for (key, value) in form_urlencoded::parse(body) {
         match key.as_ref() {
             "email" => form.email = value.chars().take(320).collect(),
-            "components" if form.components.len() < 200 => form.components.push(value.into_owned()),
+            "components" if form.components.len() < 200 => {
+                form.components.push(ComponentId::new(value))
+            }
             _ => {}
         }
     }
@@ -311,7 +313,7 @@ fn public_actor() -> Actor {
 }
 
 /// The subscriber and when their confirmation link was made, from a link.
-fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(String, jiff::Timestamp)> {
+fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, jiff::Timestamp)> {
     state.links.verify_confirm(token?)
 }
 
@@ -344,12 +346,11 @@ async fn confirm(
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
     let (id, sent_at) = confirm_link(&state, query.token.as_deref()).ok_or_else(bad_link)?;
-    let id = id.as_str();
     let now = state.clock.now();
     let result = state
         .store
         .change_subscriber(
-            id,
+            &id,
             &public_actor(),
             now,
             &SubscriberChange::Confirm {

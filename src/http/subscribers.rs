@@ -15,7 +15,7 @@ use super::{
 };
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
-    Email, WebhookUrl,
+    ComponentId, Email, IncidentId, SubscriberId, WebhookUrl,
 };
 use crate::ids::new_id;
 use crate::store::{Actor, EntryDeliveries, StoreError};
@@ -37,7 +37,7 @@ struct NewSubscriber {
     email: Option<Email>,
     webhook: Option<WebhookUrl>,
     #[serde(default)]
-    components: Vec<String>,
+    components: Vec<ComponentId>,
     /// Staff may vouch for an address and skip the confirmation mail.
     #[serde(default)]
     confirmed: bool,
@@ -55,13 +55,14 @@ struct Added {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
-    cursor: Option<String>,
+    /// The last subscriber of the page before.
+    cursor: Option<SubscriberId>,
     limit: Option<i64>,
 }
 
 #[derive(Serialize)]
 struct DeliveryReport {
-    incident_id: String,
+    incident_id: IncidentId,
     totals: Totals,
     entries: Vec<EntryDeliveries>,
 }
@@ -92,11 +93,11 @@ async fn list(
     }
     let mut items = state
         .store
-        .list_subscribers(query.cursor.as_deref(), limit + 1)
+        .list_subscribers(query.cursor.as_ref(), limit + 1)
         .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
-        items.last().map(|s| s.id.clone())
+        items.last().map(|s| s.id.to_string())
     } else {
         None
     };
@@ -145,13 +146,13 @@ async fn add(
 #[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn read(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriberId>,
 ) -> ApiResult<Json<Subscriber>> {
     let subscriber = state
         .store
         .get_subscriber(&id)
         .await
-        .map_err(|e| not_found(e, "subscriber", &id))?;
+        .map_err(|e| not_found(e, "subscriber", id.as_str()))?;
     Ok(Json(subscriber))
 }
 
@@ -161,14 +162,14 @@ async fn read(
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriberId>,
 ) -> ApiResult<Json<Subscriber>> {
     let now = state.clock.now();
     let subscriber = state
         .store
         .change_subscriber(&id, &actor, now, &SubscriberChange::Unsubscribe)
         .await
-        .map_err(|e| not_found(e, "subscriber", &id))?;
+        .map_err(|e| not_found(e, "subscriber", id.as_str()))?;
     Ok(Json(subscriber))
 }
 
@@ -178,27 +179,27 @@ async fn remove(
 async fn enable(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    Path(id): Path<SubscriberId>,
 ) -> ApiResult<Json<Subscriber>> {
     let now = state.clock.now();
     let subscriber = state
         .store
         .change_subscriber(&id, &actor, now, &SubscriberChange::Enable)
         .await
-        .map_err(|e| not_found(e, "subscriber", &id))?;
+        .map_err(|e| not_found(e, "subscriber", id.as_str()))?;
     Ok(Json(subscriber))
 }
 
 #[tracing::instrument(skip_all, fields(incident = %id))]
 async fn deliveries(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<IncidentId>,
 ) -> ApiResult<Json<DeliveryReport>> {
     let entries = state
         .store
         .incident_deliveries(&id)
         .await
-        .map_err(|e| not_found(e, "incident", &id))?;
+        .map_err(|e| not_found(e, "incident", id.as_str()))?;
     let mut totals = Totals::default();
     for e in &entries {
         totals.pending += e.pending;

@@ -10,19 +10,19 @@ use super::query::{Conn, Sql};
 use super::stored::{from_ms, ms, parse_enum};
 use super::{Actor, ComponentNotice, DeliveryKind, Result, StatusChange};
 use crate::domain::component::{Component, ComponentEdit};
-use crate::domain::{ComponentStatus, DomainError};
+use crate::domain::{ComponentId, ComponentStatus, DomainError, IncidentId};
 
 #[async_trait]
 pub trait ComponentStore: Send + Sync {
     async fn create_component(&self, component: &Component, actor: &Actor) -> Result<()>;
     async fn list_components(&self) -> Result<Vec<Component>>;
-    async fn get_component(&self, id: &str) -> Result<Component>;
+    async fn get_component(&self, id: &ComponentId) -> Result<Component>;
     /// Every status change of every component since `since`, oldest first,
     /// plus, per component, the last change before `since` (its state then).
     async fn component_history(&self, since: jiff::Timestamp) -> Result<Vec<StatusChange>>;
     async fn edit_component(
         &self,
-        id: &str,
+        id: &ComponentId,
         edit: &ComponentEdit,
         actor: &Actor,
         now: jiff::Timestamp,
@@ -34,10 +34,10 @@ const COMPONENT_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 struct ComponentRow {
-    id: String,
+    id: ComponentId,
     name: String,
     description: Option<String>,
-    group_id: Option<String>,
+    group_id: Option<ComponentId>,
     position: i64,
     status: String,
     created_at: i64,
@@ -63,12 +63,12 @@ impl TryFrom<ComponentRow> for Component {
 
 #[derive(sqlx::FromRow)]
 struct StatusChangeRow {
-    component_id: String,
+    component_id: ComponentId,
     at: i64,
     from_status: String,
     to_status: String,
     cause_kind: String,
-    cause_id: Option<String>,
+    cause_id: Option<IncidentId>,
 }
 
 impl TryFrom<StatusChangeRow> for StatusChange {
@@ -92,7 +92,7 @@ impl<B: Backend> ComponentStore for B {
     async fn create_component(&self, component: &Component, actor: &Actor) -> Result<()> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
-        let group = group_of(conn, component.group_id.as_deref()).await?;
+        let group = group_of(conn, component.group_id.as_ref()).await?;
         crate::domain::component::check_group(&component.id, group.as_ref(), false)?;
         conn.execute(
             Sql::new(
@@ -102,7 +102,7 @@ impl<B: Backend> ComponentStore for B {
             .bind(&component.id)
             .bind(&component.name)
             .bind(&component.description)
-            .bind(&component.group_id)
+            .bind(component.group_id.as_ref())
             .bind(component.position)
             .bind(component.status.as_str())
             .bind(ms(component.created_at))
@@ -111,7 +111,15 @@ impl<B: Backend> ComponentStore for B {
         .await?;
         let detail = serde_json::to_value(component)?;
         let at = component.created_at;
-        finish_write(conn, actor, at, "component.create", &component.id, detail).await?;
+        finish_write(
+            conn,
+            actor,
+            at,
+            "component.create",
+            component.id.as_str(),
+            detail,
+        )
+        .await?;
         write.commit().await
     }
 
@@ -126,7 +134,7 @@ impl<B: Backend> ComponentStore for B {
         .collect()
     }
 
-    async fn get_component(&self, id: &str) -> Result<Component> {
+    async fn get_component(&self, id: &ComponentId) -> Result<Component> {
         let mut conn = self.pool().acquire().await?;
         conn.fetch_one::<ComponentRow>(
             Sql::new(format!(
@@ -159,7 +167,7 @@ impl<B: Backend> ComponentStore for B {
     #[tracing::instrument(skip(self, edit, actor, now))]
     async fn edit_component(
         &self,
-        id: &str,
+        id: &ComponentId,
         edit: &ComponentEdit,
         actor: &Actor,
         now: jiff::Timestamp,
@@ -178,7 +186,7 @@ impl<B: Backend> ComponentStore for B {
             .try_into()?;
         let (group, has_members) = match &edit.group_id {
             Some(group_id) => (
-                group_of(conn, group_id.as_deref()).await?,
+                group_of(conn, group_id.as_ref()).await?,
                 has_members(conn, id).await?,
             ),
             None => (None, false),
@@ -193,7 +201,7 @@ impl<B: Backend> ComponentStore for B {
             )
             .bind(&after.name)
             .bind(&after.description)
-            .bind(&after.group_id)
+            .bind(after.group_id.as_ref())
             .bind(after.position)
             .bind(ms(now))
             .bind(id),
@@ -204,17 +212,17 @@ impl<B: Backend> ComponentStore for B {
                 .await?;
             // No quiet path: the component's subscribers are told, in this transaction.
             let notice = ComponentNotice {
-                component_id: id.to_string(),
+                component_id: id.clone(),
                 name: after.name.clone(),
                 from: before.status,
                 to: after.status,
                 at: now,
             };
             let payload = Some(serde_json::to_string(&notice)?);
-            fan_out(conn, DeliveryKind::Component, id, payload, now).await?;
+            fan_out(conn, DeliveryKind::Component, id.as_str(), payload, now).await?;
         }
         let detail = serde_json::json!({"before": before, "after": after});
-        finish_write(conn, actor, now, "component.edit", id, detail).await?;
+        finish_write(conn, actor, now, "component.edit", id.as_str(), detail).await?;
         write.commit().await?;
         Ok(after)
     }
@@ -224,12 +232,12 @@ impl<B: Backend> ComponentStore for B {
 /// caller's transaction.
 pub(crate) async fn set_component_status<C: Conn>(
     conn: &mut C,
-    id: &str,
+    id: &ComponentId,
     from: ComponentStatus,
     to: ComponentStatus,
     at: jiff::Timestamp,
     cause_kind: &str,
-    cause_id: Option<&str>,
+    cause_id: Option<&IncidentId>,
 ) -> Result<()> {
     conn.execute(
         Sql::new("UPDATE components SET status = $1, updated_at = $2 WHERE id = $3")
@@ -255,7 +263,11 @@ pub(crate) async fn set_component_status<C: Conn>(
 }
 
 /// Refuses (as a rule broken in `field`) a component id that does not exist.
-pub(crate) async fn require_component<C: Conn>(conn: &mut C, id: &str, field: &str) -> Result<()> {
+pub(crate) async fn require_component<C: Conn>(
+    conn: &mut C,
+    id: &ComponentId,
+    field: &str,
+) -> Result<()> {
     let found: Option<(String,)> = conn
         .fetch_optional(Sql::new("SELECT id FROM components WHERE id = $1").bind(id))
         .await?;
@@ -267,7 +279,7 @@ pub(crate) async fn require_component<C: Conn>(conn: &mut C, id: &str, field: &s
     }
 }
 
-async fn has_members<C: Conn>(conn: &mut C, id: &str) -> Result<bool> {
+async fn has_members<C: Conn>(conn: &mut C, id: &ComponentId) -> Result<bool> {
     let (members,): (i64,) = conn
         .fetch_one(Sql::new("SELECT COUNT(*) FROM components WHERE group_id = $1").bind(id))
         .await?;
@@ -276,7 +288,7 @@ async fn has_members<C: Conn>(conn: &mut C, id: &str) -> Result<bool> {
 
 /// The group a component is to go in, read in the write's transaction
 /// (locked, so two moves cannot make a loop).
-async fn group_of<C: Conn>(conn: &mut C, id: Option<&str>) -> Result<Option<Component>> {
+async fn group_of<C: Conn>(conn: &mut C, id: Option<&ComponentId>) -> Result<Option<Component>> {
     let Some(id) = id else {
         return Ok(None);
     };

@@ -16,7 +16,7 @@ use super::{
     Claimed, ClaimedDelivery, DeliveryKind, News, Recipient, Result, StaffMail, StoreError,
 };
 use crate::domain::subscriber::{Channel, SubscriberState};
-use crate::domain::Entry;
+use crate::domain::{DeliveryId, Entry, EntryId, SubscriberId};
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
@@ -27,20 +27,25 @@ pub trait DeliveryStore: Send + Sync {
         lease_until: jiff::Timestamp,
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>>;
-    async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> Result<()>;
+    async fn mark_sent(&self, ids: &[DeliveryId], now: jiff::Timestamp) -> Result<()>;
     /// A failed attempt: retried at `retry_at`, or dead when `None`.
     async fn mark_failed(
         &self,
-        id: i64,
+        id: DeliveryId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
     ) -> Result<()>;
     /// Gives back leased deliveries unsent, due at `until`: they wait behind
     /// an earlier mail to the same address that failed (not an attempt).
-    async fn hold_back(&self, ids: &[i64], until: jiff::Timestamp) -> Result<()>;
+    async fn hold_back(&self, ids: &[DeliveryId], until: jiff::Timestamp) -> Result<()>;
     /// A webhook delivery went through: sent, and its subscriber's record
     /// of failures is cleared.
-    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: jiff::Timestamp) -> Result<()>;
+    async fn webhook_sent(
+        &self,
+        id: DeliveryId,
+        subscriber_id: &SubscriberId,
+        now: jiff::Timestamp,
+    ) -> Result<()>;
     /// A webhook delivery failed: retried at `retry_at` or dead when `None`,
     /// and counted against its subscriber. Once every try has failed for
     /// `quarantine_after`, the subscriber is quarantined and its open
@@ -48,8 +53,8 @@ pub trait DeliveryStore: Send + Sync {
     /// it is.
     async fn webhook_failed(
         &self,
-        id: i64,
-        subscriber_id: &str,
+        id: DeliveryId,
+        subscriber_id: &SubscriberId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
         now: jiff::Timestamp,
@@ -63,10 +68,10 @@ pub(crate) const DELIVERY_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
-    pub id: i64,
+    pub id: DeliveryId,
     kind: String,
-    entry_id: Option<String>,
-    subscriber_id: Option<String>,
+    entry_id: Option<EntryId>,
+    subscriber_id: Option<SubscriberId>,
     address: Option<String>,
     payload: Option<String>,
     channel: String,
@@ -83,7 +88,7 @@ impl DeliveryRow {
 /// was made.
 #[derive(sqlx::FromRow)]
 struct RecipientRow {
-    id: String,
+    id: SubscriberId,
     address: String,
     state: String,
     created_at: i64,
@@ -94,7 +99,7 @@ struct RecipientRow {
 
 /// Recipients looked up by a claim, by subscriber id, with the time their
 /// confirmation link was made.
-type Recipients = HashMap<String, (Recipient, jiff::Timestamp)>;
+type Recipients = HashMap<SubscriberId, (Recipient, jiff::Timestamp)>;
 
 #[async_trait]
 impl<B: Backend> DeliveryStore for B {
@@ -137,7 +142,7 @@ impl<B: Backend> DeliveryStore for B {
             out.push(claimed_delivery(row, fresh, &recipients, &entries)?);
         }
         if !unreadable.is_empty() {
-            let unreadable: Vec<i64> = unreadable.into_iter().collect();
+            let unreadable: Vec<DeliveryId> = unreadable.into_iter().collect();
             self.update_deliveries(
                 "state = 'dead', lease_until = NULL, next_attempt_at = $1, \
                  last_error = 'its entry could not be read (see the log)'",
@@ -152,13 +157,13 @@ impl<B: Backend> DeliveryStore for B {
     }
 
     #[tracing::instrument(skip_all, fields(count = ids.len()))]
-    async fn mark_sent(&self, ids: &[i64], now: jiff::Timestamp) -> Result<()> {
+    async fn mark_sent(&self, ids: &[DeliveryId], now: jiff::Timestamp) -> Result<()> {
         let set = "state = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL";
         self.update_deliveries(set, now, ids).await
     }
 
     #[tracing::instrument(skip_all, fields(count = ids.len()))]
-    async fn hold_back(&self, ids: &[i64], until: jiff::Timestamp) -> Result<()> {
+    async fn hold_back(&self, ids: &[DeliveryId], until: jiff::Timestamp) -> Result<()> {
         let set = "lease_until = NULL, next_attempt_at = $1, attempts = attempts - 1";
         self.update_deliveries(set, until, ids).await
     }
@@ -166,7 +171,7 @@ impl<B: Backend> DeliveryStore for B {
     #[tracing::instrument(skip(self, error, retry_at))]
     async fn mark_failed(
         &self,
-        id: i64,
+        id: DeliveryId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
     ) -> Result<()> {
@@ -177,7 +182,12 @@ impl<B: Backend> DeliveryStore for B {
     }
 
     #[tracing::instrument(skip(self, now))]
-    async fn webhook_sent(&self, id: i64, subscriber_id: &str, now: jiff::Timestamp) -> Result<()> {
+    async fn webhook_sent(
+        &self,
+        id: DeliveryId,
+        subscriber_id: &SubscriberId,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
         conn.execute(
@@ -203,8 +213,8 @@ impl<B: Backend> DeliveryStore for B {
     #[tracing::instrument(skip(self, error, retry_at, now, quarantine_after))]
     async fn webhook_failed(
         &self,
-        id: i64,
-        subscriber_id: &str,
+        id: DeliveryId,
+        subscriber_id: &SubscriberId,
         error: &str,
         retry_at: Option<jiff::Timestamp>,
         now: jiff::Timestamp,
@@ -294,10 +304,10 @@ async fn expand_fanouts<C: Conn>(
 
 /// Step 3: the subscribers of rows that look theirs up, one query per 500.
 async fn recipients<C: Conn>(conn: &mut C, rows: &[(DeliveryRow, bool)]) -> Result<Recipients> {
-    let wanted: Vec<&str> = rows
+    let wanted: Vec<&SubscriberId> = rows
         .iter()
         .filter(|(_, fresh)| !fresh)
-        .filter_map(|(row, _)| row.subscriber_id.as_deref())
+        .filter_map(|(row, _)| row.subscriber_id.as_ref())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -332,18 +342,18 @@ async fn recipients<C: Conn>(conn: &mut C, rows: &[(DeliveryRow, bool)]) -> Resu
 async fn entries<C: Conn>(
     conn: &mut C,
     rows: &[(DeliveryRow, bool)],
-) -> Result<(HashMap<String, Arc<Entry>>, BTreeSet<i64>)> {
-    let mut entries: HashMap<String, Arc<Entry>> = HashMap::new();
-    let mut missing: BTreeSet<&str> = BTreeSet::new();
+) -> Result<(HashMap<EntryId, Arc<Entry>>, BTreeSet<DeliveryId>)> {
+    let mut entries: HashMap<EntryId, Arc<Entry>> = HashMap::new();
+    let mut missing: BTreeSet<&EntryId> = BTreeSet::new();
     let mut unreadable = BTreeSet::new();
     for (row, _) in rows {
-        let Some(entry_id) = row.entry_id.as_deref() else {
+        let Some(entry_id) = row.entry_id.as_ref() else {
             continue;
         };
         if !entries.contains_key(entry_id) && !missing.contains(entry_id) {
             match entry(conn, entry_id).await {
                 Ok(Some(found)) => {
-                    entries.insert(entry_id.to_string(), Arc::new(found));
+                    entries.insert(entry_id.clone(), Arc::new(found));
                 }
                 _ => {
                     missing.insert(entry_id);
@@ -363,7 +373,7 @@ fn claimed_delivery(
     row: DeliveryRow,
     fresh: bool,
     recipients: &Recipients,
-    entries: &HashMap<String, Arc<Entry>>,
+    entries: &HashMap<EntryId, Arc<Entry>>,
 ) -> Result<ClaimedDelivery> {
     let kind: DeliveryKind = parse_enum(&row.kind)?;
     let channel: Channel = parse_enum(&row.channel)?;
@@ -422,7 +432,7 @@ fn claimed_delivery(
 /// `retry_at`) or `dead`.
 async fn failed<C: Conn>(
     conn: &mut C,
-    id: i64,
+    id: DeliveryId,
     error: &str,
     retry_at: Option<jiff::Timestamp>,
 ) -> Result<()> {
@@ -443,7 +453,7 @@ async fn failed<C: Conn>(
 /// Stops trying a webhook that has failed for too long.
 async fn quarantine<C: Conn>(
     conn: &mut C,
-    subscriber_id: &str,
+    subscriber_id: &SubscriberId,
     since: jiff::Timestamp,
     error: &str,
     now: jiff::Timestamp,
@@ -473,7 +483,7 @@ async fn quarantine<C: Conn>(
         &candor(),
         now,
         "subscriber.quarantine",
-        subscriber_id,
+        subscriber_id.as_str(),
         detail,
     )
     .await
@@ -502,13 +512,23 @@ pub(crate) async fn queue_staff_mail<C: Conn>(
 /// `UPDATE deliveries SET {set}` on many rows.
 #[async_trait]
 trait UpdateDeliveries {
-    async fn update_deliveries(&self, set: &str, at: jiff::Timestamp, ids: &[i64]) -> Result<()>;
+    async fn update_deliveries(
+        &self,
+        set: &str,
+        at: jiff::Timestamp,
+        ids: &[DeliveryId],
+    ) -> Result<()>;
 }
 
 #[async_trait]
 impl<B: Backend> UpdateDeliveries for B {
     /// For these ids (`$1` is `at`), in one write transaction per 500 of them.
-    async fn update_deliveries(&self, set: &str, at: jiff::Timestamp, ids: &[i64]) -> Result<()> {
+    async fn update_deliveries(
+        &self,
+        set: &str,
+        at: jiff::Timestamp,
+        ids: &[DeliveryId],
+    ) -> Result<()> {
         for chunk in ids.chunks(500) {
             let mut sql = Sql::new(format!(
                 "UPDATE deliveries SET {set} WHERE id IN ({})",

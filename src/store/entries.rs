@@ -10,20 +10,20 @@ use super::query::{Conn, Sql};
 use super::repair::{parse_message, parse_stored};
 use super::stored::{from_ms, ms};
 use super::{DeliveryKind, Result};
-use crate::domain::Entry;
+use crate::domain::{ComponentId, Entry, EntryId, IncidentId};
 
 const ENTRY_COLUMNS: &str = "e.id, e.incident_id, e.seq, e.posted_at, e.author, e.system, \
      e.corrects, e.classes, e.message, e.state, e.diff, e.components";
 
 #[derive(sqlx::FromRow)]
 struct EntryRow {
-    id: String,
-    incident_id: String,
+    id: EntryId,
+    incident_id: IncidentId,
     seq: i64,
     posted_at: i64,
     author: String,
     system: bool,
-    corrects: Option<String>,
+    corrects: Option<EntryId>,
     classes: String,
     message: String,
     state: String,
@@ -43,10 +43,10 @@ impl TryFrom<EntryRow> for Entry {
             classes: serde_json::from_str(&row.classes)?,
             author: row.author,
             posted_at: from_ms(row.posted_at)?,
-            message: parse_message(&id, &row.message)?,
-            state: parse_stored("entry state of", &id, &row.state)?,
-            diff: parse_stored("entry diff of", &id, &row.diff)?,
-            components: parse_stored("entry components of", &id, &row.components)?,
+            message: parse_message(id.as_str(), &row.message)?,
+            state: parse_stored("entry state of", id.as_str(), &row.state)?,
+            diff: parse_stored("entry diff of", id.as_str(), &row.diff)?,
+            components: parse_stored("entry components of", id.as_str(), &row.components)?,
             corrects: row.corrects,
             system: row.system,
             id,
@@ -55,13 +55,18 @@ impl TryFrom<EntryRow> for Entry {
 }
 
 /// The entries of one incident, newest first.
-pub(crate) async fn entries_of<C: Conn>(conn: &mut C, incident_id: &str) -> Result<Vec<Entry>> {
-    entries_where(conn, "e.incident_id = $1", incident_id).await
+pub(crate) async fn entries_of<C: Conn>(
+    conn: &mut C,
+    incident_id: &IncidentId,
+) -> Result<Vec<Entry>> {
+    entries_where(conn, "e.incident_id = $1", incident_id.as_str()).await
 }
 
 /// One entry, if it is there and can be read.
-pub(crate) async fn entry<C: Conn>(conn: &mut C, entry_id: &str) -> Result<Option<Entry>> {
-    Ok(entries_where(conn, "e.id = $1", entry_id).await?.pop())
+pub(crate) async fn entry<C: Conn>(conn: &mut C, entry_id: &EntryId) -> Result<Option<Entry>> {
+    Ok(entries_where(conn, "e.id = $1", entry_id.as_str())
+        .await?
+        .pop())
 }
 
 async fn entries_where<C: Conn>(conn: &mut C, condition: &str, value: &str) -> Result<Vec<Entry>> {
@@ -93,7 +98,7 @@ pub(crate) async fn insert_entry<C: Conn>(conn: &mut C, entry: &Entry) -> Result
         .bind(ms(entry.posted_at))
         .bind(&entry.author)
         .bind(entry.system)
-        .bind(&entry.corrects)
+        .bind(entry.corrects.as_ref())
         .bind(serde_json::to_string(&entry.classes)?)
         .bind(entry.message.as_str())
         .bind(serde_json::to_string(&entry.state)?)
@@ -101,8 +106,8 @@ pub(crate) async fn insert_entry<C: Conn>(conn: &mut C, entry: &Entry) -> Result
         .bind(serde_json::to_string(&entry.components)?),
     )
     .await?;
-    let mut concerned: BTreeSet<&str> = entry.state.components.keys().map(String::as_str).collect();
-    concerned.extend(entry.components.iter().map(|c| c.id.as_str()));
+    let mut concerned: BTreeSet<&ComponentId> = entry.state.components.keys().collect();
+    concerned.extend(entry.components.iter().map(|c| &c.id));
     for component in concerned {
         conn.execute(
             Sql::new("INSERT INTO entry_components (entry_id, component_id) VALUES ($1, $2)")
@@ -111,10 +116,17 @@ pub(crate) async fn insert_entry<C: Conn>(conn: &mut C, entry: &Entry) -> Result
         )
         .await?;
     }
-    fan_out(conn, DeliveryKind::Entry, &entry.id, None, entry.posted_at).await?;
+    fan_out(
+        conn,
+        DeliveryKind::Entry,
+        entry.id.as_str(),
+        None,
+        entry.posted_at,
+    )
+    .await?;
     for change in &entry.components {
         let (from, to) = (change.old_status, change.new_status);
-        let cause = Some(entry.incident_id.as_str());
+        let cause = Some(&entry.incident_id);
         set_component_status(
             conn,
             &change.id,

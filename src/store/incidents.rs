@@ -15,7 +15,7 @@ use super::repair::parse_stored;
 use super::stored::{enum_text, from_ms, ms, parse_enum, StoredComponents, StoredState};
 use super::{Actor, IncidentFilter, IncidentRecord, IncidentState, Result, Snapshot, StoreError};
 use crate::domain::incident::{Command, OpenIncident, Write};
-use crate::domain::{ComponentStatus, Entry, Incident};
+use crate::domain::{ComponentId, ComponentStatus, Entry, EntryId, Incident, IncidentId};
 
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
@@ -23,7 +23,7 @@ pub trait IncidentStore: Send + Sync {
     /// the write's transaction, on what that transaction read.
     async fn open_incident(
         &self,
-        id: &str,
+        id: &IncidentId,
         command: &OpenIncident,
         write: &Write,
         actor: &Actor,
@@ -32,12 +32,12 @@ pub trait IncidentStore: Send + Sync {
     /// transaction with its entry, fan-out, jobs and audit row.
     async fn post_entry(
         &self,
-        incident_id: &str,
+        incident_id: &IncidentId,
         command: &Command,
         write: &Write,
         actor: &Actor,
     ) -> Result<(Incident, Entry)>;
-    async fn get_incident(&self, id: &str) -> Result<IncidentRecord>;
+    async fn get_incident(&self, id: &IncidentId) -> Result<IncidentRecord>;
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
     /// Open incidents with their timelines, newest first.
     async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>>;
@@ -49,7 +49,7 @@ pub(crate) const INCIDENT_COLUMNS: &str = "id, kind, created_at, updated_at, las
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IncidentRow {
-    id: String,
+    id: IncidentId,
     kind: String,
     created_at: i64,
     updated_at: i64,
@@ -62,7 +62,7 @@ impl TryFrom<IncidentRow> for Incident {
 
     /// Incidents an older Candor wrote are mended as they are read (repair.rs).
     fn try_from(row: IncidentRow) -> Result<Self> {
-        let stored: StoredState = parse_stored("incident", &row.id, &row.state)?;
+        let stored: StoredState = parse_stored("incident", row.id.as_str(), &row.state)?;
         Ok(Incident {
             kind: parse_enum(&row.kind)?,
             state: stored.state,
@@ -80,7 +80,7 @@ impl<B: Backend> IncidentStore for B {
     #[tracing::instrument(skip(self, command, write, actor))]
     async fn open_incident(
         &self,
-        id: &str,
+        id: &IncidentId,
         command: &OpenIncident,
         write: &Write,
         actor: &Actor,
@@ -89,7 +89,7 @@ impl<B: Backend> IncidentStore for B {
         let conn = tx.conn();
         let snapshot = snapshot(conn, None).await?;
         let (incident, entry) =
-            Incident::open(id.to_string(), command.clone(), &snapshot.context(write))?;
+            Incident::open(id.clone(), command.clone(), &snapshot.context(write))?;
         write_incident(conn, &incident, None).await?;
         insert_entry(conn, &entry).await?;
         let detail = serde_json::json!({"entry": entry.id});
@@ -98,7 +98,7 @@ impl<B: Backend> IncidentStore for B {
             actor,
             entry.posted_at,
             "incident.open",
-            &incident.id,
+            incident.id.as_str(),
             detail,
         )
         .await?;
@@ -109,7 +109,7 @@ impl<B: Backend> IncidentStore for B {
     #[tracing::instrument(skip(self, command, write, actor))]
     async fn post_entry(
         &self,
-        incident_id: &str,
+        incident_id: &IncidentId,
         command: &Command,
         write: &Write,
         actor: &Actor,
@@ -127,7 +127,7 @@ impl<B: Backend> IncidentStore for B {
             actor,
             entry.posted_at,
             "incident.entry",
-            &incident.id,
+            incident.id.as_str(),
             detail,
         )
         .await?;
@@ -135,7 +135,7 @@ impl<B: Backend> IncidentStore for B {
         Ok((incident, entry))
     }
 
-    async fn get_incident(&self, id: &str) -> Result<IncidentRecord> {
+    async fn get_incident(&self, id: &IncidentId) -> Result<IncidentRecord> {
         let mut conn = self.pool().acquire().await?;
         let incident = incident(&mut *conn, id).await?;
         let mut entries = entries_of(&mut *conn, id).await?;
@@ -151,7 +151,7 @@ impl<B: Backend> IncidentStore for B {
         });
         let kind = filter.kind.map(|k| enum_text(&k));
         let (before_at, before_id) = match &filter.before {
-            Some((at, id)) => (Some(ms(*at)), Some(id.clone())),
+            Some((at, id)) => (Some(ms(*at)), Some(id.as_str())),
             None => (None, None),
         };
         let mut conn = self.pool().acquire().await?;
@@ -200,7 +200,7 @@ impl<B: Backend> IncidentStore for B {
 }
 
 /// One incident as it is now.
-pub(crate) async fn incident<C: Conn>(conn: &mut C, id: &str) -> Result<Incident> {
+pub(crate) async fn incident<C: Conn>(conn: &mut C, id: &IncidentId) -> Result<Incident> {
     conn.fetch_one::<IncidentRow>(
         Sql::new(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1"
@@ -212,7 +212,10 @@ pub(crate) async fn incident<C: Conn>(conn: &mut C, id: &str) -> Result<Incident
 }
 
 /// One incident, locked (PostgreSQL) for the write that reads it.
-pub(crate) async fn incident_for_update<C: Conn>(conn: &mut C, id: &str) -> Result<Incident> {
+pub(crate) async fn incident_for_update<C: Conn>(
+    conn: &mut C,
+    id: &IncidentId,
+) -> Result<Incident> {
     conn.fetch_one::<IncidentRow>(
         Sql::new(format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}",
@@ -226,13 +229,16 @@ pub(crate) async fn incident_for_update<C: Conn>(conn: &mut C, id: &str) -> Resu
 
 #[derive(sqlx::FromRow)]
 struct ComponentState {
-    id: String,
+    id: ComponentId,
     name: String,
     status: String,
 }
 
 /// What the domain needs to decide a write, read in its transaction.
-pub(crate) async fn snapshot<C: Conn>(conn: &mut C, incident_id: Option<&str>) -> Result<Snapshot> {
+pub(crate) async fn snapshot<C: Conn>(
+    conn: &mut C,
+    incident_id: Option<&IncidentId>,
+) -> Result<Snapshot> {
     let mut components = BTreeMap::new();
     // Locked first: a write that changes components waits for any other in
     // flight, then reads the incidents as they are after it (two incidents
@@ -250,16 +256,16 @@ pub(crate) async fn snapshot<C: Conn>(conn: &mut C, incident_id: Option<&str>) -
     }
     let mut entry_ids = BTreeSet::new();
     if let Some(id) = incident_id {
-        let rows: Vec<(String,)> = conn
+        let rows: Vec<(EntryId,)> = conn
             .fetch_all(Sql::new("SELECT id FROM entries WHERE incident_id = $1").bind(id))
             .await?;
         entry_ids.extend(rows.into_iter().map(|(id,)| id));
     }
-    let mut held_elsewhere: BTreeMap<String, ComponentStatus> = BTreeMap::new();
+    let mut held_elsewhere: BTreeMap<ComponentId, ComponentStatus> = BTreeMap::new();
     let others: Vec<(String,)> = conn
         .fetch_all(
             Sql::new("SELECT state FROM incidents WHERE status <> 'resolved' AND id <> $1")
-                .bind(incident_id.unwrap_or_default()),
+                .bind(incident_id.map_or("", IncidentId::as_str)),
         )
         .await?;
     for (state,) in others {

@@ -13,6 +13,7 @@ use super::query::{Conn, Sql};
 use super::stored::{enum_text, from_ms, from_opt_ms, ms, parse_enum};
 use super::{Job, JobFn, Result};
 use crate::domain::incident::Promise;
+use crate::domain::IncidentId;
 
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -34,7 +35,7 @@ pub trait JobStore: Send + Sync {
 struct JobRow {
     id: i64,
     kind: String,
-    incident_id: String,
+    incident_id: IncidentId,
     ref_at: i64,
     due_at: i64,
 }
@@ -98,7 +99,7 @@ impl<B: Backend> JobStore for B {
             write_incident(conn, incident, Some(before.last_seq)).await?;
             let detail = serde_json::json!({"entry": entry.id, "classes": entry.classes});
             let action = "incident.system_entry";
-            finish_write(conn, &candor(), now, action, &incident.id, detail).await?;
+            finish_write(conn, &candor(), now, action, incident.id.as_str(), detail).await?;
         }
         if let Some(mail) = &effects.reminder {
             queue_staff_mail(conn, mail, now).await?;
@@ -145,7 +146,7 @@ async fn claim_due<C: Conn>(
 /// Promises timed work, once per (incident, kind, promised time).
 pub(crate) async fn schedule_job<C: Conn>(
     conn: &mut C,
-    incident_id: &str,
+    incident_id: &IncidentId,
     kind: Promise,
     ref_at: jiff::Timestamp,
     due_at: jiff::Timestamp,

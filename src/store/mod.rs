@@ -36,7 +36,8 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::domain::{
-    subscriber::SubscriberState, ComponentStatus, DomainError, Entry, Incident, Kind,
+    subscriber::SubscriberState, ComponentId, ComponentStatus, DeliveryId, DomainError, Entry,
+    EntryId, Incident, IncidentId, Kind, SubscriberId,
 };
 
 pub use crate::domain::component::ComponentEdit;
@@ -122,10 +123,10 @@ pub struct Actor {
 /// What the store knows that a domain command needs, read inside the
 /// command's transaction.
 pub struct Snapshot {
-    pub components: BTreeMap<String, (String, ComponentStatus)>,
-    pub entry_ids: BTreeSet<String>,
+    pub components: BTreeMap<ComponentId, (String, ComponentStatus)>,
+    pub entry_ids: BTreeSet<EntryId>,
     /// Per component, the worst status the other open incidents give it.
-    pub held_elsewhere: BTreeMap<String, ComponentStatus>,
+    pub held_elsewhere: BTreeMap<ComponentId, ComponentStatus>,
 }
 
 impl Snapshot {
@@ -149,7 +150,7 @@ pub struct IncidentFilter {
     pub state: Option<IncidentState>,
     pub kind: Option<Kind>,
     /// Only incidents older than this (created_at, id) position.
-    pub before: Option<(Timestamp, String)>,
+    pub before: Option<(Timestamp, IncidentId)>,
     pub limit: i64,
 }
 
@@ -219,7 +220,7 @@ pub enum DeliveryKind {
 /// What a component delivery tells: one status change.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ComponentNotice {
-    pub component_id: String,
+    pub component_id: ComponentId,
     pub name: String,
     pub from: ComponentStatus,
     pub to: ComponentStatus,
@@ -229,7 +230,7 @@ pub struct ComponentNotice {
 /// A delivery the worker has leased, with what it needs to send it.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
-    pub id: i64,
+    pub id: DeliveryId,
     /// Tries so far, this one included.
     pub attempts: i64,
     pub what: Claimed,
@@ -263,7 +264,7 @@ pub enum News {
 /// The subscriber a delivery goes to, as the claim found them.
 #[derive(Debug, Clone)]
 pub struct Recipient {
-    pub subscriber_id: String,
+    pub subscriber_id: SubscriberId,
     pub address: String,
     pub state: SubscriberState,
     /// What a webhook subscriber's deliveries are signed with.
@@ -273,9 +274,9 @@ pub struct Recipient {
 }
 
 /// Delivery counts of one entry, for staff.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct EntryDeliveries {
-    pub entry_id: String,
+    pub entry_id: EntryId,
     pub pending: i64,
     pub sent: i64,
     pub failed: i64,
@@ -285,8 +286,8 @@ pub struct EntryDeliveries {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeliveryFailure {
-    pub delivery_id: i64,
-    pub subscriber_id: String,
+    pub delivery_id: DeliveryId,
+    pub subscriber_id: SubscriberId,
     pub address: String,
     pub state: String,
     pub attempts: i64,
@@ -303,13 +304,13 @@ pub struct DeliveryFailure {
 /// One change of a component's public status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
-    pub component_id: String,
+    pub component_id: ComponentId,
     pub at: Timestamp,
     pub from: ComponentStatus,
     pub to: ComponentStatus,
     /// `incident`, `maintenance` or `manual`.
     pub cause_kind: String,
-    pub cause_id: Option<String>,
+    pub cause_id: Option<IncidentId>,
 }
 
 /// A mail to a member of staff, written when it is queued.
@@ -325,7 +326,7 @@ pub struct StaffMail {
 pub struct Job {
     pub id: i64,
     pub kind: crate::domain::incident::Promise,
-    pub incident_id: String,
+    pub incident_id: IncidentId,
     /// The promised time the job is about.
     pub ref_at: Timestamp,
     pub due_at: Timestamp,

@@ -11,6 +11,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::FromRow;
 
 use super::Result;
+use crate::domain::{ComponentId, DeliveryId, EntryId, IncidentId, SubscriberId};
 
 /// An argument, by the SQL type it is bound as (the Rust type picks it,
 /// as `Query::bind` does).
@@ -51,6 +52,34 @@ impl From<&Option<String>> for Value {
         Value::Text(v.clone())
     }
 }
+/// Ids are bound as their text.
+macro_rules! text_id_value {
+    ($($id:ty),*) => {$(
+        impl From<&$id> for Value {
+            fn from(v: &$id) -> Self {
+                Value::Text(Some(v.as_str().to_owned()))
+            }
+        }
+        impl From<Option<&$id>> for Value {
+            fn from(v: Option<&$id>) -> Self {
+                Value::Text(v.map(|v| v.as_str().to_owned()))
+            }
+        }
+    )*};
+}
+text_id_value!(IncidentId, EntryId, ComponentId, SubscriberId);
+
+impl From<DeliveryId> for Value {
+    fn from(v: DeliveryId) -> Self {
+        Value::Int(Some(v.get()))
+    }
+}
+impl From<Option<DeliveryId>> for Value {
+    fn from(v: Option<DeliveryId>) -> Self {
+        Value::Int(v.map(DeliveryId::get))
+    }
+}
+
 impl From<i64> for Value {
     fn from(v: i64) -> Self {
         Value::Int(Some(v))

@@ -10,40 +10,40 @@ use super::incidents::{incident, IncidentRow, INCIDENT_COLUMNS};
 use super::query::{Conn, Sql};
 use super::stored::{from_opt_ms, ms};
 use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result, StaffMailFn};
-use crate::domain::Incident;
+use crate::domain::{DeliveryId, EntryId, Incident, IncidentId, SubscriberId};
 
 #[async_trait]
 pub trait ReportStore: Send + Sync {
-    async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>>;
+    async fn incident_deliveries(&self, incident_id: &IncidentId) -> Result<Vec<EntryDeliveries>>;
     /// Records a subscriber's "still affected" report, once; on the first
     /// report of this subscriber the owner is mailed (`mail` gets the count).
     /// `false` when this subscriber had reported already.
     async fn report_still_affected(
         &self,
-        incident_id: &str,
-        subscriber_id: &str,
+        incident_id: &IncidentId,
+        subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
         mail: &StaffMailFn<'_>,
     ) -> Result<bool>;
-    async fn affected_reports(&self, incident_id: &str) -> Result<AffectedReports>;
+    async fn affected_reports(&self, incident_id: &IncidentId) -> Result<AffectedReports>;
     /// Incidents with unanswered reports, with their counts.
-    async fn unanswered_reports(&self) -> Result<Vec<(String, AffectedReports)>>;
+    async fn unanswered_reports(&self) -> Result<Vec<(IncidentId, AffectedReports)>>;
     /// Resolved incidents whose follow-up is owed, oldest due first.
     async fn owed_follow_ups(&self) -> Result<Vec<Incident>>;
 }
 
 #[derive(sqlx::FromRow)]
 struct StateCount {
-    entry_id: String,
+    entry_id: EntryId,
     state: String,
     n: i64,
 }
 
 #[derive(sqlx::FromRow)]
 struct FailureRow {
-    id: i64,
-    entry_id: String,
-    subscriber_id: String,
+    id: DeliveryId,
+    entry_id: EntryId,
+    subscriber_id: SubscriberId,
     address: String,
     state: String,
     attempts: i64,
@@ -78,19 +78,19 @@ impl TryFrom<FailureRow> for DeliveryFailure {
 
 #[derive(sqlx::FromRow)]
 struct ReportCount {
-    incident_id: String,
+    incident_id: IncidentId,
     total: i64,
     unanswered: Option<i64>,
 }
 
 #[async_trait]
 impl<B: Backend> ReportStore for B {
-    async fn incident_deliveries(&self, incident_id: &str) -> Result<Vec<EntryDeliveries>> {
+    async fn incident_deliveries(&self, incident_id: &IncidentId) -> Result<Vec<EntryDeliveries>> {
         let mut conn = self.pool().acquire().await?;
         let _: (String,) = conn
             .fetch_one(Sql::new("SELECT id FROM incidents WHERE id = $1").bind(incident_id))
             .await?;
-        let entries: Vec<(String,)> = conn
+        let entries: Vec<(EntryId,)> = conn
             .fetch_all(
                 Sql::new("SELECT id FROM entries WHERE incident_id = $1 ORDER BY seq DESC")
                     .bind(incident_id),
@@ -100,7 +100,11 @@ impl<B: Backend> ReportStore for B {
             .into_iter()
             .map(|(entry_id,)| EntryDeliveries {
                 entry_id,
-                ..Default::default()
+                pending: 0,
+                sent: 0,
+                failed: 0,
+                dead: 0,
+                failures: Vec::new(),
             })
             .collect();
         // Expanded fan-outs by their rows' states; the others count as
@@ -158,8 +162,8 @@ impl<B: Backend> ReportStore for B {
     #[tracing::instrument(skip(self, now, mail))]
     async fn report_still_affected(
         &self,
-        incident_id: &str,
-        subscriber_id: &str,
+        incident_id: &IncidentId,
+        subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
         mail: &StaffMailFn<'_>,
     ) -> Result<bool> {
@@ -194,7 +198,7 @@ impl<B: Backend> ReportStore for B {
             &actor,
             now,
             "incident.still_affected",
-            incident_id,
+            incident_id.as_str(),
             detail,
         )
         .await?;
@@ -202,7 +206,7 @@ impl<B: Backend> ReportStore for B {
         Ok(true)
     }
 
-    async fn affected_reports(&self, incident_id: &str) -> Result<AffectedReports> {
+    async fn affected_reports(&self, incident_id: &IncidentId) -> Result<AffectedReports> {
         let mut conn = self.pool().acquire().await?;
         Ok(report_counts(&mut *conn, Some(incident_id))
             .await?
@@ -211,7 +215,7 @@ impl<B: Backend> ReportStore for B {
             .unwrap_or_default())
     }
 
-    async fn unanswered_reports(&self) -> Result<Vec<(String, AffectedReports)>> {
+    async fn unanswered_reports(&self) -> Result<Vec<(IncidentId, AffectedReports)>> {
         let mut conn = self.pool().acquire().await?;
         Ok(report_counts(&mut *conn, None)
             .await?
@@ -236,8 +240,8 @@ impl<B: Backend> ReportStore for B {
 /// Report counts per incident (one incident, or all with reports).
 async fn report_counts<C: Conn>(
     conn: &mut C,
-    incident_id: Option<&str>,
-) -> Result<Vec<(String, AffectedReports)>> {
+    incident_id: Option<&IncidentId>,
+) -> Result<Vec<(IncidentId, AffectedReports)>> {
     let counts: Vec<ReportCount> = conn
         .fetch_all(
             Sql::new(
@@ -247,7 +251,7 @@ async fn report_counts<C: Conn>(
                  WHERE ($1 = '' OR r.incident_id = $1) \
                  GROUP BY r.incident_id ORDER BY r.incident_id",
             )
-            .bind(incident_id.unwrap_or("")),
+            .bind(incident_id.map_or("", IncidentId::as_str)),
         )
         .await?;
     Ok(counts

@@ -1,11 +1,69 @@
 //! How values are kept in columns: times as UTC milliseconds, enums as
-//! their snake_case text, an incident's state as JSON.
+//! their snake_case text, ids as their text, an incident's state as JSON.
 
 use serde::de::DeserializeOwned;
 
 use super::{Result, StoreError};
 use crate::domain::incident::EtaChange;
-use crate::domain::IncidentState;
+use crate::domain::{ComponentId, DeliveryId, EntryId, IncidentId, IncidentState, SubscriberId};
+
+/// Ids are read from TEXT columns as `String` is, on either backend, so that
+/// row structs hold the domain's id types. (They are bound through
+/// `query::Value`, as text.)
+macro_rules! text_id_column {
+    ($($id:ty),*) => {$(
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $id
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $id
+        where
+            String: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+                Ok(<$id>::new(<String as sqlx::Decode<'r, DB>>::decode(value)?))
+            }
+        }
+    )*};
+}
+
+text_id_column!(IncidentId, EntryId, ComponentId, SubscriberId);
+
+/// A delivery's id is read from its INTEGER (BIGINT) column as `i64` is.
+impl<DB: sqlx::Database> sqlx::Type<DB> for DeliveryId
+where
+    i64: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <i64 as sqlx::Type<DB>>::type_info()
+    }
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <i64 as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for DeliveryId
+where
+    i64: sqlx::Decode<'r, DB>,
+{
+    fn decode(
+        value: <DB as sqlx::Database>::ValueRef<'r>,
+    ) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+        Ok(DeliveryId::new(<i64 as sqlx::Decode<'r, DB>>::decode(
+            value,
+        )?))
+    }
+}
 
 /// What the `incidents.state` column holds.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -22,7 +80,7 @@ pub(crate) struct StoredComponents {
 
 #[derive(serde::Deserialize)]
 pub(crate) struct StoredComponentsOnly {
-    pub components: std::collections::BTreeMap<String, crate::domain::ComponentStatus>,
+    pub components: std::collections::BTreeMap<ComponentId, crate::domain::ComponentStatus>,
 }
 
 /// Parses a snake_case enum stored as text.

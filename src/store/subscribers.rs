@@ -10,6 +10,7 @@ use super::query::{Conn, Sql};
 use super::stored::{enum_text, from_ms, from_opt_ms, ms, parse_enum};
 use super::{Actor, Result, StoreError, SubscribeOutcome};
 use crate::domain::subscriber::{Subscriber, SubscriberChange, SubscriberState};
+use crate::domain::{ComponentId, SubscriberId};
 
 #[async_trait]
 pub trait SubscriberStore: Send + Sync {
@@ -28,13 +29,17 @@ pub trait SubscriberStore: Send + Sync {
         secret: Option<&str>,
         actor: &Actor,
     ) -> Result<()>;
-    async fn get_subscriber(&self, id: &str) -> Result<Subscriber>;
-    async fn list_subscribers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Subscriber>>;
+    async fn get_subscriber(&self, id: &SubscriberId) -> Result<Subscriber>;
+    async fn list_subscribers(
+        &self,
+        after: Option<&SubscriberId>,
+        limit: i64,
+    ) -> Result<Vec<Subscriber>>;
     /// Changes a subscriber by the domain's rule for `change`
     /// (`Subscriber::apply`), in one transaction.
     async fn change_subscriber(
         &self,
-        id: &str,
+        id: &SubscriberId,
         actor: &Actor,
         now: jiff::Timestamp,
         change: &SubscriberChange,
@@ -46,7 +51,7 @@ const SUBSCRIBER_COLUMNS: &str = "id, channel, address, state, all_components, c
 
 #[derive(sqlx::FromRow)]
 struct SubscriberRow {
-    id: String,
+    id: SubscriberId,
     channel: String,
     address: String,
     state: String,
@@ -61,7 +66,7 @@ struct SubscriberRow {
 
 impl SubscriberRow {
     /// The subscriber, with its choice of components (empty: all).
-    fn into_subscriber(self, components: Vec<String>) -> Result<Subscriber> {
+    fn into_subscriber(self, components: Vec<ComponentId>) -> Result<Subscriber> {
         Ok(Subscriber {
             id: self.id,
             channel: parse_enum(&self.channel)?,
@@ -118,7 +123,15 @@ impl<B: Backend> SubscriberStore for B {
         };
         let actor = anonymous("public");
         let detail = serde_json::json!({});
-        finish_write(conn, &actor, now, "subscriber.subscribe", &id, detail).await?;
+        finish_write(
+            conn,
+            &actor,
+            now,
+            "subscriber.subscribe",
+            id.as_str(),
+            detail,
+        )
+        .await?;
         write.commit().await?;
         Ok(outcome)
     }
@@ -154,11 +167,19 @@ impl<B: Backend> SubscriberStore for B {
         let detail =
             serde_json::json!({"confirmed": subscriber.state == SubscriberState::Confirmed});
         let at = subscriber.created_at;
-        finish_write(conn, actor, at, "subscriber.add", &subscriber.id, detail).await?;
+        finish_write(
+            conn,
+            actor,
+            at,
+            "subscriber.add",
+            subscriber.id.as_str(),
+            detail,
+        )
+        .await?;
         write.commit().await
     }
 
-    async fn get_subscriber(&self, id: &str) -> Result<Subscriber> {
+    async fn get_subscriber(&self, id: &SubscriberId) -> Result<Subscriber> {
         let mut conn = self.pool().acquire().await?;
         let row = conn
             .fetch_one::<SubscriberRow>(
@@ -171,7 +192,11 @@ impl<B: Backend> SubscriberStore for B {
         with_components(&mut *conn, row).await
     }
 
-    async fn list_subscribers(&self, after: Option<&str>, limit: i64) -> Result<Vec<Subscriber>> {
+    async fn list_subscribers(
+        &self,
+        after: Option<&SubscriberId>,
+        limit: i64,
+    ) -> Result<Vec<Subscriber>> {
         let mut conn = self.pool().acquire().await?;
         let rows = conn
             .fetch_all::<SubscriberRow>(
@@ -179,7 +204,7 @@ impl<B: Backend> SubscriberStore for B {
                     "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 \
                      ORDER BY id LIMIT $2"
                 ))
-                .bind(after.unwrap_or(""))
+                .bind(after.map_or("", SubscriberId::as_str))
                 .bind(limit),
             )
             .await?;
@@ -193,7 +218,7 @@ impl<B: Backend> SubscriberStore for B {
     #[tracing::instrument(skip(self, actor, now))]
     async fn change_subscriber(
         &self,
-        id: &str,
+        id: &SubscriberId,
         actor: &Actor,
         now: jiff::Timestamp,
         change: &SubscriberChange,
@@ -215,7 +240,7 @@ impl<B: Backend> SubscriberStore for B {
         if after != before {
             write_subscriber(conn, &after, false).await?;
             let detail = serde_json::json!({"state": after.state, "components": after.components});
-            finish_write(conn, actor, now, "subscriber.change", id, detail).await?;
+            finish_write(conn, actor, now, "subscriber.change", id.as_str(), detail).await?;
         }
         write.commit().await?;
         Ok(after)
@@ -227,7 +252,7 @@ async fn with_components<C: Conn>(conn: &mut C, row: SubscriberRow) -> Result<Su
     let components = if row.all_components {
         Vec::new()
     } else {
-        let rows: Vec<(String,)> = conn
+        let rows: Vec<(ComponentId,)> = conn
             .fetch_all(
                 Sql::new(
                     "SELECT component_id FROM subscriber_components WHERE subscriber_id = $1 \
@@ -306,7 +331,7 @@ async fn write_subscriber<C: Conn>(
 /// Queues a (new) confirmation mail; its link is valid from `now`.
 async fn queue_confirmation<C: Conn>(
     conn: &mut C,
-    subscriber_id: &str,
+    subscriber_id: &SubscriberId,
     now: jiff::Timestamp,
 ) -> Result<()> {
     conn.execute(

@@ -13,8 +13,8 @@ use crate::domain::{facts, Entry, Incident, IncidentRecord};
 pub fn entry(record: &IncidentRecord, entry: &Entry, now: Timestamp, tz: &TimeZone) -> Markup {
     let corrected = entry
         .corrects
-        .as_deref()
-        .and_then(|id| record.entries.iter().find(|e| e.id == id));
+        .as_ref()
+        .and_then(|id| record.entries.iter().find(|e| &e.id == id));
     let corrected_by = record.corrected_by(&entry.id);
     html! {
         p {

@@ -6,7 +6,7 @@ use super::{markdown, PageContext};
 use crate::domain::{
     component::Component,
     facts::{self, Line, Part},
-    ComponentStatus, Entry, EntryClass, Incident, IncidentRecord, IncidentStatus,
+    ComponentId, ComponentStatus, Entry, EntryClass, Incident, IncidentRecord, IncidentStatus,
 };
 
 /// A fact sentence, its times in `<time datetime>`.
@@ -91,11 +91,11 @@ fn member_list(members: &[&Component]) -> Markup {
     }
 }
 
-fn component_name<'a>(components: &'a [Component], id: &'a str) -> &'a str {
+fn component_name<'a>(components: &'a [Component], id: &'a ComponentId) -> &'a str {
     components
         .iter()
-        .find(|c| c.id == id)
-        .map_or(id, |c| c.name.as_str())
+        .find(|c| &c.id == id)
+        .map_or(id.as_str(), |c| c.name.as_str())
 }
 
 /// The facts of an incident in plain words: who, why, when fixed, when we speak next.
@@ -140,7 +140,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
     let corrected = record
         .entries
         .iter()
-        .find(|e| Some(e.id.as_str()) == entry.corrects.as_deref());
+        .find(|e| Some(&e.id) == entry.corrects.as_ref());
     html! {
         li.entry.corrected[corrected_by.is_some()] id={"entry-" (entry.id)} {
             p.meta {

@@ -4,12 +4,13 @@ use maud::{html, Markup};
 
 use super::{layout::layout, PageContext};
 use crate::domain::component::Component;
+use crate::domain::ComponentId;
 
 /// Components offered as check boxes at the foot of `/` at most.
 pub const CHOICES_AT_MOST: usize = 50;
 
 /// The subscribe form, shown on `/subscribe` and at the foot of `/`.
-pub fn form(components: &[Component], chosen: &[String], email: &str) -> Markup {
+pub fn form(components: &[Component], chosen: &[ComponentId], email: &str) -> Markup {
     html! {
         form.subscribe method="post" action="/subscribe" {
             p {
@@ -41,7 +42,7 @@ pub fn subscribe_page(
     components: &[Component],
     problem: Option<&str>,
     email: &str,
-    chosen: &[String],
+    chosen: &[ComponentId],
 ) -> Markup {
     layout(
         ctx,
@@ -123,7 +124,7 @@ pub fn manage_page(
     unsubscribe_token: &str,
     address: &str,
     components: &[Component],
-    chosen: &[String],
+    chosen: &[ComponentId],
     saved: bool,
 ) -> Markup {
     layout(

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::MAX_NEXT_UPDATE;
 use crate::domain::{
-    Cause, ComponentStatus, DomainError, Impact, IncidentStatus, Message, Owner, Title,
+    Cause, ComponentId, ComponentStatus, DomainError, EntryId, Impact, IncidentStatus, Message,
+    Owner, Title,
 };
 
 /// When the next update will come, as the client said it.
@@ -86,7 +87,7 @@ pub struct OpenIncident {
     pub cause: Option<Cause>,
     pub eta: Option<Timestamp>,
     pub next_update: Option<NextUpdate>,
-    pub components: BTreeMap<String, ComponentStatus>,
+    pub components: BTreeMap<ComponentId, ComponentStatus>,
     pub message: Message,
     pub started_at: Option<Timestamp>,
 }
@@ -100,7 +101,7 @@ pub struct PostUpdate {
     pub cause: Patch<Cause>,
     pub eta: Patch<Timestamp>,
     pub next_update: Option<NextUpdate>,
-    pub components: BTreeMap<String, ComponentStatus>,
+    pub components: BTreeMap<ComponentId, ComponentStatus>,
     pub message: Message,
     pub follow_up_at: Option<Timestamp>,
 }
@@ -108,7 +109,7 @@ pub struct PostUpdate {
 /// A correction names the entry it corrects and may fix what was said wrongly.
 #[derive(Debug, Clone)]
 pub struct PostCorrection {
-    pub corrects: String,
+    pub corrects: EntryId,
     pub message: Message,
     pub title: Option<Title>,
     pub impact: Option<Impact>,
@@ -133,14 +134,14 @@ pub enum Command {
 pub struct Context<'a> {
     pub now: Timestamp,
     pub author: &'a str,
-    pub entry_id: String,
+    pub entry_id: EntryId,
     /// Every component: id → (name, current public status).
-    pub components: &'a BTreeMap<String, (String, ComponentStatus)>,
+    pub components: &'a BTreeMap<ComponentId, (String, ComponentStatus)>,
     /// Ids of the incident's entries, for corrections.
-    pub entry_ids: &'a BTreeSet<String>,
+    pub entry_ids: &'a BTreeSet<EntryId>,
     /// Per component, the worst status another open incident gives it: what
     /// a component goes back to when this incident resolves.
-    pub held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
+    pub held_elsewhere: &'a BTreeMap<ComponentId, ComponentStatus>,
     pub follow_up_after: SignedDuration,
 }
 
@@ -150,7 +151,7 @@ pub struct Context<'a> {
 pub struct Write {
     pub now: Timestamp,
     pub author: String,
-    pub entry_id: String,
+    pub entry_id: EntryId,
     pub follow_up_after: SignedDuration,
 }
 
@@ -158,9 +159,9 @@ impl Write {
     /// The context of the write, once the store has read what it needs.
     pub fn context<'a>(
         &'a self,
-        components: &'a BTreeMap<String, (String, ComponentStatus)>,
-        entry_ids: &'a BTreeSet<String>,
-        held_elsewhere: &'a BTreeMap<String, ComponentStatus>,
+        components: &'a BTreeMap<ComponentId, (String, ComponentStatus)>,
+        entry_ids: &'a BTreeSet<EntryId>,
+        held_elsewhere: &'a BTreeMap<ComponentId, ComponentStatus>,
     ) -> Context<'a> {
         Context {
             now: self.now,

@@ -7,7 +7,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::classify::EntryClass;
-use crate::domain::{Cause, ComponentStatus, Message, Owner, Title};
+use crate::domain::{
+    Cause, ComponentId, ComponentStatus, EntryId, IncidentId, Message, Owner, Title,
+};
 
 /// A promised next update may be at most this far ahead.
 pub const MAX_NEXT_UPDATE: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -100,7 +102,7 @@ pub struct IncidentState {
     pub resolved_at: Option<Timestamp>,
     pub follow_up_at: Option<Timestamp>,
     /// Affected components and the status this incident gives them.
-    pub components: BTreeMap<String, ComponentStatus>,
+    pub components: BTreeMap<ComponentId, ComponentStatus>,
     /// The broken promise (its time) that Candor has already said is late.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_noticed: Option<Timestamp>,
@@ -118,7 +120,7 @@ pub struct EtaChange {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentChange {
-    pub id: String,
+    pub id: ComponentId,
     pub name: String,
     pub old_status: ComponentStatus,
     pub new_status: ComponentStatus,
@@ -126,7 +128,7 @@ pub struct ComponentChange {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    pub id: String,
+    pub id: IncidentId,
     pub kind: Kind,
     pub state: IncidentState,
     pub eta_history: Vec<EtaChange>,
@@ -190,8 +192,8 @@ impl Diff {
 /// One timeline item. Never changed once written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    pub id: String,
-    pub incident_id: String,
+    pub id: EntryId,
+    pub incident_id: IncidentId,
     pub seq: i64,
     pub classes: Vec<EntryClass>,
     pub author: String,
@@ -203,7 +205,7 @@ pub struct Entry {
     pub diff: Diff,
     /// Components whose public status this entry changed.
     pub components: Vec<ComponentChange>,
-    pub corrects: Option<String>,
+    pub corrects: Option<EntryId>,
     pub system: bool,
 }
 

@@ -18,9 +18,9 @@ fn owner(name: &str) -> Owner {
 }
 
 struct World {
-    components: BTreeMap<String, (String, ComponentStatus)>,
-    entry_ids: BTreeSet<String>,
-    held_elsewhere: BTreeMap<String, ComponentStatus>,
+    components: BTreeMap<ComponentId, (String, ComponentStatus)>,
+    entry_ids: BTreeSet<EntryId>,
+    held_elsewhere: BTreeMap<ComponentId, ComponentStatus>,
     n: usize,
 }
 
@@ -45,7 +45,7 @@ impl World {
         Context {
             now,
             author: "dana",
-            entry_id: format!("e{}", self.n),
+            entry_id: EntryId::new(format!("e{}", self.n)),
             components: &self.components,
             entry_ids: &self.entry_ids,
             held_elsewhere: &self.held_elsewhere,
@@ -71,7 +71,7 @@ fn open_cmd() -> OpenIncident {
         cause: None,
         eta: None,
         next_update: Some(NextUpdate::InMinutes(30)),
-        components: BTreeMap::from([("smtp".to_string(), ComponentStatus::PartialOutage)]),
+        components: BTreeMap::from([("smtp".into(), ComponentStatus::PartialOutage)]),
         message: Message::parse("We are looking into delayed outbound mail.").unwrap(),
         started_at: None,
     }
@@ -203,7 +203,7 @@ fn unknown_components_are_refused() {
     let mut world = World::new();
     let ctx = world.ctx(t(T0));
     let cmd = OpenIncident {
-        components: BTreeMap::from([("nope".to_string(), ComponentStatus::MajorOutage)]),
+        components: BTreeMap::from([("nope".into(), ComponentStatus::MajorOutage)]),
         ..open_cmd()
     };
     assert_eq!(
@@ -391,7 +391,7 @@ fn a_non_resolved_update_on_a_resolved_incident_reopens_it() {
     );
     let again = PostUpdate {
         status: Some(IncidentStatus::Investigating),
-        components: BTreeMap::from([("smtp".to_string(), ComponentStatus::MajorOutage)]),
+        components: BTreeMap::from([("smtp".into(), ComponentStatus::MajorOutage)]),
         ..update_cmd()
     };
     let (reopened, entry) = apply(
@@ -437,7 +437,7 @@ fn a_correction_is_a_new_entry_that_names_the_corrected_one() {
         Command::Correction(fix),
         t("2026-03-04T09:42:00Z"),
     );
-    assert_eq!(entry.corrects.as_deref(), Some(wrong.id.as_str()));
+    assert_eq!(entry.corrects.as_ref(), Some(&wrong.id));
     assert_eq!(
         entry.classes,
         vec![EntryClass::Correction, EntryClass::ImpactRaised]

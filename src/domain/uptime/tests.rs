@@ -6,7 +6,8 @@ use jiff::SignedDuration;
 
 use super::*;
 use crate::domain::{
-    incident::IncidentState, Email, Impact, IncidentStatus, Kind, Owner, PersonName, Title,
+    incident::IncidentState, Email, Impact, IncidentId, IncidentStatus, Kind, Owner, PersonName,
+    Title,
 };
 
 fn t(s: &str) -> Timestamp {
@@ -40,7 +41,7 @@ fn change(at: &str, from: ComponentStatus, to: ComponentStatus) -> Transition {
 
 fn incident(title: &str, started: &str, resolved: Option<&str>, component: &str) -> Incident {
     Incident {
-        id: title.to_lowercase().replace(' ', "-"),
+        id: IncidentId::new(title.to_lowercase().replace(' ', "-")),
         kind: Kind::Incident,
         state: IncidentState {
             title: Title::parse(title).unwrap(),

@@ -45,7 +45,7 @@ proptest! {
                 status,
                 eta,
                 next_update: (!resolving).then_some(NextUpdate::InMinutes(next_in)),
-                components: BTreeMap::from([("vpn".to_string(), comp)]),
+                components: BTreeMap::from([("vpn".into(), comp)]),
                 ..update_cmd()
             };
             let ctx = world.ctx(now);
