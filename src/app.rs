@@ -4,11 +4,10 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use axum::Router;
-use jiff::SignedDuration;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::Settings;
 use crate::delivery::{
     email::MailSettings,
     mailer::{FileMailer, Mailer, SmtpMailer},
@@ -100,9 +99,8 @@ impl Running {
 
 /// Connects the store, migrates, makes the first token if there is none,
 /// binds and serves in a background task.
-pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    config.validate()?;
-    let limits = config.connection_limits()?;
+pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let limits = config.connection_limits;
     let store = store::connect(&config.database_url)
         .await
         .with_context(|| "cannot open the database (check database_url)".to_string())?;
@@ -113,91 +111,36 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let base_url = config.public_url(addr);
-    let follow_up = config.follow_up_duration()?;
     let links = Links::new(base_url.clone(), Signer::new(&store.signing_key().await?));
-    let mailer: Arc<dyn Mailer> = match &config.smtp_url {
-        Some(url) => Arc::new(SmtpMailer::from_url(
-            url.expose(),
-            worker::IN_FLIGHT,
-            config.smtp_timeout()?,
-        )?),
-        None => Arc::new(
-            FileMailer::new(config.mail_dir.clone())
-                .with_context(|| format!("cannot create mail_dir {}", config.mail_dir.display()))?,
-        ),
-    };
     let wake = Arc::new(tokio::sync::Notify::new());
-    let worker = Arc::new(Worker {
-        store: store.clone(),
-        mailer,
-        clock: clock.clone(),
-        settings: MailSettings {
-            page_name: config.page_name.clone(),
-            base_url: base_url.clone(),
-            tz: config.tz()?,
-            from: config.mail_from()?,
-            links: links.clone(),
-            host: url::Url::parse(&base_url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_else(|| "candor.invalid".into()),
-        },
-        webhooks: Webhooks::new(webhook::TIMEOUT, config.webhook_allow_private)?,
-        retry_schedule: config.retry_delays()?,
-        lease: config.delivery_lease()?,
-        wake: wake.clone(),
-        webhook_lanes: Default::default(),
-        stragglers: Default::default(),
-        quarantine_after: config.webhook_quarantine_after()?,
-        pass: tokio::sync::Mutex::new(()),
-    });
+    let worker = Arc::new(worker(&config, &store, &clock, &base_url, &links, &wake)?);
     let worker_task = tokio::spawn(worker.clone().run());
     let page_changes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
     let scheduler = Arc::new(Scheduler {
         store: store.clone(),
         clock: clock.clone(),
-        grace: config
-            .overdue_grace_duration()?
-            .map(SignedDuration::try_from)
-            .transpose()?,
-        tz: config.tz()?,
+        grace: config.overdue_grace,
+        tz: config.time_zone.clone(),
         base_url: base_url.clone(),
         wake: wake.clone(),
         page_changes: page_changes.clone(),
         pass: tokio::sync::Mutex::new(()),
     });
     let scheduler_task = tokio::spawn(scheduler.clone().run());
-    // Another instance's write on the same PostgreSQL: this one's pages are
-    // rendered anew and its worker looks for mail at once, instead of at the
-    // next poll (which stays, should a notification be lost).
-    let watch_task = {
-        let (store, page_changes, wake) = (store.clone(), page_changes.clone(), wake.clone());
-        tokio::spawn(async move {
-            store
-                .watch_changes(Arc::new(move || {
-                    page_changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                    wake.notify_one();
-                }))
-                .await;
-        })
-    };
+    let watch_task = watch_other_instances(store.clone(), page_changes.clone(), wake.clone());
     let page_cache: Arc<http::cache::PageCache> = Arc::default();
     let state = AppState::new(http::Shared {
         store: store.clone(),
         clock,
-        tz: config.tz()?,
         base_url: base_url.clone().into(),
         admin_token_hash: config
             .admin_token
             .as_ref()
             .map(|t| hash_token(t.expose()).into()),
-        follow_up_after: SignedDuration::try_from(follow_up)?,
         links: Arc::new(links),
         wake,
         page_changes,
         page_cache: page_cache.clone(),
-        trusted_proxies: config.trusted_proxies()?.into(),
-        request_timeout: limits.request_timeout,
         config: Arc::new(config),
     });
     let app: Router = http::router(state);
@@ -220,6 +163,70 @@ pub async fn spawn(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         page_cache,
         stop,
         server,
+    })
+}
+
+/// The delivery worker, sending by SMTP or into `mail_dir`.
+fn worker(
+    config: &Settings,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    base_url: &str,
+    links: &Links,
+    wake: &Arc<tokio::sync::Notify>,
+) -> anyhow::Result<Worker> {
+    let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::from_url(
+            url.expose(),
+            worker::IN_FLIGHT,
+            config.smtp_timeout,
+        )?),
+        None => Arc::new(
+            FileMailer::new(config.mail_dir.clone())
+                .with_context(|| format!("cannot create mail_dir {}", config.mail_dir.display()))?,
+        ),
+    };
+    Ok(Worker {
+        store: store.clone(),
+        mailer,
+        clock: clock.clone(),
+        settings: MailSettings {
+            page_name: config.page_name.clone(),
+            base_url: base_url.to_string(),
+            tz: config.time_zone.clone(),
+            from: config.mail_from.clone(),
+            links: links.clone(),
+            host: url::Url::parse(base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "candor.invalid".into()),
+        },
+        webhooks: Webhooks::new(webhook::TIMEOUT, config.webhook_allow_private)?,
+        retry_schedule: config.retry_schedule.clone(),
+        lease: config.delivery_lease,
+        wake: wake.clone(),
+        webhook_lanes: Default::default(),
+        stragglers: Default::default(),
+        quarantine_after: config.webhook_quarantine_after,
+        pass: tokio::sync::Mutex::new(()),
+    })
+}
+
+/// Another instance's write on the same PostgreSQL: this one's pages are
+/// rendered anew and its worker looks for mail at once, instead of at the
+/// next poll (which stays, should a notification be lost).
+fn watch_other_instances(
+    store: Arc<dyn Store>,
+    page_changes: Arc<std::sync::atomic::AtomicU64>,
+    wake: Arc<tokio::sync::Notify>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        store
+            .watch_changes(Arc::new(move || {
+                page_changes.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                wake.notify_one();
+            }))
+            .await;
     })
 }
 
@@ -246,7 +253,7 @@ async fn shutdown_signal() {
 /// On a first start with no token at all, make one and print it once, so a
 /// fresh install can be used at once and no default secret exists.
 async fn ensure_first_token(
-    config: &Config,
+    config: &Settings,
     store: &dyn Store,
     clock: &dyn Clock,
 ) -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! Typed configuration: defaults, then an optional `candor.toml`, then
 //! `CANDOR_<KEY>` environment variables (nested keys joined with `__`).
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -158,7 +158,8 @@ const KEYS: &[&str] = &[
 ];
 
 impl Config {
-    /// Defaults, then `path` if it exists, then the environment.
+    /// Defaults, then `path` if it exists, then the environment, as written;
+    /// `check` turns it into the `Settings` the program runs with.
     pub fn load(path: Option<&std::path::Path>) -> Result<Self, ConfigError> {
         let file = path.unwrap_or_else(|| std::path::Path::new("candor.toml"));
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
@@ -171,29 +172,47 @@ impl Config {
             }))
             .extract()
             .map_err(Box::new)?;
-        config.validate()?;
         Ok(config)
     }
 
-    /// Checks what can be checked without I/O, so a bad value stops the start.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.tz()?;
-        self.follow_up_duration()?;
-        self.overdue_grace_duration()?;
-        self.mail_from()?;
-        self.retry_delays()?;
-        self.delivery_lease()?;
-        self.smtp_timeout()?;
-        self.trusted_proxies()?;
-        self.subscribe_limit_per_ip()?;
-        self.subscribe_limit_per_address()?;
-        self.webhook_quarantine_after()?;
-        self.connection_limits()?;
-        Ok(())
+    /// Parses every setting into its type once, at start, so a bad value
+    /// stops the start with its key named and nothing parses it again.
+    pub fn check(self) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            time_zone: time_zone(&self.time_zone)?,
+            mail_from: mailbox(&self.mail_from)?,
+            overdue_grace: overdue_grace(&self.overdue_grace)?,
+            follow_up_after: follow_up_after(&self.follow_up_after)?,
+            retry_schedule: retry_schedule(&self.retry_schedule)?,
+            delivery_lease: signed_duration("delivery_lease", &self.delivery_lease)?,
+            smtp_timeout: positive_duration("smtp_timeout", &self.smtp_timeout)?,
+            trusted_proxies: trusted_proxies(&self.trusted_proxies)?,
+            subscribe_limit_per_ip: Rate::parse_setting(
+                "subscribe_limit_per_ip",
+                &self.subscribe_limit_per_ip,
+            )?,
+            subscribe_limit_per_address: Rate::parse_setting(
+                "subscribe_limit_per_address",
+                &self.subscribe_limit_per_address,
+            )?,
+            webhook_quarantine_after: signed_duration(
+                "webhook_quarantine_after",
+                &self.webhook_quarantine_after,
+            )?,
+            connection_limits: self.connection_limits()?,
+            time_zone_name: self.time_zone,
+            database_url: self.database_url,
+            listen: self.listen,
+            base_url: self.base_url,
+            page_name: self.page_name,
+            smtp_url: self.smtp_url,
+            mail_dir: self.mail_dir,
+            admin_token: self.admin_token,
+            webhook_allow_private: self.webhook_allow_private,
+        })
     }
 
-    /// The limits on clients' connections and requests.
-    pub fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {
+    fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid {
                 key: "max_connections",
@@ -210,126 +229,47 @@ impl Config {
             request_timeout: positive_duration("request_timeout", &self.request_timeout)?,
         })
     }
+}
 
-    pub fn mail_from(&self) -> Result<lettre::message::Mailbox, ConfigError> {
-        self.mail_from.parse().map_err(|e| ConfigError::Invalid {
-            key: "mail_from",
-            message: format!(
-                "`{}` is not a mailbox like `Status <status@example.com>`: {e}",
-                self.mail_from
-            ),
-        })
-    }
-
+/// The configuration as the program uses it: every value parsed and
+/// checked (`Config::check`), each in its own type.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: String,
+    pub base_url: Option<String>,
+    pub page_name: String,
+    pub time_zone: jiff::tz::TimeZone,
+    /// The time zone's name as configured (the Statuspage API shows it).
+    pub time_zone_name: String,
+    pub smtp_url: Option<Secret>,
+    pub mail_dir: PathBuf,
+    pub mail_from: lettre::message::Mailbox,
+    pub admin_token: Option<Secret>,
+    /// `None` when the grace period is `off`.
+    pub overdue_grace: Option<jiff::SignedDuration>,
+    /// At most 30 days, as a follow-up given by hand (`MAX_FOLLOW_UP`).
+    pub follow_up_after: jiff::SignedDuration,
     /// The delays before each retry of a failed delivery.
-    pub fn retry_delays(&self) -> Result<Vec<jiff::SignedDuration>, ConfigError> {
-        self.retry_schedule
-            .split(',')
-            .map(|part| {
-                parse_duration(part)
-                    .and_then(|d| jiff::SignedDuration::try_from(d).ok())
-                    .ok_or_else(|| ConfigError::Invalid {
-                        key: "retry_schedule",
-                        message: format!("`{part}` is not a duration like 30s, 10m or 2h"),
-                    })
-            })
-            .collect()
-    }
-
+    pub retry_schedule: Vec<jiff::SignedDuration>,
     /// How long the worker holds a claimed batch before others may take it.
-    pub fn delivery_lease(&self) -> Result<jiff::SignedDuration, ConfigError> {
-        let lease = positive_duration("delivery_lease", &self.delivery_lease)?;
-        jiff::SignedDuration::try_from(lease).map_err(|_| ConfigError::Invalid {
-            key: "delivery_lease",
-            message: format!("`{}` is too long", self.delivery_lease),
-        })
-    }
-
+    pub delivery_lease: jiff::SignedDuration,
+    /// How long one exchange with the SMTP server may take.
+    pub smtp_timeout: Duration,
     /// The trusted proxies: `10.0.0.0/8, 127.0.0.1` (an address alone is
     /// itself only).
-    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-        self.trusted_proxies
-            .split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                entry
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| ConfigError::Invalid {
-                        key: "trusted_proxies",
-                        message: format!(
-                            "`{entry}` is not an IP address or a range like 10.0.0.0/8"
-                        ),
-                    })
-            })
-            .collect()
-    }
-
-    /// How long one exchange with the SMTP server may take.
-    pub fn smtp_timeout(&self) -> Result<std::time::Duration, ConfigError> {
-        positive_duration("smtp_timeout", &self.smtp_timeout)
-    }
-
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// `None` when the limit is `off`.
+    pub subscribe_limit_per_ip: Option<Rate>,
+    /// `None` when the limit is `off`.
+    pub subscribe_limit_per_address: Option<Rate>,
+    pub webhook_allow_private: bool,
     /// How long a webhook may fail on every try before it is quarantined.
-    pub fn webhook_quarantine_after(&self) -> Result<jiff::SignedDuration, ConfigError> {
-        let key = "webhook_quarantine_after";
-        let after = positive_duration(key, &self.webhook_quarantine_after)?;
-        jiff::SignedDuration::try_from(after).map_err(|_| ConfigError::Invalid {
-            key,
-            message: format!("`{}` is too long", self.webhook_quarantine_after),
-        })
-    }
+    pub webhook_quarantine_after: jiff::SignedDuration,
+    pub connection_limits: ConnectionLimits,
+}
 
-    /// `None` when the limit is `off`.
-    pub fn subscribe_limit_per_ip(&self) -> Result<Option<Rate>, ConfigError> {
-        Rate::parse_setting("subscribe_limit_per_ip", &self.subscribe_limit_per_ip)
-    }
-
-    /// `None` when the limit is `off`.
-    pub fn subscribe_limit_per_address(&self) -> Result<Option<Rate>, ConfigError> {
-        Rate::parse_setting(
-            "subscribe_limit_per_address",
-            &self.subscribe_limit_per_address,
-        )
-    }
-
-    pub fn tz(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
-        jiff::tz::TimeZone::get(&self.time_zone).map_err(|e| ConfigError::Invalid {
-            key: "time_zone",
-            message: e.to_string(),
-        })
-    }
-
-    /// At most 30 days, as a follow-up given by hand (`MAX_FOLLOW_UP`).
-    pub fn follow_up_duration(&self) -> Result<Duration, ConfigError> {
-        parse_duration(&self.follow_up_after)
-            .filter(|d| *d <= Duration::from_secs(30 * 24 * 3600))
-            .ok_or_else(|| ConfigError::Invalid {
-                key: "follow_up_after",
-                message: format!(
-                    "`{}` is not a duration like 24h or 90m of at most 30 days",
-                    self.follow_up_after
-                ),
-            })
-    }
-
-    /// `None` when the grace period is `off`.
-    pub fn overdue_grace_duration(&self) -> Result<Option<Duration>, ConfigError> {
-        if self.overdue_grace.trim() == "off" {
-            return Ok(None);
-        }
-        parse_duration(&self.overdue_grace)
-            .map(Some)
-            .ok_or_else(|| ConfigError::Invalid {
-                key: "overdue_grace",
-                message: format!(
-                    "`{}` is not a duration like 15m, or off",
-                    self.overdue_grace
-                ),
-            })
-    }
-
+impl Settings {
     /// The public URL without a trailing slash.
     pub fn public_url(&self, bound: std::net::SocketAddr) -> String {
         match &self.base_url {
@@ -337,6 +277,81 @@ impl Config {
             None => format!("http://{bound}"),
         }
     }
+}
+
+fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
+    jiff::tz::TimeZone::get(name).map_err(|e| ConfigError::Invalid {
+        key: "time_zone",
+        message: e.to_string(),
+    })
+}
+
+fn mailbox(text: &str) -> Result<lettre::message::Mailbox, ConfigError> {
+    text.parse().map_err(|e| ConfigError::Invalid {
+        key: "mail_from",
+        message: format!("`{text}` is not a mailbox like `Status <status@example.com>`: {e}"),
+    })
+}
+
+fn overdue_grace(text: &str) -> Result<Option<jiff::SignedDuration>, ConfigError> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    parse_duration(text)
+        .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+        .map(Some)
+        .ok_or_else(|| ConfigError::Invalid {
+            key: "overdue_grace",
+            message: format!("`{text}` is not a duration like 15m, or off"),
+        })
+}
+
+fn follow_up_after(text: &str) -> Result<jiff::SignedDuration, ConfigError> {
+    parse_duration(text)
+        .filter(|d| *d <= Duration::from_secs(30 * 24 * 3600))
+        .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+        .ok_or_else(|| ConfigError::Invalid {
+            key: "follow_up_after",
+            message: format!("`{text}` is not a duration like 24h or 90m of at most 30 days"),
+        })
+}
+
+fn retry_schedule(text: &str) -> Result<Vec<jiff::SignedDuration>, ConfigError> {
+    text.split(',')
+        .map(|part| {
+            parse_duration(part)
+                .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: "retry_schedule",
+                    message: format!("`{part}` is not a duration like 30s, 10m or 2h"),
+                })
+        })
+        .collect()
+}
+
+fn trusted_proxies(text: &str) -> Result<Arc<[ipnet::IpNet]>, ConfigError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    key: "trusted_proxies",
+                    message: format!("`{entry}` is not an IP address or a range like 10.0.0.0/8"),
+                })
+        })
+        .collect()
+}
+
+/// A positive duration that must also fit a `jiff::SignedDuration`.
+fn signed_duration(key: &'static str, text: &str) -> Result<jiff::SignedDuration, ConfigError> {
+    let duration = positive_duration(key, text)?;
+    jiff::SignedDuration::try_from(duration).map_err(|_| ConfigError::Invalid {
+        key,
+        message: format!("`{text}` is too long"),
+    })
 }
 
 /// How long clients may take, and how many are served at once.
@@ -376,7 +391,6 @@ impl Rate {
     }
 }
 
-/// Parses `90s`, `15m`, `24h`, `7d` (one number, one unit).
 /// A setting that must be a duration longer than zero.
 fn positive_duration(key: &'static str, text: &str) -> Result<Duration, ConfigError> {
     parse_duration(text)
@@ -387,6 +401,7 @@ fn positive_duration(key: &'static str, text: &str) -> Result<Duration, ConfigEr
         })
 }
 
+/// Parses `90s`, `15m`, `24h`, `7d` (one number, one unit).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -412,14 +427,14 @@ mod tests {
             trusted_proxies: "10.0.0.0/8, 127.0.0.1,::1".into(),
             ..Config::default()
         };
-        let nets = config.trusted_proxies().unwrap();
+        let nets = config.clone().check().unwrap().trusted_proxies;
         assert_eq!(nets.len(), 3);
         assert!(nets[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
         assert_eq!(nets[1].to_string(), "127.0.0.1/32");
         config.trusted_proxies = "10.0.0.0/8, proxy.local".into();
-        assert!(config.trusted_proxies().is_err());
+        assert!(config.clone().check().is_err());
         config.trusted_proxies = String::new();
-        assert!(config.trusted_proxies().unwrap().is_empty());
+        assert!(config.check().unwrap().trusted_proxies.is_empty());
     }
 
     #[test]
@@ -443,12 +458,10 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        let config = Config::default();
-        config.validate().expect("the defaults pass validation");
-        assert_eq!(
-            config.delivery_lease().unwrap(),
-            jiff::SignedDuration::from_mins(2)
-        );
+        let settings = Config::default()
+            .check()
+            .expect("the defaults pass validation");
+        assert_eq!(settings.delivery_lease, jiff::SignedDuration::from_mins(2));
     }
 
     #[test]
@@ -456,23 +469,23 @@ mod tests {
         let mut config = Config::default();
         assert!(!config.webhook_allow_private);
         assert_eq!(
-            config.webhook_quarantine_after().unwrap(),
+            config.clone().check().unwrap().webhook_quarantine_after,
             jiff::SignedDuration::from_hours(72)
         );
         config.webhook_quarantine_after = "12h".into();
         assert_eq!(
-            config.webhook_quarantine_after().unwrap(),
+            config.clone().check().unwrap().webhook_quarantine_after,
             jiff::SignedDuration::from_hours(12)
         );
         for bad in ["0d", "3", "soon", "off"] {
             config.webhook_quarantine_after = bad.into();
-            assert!(config.validate().is_err(), "{bad}");
+            assert!(config.clone().check().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn connection_limits_parse_and_refuse_zero() {
-        let limits = Config::default().connection_limits().unwrap();
+        let limits = Config::default().check().unwrap().connection_limits;
         assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
         assert_eq!(limits.keep_alive_timeout, Duration::from_secs(5));
         assert_eq!(limits.request_timeout, Duration::from_secs(30));
@@ -485,7 +498,7 @@ mod tests {
         ] {
             let mut config = Config::default();
             change(&mut config);
-            assert!(config.validate().is_err(), "{config:?}");
+            assert!(config.clone().check().is_err(), "{config:?}");
         }
     }
 
@@ -507,6 +520,8 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+        let settings = config.check().unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 
     #[test]
@@ -528,6 +543,17 @@ mod tests {
             time_zone: "Mars/Olympus".into(),
             ..Config::default()
         };
-        assert!(config.validate().is_err());
+        assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_with_its_key() {
+        let config = Config {
+            retry_schedule: "30s,soon".into(),
+            ..Config::default()
+        };
+        let message = config.check().unwrap_err().to_string();
+        assert!(message.contains("`retry_schedule`"), "{message}");
+        assert!(message.contains("`soon`"), "{message}");
     }
 }

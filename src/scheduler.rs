@@ -79,12 +79,7 @@ impl Scheduler {
         let state = &incident.state;
         let promised = job.ref_at;
         let at = when(promised, now, &self.tz);
-        let owner = &state.owner;
-        let mail = |(subject, text): (String, String)| StaffMail {
-            to: owner.email.to_string(),
-            subject,
-            text,
-        };
+        let mail = |words| to_owner(incident, words);
         match job.kind {
             Promise::NextUpdate => {
                 if !(incident.overdue(now) && state.next_update_at == Some(promised)) {
@@ -103,33 +98,7 @@ impl Scheduler {
                     entry: None,
                 }
             }
-            Promise::OverdueNotice => {
-                let text = format!(
-                    "The update promised for {at} is late. {} has been reminded. \
-                     We will post here as soon as we have news.",
-                    owner.name
-                );
-                let ctx = Context {
-                    now,
-                    author: "Candor",
-                    entry_id: new_id(),
-                    components: &snapshot.components,
-                    entry_ids: &snapshot.entry_ids,
-                    held_elsewhere: &snapshot.held_elsewhere,
-                    follow_up_after: SignedDuration::ZERO,
-                };
-                let notice: Result<_, DomainError> = Message::parse(&text)
-                    .and_then(|message| incident.overdue_notice(promised, message, &ctx));
-                match notice {
-                    Ok(entry) => JobEffects {
-                        entry: Some(entry),
-                        reminder: Some(mail(staff::still_overdue(incident, &at, &self.base_url))),
-                        then: None,
-                    },
-                    // The promise was kept meanwhile, or was already called late.
-                    Err(_) => JobEffects::default(),
-                }
-            }
+            Promise::OverdueNotice => self.overdue_notice(incident, snapshot, promised, &at, now),
             Promise::Eta => {
                 if !(incident.eta_passed(now) && state.eta == Some(promised)) {
                     return JobEffects::default();
@@ -149,5 +118,55 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// Candor's own entry saying the promised update is late, and a second
+    /// reminder to the owner.
+    fn overdue_notice(
+        &self,
+        incident: &Incident,
+        snapshot: &Snapshot,
+        promised: Timestamp,
+        at: &str,
+        now: Timestamp,
+    ) -> JobEffects {
+        let owner = &incident.state.owner;
+        let text = format!(
+            "The update promised for {at} is late. {} has been reminded. \
+             We will post here as soon as we have news.",
+            owner.name
+        );
+        let ctx = Context {
+            now,
+            author: "Candor",
+            entry_id: new_id(),
+            components: &snapshot.components,
+            entry_ids: &snapshot.entry_ids,
+            held_elsewhere: &snapshot.held_elsewhere,
+            follow_up_after: SignedDuration::ZERO,
+        };
+        let notice: Result<_, DomainError> = Message::parse(&text)
+            .and_then(|message| incident.overdue_notice(promised, message, &ctx));
+        match notice {
+            Ok(entry) => JobEffects {
+                entry: Some(entry),
+                reminder: Some(to_owner(
+                    incident,
+                    staff::still_overdue(incident, at, &self.base_url),
+                )),
+                then: None,
+            },
+            // The promise was kept meanwhile, or was already called late.
+            Err(_) => JobEffects::default(),
+        }
+    }
+}
+
+/// A reminder to the incident's owner.
+fn to_owner(incident: &Incident, (subject, text): (String, String)) -> StaffMail {
+    StaffMail {
+        to: incident.state.owner.email.to_string(),
+        subject,
+        text,
     }
 }

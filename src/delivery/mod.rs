@@ -3,6 +3,7 @@
 //! with leases and retries.
 
 pub mod email;
+pub mod mail_lanes;
 pub mod mailer;
 pub mod webhook;
 pub mod webhook_lanes;

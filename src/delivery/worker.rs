@@ -1,7 +1,7 @@
 //! The outbox worker: claims due deliveries with a lease, sends them outside
 //! any transaction, then marks each sent, failed (with the next try), or dead.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -9,6 +9,7 @@ use lettre::{message::Mailbox, Address};
 use tokio::sync::Notify;
 
 use super::email::{self, EntryMail, MailSettings};
+use super::mail_lanes::{MailBatch, Stragglers};
 use super::mailer::{Mailer, SendError};
 use super::webhook::{self, Webhooks};
 use super::webhook_lanes::{Job, WebhookLanes};
@@ -27,54 +28,6 @@ pub const LEASE: SignedDuration = SignedDuration::from_mins(2);
 pub const BATCH: i64 = 512;
 /// Mails being sent at once: each on an SMTP connection of its own.
 pub const IN_FLIGHT: usize = 32;
-/// Sent mails are marked in groups of up to this many, at most `MARK_WAIT`
-/// after the first of them was sent; with `IN_FLIGHT` this bounds what a
-/// crash can send twice.
-const MARK_EVERY: usize = 128;
-const MARK_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
-/// Once every mail of a batch has been started, the batch waits this long
-/// for the last ones; mail still being sent then (a relay slow for one
-/// address) finishes in the background while the next batch goes out.
-const STRAGGLER_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
-/// How long a later mail waits for an earlier one to the same recipient
-/// that is still being sent, before it is claimed again.
-const BUSY_WAIT: SignedDuration = SignedDuration::from_secs(1);
-
-/// Mail recipients that later batches must wait behind.
-#[derive(Default)]
-pub struct Stragglers {
-    state: std::sync::Mutex<Busy>,
-    /// Batches finishing in the background: their task, and the task that
-    /// sends and marks their mail.
-    finishing: std::sync::Mutex<Vec<(tokio::task::JoinHandle<()>, tokio::task::AbortHandle)>>,
-}
-
-#[derive(Default)]
-struct Busy {
-    /// Recipients with a mail being sent now.
-    sending: std::collections::HashSet<String>,
-    /// Recipients whose last mail failed: the rest wait for its retry.
-    behind: HashMap<String, Timestamp>,
-}
-
-impl Stragglers {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Busy> {
-        self.state.lock().expect("stragglers lock")
-    }
-
-    fn start(&self, recipient: &str) {
-        self.lock().sending.insert(recipient.to_string());
-    }
-
-    fn end(&self, recipient: &str, behind: Option<Timestamp>) {
-        let mut busy = self.lock();
-        busy.sending.remove(recipient);
-        if let Some(until) = behind {
-            busy.behind.insert(recipient.to_string(), until);
-        }
-    }
-}
-
 pub struct Worker {
     pub store: Arc<dyn Store>,
     pub mailer: Arc<dyn Mailer>,
@@ -205,24 +158,46 @@ impl Worker {
             .into_iter()
             .partition(|d| matches!(d.what, Claimed::Webhook { .. }));
         if !hooks.is_empty() {
-            let payloads = Arc::new(self.prepare_webhooks(&hooks).await?);
-            let jobs = hooks
-                .into_iter()
-                .map(|delivery| Job {
-                    delivery,
-                    hooks: payloads.clone(),
-                    leased_until,
-                })
-                .collect();
-            self.dispatch_webhooks(jobs).await?;
+            self.send_webhooks(hooks, leased_until).await?;
         }
         if claimed.is_empty() {
             return Ok(());
         }
-        // Each entry's words are worked out once for the whole batch (for
-        // mail; webhooks have their payloads below).
+        let batch = Arc::new(MailBatch {
+            prepared: self.prepare_mails(&claimed),
+            groups: std::sync::Mutex::new(self.by_recipient(claimed).await?),
+            all_started: Notify::new(),
+            failures: Default::default(),
+            held: Default::default(),
+        });
+        let (sent_tx, sent_rx) = tokio::sync::mpsc::unbounded_channel::<DeliveryId>();
+        let tasks = self.start_lanes(&batch, sent_tx);
+        let finish = tokio::spawn(self.clone().finish(batch.clone(), tasks, sent_rx));
+        self.wait_for_all_but_stragglers(finish, &batch).await
+    }
+
+    async fn send_webhooks(
+        self: &Arc<Self>,
+        hooks: Vec<ClaimedDelivery>,
+        leased_until: Timestamp,
+    ) -> anyhow::Result<()> {
+        let payloads = Arc::new(self.prepare_webhooks(&hooks).await?);
+        let jobs = hooks
+            .into_iter()
+            .map(|delivery| Job {
+                delivery,
+                hooks: payloads.clone(),
+                leased_until,
+            })
+            .collect();
+        self.dispatch_webhooks(jobs).await
+    }
+
+    /// Each entry's words, worked out once for the whole batch (for mail;
+    /// webhooks have their payloads in `prepare_webhooks`).
+    fn prepare_mails(&self, claimed: &[ClaimedDelivery]) -> Prepared {
         let mut prepared: HashMap<EntryId, EntryMail> = HashMap::new();
-        for delivery in &claimed {
+        for delivery in claimed {
             if let Claimed::Mail {
                 news: News::Entry(entry),
                 ..
@@ -233,205 +208,7 @@ impl Worker {
                 }
             }
         }
-        let prepared = Arc::new(Prepared { mails: prepared });
-        // Each recipient's mails go out in order (they read as a story);
-        // different recipients are served concurrently.
-        // A recipient whose mail from an earlier batch is still being sent,
-        // or waits for its retry, gets this batch's mail after it.
-        let now = self.clock.now();
-        let mut waiting: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
-        let mut groups: VecDeque<(String, Vec<ClaimedDelivery>)> = VecDeque::new();
-        let mut group_of: HashMap<String, usize> = HashMap::new();
-        {
-            let mut busy = self.stragglers.lock();
-            busy.behind.retain(|_, until| *until > now);
-            for delivery in claimed {
-                let recipient = match &delivery.what {
-                    Claimed::Mail { recipient, .. } => recipient.subscriber_id.to_string(),
-                    Claimed::Staff(mail) => format!("staff:{}", mail.to),
-                    _ => format!("delivery:{}", delivery.id),
-                };
-                let wait = if busy.sending.contains(&recipient) {
-                    Some(now + BUSY_WAIT)
-                } else {
-                    busy.behind.get(&recipient).copied()
-                };
-                if let Some(until) = wait {
-                    waiting.entry(until).or_default().push(delivery.id);
-                    continue;
-                }
-                let index = *group_of.entry(recipient.clone()).or_insert_with(|| {
-                    groups.push_back((recipient, Vec::new()));
-                    groups.len() - 1
-                });
-                groups[index].1.push(delivery);
-            }
-        }
-        for (until, ids) in waiting {
-            self.store.hold_back(&ids, until).await?;
-        }
-        let groups = Arc::new(std::sync::Mutex::new(groups));
-        // Told when every group has been taken by a lane.
-        let all_started = Arc::new(Notify::new());
-        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<DeliveryId>();
-        let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
-        // Mail held back behind an earlier one to the same address that
-        // failed: (delivery, when that one is retried).
-        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
-        // Lanes run in one task per core (rendering a mail costs about as
-        // much as sending it); within a task they take turns, which is
-        // cheaper than a task per lane waking across threads.
-        let shards = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4);
-        let per_shard = IN_FLIGHT.div_ceil(shards);
-        let mut tasks = tokio::task::JoinSet::new();
-        for shard in 0..shards {
-            let lanes = futures::stream::FuturesUnordered::new();
-            for lane in shard * per_shard..((shard + 1) * per_shard).min(IN_FLIGHT) {
-                let (worker, groups, prepared, sent_tx, failures, held, all_started) = (
-                    self.clone(),
-                    groups.clone(),
-                    prepared.clone(),
-                    sent_tx.clone(),
-                    failures.clone(),
-                    held.clone(),
-                    all_started.clone(),
-                );
-                lanes.push(async move {
-                    loop {
-                        let Some((recipient, group)) =
-                            groups.lock().expect("groups lock").pop_front()
-                        else {
-                            all_started.notify_one();
-                            return;
-                        };
-                        worker.stragglers.start(&recipient);
-                        // Once a mail fails for now, the rest of this
-                        // recipient's wait for its retry, to stay in order.
-                        let mut behind: Option<Timestamp> = None;
-                        for delivery in group {
-                            if let Some(until) = behind {
-                                held.lock().expect("held lock").push((delivery.id, until));
-                                continue;
-                            }
-                            match worker.deliver(lane, &delivery, &prepared).await {
-                                Ok(()) => {
-                                    let _ = sent_tx.send(delivery.id);
-                                }
-                                Err(err) => {
-                                    let retry_at =
-                                        worker.retry_at(&delivery, &err, worker.clock.now());
-                                    behind = retry_at;
-                                    failures
-                                        .lock()
-                                        .expect("failures lock")
-                                        .push((delivery, err, retry_at));
-                                }
-                            }
-                        }
-                        worker.stragglers.end(&recipient, behind);
-                    }
-                });
-            }
-            tasks.spawn(async move {
-                use futures::StreamExt;
-                lanes.collect::<Vec<()>>().await;
-            });
-        }
-        // The last lane gone closes the channel: marking then ends.
-        drop(sent_tx);
-        let worker = self.clone();
-        let finish = async move {
-            let sending = async {
-                let mut outcome = Ok(());
-                while let Some(task) = tasks.join_next().await {
-                    if let Err(err) = task {
-                        outcome = Err(anyhow::anyhow!("a sending task failed: {err}"));
-                    }
-                }
-                outcome
-            };
-            let marking = async {
-                let mut ids = Vec::with_capacity(MARK_EVERY);
-                loop {
-                    // The first mail sent, then more for a moment: one update
-                    // for many mails (each update is a write transaction).
-                    let mut open = sent_rx.recv_many(&mut ids, MARK_EVERY).await > 0;
-                    let until = tokio::time::Instant::now() + MARK_WAIT;
-                    while open && ids.len() < MARK_EVERY {
-                        let more = MARK_EVERY - ids.len();
-                        match tokio::time::timeout_at(until, sent_rx.recv_many(&mut ids, more))
-                            .await
-                        {
-                            Ok(received) => open = received > 0,
-                            Err(_) => break,
-                        }
-                    }
-                    if !ids.is_empty() {
-                        worker.store.mark_sent(&ids, worker.clock.now()).await?;
-                        ids.clear();
-                    }
-                    if !open {
-                        return anyhow::Ok(());
-                    }
-                }
-            };
-            let (sent, marked) = tokio::join!(sending, marking);
-            marked?;
-            sent?;
-            let failures = std::mem::take(&mut *failures.lock().expect("failures lock"));
-            for (delivery, err, retry_at) in failures {
-                tracing::warn!(
-                    delivery = delivery.id.get(),
-                    attempts = delivery.attempts,
-                    permanent = err.permanent,
-                    dead = retry_at.is_none(),
-                    error = %err.message,
-                    "delivery failed"
-                );
-                worker
-                    .store
-                    .mark_failed(delivery.id, &err.message, retry_at)
-                    .await?;
-            }
-            let held = std::mem::take(&mut *held.lock().expect("held lock"));
-            let mut by_time: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
-            for (id, until) in held {
-                by_time.entry(until).or_default().push(id);
-            }
-            for (until, ids) in by_time {
-                worker.store.hold_back(&ids, until).await?;
-            }
-            anyhow::Ok(())
-        };
-        let mut finish = tokio::spawn(finish);
-        let stragglers_only = async {
-            all_started.notified().await;
-            tokio::time::sleep(STRAGGLER_WAIT).await;
-        };
-        tokio::select! {
-            done = &mut finish => {
-                done.map_err(|err| anyhow::anyhow!("a batch failed: {err}"))?
-            }
-            _ = stragglers_only => {
-                // The rest is a few slow mails: they finish on their own,
-                // and later mail to their recipients waits behind them.
-                let sending = finish.abort_handle();
-                let task = tokio::spawn(async move {
-                    match finish.await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(err)) => tracing::error!(error = %err, "finishing a batch"),
-                        Err(err) if err.is_cancelled() => {}
-                        Err(err) => tracing::error!(error = %err, "finishing a batch"),
-                    }
-                });
-                let mut finishing = self.stragglers.finishing.lock().expect("finishing");
-                finishing.retain(|(task, _)| !task.is_finished());
-                finishing.push((task, sending));
-                Ok(())
-            }
-        }
+        Prepared { mails: prepared }
     }
 
     /// The webhook payloads of a batch, without their per-subscriber
@@ -486,7 +263,7 @@ impl Worker {
         self.retry_schedule.get(index).map(|delay| now + *delay)
     }
 
-    async fn deliver(
+    pub(super) async fn deliver(
         &self,
         lane: usize,
         delivery: &ClaimedDelivery,
@@ -558,7 +335,7 @@ impl Worker {
 }
 
 /// What a batch's mails are made from, worked out once per batch.
-struct Prepared {
+pub(super) struct Prepared {
     /// Per entry id.
     mails: HashMap<EntryId, EntryMail>,
 }

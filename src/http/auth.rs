@@ -38,7 +38,7 @@ pub async fn require_token(
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|ConnectInfo(addr)| {
-            super::client_ip::client_ip(addr.ip(), request.headers(), &state.trusted_proxies)
+            super::client_ip::client_ip(addr.ip(), request.headers(), &state.config.trusted_proxies)
                 .to_string()
         });
     request.extensions_mut().insert(Actor { name, ip });

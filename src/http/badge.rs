@@ -3,14 +3,14 @@
 
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Response},
     routing::get,
     Router,
 };
 use serde_json::json;
 
-use super::{cache::Until, status_page, AppState};
+use super::{cache::Until, error::PageError, AppState};
 use crate::domain::facts::Overall;
 use crate::domain::ComponentId;
 use crate::store::StoreError;
@@ -27,14 +27,12 @@ pub fn router() -> Router<AppState> {
         .route("/embed.js", get(embed))
 }
 
-fn failed(state: &AppState, err: StoreError) -> Response {
+fn failed(err: StoreError) -> PageError {
     match err {
-        StoreError::NotFound => status_page(
-            StatusCode::NOT_FOUND,
-            state,
-            "There is no component here. It may have a different address.",
-        ),
-        err => super::store_failure_page(state, &err, "badge"),
+        StoreError::NotFound => {
+            PageError::NotFound("There is no component here. It may have a different address.")
+        }
+        err => PageError::store(&err, "badge"),
     }
 }
 
@@ -48,44 +46,44 @@ async fn current(state: &AppState) -> Result<Overall, StoreError> {
 }
 
 /// The state of the whole page, as the banner says it.
-async fn overall(State(state): State<AppState>) -> Response {
-    let overall = match current(&state).await {
-        Ok(overall) => overall,
-        Err(err) => return failed(&state, err),
-    };
+#[tracing::instrument(skip_all)]
+async fn overall(State(state): State<AppState>) -> Result<Response, PageError> {
+    let overall = current(&state).await.map_err(failed)?;
     let svg = badge::svg(
         &state.config.page_name,
         overall.words(),
         badge::overall_colour(overall),
     );
-    (
+    Ok((
         Until::default(),
         [(header::CONTENT_TYPE, SVG)],
         svg.into_string(),
     )
-        .into_response()
+        .into_response())
 }
 
-async fn component(State(state): State<AppState>, Path(id): Path<ComponentId>) -> Response {
-    let component = match state.store.get_component(&id).await {
-        Ok(component) => component,
-        Err(err) => return failed(&state, err),
-    };
+#[tracing::instrument(skip_all, fields(component = %id))]
+async fn component(
+    State(state): State<AppState>,
+    Path(id): Path<ComponentId>,
+) -> Result<Response, PageError> {
+    let component = state.store.get_component(&id).await.map_err(failed)?;
     let svg = badge::svg(
         &component.name,
         component.status.words(),
         badge::status_colour(component.status),
     );
-    (
+    Ok((
         Until::default(),
         [(header::CONTENT_TYPE, SVG)],
         svg.into_string(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// The banner script, with this page's address and Candor's own words for
 /// each Statuspage indicator.
+#[tracing::instrument(skip_all)]
 async fn embed(State(state): State<AppState>) -> Response {
     let all = [
         Overall::Operational,

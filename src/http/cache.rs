@@ -43,12 +43,15 @@ use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
-    response::{IntoResponseParts, Response, ResponseParts},
+    response::{IntoResponse, IntoResponseParts, Response, ResponseParts},
 };
 use jiff::{tz::TimeZone, Timestamp};
 use sha2::{Digest, Sha256};
 
-use super::{error::Failure, AppState};
+use super::{
+    error::{Failure, PageError},
+    AppState,
+};
 use crate::domain::{uptime, Incident};
 
 /// What browsers and proxies may reuse without asking: short, so that news
@@ -655,15 +658,8 @@ async fn render(
                 message: format!("reading a rendering: {err}").into(),
                 unavailable: false,
             };
-            return stand_in(state, cache, key, generation, failure.clone()).ok_or_else(|| {
-                let mut response = super::status_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    state,
-                    "This page could not be built just now. Please try again in a minute.",
-                );
-                response.extensions_mut().insert(failure);
-                response
-            });
+            return stand_in(state, cache, key, generation, failure.clone())
+                .ok_or_else(|| PageError::Internal(failure).into_response());
         }
     };
     for name in [
@@ -685,12 +681,12 @@ async fn render(
     })
     .await
     .map_err(|err| {
-        tracing::error!(error = %err, "page cache: compressing");
-        super::status_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            state,
-            "This page could not be built just now. Please try again in a minute.",
-        )
+        // Logged once, by the edge, as every server error.
+        PageError::Internal(Failure {
+            message: format!("page cache: compressing: {err}").into(),
+            unavailable: false,
+        })
+        .into_response()
     })?;
     let entry = Arc::new(entry);
     cache.store(key.to_string(), entry.clone(), now);

@@ -52,10 +52,12 @@ fn patch_option<T, U>(patch: Patch<T>, f: impl Fn(T) -> U) -> Option<Option<U>> 
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<List<Component>>> {
     Ok(Json(List::all(state.store.list_components().await?)))
 }
 
+#[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -76,6 +78,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(component)))
 }
 
+#[tracing::instrument(skip_all, fields(component = %id))]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<ComponentId>,
@@ -83,6 +86,7 @@ async fn read(
     Ok(Json(state.store.get_component(&id).await?))
 }
 
+#[tracing::instrument(skip_all, fields(component = %id))]
 async fn change(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -11,13 +11,16 @@ use std::{future::Future, task::Poll};
 
 use axum::{
     extract::Request,
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{header, HeaderValue, Method},
     response::{IntoResponse, Response},
 };
 
 use tracing::Instrument as _;
 
-use super::{error::ApiError, status_page, AppState};
+use super::{
+    error::{ApiError, PageError},
+    AppState,
+};
 
 /// Whether a request is a write (it then runs in a task of its own) and
 /// whether it is for the API (JSON when it takes too long).
@@ -37,7 +40,7 @@ pub(super) async fn bounded<F>(state: &AppState, (writes, api): (bool, bool), an
 where
     F: Future<Output = Response> + Send + 'static,
 {
-    let limit = state.request_timeout;
+    let limit = state.config.connection_limits.request_timeout;
     let answer = if writes {
         let write = tokio::spawn(answer.in_current_span());
         match tokio::time::timeout(limit, write).await {
@@ -57,20 +60,16 @@ where
             Poll::Pending => tokio::time::timeout(limit, answer).await.ok(),
         }
     };
-    answer.unwrap_or_else(|| too_long(state, api, limit))
+    answer.unwrap_or_else(|| too_long(api, limit))
 }
 
 /// 503 with `Retry-After`: JSON for the API, a page for people.
-fn too_long(state: &AppState, api: bool, limit: std::time::Duration) -> Response {
+fn too_long(api: bool, limit: std::time::Duration) -> Response {
     tracing::warn!(after = ?limit, "a request took too long and was answered 503");
     let mut response = if api {
         ApiError::TimedOut.into_response()
     } else {
-        status_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            state,
-            "This took too long. Please try again in a moment.",
-        )
+        PageError::TimedOut.into_response()
     };
     response
         .headers_mut()

@@ -69,6 +69,7 @@ where
             if let Some(failure) = response.extensions().get::<error::Failure>() {
                 failure.log();
             }
+            error::render_page(&mut response, &state.config.page_name);
             security::add_headers(&mut response, &state);
             Ok(response)
         })

@@ -1,5 +1,6 @@
-//! The one error type of the HTTP edge. API errors answer
-//! `{"error": {"code", "message", "field"}}`; page errors answer a page.
+//! The error types of the HTTP edge: `ApiError` answers
+//! `{"error": {"code", "message", "field"}}`; `PageError` answers a page
+//! for people.
 
 use axum::{
     http::StatusCode,
@@ -177,5 +178,162 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// What went wrong, as a page for people (the API answers `ApiError`).
+/// Its response carries the status, `Retry-After` where waiting helps, and
+/// a server error's `Failure`; the page itself is filled in by the `edge`
+/// middleware (`render_page`), which knows the page's name.
+#[derive(Debug)]
+pub enum PageError {
+    /// 404, saying what is not here.
+    NotFound(&'static str),
+    /// 405, saying what can be done here.
+    NotAllowed(&'static str),
+    /// 400: a signed link that is not valid, saying where a good one is.
+    BadLink(&'static str),
+    /// 403: a form posted from another site.
+    Forbidden(&'static str),
+    /// 503: the handler took longer than `request_timeout`.
+    TimedOut,
+    /// 503: the database does not answer.
+    Unavailable(Failure),
+    /// 500: the page could not be built.
+    Internal(Failure),
+}
+
+impl PageError {
+    /// A store failure, for the callers' own pages of `NotFound` and broken
+    /// rules are theirs to choose: 503 when the database does not answer,
+    /// else 500.
+    pub fn store(err: &StoreError, what: &str) -> Self {
+        let failure = Failure::of_store(err, what);
+        if failure.unavailable {
+            Self::Unavailable(failure)
+        } else {
+            Self::Internal(failure)
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadLink(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TimedOut | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            Self::NotFound(message)
+            | Self::NotAllowed(message)
+            | Self::BadLink(message)
+            | Self::Forbidden(message) => message,
+            Self::TimedOut => "This took too long. Please try again in a moment.",
+            Self::Unavailable(_) => {
+                "The status database does not answer just now. Please try again in a minute."
+            }
+            Self::Internal(_) => {
+                "This page could not be built just now. Please try again in a minute."
+            }
+        }
+    }
+
+    /// The whole page at once, for the edge's own answers, which come after
+    /// `render_page` would have run.
+    pub fn page(self, page_name: &str) -> Response {
+        let mut response = self.into_response();
+        render_page(&mut response, page_name);
+        response
+    }
+}
+
+/// The words of an error page, waiting in its response for `render_page`.
+#[derive(Debug, Clone, Copy)]
+struct PageMessage(&'static str);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = status.into_response();
+        response
+            .extensions_mut()
+            .insert(PageMessage(self.message()));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            retry_later(&mut response);
+        }
+        if let Self::Unavailable(failure) | Self::Internal(failure) = self {
+            response.extensions_mut().insert(failure);
+        }
+        response
+    }
+}
+
+/// Puts the page into a `PageError`'s response, with the page's name (the
+/// error itself does not know it); any other response stays as it is.
+pub fn render_page(response: &mut Response, page_name: &str) {
+    let Some(PageMessage(message)) = response.extensions_mut().remove::<PageMessage>() else {
+        return;
+    };
+    let page = crate::views::error::page(page_name, response.status().as_u16(), message);
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    *response.body_mut() = axum::body::Body::from(page.into_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_page_error_is_rendered_with_the_page_name() {
+        let response = PageError::BadLink("Use the link from your latest mail.").page("Acme IT");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.headers()[axum::http::header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        let html = body(response).await;
+        assert!(
+            html.contains("Use the link from your latest mail."),
+            "{html}"
+        );
+        assert!(html.contains("Acme IT"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_page_carries_its_failure_and_asks_to_retry() {
+        let unavailable = StoreError::Unavailable("connection refused".into());
+        let response = PageError::store(&unavailable, "public page").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response
+            .headers()
+            .contains_key(axum::http::header::RETRY_AFTER));
+        assert!(response.extensions().get::<Failure>().unwrap().unavailable);
+
+        let other = StoreError::Other(anyhow::anyhow!("disk on fire"));
+        let response = PageError::store(&other, "public page").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!response.extensions().get::<Failure>().unwrap().unavailable);
+    }
+
+    #[tokio::test]
+    async fn other_responses_are_left_alone() {
+        let mut response = (StatusCode::NOT_FOUND, "plain").into_response();
+        render_page(&mut response, "Acme IT");
+        assert_eq!(body(response).await, "plain");
     }
 }

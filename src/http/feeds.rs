@@ -14,14 +14,14 @@
 
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Response},
     routing::get,
     Router,
 };
 use jiff::{tz::TimeZone, Timestamp};
 
-use super::{cache::Until, status_page, AppState};
+use super::{cache::Until, error::PageError, AppState};
 use crate::domain::{classify, facts, incident::Promise, ComponentId, Entry, IncidentRecord};
 use crate::store::{IncidentFilter, StoreError};
 use crate::views::feed as view;
@@ -42,16 +42,12 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(not_allowed)
 }
 
-async fn not_allowed(State(state): State<AppState>) -> Response {
-    status_page(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &state,
-        "A feed can only be read.",
-    )
+async fn not_allowed() -> PageError {
+    PageError::NotAllowed("A feed can only be read.")
 }
 
-fn failed(state: &AppState, err: StoreError) -> Response {
-    super::store_failure_page(state, &err, "feed")
+fn failed(err: StoreError) -> PageError {
+    PageError::store(&err, "feed")
 }
 
 /// One feed item: an entry, or Candor's notice of a broken promise, with
@@ -118,14 +114,16 @@ async fn items(
         .await?;
     let now = state.clock.now();
     let kept: Vec<&IncidentRecord> = records.iter().filter(|r| keep(r)).collect();
-    let until = kept.iter().fold(Until::dates(now, &state.tz), |until, r| {
-        until.facts(&r.incident, now)
-    });
+    let until = kept
+        .iter()
+        .fold(Until::dates(now, &state.config.time_zone), |until, r| {
+            until.facts(&r.incident, now)
+        });
     let mut sources: Vec<Source<'_>> = kept
         .iter()
         .flat_map(|r| r.entries.iter().map(move |e| Source::Entry(r, e)))
         .chain(kept.iter().flat_map(|r| {
-            facts::broken_promises(&r.incident, now, &state.tz)
+            facts::broken_promises(&r.incident, now, &state.config.time_zone)
                 .into_iter()
                 .map(move |b| Source::Notice(r, b))
         }))
@@ -143,7 +141,7 @@ async fn items(
 }
 
 fn item(state: &AppState, record: &IncidentRecord, entry: &Entry, now: Timestamp) -> Item {
-    let tz: &TimeZone = &state.tz;
+    let tz: &TimeZone = &state.config.time_zone;
     let link = format!("{}/incidents/{}", state.base_url, record.incident.id);
     let lead = classify::lead(&entry.classes);
     let title = format!(
@@ -265,11 +263,9 @@ fn everything(state: &AppState) -> (String, String) {
     )
 }
 
-async fn atom(State(state): State<AppState>) -> Response {
-    let (items, until) = match items(&state, |_| true).await {
-        Ok(found) => found,
-        Err(err) => return failed(&state, err),
-    };
+#[tracing::instrument(skip_all)]
+async fn atom(State(state): State<AppState>) -> Result<Response, PageError> {
+    let (items, until) = items(&state, |_| true).await.map_err(failed)?;
     let (title, subtitle) = everything(&state);
     let feed = Feed {
         title,
@@ -277,14 +273,12 @@ async fn atom(State(state): State<AppState>) -> Response {
         subtitle,
         items,
     };
-    atom_response(&state, feed, until)
+    Ok(atom_response(&state, feed, until))
 }
 
-async fn rss(State(state): State<AppState>) -> Response {
-    let (items, until) = match items(&state, |_| true).await {
-        Ok(found) => found,
-        Err(err) => return failed(&state, err),
-    };
+#[tracing::instrument(skip_all)]
+async fn rss(State(state): State<AppState>) -> Result<Response, PageError> {
+    let (items, until) = items(&state, |_| true).await.map_err(failed)?;
     let (title, description) = everything(&state);
     let self_url = format!("{}/feed.rss", state.base_url);
     let updated = items.first().map_or(state.clock.now(), |i| i.posted_at);
@@ -313,21 +307,24 @@ async fn rss(State(state): State<AppState>) -> Response {
             .collect(),
         ..Default::default()
     };
-    (until, [(header::CONTENT_TYPE, RSS)], channel.to_string()).into_response()
+    Ok((until, [(header::CONTENT_TYPE, RSS)], channel.to_string()).into_response())
 }
 
-async fn component_atom(State(state): State<AppState>, Path(id): Path<ComponentId>) -> Response {
-    let component = match state.store.get_component(&id).await {
-        Ok(component) => component,
-        Err(StoreError::NotFound) => {
-            return status_page(
-                StatusCode::NOT_FOUND,
-                &state,
-                "There is no component here. It may have a different address.",
-            )
-        }
-        Err(err) => return failed(&state, err),
-    };
+#[tracing::instrument(skip_all, fields(component = %id))]
+async fn component_atom(
+    State(state): State<AppState>,
+    Path(id): Path<ComponentId>,
+) -> Result<Response, PageError> {
+    let component = state
+        .store
+        .get_component(&id)
+        .await
+        .map_err(|err| match err {
+            StoreError::NotFound => {
+                PageError::NotFound("There is no component here. It may have a different address.")
+            }
+            err => failed(err),
+        })?;
     let affects = |record: &IncidentRecord| {
         record.incident.state.components.contains_key(&id)
             || record
@@ -335,10 +332,7 @@ async fn component_atom(State(state): State<AppState>, Path(id): Path<ComponentI
                 .iter()
                 .any(|e| e.components.iter().any(|c| c.id == id))
     };
-    let (items, until) = match items(&state, affects).await {
-        Ok(found) => found,
-        Err(err) => return failed(&state, err),
-    };
+    let (items, until) = items(&state, affects).await.map_err(failed)?;
     let feed = Feed {
         title: format!("{} — {}", state.config.page_name, component.name),
         self_url: format!("{}/components/{}/feed.atom", state.base_url, component.id),
@@ -348,5 +342,5 @@ async fn component_atom(State(state): State<AppState>, Path(id): Path<ComponentI
         ),
         items,
     };
-    atom_response(&state, feed, until)
+    Ok(atom_response(&state, feed, until))
 }

@@ -9,6 +9,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))
 }
 
+#[tracing::instrument(skip_all)]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let check = tokio::time::timeout(std::time::Duration::from_secs(3), state.store.ping()).await;
     match check {

@@ -41,6 +41,7 @@ struct PostmortemBody {
     message: Message,
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn postmortem(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -315,10 +316,11 @@ fn write(state: &AppState, actor: &Actor, now: Timestamp) -> Write {
         now,
         author: actor.name.clone(),
         entry_id: new_id(),
-        follow_up_after: state.follow_up_after,
+        follow_up_after: state.config.follow_up_after,
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -369,6 +371,7 @@ fn parse_cursor(cursor: &str) -> Result<(Timestamp, IncidentId), ApiError> {
     Ok((at, IncidentId::new(id)))
 }
 
+#[tracing::instrument(skip_all)]
 async fn open(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -389,6 +392,7 @@ async fn open(
     Ok((StatusCode::CREATED, Json(json)))
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<IncidentId>,
@@ -458,6 +462,7 @@ async fn append(
     Ok((StatusCode::CREATED, Json(EntryJson::new(&entry, None))))
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn update(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -468,6 +473,7 @@ async fn update(
     append(&state, &actor, &id, command).await
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn correct(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

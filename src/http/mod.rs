@@ -30,19 +30,18 @@ use std::sync::{
 
 use axum::{
     extract::{DefaultBodyLimit, Request, State},
-    http::{Method, StatusCode},
+    http::Method,
     middleware::{self, Next},
     response::{IntoResponse, Response},
     Router,
 };
-use jiff::{tz::TimeZone, SignedDuration};
 use serde::Serialize;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::Settings;
 use crate::links::Links;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use error::ApiError;
 
 /// What every handler gets: one `Arc`, so each request clones and drops
@@ -67,12 +66,11 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    pub config: Arc<Config>,
-    pub tz: TimeZone,
+    /// The configuration, parsed at start.
+    pub config: Arc<Settings>,
     /// Public URL without a trailing slash.
     pub base_url: Arc<str>,
     pub admin_token_hash: Option<Arc<str>>,
-    pub follow_up_after: SignedDuration,
     /// The signed links of subscribers (confirm, unsubscribe, manage,
     /// still affected), read back when they are followed.
     pub links: Arc<Links>,
@@ -85,10 +83,6 @@ pub struct Shared {
     pub page_changes: Arc<AtomicU64>,
     /// The rendered public pages (`cache.rs`).
     pub page_cache: Arc<cache::PageCache>,
-    /// Proxies whose `X-Forwarded-For` names the client (`client_ip.rs`).
-    pub trusted_proxies: Arc<[ipnet::IpNet]>,
-    /// How long a handler may take before the client is told 503.
-    pub request_timeout: std::time::Duration,
 }
 
 /// Every list the API returns.
@@ -187,41 +181,4 @@ async fn api_not_found(method: Method) -> Response {
 
 async fn api_method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
-}
-
-/// The page for people when the store failed (not `NotFound`, not a
-/// broken rule: those have pages of their own): 503 with `Retry-After` when
-/// the database does not answer, else 500. The failure rides along for
-/// the log (the `edge` middleware), or for the page cache to answer with
-/// the last good rendering instead.
-pub(crate) fn store_failure_page(state: &AppState, err: &StoreError, what: &str) -> Response {
-    let mut response = match err {
-        StoreError::Unavailable(_) => {
-            let mut response = status_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                state,
-                "The status database does not answer just now. Please try again in a minute.",
-            );
-            error::retry_later(&mut response);
-            response
-        }
-        _ => status_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            state,
-            "This page could not be built just now. Please try again in a minute.",
-        ),
-    };
-    response
-        .extensions_mut()
-        .insert(error::Failure::of_store(err, what));
-    response
-}
-
-/// A status code with an explanation, for people.
-pub(crate) fn status_page(status: StatusCode, state: &AppState, message: &str) -> Response {
-    (
-        status,
-        crate::views::error::page(&state.config.page_name, status.as_u16(), message),
-    )
-        .into_response()
 }

@@ -47,6 +47,7 @@ fn item(incident: &crate::domain::Incident, promised_at: Option<Timestamp>, due:
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn owed(State(state): State<AppState>) -> ApiResult<Json<Owed>> {
     let now = state.clock.now();
     let open = state

@@ -2,19 +2,21 @@
 
 use axum::{
     extract::{Path, State},
-    http::{header, StatusCode},
-    response::{IntoResponse, Response},
+    http::header,
+    response::IntoResponse,
     routing::get,
     Router,
 };
 use std::collections::BTreeMap;
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use maud::Markup;
 
-use super::{cache::Until, status_page, store_failure_page, AppState};
-use crate::domain::uptime::{self, Transition};
-use crate::domain::IncidentId;
+use super::{cache::Until, error::PageError, AppState};
+use crate::domain::{
+    uptime::{self, Transition},
+    Incident, IncidentId,
+};
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
 
@@ -28,70 +30,50 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(not_allowed)
 }
 
-async fn not_allowed(State(state): State<AppState>) -> Response {
-    status_page(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &state,
-        "This page can only be read. Staff post incidents through the admin API.",
-    )
+async fn not_allowed() -> PageError {
+    PageError::NotAllowed("This page can only be read. Staff post incidents through the admin API.")
 }
 
 /// A public page and until when it is true, or a page that explains what
 /// went wrong.
-type PageResult = Result<(Until, Markup), Response>;
+type PageResult = Result<(Until, Markup), PageError>;
 
 /// Incidents looked at for the uptime bars' tooltips: more than 90 days hold.
 const UPTIME_INCIDENTS: i64 = 500;
 
-fn failed(state: &AppState, err: StoreError) -> Response {
+fn failed(err: StoreError) -> PageError {
     match err {
-        StoreError::NotFound => not_found_page(state),
-        err => store_failure_page(state, &err, "public page"),
+        StoreError::NotFound => not_found_page(),
+        err => PageError::store(&err, "public page"),
     }
 }
 
-fn not_found_page(state: &AppState) -> Response {
-    status_page(
-        StatusCode::NOT_FOUND,
-        state,
-        "There is no page here. The incident may have a different address.",
-    )
+fn not_found_page() -> PageError {
+    PageError::NotFound("There is no page here. The incident may have a different address.")
 }
 
-async fn not_found(State(state): State<AppState>) -> Response {
-    not_found_page(&state)
+async fn not_found() -> PageError {
+    not_found_page()
 }
 
 pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
     PageContext {
         page_name: &state.config.page_name,
         now: state.clock.now(),
-        tz: &state.tz,
+        tz: &state.config.time_zone,
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn index(State(state): State<AppState>) -> PageResult {
-    let fail = |e| failed(&state, e);
-    let components = state.store.list_components().await.map_err(fail)?;
-    let open = state.store.open_incident_records().await.map_err(fail)?;
+    let components = state.store.list_components().await.map_err(failed)?;
+    let open = state.store.open_incident_records().await.map_err(failed)?;
     let ctx = page_context(&state);
     let week_ago = ctx.now - SignedDuration::from_hours(7 * 24);
-    let recent = state
-        .store
-        .list_incidents(&IncidentFilter {
-            state: Some(IncidentState::Resolved),
-            kind: None,
-            before: None,
-            limit: 10,
-        })
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .filter(|i| i.state.resolved_at.is_some_and(|at| at >= week_ago))
-        .collect::<Vec<_>>();
+    let recent = resolved_since(&state, week_ago).await?;
 
     let since = uptime::window_start(ctx.now, ctx.tz);
-    let history = state.store.component_history(since).await.map_err(fail)?;
+    let history = state.store.component_history(since).await.map_err(failed)?;
     let mut transitions: BTreeMap<&str, Vec<Transition>> = BTreeMap::new();
     for change in &history {
         transitions
@@ -103,19 +85,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
                 to: change.to,
             });
     }
-    let touched = state
-        .store
-        .list_incidents(&IncidentFilter {
-            state: None,
-            kind: None,
-            before: None,
-            limit: UPTIME_INCIDENTS,
-        })
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .filter(|i| i.state.resolved_at.is_none_or(|at| at >= since))
-        .collect::<Vec<_>>();
+    let touched = open_since(&state, since).await?;
     let uptime: Vec<Row> = views::uptime::display_order(&components)
         .into_iter()
         .map(|component| Row {
@@ -156,15 +126,52 @@ async fn index(State(state): State<AppState>) -> PageResult {
     Ok((until, views::index::page(&ctx, &view)))
 }
 
+/// The last ten incidents resolved, those resolved since `since`.
+async fn resolved_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>, PageError> {
+    let resolved = state
+        .store
+        .list_incidents(&IncidentFilter {
+            state: Some(IncidentState::Resolved),
+            kind: None,
+            before: None,
+            limit: 10,
+        })
+        .await
+        .map_err(failed)?;
+    Ok(resolved
+        .into_iter()
+        .filter(|i| i.state.resolved_at.is_some_and(|at| at >= since))
+        .collect())
+}
+
+/// Incidents open at some time since `since` (the uptime bars' tooltips).
+async fn open_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>, PageError> {
+    let incidents = state
+        .store
+        .list_incidents(&IncidentFilter {
+            state: None,
+            kind: None,
+            before: None,
+            limit: UPTIME_INCIDENTS,
+        })
+        .await
+        .map_err(failed)?;
+    Ok(incidents
+        .into_iter()
+        .filter(|i| i.state.resolved_at.is_none_or(|at| at >= since))
+        .collect())
+}
+
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn incident(State(state): State<AppState>, Path(id): Path<IncidentId>) -> PageResult {
-    let fail = |e| failed(&state, e);
-    let record = state.store.get_incident(&id).await.map_err(fail)?;
-    let components = state.store.list_components().await.map_err(fail)?;
+    let record = state.store.get_incident(&id).await.map_err(failed)?;
+    let components = state.store.list_components().await.map_err(failed)?;
     let ctx = page_context(&state);
     let until = Until::dates(ctx.now, ctx.tz).words(&record.incident, ctx.now);
     Ok((until, views::incident::page(&ctx, &record, &components)))
 }
 
+#[tracing::instrument(skip_all)]
 async fn history(State(state): State<AppState>) -> PageResult {
     let resolved = state
         .store
@@ -175,7 +182,7 @@ async fn history(State(state): State<AppState>) -> PageResult {
             limit: 500,
         })
         .await
-        .map_err(|e| failed(&state, e))?;
+        .map_err(failed)?;
     let ctx = page_context(&state);
     Ok((
         Until::dates(ctx.now, ctx.tz),

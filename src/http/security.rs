@@ -2,11 +2,11 @@
 
 use axum::{
     extract::Request,
-    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method},
     response::Response,
 };
 
-use super::AppState;
+use super::{error::PageError, AppState};
 
 /// Pages load only Candor's own stylesheet and nothing runs in them; no
 /// other site may frame them (click-jacking the subscribe forms):
@@ -28,11 +28,10 @@ pub(super) fn refuse_cross_site(state: &AppState, request: &Request) -> Option<R
         path = request.uri().path(),
         "cross-site form post refused"
     );
-    let mut response = super::status_page(
-        StatusCode::FORBIDDEN,
-        state,
+    let mut response = PageError::Forbidden(
         "This form can only be sent from this status page. Open the page and send it from there.",
-    );
+    )
+    .page(&state.config.page_name);
     add_headers(&mut response, state);
     Some(response)
 }

@@ -46,8 +46,8 @@ fn ctx<'a>(state: &'a AppState, components: &'a [Component]) -> Ctx<'a> {
     Ctx::new(
         &state.config.page_name,
         &state.base_url,
-        &state.tz,
         &state.config.time_zone,
+        &state.config.time_zone_name,
         components,
         state.clock.now(),
     )
@@ -91,6 +91,7 @@ fn until<'i>(incidents: impl IntoIterator<Item = &'i Incident>, now: Timestamp) 
         .fold(Until::default(), |until, i| until.facts(i, now))
 }
 
+#[tracing::instrument(skip_all)]
 async fn summary(State(state): State<AppState>) -> ApiResult<(Until, Json<Summary>)> {
     let components = state.store.list_components().await?;
     let open = open_incidents(&state).await?;
@@ -114,6 +115,7 @@ struct StatusOnly {
     status: StatusJson,
 }
 
+#[tracing::instrument(skip_all)]
 async fn status(State(state): State<AppState>) -> ApiResult<(Until, Json<StatusOnly>)> {
     let components = state.store.list_components().await?;
     let open = open_incidents(&state).await?;
@@ -134,6 +136,7 @@ struct ComponentsOnly {
     components: Vec<ComponentJson>,
 }
 
+#[tracing::instrument(skip_all)]
 async fn components(State(state): State<AppState>) -> ApiResult<(Until, Json<ComponentsOnly>)> {
     let components = state.store.list_components().await?;
     let recent = recent_incidents(&state).await?;
@@ -153,6 +156,7 @@ struct IncidentsOnly {
     incidents: Vec<IncidentJson>,
 }
 
+#[tracing::instrument(skip_all)]
 async fn incidents(State(state): State<AppState>) -> ApiResult<(Until, Json<IncidentsOnly>)> {
     let components = state.store.list_components().await?;
     let records = state.store.incident_records(&recent_filter()).await?;
@@ -166,6 +170,7 @@ async fn incidents(State(state): State<AppState>) -> ApiResult<(Until, Json<Inci
     ))
 }
 
+#[tracing::instrument(skip_all)]
 async fn unresolved(State(state): State<AppState>) -> ApiResult<(Until, Json<IncidentsOnly>)> {
     let components = state.store.list_components().await?;
     let open = open_incidents(&state).await?;
@@ -187,6 +192,7 @@ struct MaintenancesOnly {
 }
 
 /// Candor has no scheduled maintenances yet: every list is empty.
+#[tracing::instrument(skip_all)]
 async fn maintenances(State(state): State<AppState>) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
     let components = state.store.list_components().await?;
     let recent = recent_incidents(&state).await?;

@@ -3,14 +3,13 @@
 
 use axum::{
     extract::{Query, State},
-    http::StatusCode,
-    response::{IntoResponse, Response},
     routing::get,
     Router,
 };
+use maud::Markup;
 use serde::Deserialize;
 
-use super::{public::page_context, status_page, AppState};
+use super::{error::PageError, public::page_context, AppState};
 use crate::domain::{IncidentId, SubscriberId};
 use crate::store::{StaffMail, StoreError};
 use crate::views::{mail, subscribe as view};
@@ -29,30 +28,35 @@ fn parse(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, Inciden
     state.links.verify_still_affected(token?)
 }
 
-fn bad_link(state: &AppState) -> Response {
-    status_page(
-        StatusCode::BAD_REQUEST,
-        state,
+fn bad_link() -> PageError {
+    PageError::BadLink(
         "This link is not valid. Use the link from the mail that said the incident was resolved.",
     )
 }
 
-async fn ask(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+#[tracing::instrument(skip_all)]
+async fn ask(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Markup, PageError> {
     let token = query.token.unwrap_or_default();
-    let Some((_, incident_id)) = parse(&state, Some(&token)) else {
-        return bad_link(&state);
-    };
-    let title = match state.store.get_incident(&incident_id).await {
-        Ok(record) => record.incident.state.title.to_string(),
-        Err(_) => return bad_link(&state),
-    };
-    view::still_affected_confirm(&page_context(&state), &token, &title).into_response()
+    let (_, incident_id) = parse(&state, Some(&token)).ok_or_else(bad_link)?;
+    let record = (state.store.get_incident(&incident_id).await).map_err(|_| bad_link())?;
+    let title = record.incident.state.title.to_string();
+    Ok(view::still_affected_confirm(
+        &page_context(&state),
+        &token,
+        &title,
+    ))
 }
 
-async fn report(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some((subscriber_id, incident_id)) = parse(&state, query.token.as_deref()) else {
-        return bad_link(&state);
-    };
+#[tracing::instrument(skip_all)]
+async fn report(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Markup, PageError> {
+    let (subscriber_id, incident_id) =
+        parse(&state, query.token.as_deref()).ok_or_else(bad_link)?;
     let now = state.clock.now();
     let base_url = state.base_url.clone();
     let result = state
@@ -66,18 +70,15 @@ async fn report(State(state): State<AppState>, Query(query): Query<TokenQuery>) 
             }
         })
         .await;
-    match result {
-        Ok(_) => {
-            state.wake.notify_one();
-            view::notice(
-                &page_context(&state),
-                "Thank you — we have been told",
-                &["The owner of the incident has your report and will look again. You will get every update by mail.".into()],
-                None,
-            )
-            .into_response()
-        }
-        Err(StoreError::NotFound) => bad_link(&state),
-        Err(err) => super::store_failure_page(&state, &err, "still affected report"),
-    }
+    result.map_err(|err| match err {
+        StoreError::NotFound => bad_link(),
+        err => PageError::store(&err, "still affected report"),
+    })?;
+    state.wake.notify_one();
+    Ok(view::notice(
+        &page_context(&state),
+        "Thank you — we have been told",
+        &["The owner of the incident has your report and will look again. You will get every update by mail.".into()],
+        None,
+    ))
 }

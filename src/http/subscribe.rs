@@ -21,9 +21,10 @@ use axum::{
 use governor::{
     middleware::NoOpMiddleware, nanos::Nanos, state::keyed::HashMapStateStore, Quota, RateLimiter,
 };
+use maud::Markup;
 use serde::Deserialize;
 
-use super::{public::page_context, status_page, AppState};
+use super::{error::PageError, public::page_context, AppState};
 use crate::clock::Clock;
 use crate::config::Rate;
 use crate::domain::{
@@ -80,50 +81,50 @@ fn parse_form(body: &[u8]) -> SubscribeForm {
     form
 }
 
-fn failed(state: &AppState, err: StoreError) -> Response {
-    super::store_failure_page(state, &err, "subscription page")
+fn failed(err: StoreError) -> PageError {
+    PageError::store(&err, "subscription page")
 }
 
-fn bad_link(state: &AppState) -> Response {
-    status_page(
-        StatusCode::BAD_REQUEST,
-        state,
+fn bad_link() -> PageError {
+    PageError::BadLink(
         "This link is not valid. Use the link from your latest mail, or subscribe again.",
     )
 }
 
-async fn form(State(state): State<AppState>) -> Response {
-    let components = match state.store.list_components().await {
-        Ok(c) => c,
-        Err(e) => return failed(&state, e),
-    };
-    view::subscribe_page(&page_context(&state), &components, None, "", &[]).into_response()
+#[tracing::instrument(skip_all)]
+async fn form(State(state): State<AppState>) -> Result<Markup, PageError> {
+    let components = state.store.list_components().await.map_err(failed)?;
+    Ok(view::subscribe_page(
+        &page_context(&state),
+        &components,
+        None,
+        "",
+        &[],
+    ))
 }
 
+#[tracing::instrument(skip_all)]
 async fn subscribe(
     State(state): State<AppState>,
     Extension(limits): Extension<Arc<OnceLock<SubscribeLimits>>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: axum::http::HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let limits = limits.get_or_init(|| SubscribeLimits::new(&state));
     if let Some(Extension(ConnectInfo(peer))) = peer {
-        let ip = super::client_ip::client_ip(peer.ip(), &headers, &state.trusted_proxies);
+        let ip = super::client_ip::client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
         if let Err(wait) = limits.check_ip(ip) {
             tracing::info!(ip = %ip, "subscribe refused: too many requests from this address");
-            return too_many(
+            return Ok(too_many(
                 &state,
                 wait,
                 "Too many subscription requests came from your network just now.",
-            );
+            ));
         }
     }
     let form = parse_form(&body);
-    let components = match state.store.list_components().await {
-        Ok(c) => c,
-        Err(e) => return failed(&state, e),
-    };
+    let components = state.store.list_components().await.map_err(failed)?;
     let ctx = page_context(&state);
     let refuse = |problem: &str| {
         (
@@ -140,7 +141,9 @@ async fn subscribe(
     };
     let Ok(email) = Email::parse(&form.email) else {
         tracing::info!("subscribe refused: not an email address");
-        return refuse("That is not an email address we can send to. Please check it.");
+        return Ok(refuse(
+            "That is not an email address we can send to. Please check it.",
+        ));
     };
     if let Some(unknown) = form
         .components
@@ -148,41 +151,45 @@ async fn subscribe(
         .find(|id| !components.iter().any(|c| &c.id == *id))
     {
         tracing::info!(component = %unknown, "subscribe refused: unknown component");
-        return refuse(
+        return Ok(refuse(
             "One of the chosen components does not exist any more. Please choose again.",
-        );
+        ));
     }
     if let Err(wait) = limits.check_address(&email) {
         tracing::info!("subscribe refused: too many requests for one email address");
-        return too_many(
+        return Ok(too_many(
             &state,
             wait,
             "Too many subscription requests were made for this address just now.",
-        );
+        ));
     }
     let now = state.clock.now();
     let subscriber = Subscriber::email(new_id(), &email, form.components.clone(), false, now);
-    if let Err(e) = state.store.subscribe(&subscriber, now).await {
-        return failed(&state, e);
-    }
+    state
+        .store
+        .subscribe(&subscriber, now)
+        .await
+        .map_err(failed)?;
     state.wake.notify_one();
     // The same answer whether or not the address was known.
-    (
-        StatusCode::OK,
-        view::notice(
-            &ctx,
-            "Check your inbox",
-            &[
-                format!(
-                    "If {} can receive mail from us, a link to confirm is on its way.",
-                    email
-                ),
-                "Nothing else is sent until you click it. The link works for 7 days.".into(),
-            ],
-            None,
-        ),
+    Ok(check_your_inbox(&ctx, &email).into_response())
+}
+
+/// What a subscriber is told after asking, whether or not the address
+/// was known already.
+fn check_your_inbox(ctx: &crate::views::PageContext<'_>, email: &Email) -> Markup {
+    view::notice(
+        ctx,
+        "Check your inbox",
+        &[
+            format!(
+                "If {} can receive mail from us, a link to confirm is on its way.",
+                email
+            ),
+            "Nothing else is sent until you click it. The link works for 7 days.".into(),
+        ],
+        None,
     )
-        .into_response()
 }
 
 /// The readable 429 page, with `Retry-After`.
@@ -242,13 +249,10 @@ impl governor::clock::Clock for LimiterClock {
 impl SubscribeLimits {
     fn new(state: &AppState) -> Self {
         let clock = LimiterClock(state.clock.clone());
-        // The configuration was validated at start; a bad value cannot get here.
         let config = &state.config;
         Self {
-            ip: (config.subscribe_limit_per_ip().ok().flatten())
-                .map(|rate| limiter(rate, clock.clone())),
-            address: (config.subscribe_limit_per_address().ok().flatten())
-                .map(|rate| limiter(rate, clock.clone())),
+            ip: (config.subscribe_limit_per_ip).map(|rate| limiter(rate, clock.clone())),
+            address: (config.subscribe_limit_per_address).map(|rate| limiter(rate, clock.clone())),
             clock,
             checks: AtomicU32::new(0),
         }
@@ -314,25 +318,34 @@ fn confirm_link(state: &AppState, token: Option<&str>) -> Option<(SubscriberId, 
 }
 
 /// Opening the link shows a button; it changes nothing.
-async fn confirm_page(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some((_, sent_at)) = confirm_link(&state, query.token.as_deref()) else {
-        return bad_link(&state);
-    };
+#[tracing::instrument(skip_all)]
+async fn confirm_page(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let (_, sent_at) = confirm_link(&state, query.token.as_deref()).ok_or_else(bad_link)?;
     let ctx = page_context(&state);
     if let Err(err) = crate::domain::subscriber::check_link_age(sent_at, state.clock.now()) {
-        return (
-            StatusCode::GONE,
-            view::notice(&ctx, "This link no longer works", &[err.message], None),
-        )
-            .into_response();
+        return Ok(link_expired(&ctx, err.message));
     }
-    view::confirm_prompt(&ctx, query.token.as_deref().unwrap_or_default()).into_response()
+    Ok(view::confirm_prompt(&ctx, query.token.as_deref().unwrap_or_default()).into_response())
 }
 
-async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some((id, sent_at)) = confirm_link(&state, query.token.as_deref()) else {
-        return bad_link(&state);
-    };
+/// 410: a confirmation link past its age, or already used up.
+fn link_expired(ctx: &crate::views::PageContext<'_>, why: String) -> Response {
+    (
+        StatusCode::GONE,
+        view::notice(ctx, "This link no longer works", &[why], None),
+    )
+        .into_response()
+}
+
+#[tracing::instrument(skip_all)]
+async fn confirm(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let (id, sent_at) = confirm_link(&state, query.token.as_deref()).ok_or_else(bad_link)?;
     let now = state.clock.now();
     let result = state
         .store
@@ -347,77 +360,83 @@ async fn confirm(State(state): State<AppState>, Query(query): Query<TokenQuery>)
         .await;
     let ctx = page_context(&state);
     match result {
-        Ok(subscriber) => view::subscribed(
+        Ok(subscriber) => Ok(view::subscribed(
             &ctx,
             &subscriber.address,
             &state.links.manage_url(&subscriber.id),
         )
-        .into_response(),
-        Err(StoreError::Domain(err)) => (
-            StatusCode::GONE,
-            view::notice(&ctx, "This link no longer works", &[err.message], None),
-        )
-            .into_response(),
-        Err(StoreError::NotFound) => bad_link(&state),
-        Err(e) => failed(&state, e),
+        .into_response()),
+        Err(StoreError::Domain(err)) => Ok(link_expired(&ctx, err.message)),
+        Err(e) => Err(link_or_store(e)),
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn unsubscribe_page(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
-) -> Response {
+) -> Result<Markup, PageError> {
     let token = query.token.unwrap_or_default();
-    if state.links.verify_unsubscribe(&token).is_none() {
-        return bad_link(&state);
-    }
-    view::unsubscribe_confirm(&page_context(&state), &token).into_response()
+    state
+        .links
+        .verify_unsubscribe(&token)
+        .ok_or_else(bad_link)?;
+    Ok(view::unsubscribe_confirm(&page_context(&state), &token))
 }
 
 /// RFC 8058 one-click: a POST to the List-Unsubscribe URL, any body.
-async fn unsubscribe(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let Some(id) = query
+#[tracing::instrument(skip_all)]
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Markup, PageError> {
+    let id = query
         .token
         .as_deref()
         .and_then(|t| state.links.verify_unsubscribe(t))
-    else {
-        return bad_link(&state);
-    };
+        .ok_or_else(bad_link)?;
     let now = state.clock.now();
-    let result = state
+    let subscriber = state
         .store
         .change_subscriber(&id, &public_actor(), now, &SubscriberChange::Unsubscribe)
-        .await;
-    match result {
-        Ok(subscriber) => view::notice(
-            &page_context(&state),
-            "You are unsubscribed",
-            &[format!(
-                "No more incident mail goes to {}.",
-                subscriber.address
-            )],
-            None,
-        )
-        .into_response(),
-        Err(StoreError::NotFound) => bad_link(&state),
-        Err(e) => failed(&state, e),
+        .await
+        .map_err(link_or_store)?;
+    Ok(view::notice(
+        &page_context(&state),
+        "You are unsubscribed",
+        &[format!(
+            "No more incident mail goes to {}.",
+            subscriber.address
+        )],
+        None,
+    ))
+}
+
+/// A subscriber a valid link names but the store does not know (deleted by
+/// staff): the link is as good as invalid.
+fn link_or_store(err: StoreError) -> PageError {
+    match err {
+        StoreError::NotFound => bad_link(),
+        err => failed(err),
     }
 }
 
-async fn manage(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
+#[tracing::instrument(skip_all)]
+async fn manage(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Markup, PageError> {
     let token = query.token.unwrap_or_default();
-    let Some(id) = state.links.verify_manage(&token) else {
-        return bad_link(&state);
-    };
+    let id = state.links.verify_manage(&token).ok_or_else(bad_link)?;
     let (subscriber, components) = match (
         state.store.get_subscriber(&id).await,
         state.store.list_components().await,
     ) {
         (Ok(s), Ok(c)) => (s, c),
-        (Err(StoreError::NotFound), _) => return bad_link(&state),
-        (Err(e), _) | (_, Err(e)) => return failed(&state, e),
+        (Err(StoreError::NotFound), _) => return Err(bad_link()),
+        (Err(e), _) | (_, Err(e)) => return Err(failed(e)),
     };
-    view::manage_page(
+    Ok(view::manage_page(
         &page_context(&state),
         &token,
         &state.links.unsubscribe_token(&id),
@@ -425,19 +444,17 @@ async fn manage(State(state): State<AppState>, Query(query): Query<TokenQuery>) 
         &components,
         &subscriber.components,
         false,
-    )
-    .into_response()
+    ))
 }
 
+#[tracing::instrument(skip_all)]
 async fn save_choice(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let token = query.token.unwrap_or_default();
-    let Some(id) = state.links.verify_manage(&token) else {
-        return bad_link(&state);
-    };
+    let id = state.links.verify_manage(&token).ok_or_else(bad_link)?;
     let chosen = parse_form(&body).components;
     let now = state.clock.now();
     let result = state
@@ -449,12 +466,9 @@ async fn save_choice(
             &SubscriberChange::Components(chosen),
         )
         .await;
-    let components = match state.store.list_components().await {
-        Ok(c) => c,
-        Err(e) => return failed(&state, e),
-    };
+    let components = state.store.list_components().await.map_err(failed)?;
     match result {
-        Ok(subscriber) => view::manage_page(
+        Ok(subscriber) => Ok(view::manage_page(
             &page_context(&state),
             &token,
             &state.links.unsubscribe_token(&id),
@@ -463,8 +477,8 @@ async fn save_choice(
             &subscriber.components,
             true,
         )
-        .into_response(),
-        Err(StoreError::Domain(_)) => (
+        .into_response()),
+        Err(StoreError::Domain(_)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             view::notice(
                 &page_context(&state),
@@ -476,8 +490,7 @@ async fn save_choice(
                 None,
             ),
         )
-            .into_response(),
-        Err(StoreError::NotFound) => bad_link(&state),
-        Err(e) => failed(&state, e),
+            .into_response()),
+        Err(e) => Err(link_or_store(e)),
     }
 }

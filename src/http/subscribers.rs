@@ -82,6 +82,7 @@ fn not_found(err: StoreError, what: &str, id: &str) -> ApiError {
     }
 }
 
+#[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -103,6 +104,7 @@ async fn list(
     Ok(Json(List { items, next_cursor }))
 }
 
+#[tracing::instrument(skip_all)]
 async fn add(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -141,6 +143,7 @@ async fn add(
     Ok((StatusCode::CREATED, Json(Added { subscriber, secret })))
 }
 
+#[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn read(
     State(state): State<AppState>,
     Path(id): Path<SubscriberId>,
@@ -155,6 +158,7 @@ async fn read(
 
 /// Removing a subscriber unsubscribes it: it gets nothing more, and what it
 /// was sent stays on record.
+#[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn remove(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -171,6 +175,7 @@ async fn remove(
 
 /// Re-enables a quarantined webhook: it is tried again from the next change
 /// on; what it missed while quarantined is not sent.
+#[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn enable(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -185,6 +190,7 @@ async fn enable(
     Ok(Json(subscriber))
 }
 
+#[tracing::instrument(skip_all, fields(incident = %id))]
 async fn deliveries(
     State(state): State<AppState>,
     Path(id): Path<IncidentId>,

@@ -51,7 +51,10 @@ impl TestApp {
         };
         change(&mut config);
         let clock = Arc::new(ManualClock::new(at(START)));
-        let running = candor::app::spawn(config, clock.clone())
+        let settings = config
+            .check()
+            .unwrap_or_else(|e| panic!("a test configuration Candor refuses: {e}"));
+        let running = candor::app::spawn(settings, clock.clone())
             .await
             .unwrap_or_else(|e| panic!("Candor did not start on {}: {e:#}", db.url));
         let client = reqwest::Client::builder()
@@ -90,7 +93,8 @@ impl TestApp {
             smtp_url: smtp_url.map(Secret::new),
             ..Config::default()
         };
-        let running = candor::app::spawn(config, clock.clone())
+        let settings = config.check().expect("a valid configuration");
+        let running = candor::app::spawn(settings, clock.clone())
             .await
             .expect("a second instance");
         (running, clock)
