@@ -1,7 +1,7 @@
-//! What every request passes once: cross-site form posts are refused, the
-//! handler runs within `request_timeout` (`deadline.rs`), a server error
-//! is logged once, and the security headers go on the answer
-//! (`security.rs`).
+//! What every request passes once: its span is opened, cross-site form
+//! posts are refused, the handler runs within `request_timeout`
+//! (`deadline.rs`), a server error is logged once, and the security headers
+//! go on the answer (`security.rs`).
 //!
 //! A tower layer of its own rather than `axum::middleware::from_fn`: that
 //! boxes and clones the rest of the stack on every request, which a cached
@@ -14,9 +14,11 @@ use std::{
 
 use axum::{
     extract::Request,
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use futures::{future::BoxFuture, FutureExt as _};
+use tracing::Instrument as _;
 
 use super::{deadline, error, security, AppState};
 
@@ -55,6 +57,14 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        // Method and path, never the query string, which carries capability
+        // tokens (`/unsubscribe?token=…`) that would then sit in every log.
+        let span = tracing::debug_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+        );
+        let _entered = span.enter();
         if let Some(refused) = security::refuse_cross_site(&self.state, &request) {
             return Box::pin(std::future::ready(Ok(refused)));
         }
@@ -64,14 +74,27 @@ where
             Ok(response) => response.into_response(),
             Err(never) => match never {},
         });
-        Box::pin(async move {
-            let mut response = deadline::bounded(&state, kind, answer).await;
-            if let Some(failure) = response.extensions().get::<error::Failure>() {
-                failure.log();
+        drop(_entered);
+        Box::pin(
+            async move {
+                let mut response = deadline::bounded(&state, kind, answer).await;
+                match response.extensions().get::<error::Failure>() {
+                    Some(failure) => failure.log(),
+                    // A 503 for a request that took too long was logged
+                    // where it was made.
+                    None if response.status().is_server_error()
+                        && response.status() != StatusCode::SERVICE_UNAVAILABLE =>
+                    {
+                        tracing::error!(status = response.status().as_u16(), "server error");
+                    }
+                    None => {}
+                }
+                tracing::debug!(status = response.status().as_u16(), "answered");
+                error::render_page(&mut response, &state.config.page_name);
+                security::add_headers(&mut response, &state);
+                Ok(response)
             }
-            error::render_page(&mut response, &state.config.page_name);
-            security::add_headers(&mut response, &state);
-            Ok(response)
-        })
+            .instrument(span),
+        )
     }
 }

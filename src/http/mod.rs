@@ -36,7 +36,7 @@ use axum::{
     Router,
 };
 use serde::Serialize;
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -124,18 +124,19 @@ pub fn router(state: AppState) -> Router {
         .merge(statuspage::router())
         .merge(feeds::router())
         .merge(badge::router())
-        .layer(middleware::from_fn_with_state(state.clone(), cache::serve));
+        .layer(cache::PageCacheLayer(state.clone()));
     Router::new()
         .nest("/api/v1", admin)
         .merge(cached)
         .merge(subscribe::router())
         .merge(still_affected::router())
         .merge(health::router())
-        // One layer of four (the first is outermost): each `Router::layer`
-        // boxes every route again, and each box is cloned per request.
+        // One layer of three (the first is outermost): each `Router::layer`
+        // boxes every route again, and each box is cloned per request. The
+        // edge also opens each request's span (tower-http's TraceLayer
+        // wrapped every future and body once more for it).
         .layer(
             tower::ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(edge::EdgeLayer(state.clone()))
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a handler panicked");
@@ -144,17 +145,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(extract::BODY_LIMIT)),
         )
         .with_state(state)
-}
-
-/// The span of one request: method and path, never the query string,
-/// which carries capability tokens (`/unsubscribe?token=…`) that would
-/// then sit in every debug log.
-fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::debug_span!(
-        "request",
-        method = %request.method(),
-        path = %request.uri().path(),
-    )
 }
 
 /// After an admin write that succeeded, the public pages are stale.

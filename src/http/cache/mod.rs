@@ -31,17 +31,19 @@
 //! would make the ETag (which must differ per content coding) its problem.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::{
     atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     Arc, Mutex, RwLock,
 };
 use std::time::Instant;
 
+use tower::ServiceExt as _;
+
 use axum::{
     body::{Body, Bytes},
-    extract::{Request, State},
+    extract::Request,
     http::{header, Method, StatusCode},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use jiff::Timestamp;
@@ -52,9 +54,11 @@ use super::{
 };
 
 mod entry;
+mod layer;
 mod until;
 
 use entry::{Cached, Stale};
+pub use layer::PageCacheLayer;
 pub use until::{relative_changes_after, Until};
 
 /// What browsers and proxies may reuse without asking: short, so that news
@@ -125,6 +129,12 @@ impl PageCache {
 
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX) + POLL_MS
+    }
+
+    /// Whether the store's `page_version` is to be asked now.
+    fn poll_due(&self) -> bool {
+        self.elapsed_ms() >= self.last_poll.load(Ordering::Acquire) + POLL_MS
+            && !self.polling.load(Ordering::Acquire)
     }
 
     /// Asks the store for its `page_version` if nobody did within the last
@@ -198,20 +208,14 @@ impl PageCache {
     }
 }
 
-/// The middleware in front of every public page.
-pub async fn serve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// What is not answered from memory at once (`layer.rs`): the store's
+/// `page_version` is due to be asked, or the page is not kept or stale.
+async fn serve<S>(state: AppState, request: Request, inner: S) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Send,
+    S::Future: Send,
+{
     let method = request.method().clone();
-    if !(method == Method::GET || method == Method::HEAD) {
-        return next.run(request).await;
-    }
-    if request.uri().query().is_some() {
-        // No public page reads its query: the handler is given none, so
-        // the page kept under the path alone is exactly what it renders
-        // (a page that comes to read a parameter must put it in the key).
-        if let Ok(uri) = request.uri().path().parse() {
-            *request.uri_mut() = uri;
-        }
-    }
     let cache = state.page_cache.clone();
     cache.poll(&state).await;
     let generation = state.page_changes.load(Ordering::Acquire);
@@ -231,7 +235,7 @@ pub async fn serve(State(state): State<AppState>, mut request: Request, next: Ne
         if let Some(entry) = cache.lookup(&key, generation, now) {
             return Ok(entry);
         }
-        render(&state, &cache, &key, generation, now, request, next).await
+        render(&state, &cache, &key, generation, now, request, inner).await
     }
     .await;
     drop(guard);
@@ -244,21 +248,28 @@ pub async fn serve(State(state): State<AppState>, mut request: Request, next: Ne
 
 /// Renders a page through its handler and keeps it if it may be kept.
 /// `Err` is the handler's own answer when it may not (not a 200, no `Until`).
-async fn render(
+async fn render<S>(
     state: &AppState,
     cache: &PageCache,
     key: &str,
     generation: u64,
     now: Timestamp,
     request: Request,
-    next: Next,
-) -> Result<Arc<Cached>, Response> {
+    inner: S,
+) -> Result<Arc<Cached>, Response>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Send,
+    S::Future: Send,
+{
     let head = request.method() == Method::HEAD;
     let (mut parts, body) = request.into_parts();
     // The handler always makes the whole body; HEAD drops it below.
     parts.method = Method::GET;
     cache.renders.fetch_add(1, Ordering::Relaxed);
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = inner
+        .oneshot(Request::from_parts(parts, body))
+        .await
+        .unwrap_or_else(|never| match never {});
     if response.status().is_server_error() {
         let failure = response.extensions().get::<Failure>().cloned();
         let failure = failure.unwrap_or_else(|| Failure {
