@@ -260,6 +260,7 @@ row() {
 }
 TABLE=()
 SUMMARY=()
+PAIRED=()
 for path in / /api/v2/summary.json; do
   for c in $CONNECTIONS; do
     b_rps=() b_p50=() b_p99=() b_cpu=() c_rps=() c_p50=() c_p99=() c_cpu=() n_rps=()
@@ -288,6 +289,12 @@ for path in / /api/v2/summary.json; do
     mc_rps=$(median "${c_rps[@]}") mc_p50=$(median "${c_p50[@]}") mc_p99=$(median "${c_p99[@]}")
     mb_cpu=$(median "${b_cpu[@]}") mc_cpu=$(median "${c_cpu[@]}")
     mn_rps=$(median "${n_rps[@]}")
+    # Each repeat's two runs side by side, then the median of those ratios:
+    # steadier than the ratio of medians when the machine's load drifts.
+    paired=()
+    for i in "${!b_cpu[@]}"; do paired+=("$(ratio "${c_cpu[$i]}" "${b_cpu[$i]}")"); done
+    PAIRED+=("$(printf '%-22s %5s  CPU per request, candor/baseline, median of the repeats: %s' \
+      "$path" "$c" "$(median "${paired[@]}")")")
     SUMMARY+=("$(row "$path" "$c" med "$mb_rps" "$mb_p50" "$mb_p99" "$mb_cpu" "$mc_rps" "$mc_p50" "$mc_p99" "$mc_cpu" \
       "$mn_rps" "$(ratio "$mc_rps" "$mb_rps")" "$(ratio "$mc_p50" "$mb_p50")" "$(ratio "$mc_p99" "$mb_p99")" \
       "$(ratio "$mc_cpu" "$mb_cpu")")")
@@ -303,6 +310,8 @@ header
 for line in "${TABLE[@]}"; do echo "$line"; done
 echo "medians:"
 for line in "${SUMMARY[@]}"; do echo "$line"; done
+echo "paired:"
+for line in "${PAIRED[@]}"; do echo "$line"; done
 echo
 echo "baseline peak RSS: $(peak_rss "$BASELINE_PID")"
 echo "candor peak RSS:   $(peak_rss "$CANDOR_PID")"
