@@ -101,14 +101,17 @@ impl Activity {
         }
     }
 
-    fn new() -> Self {
+    /// `started` is the same for every connection (`Connections`), so
+    /// that their times compare.
+    fn new(started: Instant) -> Self {
+        let since_start = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         Self {
-            started: Instant::now(),
+            started,
             signal: AtomicU8::new(NONE),
             waker: AtomicWaker::new(),
             in_flight: AtomicU64::new(0),
             moves: AtomicU64::new(0),
-            head_since: AtomicU64::new(1),
+            head_since: AtomicU64::new(since_start.saturating_add(1)),
         }
     }
 
@@ -249,16 +252,26 @@ impl AsyncWrite for Watched {
 }
 
 /// Every open connection, for the keeper.
-#[derive(Default)]
 pub(super) struct Connections {
+    started: Instant,
     next: AtomicU64,
     open: Mutex<HashMap<u64, (Arc<Activity>, IdleWatch)>>,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            next: AtomicU64::new(0),
+            open: Mutex::default(),
+        }
+    }
 }
 
 impl Connections {
     pub(super) fn add(self: &Arc<Self>) -> Registered {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let activity = Arc::new(Activity::new());
+        let activity = Arc::new(Activity::new(self.started));
         self.lock()
             .insert(id, (activity.clone(), IdleWatch::default()));
         Registered {
@@ -281,6 +294,35 @@ impl Connections {
                 Verdict::Idle => activity.send(FINISH),
             }
         }
+    }
+
+    /// Makes room for a new connection at the cap: closes the one that has
+    /// waited longest for a request's headers (half a request, or nothing
+    /// yet), or else asks an idle kept-alive one to close. A connection
+    /// with a request in flight is never chosen. `false` when none could be.
+    pub(super) fn evict_one(&self) -> bool {
+        let open = self.lock();
+        // Not one already told to go (it may not have gone yet), nor one
+        // with a request in flight.
+        let candidates = || {
+            open.iter().filter(|(_, (a, _))| {
+                a.signal.load(Ordering::Acquire) == NONE && a.in_flight.load(Ordering::Acquire) == 0
+            })
+        };
+        let slowest = candidates()
+            .filter(|(_, (a, _))| a.head_since.load(Ordering::Relaxed) > 0)
+            .min_by_key(|(id, (a, _))| (a.head_since.load(Ordering::Relaxed), **id))
+            .map(|(_, (a, _))| a);
+        if let Some(activity) = slowest {
+            activity.send(CLOSE);
+            return true;
+        }
+        let idle = candidates().map(|(_, (a, _))| a).next();
+        if let Some(activity) = idle {
+            activity.send(FINISH);
+            return true;
+        }
+        false
     }
 
     /// Asks every connection to finish what is in flight and close.
@@ -337,14 +379,14 @@ mod tests {
 
     #[test]
     fn a_request_in_flight_is_never_idle_nor_slow() {
-        let activity = Activity::new();
+        let activity = Activity::new(Instant::now());
         let limits = ConnectionLimits {
             header_read_timeout: Duration::ZERO,
             keep_alive_timeout: Duration::ZERO,
             ..limits(1, 1)
         };
         let mut watch = IdleWatch::default();
-        let in_flight = InFlight::start(Arc::new(Activity::new()));
+        let in_flight = InFlight::start(Arc::new(Activity::new(Instant::now())));
         let busy = &in_flight.0;
         assert_eq!(busy.check(&limits, &mut watch), Verdict::Busy);
         assert_eq!(busy.check(&limits, &mut watch), Verdict::Busy);

@@ -44,12 +44,6 @@ pub async fn serve(
     let (done_tx, done_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown.fuse());
     loop {
-        // At the cap, new connections wait in the listen queue until one of
-        // ours closes (each client's time is bounded, so one will).
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -60,11 +54,28 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // At the cap, the connection that has waited longest for a
+        // request's headers makes room (a slow client must not keep a
+        // reader out); when every one has a request in flight, the new one
+        // waits for the first to close.
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                connections.evict_one();
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let registered = connections.add();
         let (app, done_rx) = (app.clone(), done_rx.clone());
         tokio::spawn(async move {
             serve_connection(stream, peer, app, registered.activity()).await;
-            drop((slot, registered, done_rx));
+            // Off the list before the slot is free: the next eviction must
+            // not pick this one again.
+            drop(registered);
+            drop((slot, done_rx));
         });
     }
     drop(listener);
@@ -145,7 +156,8 @@ async fn serve_connection(
 }
 
 /// Descriptors kept for what is not a client: the database pool, SMTP and
-/// webhook connections, the listener, files.
+/// webhook connections, the listener, files, and the one connection taken
+/// beyond the cap while another makes room for it.
 const RESERVED_DESCRIPTORS: u64 = 128;
 
 /// The configured cap, lowered (with a warning) when the process may not

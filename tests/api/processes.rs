@@ -28,7 +28,44 @@ impl Process {
     /// admin token and `env` on top; returns once it listens. It logs at
     /// `candor=info` whatever the test runner's `RUST_LOG`.
     pub fn start(db: &TestDatabase, mailbox: &Mailbox, env: &[(&str, &str)]) -> Self {
+        Self::start_with(db, mailbox, env, None)
+    }
+
+    /// As `start`, with the process's descriptor limit (`ulimit -n`) set
+    /// to `limit`, as on most machines (1,024) whatever this one allows.
+    pub fn start_with_descriptors(
+        db: &TestDatabase,
+        mailbox: &Mailbox,
+        env: &[(&str, &str)],
+        limit: u64,
+    ) -> Self {
+        Self::start_with(db, mailbox, env, Some(limit))
+    }
+
+    fn start_with(
+        db: &TestDatabase,
+        mailbox: &Mailbox,
+        env: &[(&str, &str)],
+        descriptors: Option<u64>,
+    ) -> Self {
         let mut command = candor_command(&db.dir, &db.url);
+        if let Some(limit) = descriptors {
+            use std::os::unix::process::CommandExt as _;
+            // SAFETY: setrlimit is async-signal-safe, and the closure
+            // touches nothing else of the parent.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         command
             .env("CANDOR_SMTP_URL", mailbox.url())
             .env("CANDOR_ADMIN_TOKEN", ADMIN_TOKEN)
