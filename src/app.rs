@@ -14,6 +14,7 @@ use crate::delivery::{
     webhook::{self, Webhooks},
     worker::{self, Worker},
 };
+use crate::domain::promises::PromiseRules;
 use crate::http::{self, AppState};
 use crate::ids::{hash_token, new_id, new_token};
 use crate::links::{Links, Signer};
@@ -119,9 +120,10 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
     let scheduler = Arc::new(Scheduler {
         store: store.clone(),
         clock: clock.clone(),
-        grace: config.overdue_grace,
-        tz: config.time_zone.clone(),
-        base_url: base_url.clone(),
+        rules: PromiseRules {
+            grace: config.overdue_grace,
+            tz: config.time_zone.clone(),
+        },
         wake: wake.clone(),
         page_changes: page_changes.clone(),
         pass: tokio::sync::Mutex::new(()),

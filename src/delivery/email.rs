@@ -11,6 +11,7 @@ use lettre::Message;
 
 use crate::domain::{facts::when, DeliveryId, Entry, IncidentId, SubscriberId};
 use crate::links::Links;
+use crate::store::StaffMessage;
 use crate::views::mail::{self as words, EntryWords, SubscriberLinks};
 
 /// What every mail needs besides its entry.
@@ -146,19 +147,34 @@ pub fn component_mail(
         .body(text)
 }
 
-/// A mail to staff, as it was written when queued.
+/// A mail to staff: a reminder's words are written now, from the incident
+/// as the claim read it; an older Candor's mail goes as it wrote it.
 pub fn staff_mail(
     settings: &MailSettings,
-    mail: &crate::store::StaffMail,
+    mail: &StaffMessage,
     delivery_id: DeliveryId,
     to: Mailbox,
 ) -> Result<Message, lettre::error::Error> {
+    let (subject, text) = match mail {
+        StaffMessage::Reminder {
+            incident,
+            reminder,
+            decided_at,
+        } => words::staff::reminder(
+            incident,
+            reminder,
+            *decided_at,
+            &settings.tz,
+            &settings.base_url,
+        ),
+        StaffMessage::Written { subject, text } => (subject.clone(), text.clone()),
+    };
     Message::builder()
         .from(settings.from.clone())
         .to(to)
-        .subject(mail.subject.clone())
+        .subject(subject)
         .message_id(Some(format!("<reminder-{delivery_id}@{}>", settings.host)))
-        .body(mail.text.clone())
+        .body(text)
 }
 
 /// The double opt-in mail: nothing else is sent before its link is clicked.

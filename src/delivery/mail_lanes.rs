@@ -99,7 +99,7 @@ impl Worker {
             for delivery in claimed {
                 let recipient = match &delivery.what {
                     Claimed::Mail { recipient, .. } => recipient.subscriber_id.to_string(),
-                    Claimed::Staff(mail) => format!("staff:{}", mail.to),
+                    Claimed::Staff { to, .. } => format!("staff:{to}"),
                     _ => format!("delivery:{}", delivery.id),
                 };
                 let wait = if busy.sending.contains(&recipient) {

@@ -275,9 +275,8 @@ impl Worker {
         };
         let (subscriber, news) = match &delivery.what {
             Claimed::Mail { recipient, news } => (recipient, news),
-            Claimed::Staff(mail) => {
-                let to: Mailbox = mail
-                    .to
+            Claimed::Staff { to, mail } => {
+                let to: Mailbox = to
                     .parse()
                     .map_err(|_| permanent("the owner's address is not a valid mailbox"))?;
                 let message = email::staff_mail(&self.settings, mail, delivery.id, to)

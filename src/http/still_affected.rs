@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::{error::PageError, public::page_context, AppState};
 use crate::domain::{IncidentId, SubscriberId};
-use crate::store::{StaffMail, StoreError};
-use crate::views::{mail, subscribe as view};
+use crate::store::StoreError;
+use crate::views::subscribe as view;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/still-affected", get(ask).post(report))
@@ -58,17 +58,9 @@ async fn report(
     let (subscriber_id, incident_id) =
         parse(&state, query.token.as_deref()).ok_or_else(bad_link)?;
     let now = state.clock.now();
-    let base_url = state.base_url.clone();
     let result = state
         .store
-        .report_still_affected(&incident_id, &subscriber_id, now, &|incident, count| {
-            let (subject, text) = mail::staff::still_affected(incident, count, &base_url);
-            StaffMail {
-                to: incident.state.owner.email.to_string(),
-                subject,
-                text,
-            }
-        })
+        .report_still_affected(&incident_id, &subscriber_id, now)
         .await;
     result.map_err(|err| match err {
         StoreError::NotFound => bad_link(),

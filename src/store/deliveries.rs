@@ -11,10 +11,9 @@ use super::backend::Backend;
 use super::entries::entry;
 use super::fanout::{expand, next_fanout};
 use super::query::{placeholders, Conn, Sql};
+use super::reminders::claimed_reminders;
 use super::stored::{from_ms, from_opt_ms, ms, parse_enum};
-use super::{
-    Claimed, ClaimedDelivery, DeliveryKind, News, Recipient, Result, StaffMail, StoreError,
-};
+use super::{Claimed, ClaimedDelivery, DeliveryKind, News, Recipient, Result, StoreError};
 use crate::domain::subscriber::{Channel, SubscriberState};
 use crate::domain::{DeliveryId, Entry, EntryId, SubscriberId};
 
@@ -72,8 +71,8 @@ pub(crate) struct DeliveryRow {
     kind: String,
     entry_id: Option<EntryId>,
     subscriber_id: Option<SubscriberId>,
-    address: Option<String>,
-    payload: Option<String>,
+    pub(super) address: Option<String>,
+    pub(super) payload: Option<String>,
     channel: String,
     pub attempts: i64,
 }
@@ -81,6 +80,10 @@ pub(crate) struct DeliveryRow {
 impl DeliveryRow {
     fn is_webhook(&self) -> bool {
         self.channel == "webhook"
+    }
+
+    pub(super) fn is_reminder(&self) -> bool {
+        self.kind == "reminder"
     }
 }
 
@@ -133,13 +136,20 @@ impl<B: Backend> DeliveryStore for B {
             .collect();
         let recipients = recipients(&mut *conn, &rows).await?;
         let (entries, unreadable) = entries(&mut *conn, &rows).await?;
+        let mut reminders = claimed_reminders(&mut *conn, &rows).await?;
         drop(conn);
         let mut out = Vec::with_capacity(rows.len());
         for (row, fresh) in rows {
             if unreadable.contains(&row.id) {
                 continue;
             }
-            out.push(claimed_delivery(row, fresh, &recipients, &entries)?);
+            out.push(claimed_delivery(
+                row,
+                fresh,
+                &recipients,
+                &entries,
+                &mut reminders,
+            )?);
         }
         if !unreadable.is_empty() {
             let unreadable: Vec<DeliveryId> = unreadable.into_iter().collect();
@@ -367,13 +377,14 @@ async fn entries<C: Conn>(
     Ok((entries, unreadable))
 }
 
-/// Step 5: what the worker needs of one delivery, from what was read.
+/// Step 6: what the worker needs of one delivery, from what was read.
 /// Fresh rows of a fan-out are mail to a subscriber confirmed a moment ago.
 fn claimed_delivery(
     row: DeliveryRow,
     fresh: bool,
     recipients: &Recipients,
     entries: &HashMap<EntryId, Arc<Entry>>,
+    reminders: &mut HashMap<DeliveryId, Claimed>,
 ) -> Result<ClaimedDelivery> {
     let kind: DeliveryKind = parse_enum(&row.kind)?;
     let channel: Channel = parse_enum(&row.channel)?;
@@ -397,11 +408,9 @@ fn claimed_delivery(
         (_, None) => None,
     };
     let news = match (kind, row.payload) {
-        (DeliveryKind::Reminder, payload) => {
-            let what = match payload {
-                Some(p) => Claimed::Staff(serde_json::from_str(&p)?),
-                None => Claimed::Unsendable("the reminder has no content"),
-            };
+        (DeliveryKind::Reminder, _) => {
+            let what =
+                (reminders.remove(&id)).unwrap_or(Claimed::Unsendable("the reminder was not read"));
             return Ok(ClaimedDelivery { id, attempts, what });
         }
         (DeliveryKind::Entry, _) => (row.entry_id)
@@ -487,26 +496,6 @@ async fn quarantine<C: Conn>(
         detail,
     )
     .await
-}
-
-/// Queues a mail to staff in the outbox, in the caller's transaction.
-pub(crate) async fn queue_staff_mail<C: Conn>(
-    conn: &mut C,
-    mail: &StaffMail,
-    now: jiff::Timestamp,
-) -> Result<()> {
-    conn.execute(
-        Sql::new(
-            "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
-             state, attempts, next_attempt_at, created_at) \
-             VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
-        )
-        .bind(&mail.to)
-        .bind(serde_json::to_string(mail)?)
-        .bind(ms(now)),
-    )
-    .await?;
-    Ok(())
 }
 
 /// `UPDATE deliveries SET {set}` on many rows.

@@ -6,14 +6,16 @@ use async_trait::async_trait;
 
 use super::audit::{candor, finish_write};
 use super::backend::Backend;
-use super::deliveries::queue_staff_mail;
 use super::entries::insert_entry;
 use super::incidents::{incident_for_update, snapshot, write_incident};
 use super::query::{Conn, Sql};
+use super::reminders::queue_reminder;
 use super::stored::{enum_text, from_ms, from_opt_ms, ms, parse_enum};
-use super::{Job, JobFn, Result};
-use crate::domain::incident::Promise;
+use super::{Job, Result};
+use crate::domain::incident::{Promise, Write};
+use crate::domain::promises::{promise_due, PromiseRules};
 use crate::domain::IncidentId;
+use crate::ids::new_id;
 
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -24,9 +26,10 @@ pub trait JobStore: Send + Sync {
         lease_until: jiff::Timestamp,
         limit: i64,
     ) -> Result<Vec<Job>>;
-    /// Runs a job once: its effects and its completion commit together.
-    /// `false` when another process completed it first.
-    async fn run_job(&self, job: &Job, now: jiff::Timestamp, run: &JobFn<'_>) -> Result<bool>;
+    /// Runs a job once (`promises::promise_due` decides what it does): its
+    /// effects and its completion commit together. `false` when another
+    /// process completed it first.
+    async fn run_job(&self, job: &Job, now: jiff::Timestamp, rules: &PromiseRules) -> Result<bool>;
     /// The earliest due time of work not done yet.
     async fn next_job_due(&self) -> Result<Option<jiff::Timestamp>>;
 }
@@ -75,7 +78,7 @@ impl<B: Backend> JobStore for B {
     }
 
     #[tracing::instrument(skip_all, fields(job = job.id, incident = %job.incident_id))]
-    async fn run_job(&self, job: &Job, now: jiff::Timestamp, run: &JobFn<'_>) -> Result<bool> {
+    async fn run_job(&self, job: &Job, now: jiff::Timestamp, rules: &PromiseRules) -> Result<bool> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
         let before = incident_for_update(conn, &job.incident_id).await?;
@@ -93,7 +96,9 @@ impl<B: Backend> JobStore for B {
             return Ok(false);
         }
         let snapshot = snapshot(conn, Some(&job.incident_id)).await?;
-        let effects = run(&before, &snapshot)?;
+        let by_candor = Write::candor(now, new_id());
+        let ctx = snapshot.context(&by_candor);
+        let effects = promise_due(&before, job.kind, job.ref_at, &ctx, rules);
         if let Some((incident, entry)) = &effects.entry {
             insert_entry(conn, entry).await?;
             write_incident(conn, incident, Some(before.last_seq)).await?;
@@ -101,8 +106,8 @@ impl<B: Backend> JobStore for B {
             let action = "incident.system_entry";
             finish_write(conn, &candor(), now, action, incident.id.as_str(), detail).await?;
         }
-        if let Some(mail) = &effects.reminder {
-            queue_staff_mail(conn, mail, now).await?;
+        if let Some(reminder) = effects.reminder {
+            queue_reminder(conn, &before, reminder, now).await?;
         }
         if let Some((kind, ref_at, due_at)) = effects.then {
             schedule_job(conn, &job.incident_id, kind, ref_at, due_at).await?;

@@ -4,9 +4,10 @@
 //! One file per business area holds its part of the `Store` trait and its
 //! SQL, written once for any backend against `query::Conn`: `tokens`,
 //! `components`, `incidents` and `entries`, `subscribers`, `fanout` and
-//! `deliveries`, `jobs`, `idempotency`, `reports`, `meta` (the database
-//! itself). `audit` ends every write; `stored` says how values sit in
-//! columns; `repair` reads what older versions wrote. `sqlite` and
+//! `deliveries`, `reminders` (owners' mail in the outbox), `jobs`,
+//! `idempotency`, `reports`, `meta` (the database itself). `audit` ends
+//! every write; `stored` says how values sit in columns; `repair` reads
+//! what older versions wrote. `sqlite` and
 //! `postgres` hold only what differs: connecting, how a write transaction
 //! begins, and hearing of other instances' writes (`backend::Backend`).
 
@@ -23,6 +24,7 @@ mod meta;
 mod pool;
 mod postgres;
 mod query;
+mod reminders;
 mod repair;
 mod reports;
 mod sqlite;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use crate::domain::promises::OwnerReminder;
 use crate::domain::{
     subscriber::SubscriberState, ComponentId, ComponentStatus, DeliveryId, DomainError, Entry,
     EntryId, Incident, IncidentId, Kind, SubscriberId,
@@ -211,7 +214,8 @@ pub enum SubscribeOutcome {
 pub enum DeliveryKind {
     Entry,
     Confirmation,
-    /// A mail to staff (an owner reminder), rendered when it was queued.
+    /// A mail to staff: an owner reminder, written when it is sent (rows
+    /// of an older Candor hold the words written when queued).
     Reminder,
     /// A component's status changed by staff, outside any incident.
     Component,
@@ -243,8 +247,8 @@ pub enum Claimed {
     Mail { recipient: Recipient, news: News },
     /// A call of a subscriber's webhook.
     Webhook { recipient: Recipient, news: News },
-    /// A mail to a member of staff (an owner reminder), written when queued.
-    Staff(StaffMail),
+    /// A mail to a member of staff (an owner reminder).
+    Staff { to: String, mail: StaffMessage },
     /// What it needs is gone (its subscriber, its content): it is given up
     /// with this reason.
     Unsendable(&'static str),
@@ -313,12 +317,19 @@ pub struct StatusChange {
     pub cause_id: Option<IncidentId>,
 }
 
-/// A mail to a member of staff, written when it is queued.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StaffMail {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
+/// What a mail to staff says, as its claim read it.
+#[derive(Debug, Clone)]
+pub enum StaffMessage {
+    /// A reminder to an incident's owner, with the incident as the claim
+    /// found it, written when it is sent; its times read as they did when
+    /// Candor decided to remind (`decided_at`).
+    Reminder {
+        incident: Box<Incident>,
+        reminder: OwnerReminder,
+        decided_at: Timestamp,
+    },
+    /// Words an older Candor wrote when it queued the mail.
+    Written { subject: String, text: String },
 }
 
 /// Timed work that came due.
@@ -332,18 +343,6 @@ pub struct Job {
     pub due_at: Timestamp,
 }
 
-/// What running a job does, all in one transaction.
-#[derive(Debug, Default)]
-pub struct JobEffects {
-    pub entry: Option<(Incident, Entry)>,
-    pub reminder: Option<StaffMail>,
-    /// Further work: (kind, promised time, due time).
-    pub then: Option<(crate::domain::incident::Promise, Timestamp, Timestamp)>,
-}
-
-pub type JobFn<'a> =
-    dyn Fn(&Incident, &Snapshot) -> std::result::Result<JobEffects, DomainError> + Send + Sync + 'a;
-
 /// "Still affected" reports on one incident.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AffectedReports {
@@ -351,8 +350,6 @@ pub struct AffectedReports {
     /// Reports newer than the incident's latest entry: nobody answered yet.
     pub unanswered: i64,
 }
-
-pub type StaffMailFn<'a> = dyn Fn(&Incident, i64) -> StaffMail + Send + Sync + 'a;
 
 /// Every business operation of the store, by area; each owns its
 /// transaction. Implemented once for any `backend::Backend` (the files

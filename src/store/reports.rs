@@ -5,25 +5,25 @@ use async_trait::async_trait;
 
 use super::audit::{anonymous, finish_write};
 use super::backend::Backend;
-use super::deliveries::queue_staff_mail;
 use super::incidents::{incident, IncidentRow, INCIDENT_COLUMNS};
 use super::query::{Conn, Sql};
+use super::reminders::queue_reminder;
 use super::stored::{from_opt_ms, ms};
-use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result, StaffMailFn};
+use super::{AffectedReports, DeliveryFailure, EntryDeliveries, Result};
+use crate::domain::promises::OwnerReminder;
 use crate::domain::{DeliveryId, EntryId, Incident, IncidentId, SubscriberId};
 
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     async fn incident_deliveries(&self, incident_id: &IncidentId) -> Result<Vec<EntryDeliveries>>;
     /// Records a subscriber's "still affected" report, once; on the first
-    /// report of this subscriber the owner is mailed (`mail` gets the count).
+    /// report of this subscriber the owner is reminded, with the count.
     /// `false` when this subscriber had reported already.
     async fn report_still_affected(
         &self,
         incident_id: &IncidentId,
         subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
-        mail: &StaffMailFn<'_>,
     ) -> Result<bool>;
     async fn affected_reports(&self, incident_id: &IncidentId) -> Result<AffectedReports>;
     /// Incidents with unanswered reports, with their counts.
@@ -159,13 +159,12 @@ impl<B: Backend> ReportStore for B {
         Ok(report)
     }
 
-    #[tracing::instrument(skip(self, now, mail))]
+    #[tracing::instrument(skip(self, now))]
     async fn report_still_affected(
         &self,
         incident_id: &IncidentId,
         subscriber_id: &SubscriberId,
         now: jiff::Timestamp,
-        mail: &StaffMailFn<'_>,
     ) -> Result<bool> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
@@ -190,7 +189,8 @@ impl<B: Backend> ReportStore for B {
                     .bind(incident_id),
             )
             .await?;
-        queue_staff_mail(conn, &mail(&incident, count), now).await?;
+        let reminder = OwnerReminder::StillAffected { count };
+        queue_reminder(conn, &incident, reminder, now).await?;
         let actor = anonymous("subscriber");
         let detail = serde_json::json!({"subscriber": subscriber_id});
         finish_write(

@@ -317,15 +317,43 @@ pub fn confirmation(page_name: &str, link: &str, expires: &str) -> (String, Bodi
     )
 }
 
-/// Mails to the owner of an incident, as (subject, plain text): they are
-/// written when queued and sent as they were written.
+/// Mails to the owner of an incident, as (subject, plain text): written
+/// when they are sent, from what the owner is told (`OwnerReminder`) and
+/// the incident as it stands then.
 pub mod staff {
-    use jiff::SignedDuration;
+    use jiff::{tz::TimeZone, SignedDuration, Timestamp};
 
+    use crate::domain::facts::when;
+    use crate::domain::promises::OwnerReminder;
     use crate::domain::Incident;
 
     fn incident_url(base_url: &str, incident: &Incident) -> String {
         format!("{base_url}/incidents/{}", incident.id)
+    }
+
+    /// A reminder to the incident's owner: (subject, text). Times read as
+    /// they did when Candor decided to remind (`decided_at`).
+    pub fn reminder(
+        incident: &Incident,
+        reminder: &OwnerReminder,
+        decided_at: Timestamp,
+        tz: &TimeZone,
+        base_url: &str,
+    ) -> (String, String) {
+        let at = |promised| when(promised, decided_at, tz);
+        match *reminder {
+            OwnerReminder::UpdateOverdue { promised, grace } => {
+                update_overdue(incident, &at(promised), base_url, grace)
+            }
+            OwnerReminder::StillOverdue { promised } => {
+                still_overdue(incident, &at(promised), base_url)
+            }
+            OwnerReminder::EtaPassed { promised } => eta_passed(incident, &at(promised), base_url),
+            OwnerReminder::FollowUpDue { promised } => {
+                follow_up_due(incident, &at(promised), base_url)
+            }
+            OwnerReminder::StillAffected { count } => still_affected(incident, count, base_url),
+        }
     }
 
     /// The promised update did not come; `grace` is how long until Candor

@@ -286,6 +286,34 @@ async fn still_affected_reports_reach_the_owner_once_per_subscriber() {
     app.stop().await;
 }
 
+/// Reminders are queued as what the owner is told and worded when sent;
+/// one an older Candor queued holds the words it wrote then, and is still
+/// sent as written.
+#[tokio::test]
+async fn a_reminder_queued_by_an_older_candor_is_sent_as_it_was_written() {
+    let mailbox = Mailbox::start();
+    let app = app_with(&mailbox, "15m").await;
+    app.run_sql(
+        r#"INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel,
+             state, attempts, next_attempt_at, created_at)
+           VALUES ('reminder', NULL, NULL, 'dana@acme.test',
+             '{"to": "dana@acme.test", "subject": "[Follow-up due] Mail delays",
+               "text": "Dana, post the follow-up on \"Mail delays\"."}',
+             'email', 'pending', 0, 0, 0)"#,
+    )
+    .await;
+    app.drain_outbox().await;
+    let mail = &mailbox.wait_for(OWNER, 1).await[0];
+    assert_eq!(mail.subject, "[Follow-up due] Mail delays");
+    assert!(
+        mail.text
+            .contains("Dana, post the follow-up on \"Mail delays\"."),
+        "{}",
+        mail.text
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_follow_up_is_owed_until_posted_and_is_mailed_like_any_entry() {
     let mailbox = Mailbox::start();
