@@ -43,7 +43,7 @@ use tower::ServiceExt as _;
 use axum::{
     body::{Body, Bytes},
     extract::Request,
-    http::{header, Method, StatusCode},
+    http::{header, HeaderMap, Method, StatusCode},
     response::{IntoResponse, Response},
 };
 use jiff::Timestamp;
@@ -292,7 +292,7 @@ where
             response
         });
     };
-    let (mut parts, body) = response.into_parts();
+    let (parts, body) = response.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(err) => {
@@ -304,19 +304,8 @@ where
                 .ok_or_else(|| PageError::Internal(failure).into_response());
         }
     };
-    for name in [
-        header::CONTENT_LENGTH,
-        header::TRANSFER_ENCODING,
-        header::ETAG,
-        header::LAST_MODIFIED,
-        header::DATE,
-    ] {
-        parts.headers.remove(name);
-    }
     let previous = cache.previous(key);
-    let mut headers = parts.headers;
-    // Made once here rather than on every answer from the cache.
-    super::security::add_to(&mut headers, state);
+    let headers = kept_headers(parts.headers, state);
     // Compressing a large page takes milliseconds: off the request threads.
     let entry = tokio::task::spawn_blocking(move || {
         Cached::build(generation, until, headers, bytes, now, previous.as_deref())
@@ -333,6 +322,23 @@ where
     let entry = Arc::new(entry);
     cache.store(key.to_string(), entry.clone(), now);
     Ok(entry)
+}
+
+/// The handler's headers as a rendering keeps them: without those the
+/// cache makes per answer, with the safety headers (made once here rather
+/// than on every answer).
+fn kept_headers(mut headers: HeaderMap, state: &AppState) -> HeaderMap {
+    for name in [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::ETAG,
+        header::LAST_MODIFIED,
+        header::DATE,
+    ] {
+        headers.remove(name);
+    }
+    super::security::add_to(&mut headers, state);
+    headers
 }
 
 /// The last good rendering of `key`, kept in place of one that failed, or
