@@ -174,7 +174,10 @@ pub fn staff_mail(
         .to(to)
         .subject(subject)
         .message_id(Some(format!("<reminder-{delivery_id}@{}>", settings.host)))
-        .body(text)
+        // A MIME part (MIME-Version, UTF-8 text/plain, an encoding fit for
+        // the text) like every other mail: a bare body left the charset to
+        // the reader's mail program, and names with accents came out wrong.
+        .singlepart(lettre::message::SinglePart::plain(text))
 }
 
 /// The double opt-in mail: nothing else is sent before its link is clicked.

@@ -80,6 +80,12 @@ async fn a_late_update_reminds_the_owner_then_tells_subscribers() {
         "[Update overdue] Delayed outbound email — promised for 10:30 CET"
     );
     assert!(reminder.text.contains(&format!("/incidents/{id}")));
+    assert_eq!(reminder.header("MIME-Version"), Some("1.0"));
+    let content_type = reminder.header("Content-Type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("text/plain") && content_type.to_lowercase().contains("utf-8"),
+        "the owner's reminder is a proper MIME text part: {content_type:?}"
+    );
     assert_eq!(app.incident(&id).await["overdue"], true);
     let page = visible_text(&app.page("/").await.1);
     assert!(page.contains("Update overdue since 10:30 CET"), "{page}");
