@@ -190,6 +190,37 @@ pub fn grouped<'a>(components: &'a [Component]) -> Vec<(&'a Component, Vec<&'a C
         .collect()
 }
 
+/// The components as readers see them: a group is shown as bad as its
+/// worst member, so that "Email: Operational" never sits above "Outbound
+/// SMTP: Major outage". Each group keeps its own status when that is worse
+/// (staff may mark a whole group). Members and order are unchanged.
+pub fn rolled_up(components: &[Component]) -> Vec<Component> {
+    use std::collections::HashMap;
+    let worst: HashMap<&ComponentId, ComponentStatus> = grouped(components)
+        .into_iter()
+        .filter(|(_, members)| !members.is_empty())
+        .map(|(top, members)| {
+            let status = members
+                .iter()
+                .map(|m| m.status)
+                .chain(std::iter::once(top.status))
+                .max_by_key(|s| s.severity())
+                .unwrap_or(top.status);
+            (&top.id, status)
+        })
+        .collect();
+    components
+        .iter()
+        .map(|c| {
+            let mut shown = c.clone();
+            if let Some(&status) = worst.get(&c.id) {
+                shown.status = status;
+            }
+            shown
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +236,37 @@ mod tests {
             created_at: jiff::Timestamp::UNIX_EPOCH,
             updated_at: jiff::Timestamp::UNIX_EPOCH,
         }
+    }
+
+    #[test]
+    fn a_group_is_as_bad_as_its_worst_member() {
+        let mut vpn = component("vpn", None);
+        let mut smtp = component("smtp", Some("email"));
+        smtp.status = ComponentStatus::MajorOutage;
+        let mut webmail = component("webmail", Some("email"));
+        webmail.status = ComponentStatus::DegradedPerformance;
+        vpn.status = ComponentStatus::PartialOutage;
+        let mut maintained = component("print", None);
+        maintained.status = ComponentStatus::UnderMaintenance;
+        let print_queue = component("queue", Some("print"));
+        let components = [
+            component("email", None),
+            smtp,
+            webmail,
+            vpn,
+            maintained,
+            print_queue,
+        ];
+        let shown = rolled_up(&components);
+        let status = |id: &str| shown.iter().find(|c| c.id.as_str() == id).unwrap().status;
+        assert_eq!(status("email"), ComponentStatus::MajorOutage);
+        assert_eq!(status("smtp"), ComponentStatus::MajorOutage);
+        assert_eq!(status("webmail"), ComponentStatus::DegradedPerformance);
+        // Not a group: as it is.
+        assert_eq!(status("vpn"), ComponentStatus::PartialOutage);
+        // A group's own status counts when it is the worst.
+        assert_eq!(status("print"), ComponentStatus::UnderMaintenance);
+        assert_eq!(shown.len(), components.len());
     }
 
     #[test]

@@ -49,6 +49,38 @@ pub fn when_with_relative(at: Timestamp, now: Timestamp, tz: &TimeZone) -> Strin
     }
 }
 
+/// "Sat 28 Nov, 00:12–00:41 CET", or with both dates when it crossed
+/// midnight: "Sat 28 Nov 23:50 – Sun 29 Nov 01:10 CET". The year only when
+/// not the current one.
+pub fn span(from: Timestamp, to: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
+    let (from, to) = (from.to_zoned(tz.clone()), to.to_zoned(tz.clone()));
+    let this_year = now.to_zoned(tz.clone()).year();
+    let day = |at: &Zoned| {
+        if at.year() == this_year {
+            at.strftime("%a %-d %b").to_string()
+        } else {
+            at.strftime("%a %-d %b %Y").to_string()
+        }
+    };
+    let zone = to.strftime("%Z");
+    if from.date() == to.date() {
+        format!(
+            "{}, {}–{} {zone}",
+            day(&from),
+            from.strftime("%H:%M"),
+            to.strftime("%H:%M")
+        )
+    } else {
+        format!(
+            "{} {} – {} {} {zone}",
+            day(&from),
+            from.strftime("%H:%M"),
+            day(&to),
+            to.strftime("%H:%M")
+        )
+    }
+}
+
 pub fn month_heading(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%B %Y").to_string()
 }
@@ -233,6 +265,10 @@ pub fn broken_promises(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Ve
 
 /// What one entry said, for its place in the timeline.
 pub fn entry_facts(state: &IncidentState, now: Timestamp, tz: &TimeZone) -> Line {
+    if state.status == IncidentStatus::Resolved {
+        // Resolved: what was fixed matters, not the estimate it had.
+        return cause_line(state);
+    }
     let mut line = cause_line(state).text(" · ");
     line = match state.eta {
         Some(eta) => line.text("ETA: ").time(eta, when(eta, now, tz)),
@@ -336,4 +372,19 @@ impl Overall {
 /// Convenience for views: the zoned time for `<time datetime>`.
 pub fn zoned(at: Timestamp, tz: &TimeZone) -> Zoned {
     at.to_zoned(tz.clone())
+}
+
+/// How long something lasted, in words: "under a minute", "29 min",
+/// "2 h 5 min", "3 days 4 h".
+pub fn lasted(from: Timestamp, to: Timestamp) -> String {
+    let minutes = (to.as_second() - from.as_second()).max(0) / 60;
+    match minutes {
+        0 => "under a minute".into(),
+        m if m < 60 => format!("{m} min"),
+        m if m < 48 * 60 => format!("{} h {} min", m / 60, m % 60),
+        m => match (m / (24 * 60), m % (24 * 60) / 60) {
+            (days, 0) => format!("{days} days"),
+            (days, hours) => format!("{days} days {hours} h"),
+        },
+    }
 }

@@ -5,7 +5,7 @@
 
 use jiff::{civil::Date, tz::TimeZone, Timestamp, ToSpan};
 
-use super::{component::Component, ComponentStatus, Incident};
+use super::{component::Component, ComponentId, ComponentStatus, Incident};
 
 /// How many days the bars cover, today included.
 pub const DAYS: i64 = 90;
@@ -187,12 +187,113 @@ pub fn of_component<'a>(
     now: Timestamp,
     tz: &TimeZone,
 ) -> Uptime<'a> {
+    let history = History {
+        ids: vec![&component.id],
+        status: component.status,
+        created_at: component.created_at,
+        transitions,
+    };
+    of_history(&history, incidents, now, tz)
+}
+
+/// The uptime of a group as readers see it: down whenever the group or any
+/// of its members was down, as bad as the worst of them, with the incidents
+/// of all of them. `transitions(id)` gives each one's own changes.
+pub fn of_group<'a, 't>(
+    group: &Component,
+    members: &[&Component],
+    transitions: impl Fn(&ComponentId) -> &'t [Transition],
+    incidents: &'a [Incident],
+    now: Timestamp,
+    tz: &TimeZone,
+) -> Uptime<'a> {
+    let all: Vec<&Component> = std::iter::once(group)
+        .chain(members.iter().copied())
+        .collect();
+    let merged = worst_of(&all, &transitions);
+    let history = History {
+        ids: all.iter().map(|c| &c.id).collect(),
+        status: all
+            .iter()
+            .map(|c| c.status)
+            .max_by_key(|s| s.severity())
+            .unwrap_or(group.status),
+        created_at: all
+            .iter()
+            .map(|c| c.created_at)
+            .min()
+            .unwrap_or(group.created_at),
+        transitions: &merged,
+    };
+    of_history(&history, incidents, now, tz)
+}
+
+/// The changes of the worst status among `components`, oldest first, from
+/// each one's own changes.
+fn worst_of<'t>(
+    components: &[&Component],
+    transitions: &impl Fn(&ComponentId) -> &'t [Transition],
+) -> Vec<Transition> {
+    // Each one's status before its first change (as `segments` reads it).
+    let mut status: Vec<ComponentStatus> = components
+        .iter()
+        .map(|c| transitions(&c.id).first().map_or(c.status, |t| t.from))
+        .collect();
+    let worst = |status: &[ComponentStatus]| {
+        status
+            .iter()
+            .copied()
+            .max_by_key(|s| s.severity())
+            .unwrap_or(ComponentStatus::Operational)
+    };
+    let mut all: Vec<(usize, Transition)> = components
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| transitions(&c.id).iter().map(move |t| (i, *t)))
+        .collect();
+    all.sort_by_key(|(_, t)| t.at);
+    let mut merged = Vec::new();
+    for (i, t) in all {
+        let before = worst(&status);
+        status[i] = t.to;
+        let after = worst(&status);
+        if after != before {
+            merged.push(Transition {
+                at: t.at,
+                from: before,
+                to: after,
+            });
+        }
+    }
+    merged
+}
+
+/// A status history: one component's, or a group's merged one.
+struct History<'h> {
+    ids: Vec<&'h ComponentId>,
+    /// The status now.
+    status: ComponentStatus,
+    created_at: Timestamp,
+    transitions: &'h [Transition],
+}
+
+fn of_history<'a>(
+    history: &History<'_>,
+    incidents: &'a [Incident],
+    now: Timestamp,
+    tz: &TimeZone,
+) -> Uptime<'a> {
     let window = window_start(now, tz);
-    let start = window.max(component.created_at);
-    let segments = segments(component.status, transitions, start, now);
+    let start = window.max(history.created_at);
+    let segments = segments(history.status, history.transitions, start, now);
     let mut affecting: Vec<&Incident> = incidents
         .iter()
-        .filter(|i| i.state.components.contains_key(&component.id))
+        .filter(|i| {
+            history
+                .ids
+                .iter()
+                .any(|id| i.state.components.contains_key(*id))
+        })
         .collect();
     affecting.sort_by_key(|i| (i.state.started_at, i.created_at));
     let first = window.to_zoned(tz.clone()).date();

@@ -37,7 +37,7 @@ fn failed(err: StoreError) -> PageError {
 }
 
 async fn current(state: &AppState) -> Result<Overall, StoreError> {
-    let components = state.store.list_components().await?;
+    let components = state.shown_components().await?;
     let open = state.store.open_incident_records().await?;
     Ok(Overall::of(
         open.iter().map(|r| r.incident.state.impact),
@@ -67,7 +67,14 @@ async fn component(
     State(state): State<AppState>,
     Path(id): Path<ComponentId>,
 ) -> Result<Response, PageError> {
-    let component = state.store.get_component(&id).await.map_err(failed)?;
+    // A group's badge is as bad as its worst member, as on the page.
+    let component = state
+        .shown_components()
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| failed(StoreError::NotFound))?;
     let svg = badge::svg(
         &component.name,
         component.status.words(),

@@ -54,6 +54,15 @@ impl AppState {
     pub fn new(shared: Shared) -> Self {
         Self(Arc::new(shared))
     }
+
+    /// The components as the public sees them: each group as bad as its
+    /// worst member (`component::rolled_up`).
+    pub async fn shown_components(
+        &self,
+    ) -> Result<Vec<crate::domain::component::Component>, crate::store::StoreError> {
+        let stored = self.store.list_components().await?;
+        Ok(crate::domain::component::rolled_up(&stored))
+    }
 }
 
 impl std::ops::Deref for AppState {

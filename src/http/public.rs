@@ -14,8 +14,10 @@ use maud::Markup;
 
 use super::{cache::Until, error::PageError, AppState};
 use crate::domain::{
+    component::Component,
+    record::worst_first,
     uptime::{self, Transition},
-    Incident, IncidentId,
+    ComponentId, Incident, IncidentId,
 };
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
@@ -26,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}", get(incident))
         .route("/history", get(history))
         .route("/static/candor.css", get(stylesheet))
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed)
 }
@@ -66,18 +70,19 @@ pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
 
 #[tracing::instrument(skip_all)]
 async fn index(State(state): State<AppState>) -> PageResult {
-    let components = state.store.list_components().await.map_err(failed)?;
-    let open = state.store.open_incident_records().await.map_err(failed)?;
+    let components = state.shown_components().await.map_err(failed)?;
+    let mut open = state.store.open_incident_records().await.map_err(failed)?;
+    worst_first(&mut open);
     let ctx = page_context(&state);
     let week_ago = ctx.now - SignedDuration::from_hours(7 * 24);
     let recent = resolved_since(&state, week_ago).await?;
 
     let since = uptime::window_start(ctx.now, ctx.tz);
     let history = state.store.component_history(since).await.map_err(failed)?;
-    let mut transitions: BTreeMap<&str, Vec<Transition>> = BTreeMap::new();
+    let mut transitions: BTreeMap<&ComponentId, Vec<Transition>> = BTreeMap::new();
     for change in &history {
         transitions
-            .entry(change.component_id.as_str())
+            .entry(&change.component_id)
             .or_default()
             .push(Transition {
                 at: change.at,
@@ -86,21 +91,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
             });
     }
     let touched = open_since(&state, since).await?;
-    let uptime: Vec<Row> = views::uptime::display_order(&components)
-        .into_iter()
-        .map(|component| Row {
-            component,
-            uptime: uptime::of_component(
-                component,
-                transitions
-                    .get(component.id.as_str())
-                    .map_or(&[][..], Vec::as_slice),
-                &touched,
-                ctx.now,
-                ctx.tz,
-            ),
-        })
-        .collect();
+    let uptime = uptime_rows(&ctx, &components, &transitions, &touched);
 
     // Until a promise breaks, a near time moves a minute, a resolved
     // incident leaves the week, or an uptime bar or percentage moves.
@@ -124,6 +115,37 @@ async fn index(State(state): State<AppState>) -> PageResult {
         uptime: &uptime,
     };
     Ok((until, views::index::page(&ctx, &view)))
+}
+
+/// One uptime row per component in display order; a group's row counts
+/// its members' outages too (`uptime::of_group`).
+fn uptime_rows<'a>(
+    ctx: &PageContext<'_>,
+    components: &'a [Component],
+    transitions: &BTreeMap<&ComponentId, Vec<Transition>>,
+    touched: &'a [Incident],
+) -> Vec<Row<'a>> {
+    let own = |id: &ComponentId| transitions.get(id).map_or(&[][..], Vec::as_slice);
+    views::uptime::groups(components)
+        .into_iter()
+        .flat_map(|(top, members)| {
+            let top_row = Row {
+                component: top,
+                uptime: if members.is_empty() {
+                    uptime::of_component(top, own(&top.id), touched, ctx.now, ctx.tz)
+                } else {
+                    uptime::of_group(top, &members, own, touched, ctx.now, ctx.tz)
+                },
+            };
+            let member_rows = members.into_iter().map(move |member| Row {
+                component: member,
+                uptime: uptime::of_component(member, own(&member.id), touched, ctx.now, ctx.tz),
+            });
+            std::iter::once(top_row)
+                .chain(member_rows)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The last ten incidents resolved, those resolved since `since`.
@@ -165,7 +187,7 @@ async fn open_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>,
 #[tracing::instrument(skip_all, fields(incident = %id))]
 async fn incident(State(state): State<AppState>, Path(id): Path<IncidentId>) -> PageResult {
     let record = state.store.get_incident(&id).await.map_err(failed)?;
-    let components = state.store.list_components().await.map_err(failed)?;
+    let components = state.shown_components().await.map_err(failed)?;
     let ctx = page_context(&state);
     let until = Until::dates(ctx.now, ctx.tz).words(&record.incident, ctx.now);
     Ok((until, views::incident::page(&ctx, &record, &components)))
@@ -198,5 +220,17 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         views::layout::STYLESHEET,
+    )
+}
+
+/// The icon, also at `/favicon.ico`, where browsers look without a link.
+async fn favicon() -> impl IntoResponse {
+    (
+        Until::default(),
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        views::layout::FAVICON,
     )
 }

@@ -93,7 +93,7 @@ fn until<'i>(incidents: impl IntoIterator<Item = &'i Incident>, now: Timestamp) 
 
 #[tracing::instrument(skip_all)]
 async fn summary(State(state): State<AppState>) -> ApiResult<(Until, Json<Summary>)> {
-    let components = state.store.list_components().await?;
+    let components = state.shown_components().await?;
     let open = open_incidents(&state).await?;
     let recent = recent_incidents(&state).await?;
     let ctx = ctx(&state, &components);
@@ -117,7 +117,7 @@ struct StatusOnly {
 
 #[tracing::instrument(skip_all)]
 async fn status(State(state): State<AppState>) -> ApiResult<(Until, Json<StatusOnly>)> {
-    let components = state.store.list_components().await?;
+    let components = state.shown_components().await?;
     let open = open_incidents(&state).await?;
     let recent = recent_incidents(&state).await?;
     let ctx = ctx(&state, &components);
@@ -138,7 +138,7 @@ struct ComponentsOnly {
 
 #[tracing::instrument(skip_all)]
 async fn components(State(state): State<AppState>) -> ApiResult<(Until, Json<ComponentsOnly>)> {
-    let components = state.store.list_components().await?;
+    let components = state.shown_components().await?;
     let recent = recent_incidents(&state).await?;
     let ctx = ctx(&state, &components);
     Ok((
@@ -158,7 +158,7 @@ struct IncidentsOnly {
 
 #[tracing::instrument(skip_all)]
 async fn incidents(State(state): State<AppState>) -> ApiResult<(Until, Json<IncidentsOnly>)> {
-    let components = state.store.list_components().await?;
+    let components = state.shown_components().await?;
     let records = state.store.incident_records(&recent_filter()).await?;
     let ctx = ctx(&state, &components);
     Ok((
@@ -172,7 +172,7 @@ async fn incidents(State(state): State<AppState>) -> ApiResult<(Until, Json<Inci
 
 #[tracing::instrument(skip_all)]
 async fn unresolved(State(state): State<AppState>) -> ApiResult<(Until, Json<IncidentsOnly>)> {
-    let components = state.store.list_components().await?;
+    let components = state.shown_components().await?;
     let open = open_incidents(&state).await?;
     let recent = recent_incidents(&state).await?;
     let ctx = ctx(&state, &components);
@@ -194,7 +194,7 @@ struct MaintenancesOnly {
 /// Candor has no scheduled maintenances yet: every list is empty.
 #[tracing::instrument(skip_all)]
 async fn maintenances(State(state): State<AppState>) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
-    let components = state.store.list_components().await?;
+    let components = state.shown_components().await?;
     let recent = recent_incidents(&state).await?;
     let ctx = ctx(&state, &components);
     Ok((

@@ -1,6 +1,7 @@
-//! Pages for people when something is not there or went wrong.
+//! Pages for people when something is not there or went wrong, in the
+//! site's frame so that the way back is where it always is.
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 
 /// The page for an HTTP status (`status` is its code: the view needs only
 /// the number to choose its heading, not the server's types).
@@ -12,22 +13,14 @@ pub fn page(page_name: &str, status: u16, message: &str) -> Markup {
         500..=599 => "Something went wrong on our side",
         _ => "That did not work",
     };
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (heading) " — " (page_name) }
-                link rel="stylesheet" href="/static/candor.css";
-            }
-            body {
-                main {
-                    h1 { (heading) }
-                    p { (message) }
-                    p { a href="/" { "Back to the current status of " (page_name) } }
-                }
-            }
-        }
-    }
+    super::layout::frame(
+        page_name,
+        None,
+        heading,
+        html! {
+            h1 { (heading) }
+            p { (message) }
+            p { a href="/" { "Back to the current status of " (page_name) } }
+        },
+    )
 }

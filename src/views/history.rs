@@ -1,4 +1,5 @@
-//! `/history`: past incidents by month.
+//! `/history`: past incidents by month, each with its dates, how long it
+//! lasted, its impact and its cause.
 
 use maud::{html, Markup};
 
@@ -6,9 +7,12 @@ use super::{layout::layout, parts, PageContext};
 use crate::domain::{facts, Incident};
 
 pub fn page(ctx: &PageContext<'_>, resolved: &[Incident]) -> Markup {
+    // Newest first by when they began, so that a month is listed once.
+    let mut by_start: Vec<&Incident> = resolved.iter().collect();
+    by_start.sort_by_key(|i| std::cmp::Reverse(i.state.started_at));
     let mut months: Vec<(String, Vec<&Incident>)> = Vec::new();
-    for incident in resolved {
-        let month = facts::month_heading(incident.created_at, ctx.tz);
+    for incident in by_start {
+        let month = facts::month_heading(incident.state.started_at, ctx.tz);
         match months.last_mut() {
             Some((heading, list)) if *heading == month => list.push(incident),
             _ => months.push((month, vec![incident])),
@@ -26,18 +30,7 @@ pub fn page(ctx: &PageContext<'_>, resolved: &[Incident]) -> Markup {
                 section.month {
                     h2 { (month) }
                     ul.past {
-                        @for incident in incidents {
-                            li {
-                                a href={"/incidents/" (incident.id)} { (incident.state.title) }
-                                " — " (incident.state.impact.words())
-                                br;
-                                "From " (parts::when(ctx, incident.state.started_at))
-                                @if let Some(at) = incident.state.resolved_at {
-                                    " to " (parts::when(ctx, at))
-                                    " (" (duration(incident.state.started_at, at)) ")"
-                                }
-                            }
-                        }
+                        @for incident in incidents { (past(ctx, incident)) }
                     }
                 }
             }
@@ -45,11 +38,24 @@ pub fn page(ctx: &PageContext<'_>, resolved: &[Incident]) -> Markup {
     )
 }
 
-fn duration(from: jiff::Timestamp, to: jiff::Timestamp) -> String {
-    let minutes = (to.as_second() - from.as_second()).max(0) / 60;
-    match minutes {
-        m if m < 60 => format!("{m} min"),
-        m if m < 48 * 60 => format!("{} h {} min", m / 60, m % 60),
-        m => format!("{} days", m / (24 * 60)),
+/// One past incident: "VPN logins failing — Major impact", then "Sat 28
+/// Nov, 00:12–00:41 CET (29 min)", then its cause.
+fn past(ctx: &PageContext<'_>, incident: &Incident) -> Markup {
+    let state = &incident.state;
+    let began = state.started_at;
+    html! {
+        li {
+            a href={"/incidents/" (incident.id)} { (state.title) }
+            " — " (state.impact.words())
+            br;
+            @if let Some(ended) = state.resolved_at {
+                time datetime=(began.to_string()) { (facts::span(began, ended, ctx.now, ctx.tz)) }
+                " (" (facts::lasted(began, ended)) ")"
+            } @else {
+                "Began " time datetime=(began.to_string()) { (facts::when(began, ctx.now, ctx.tz)) }
+            }
+            br;
+            span.cause { (parts::line(&facts::cause_line(state))) }
+        }
     }
 }

@@ -12,7 +12,7 @@ pub fn page(ctx: &PageContext<'_>, record: &IncidentRecord, components: &[Compon
         title,
         html! {
             p.crumbs { a href="/" { "Current status" } }
-            (parts::incident_section(ctx, record, components, false))
+            (parts::incident_section(ctx, record, components, parts::Shown::Timeline))
             p.started {
                 "Impact began " (parts::when(ctx, record.incident.state.started_at))
                 "; first reported " (parts::when(ctx, record.incident.created_at)) "."

@@ -1,4 +1,5 @@
-//! `/`: the overall state, every component, every open incident in full.
+//! `/`: the overall state, the open incidents worst first (each with its
+//! latest entry), every component, uptime and recent incidents.
 
 use maud::{html, Markup};
 
@@ -28,7 +29,7 @@ pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
                 p.quiet { "No open incidents." }
             } @else {
                 h2.section { "Open incidents" }
-                @for record in view.open { (parts::incident_section(ctx, record, view.components, true)) }
+                @for record in view.open { (parts::incident_section(ctx, record, view.components, parts::Shown::Latest)) }
             }
             h2.section { "Components" }
             @if view.components.is_empty() {

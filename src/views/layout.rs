@@ -4,12 +4,26 @@ use super::{parts, PageContext};
 
 pub const STYLESHEET: &str = include_str!("../../static/candor.css");
 
+pub const FAVICON: &str = include_str!("../../static/favicon.svg");
+
 /// The frame of every page.
 pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
+    frame(
+        ctx.page_name,
+        Some(ctx.tz.iana_name().unwrap_or("UTC")),
+        title,
+        body,
+    )
+}
+
+/// The frame around a page's `body`: the head, the site's header with its
+/// navigation, the footer. `zone` is the time zone the page's times are in,
+/// when it shows any.
+pub fn frame(page_name: &str, zone: Option<&str>, title: &str, body: Markup) -> Markup {
     let full_title = if title.is_empty() {
-        ctx.page_name.to_string()
+        page_name.to_string()
     } else {
-        format!("{title} — {}", ctx.page_name)
+        format!("{title} — {page_name}")
     };
     html! {
         (DOCTYPE)
@@ -19,14 +33,15 @@ pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (full_title) }
                 link rel="stylesheet" href="/static/candor.css";
+                link rel="icon" href="/static/favicon.svg" type="image/svg+xml";
                 link rel="alternate" type="application/atom+xml" href="/feed.atom"
-                    title={ (ctx.page_name) " — incidents (Atom)" };
+                    title={ (page_name) " — incidents (Atom)" };
                 link rel="alternate" type="application/rss+xml" href="/feed.rss"
-                    title={ (ctx.page_name) " — incidents (RSS)" };
+                    title={ (page_name) " — incidents (RSS)" };
             }
             body {
                 header.site {
-                    a.home href="/" { (ctx.page_name) }
+                    a.home href="/" { (page_name) }
                     nav aria-label="Main" {
                         a href="/" { "Current status" }
                         " "
@@ -36,7 +51,7 @@ pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
                 main { (body) }
                 footer.site {
                     p {
-                        "Times are shown in " (ctx.tz.iana_name().unwrap_or("UTC")) ". "
+                        @if let Some(zone) = zone { "Times are shown in " (zone) ". " }
                         "Every change to an incident is kept: corrections are added, never edited in."
                     }
                 }

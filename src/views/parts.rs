@@ -4,9 +4,10 @@ use maud::{html, Markup};
 
 use super::{markdown, PageContext};
 use crate::domain::{
+    classify,
     component::Component,
     facts::{self, Line, Part},
-    ComponentId, ComponentStatus, Entry, EntryClass, Incident, IncidentRecord, IncidentStatus,
+    ComponentId, ComponentStatus, Entry, EntryClass, Incident, IncidentRecord,
 };
 
 /// A fact sentence, its times in `<time datetime>`.
@@ -110,15 +111,18 @@ pub fn honesty_block(
         ul.honesty {
             li { (line(&facts::owner_line(incident))) }
             li { (line(&facts::cause_line(state))) }
-            li class=[incident.eta_passed(ctx.now).then_some("broken")] {
-                (line(&facts::eta_line(incident, ctx.now, ctx.tz)))
+            @if !incident.is_resolved() {
+                li class=[incident.eta_passed(ctx.now).then_some("broken")] {
+                    (line(&facts::eta_line(incident, ctx.now, ctx.tz)))
+                }
             }
             @if let Some(next) = facts::next_update_line(incident, ctx.now, ctx.tz) {
                 li class=[overdue.then_some("broken")] { (line(&next)) }
             }
-            @if state.status == IncidentStatus::Resolved {
-                @if let Some(at) = state.resolved_at {
-                    li { "Resolved " (when(ctx, at)) }
+            @if let Some(at) = state.resolved_at.filter(|_| incident.is_resolved()) {
+                li {
+                    "Resolved " (when(ctx, at)) ", "
+                    (facts::lasted(state.started_at, at)) " after it began"
                 }
             }
             @if !state.components.is_empty() {
@@ -144,16 +148,19 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
     html! {
         li.entry.corrected[corrected_by.is_some()] id={"entry-" (entry.id)} {
             p.meta {
-                @for class in &entry.classes { (class_label(*class)) " " }
+                @let lead = classify::lead(&entry.classes);
+                (class_label(lead)) " "
                 (when(ctx, entry.posted_at))
-                " · " (entry.state.status.words())
+                @if lead.label() != entry.state.status.words() {
+                    " · " (entry.state.status.words())
+                }
                 " · " (entry.state.impact.words())
-                @if entry.system { " · posted by Candor" } @else { " · by " (entry.author) }
+                @if entry.system { " · posted by Candor" } @else { " · by " (entry.state.owner.name) }
             }
             @if let Some(original) = corrected {
                 p.corrects {
                     "Corrects "
-                    a href={"#entry-" (original.id)} { "the entry of " (clock(ctx, original.posted_at)) }
+                    a href={"/incidents/" (record.incident.id) "#entry-" (original.id)} { "the entry of " (clock(ctx, original.posted_at)) }
                     "."
                 }
             }
@@ -169,7 +176,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
             @if let Some(by) = corrected_by {
                 p.correction-marker {
                     "Corrected by "
-                    a href={"#entry-" (by.id)} { "the entry of " (clock(ctx, by.posted_at)) }
+                    a href={"/incidents/" (record.incident.id) "#entry-" (by.id)} { "the entry of " (clock(ctx, by.posted_at)) }
                     "."
                 }
             }
@@ -185,30 +192,53 @@ pub fn timeline(ctx: &PageContext<'_>, record: &IncidentRecord) -> Markup {
     }
 }
 
-/// An incident: title, state, the honesty block, then its timeline.
+/// How much of an incident's timeline a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// Every entry (the incident's own page).
+    Timeline,
+    /// The newest entry and a link to the others (`/`, where several
+    /// incidents share the screen).
+    Latest,
+}
+
+/// An incident: title, state, the honesty block, then its timeline or its
+/// latest entry.
 pub fn incident_section(
     ctx: &PageContext<'_>,
     record: &IncidentRecord,
     components: &[Component],
-    heading_link: bool,
+    shown: Shown,
 ) -> Markup {
     let incident = &record.incident;
     let state = &incident.state;
+    let href = format!("/incidents/{}", incident.id);
     html! {
         section class={"incident impact-" (state.impact.as_str())} {
             header {
                 h2 {
-                    @if heading_link {
-                        a href={"/incidents/" (incident.id)} { (state.title) }
-                    } @else {
-                        (state.title)
-                    }
+                    @if shown == Shown::Latest { a href=(href) { (state.title) } } @else { (state.title) }
                 }
                 p.state { (state.status.words()) " · " (state.impact.words()) }
             }
             (honesty_block(ctx, incident, components))
-            h3 { "Timeline" }
-            (timeline(ctx, record))
+            @match shown {
+                Shown::Timeline => {
+                    h3 { "Timeline" }
+                    (timeline(ctx, record))
+                }
+                Shown::Latest => {
+                    h3 { "Latest update" }
+                    ol.timeline {
+                        @if let Some(latest) = record.entries.first() { (entry(ctx, record, latest)) }
+                    }
+                    @match record.earlier_entries() {
+                        0 => {},
+                        1 => p.earlier { a href=(href) { "1 earlier update" } },
+                        n => p.earlier { a href=(href) { (n) " earlier updates" } },
+                    }
+                }
+            }
         }
     }
 }

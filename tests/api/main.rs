@@ -30,6 +30,7 @@ mod pages;
 mod processes;
 mod promises;
 mod rate_limit;
+mod reader;
 mod security;
 mod statuspage;
 mod stored_text;

@@ -243,16 +243,26 @@ async fn the_timeline_is_newest_first() {
     )
     .await;
 
-    for path in ["/".to_string(), format!("/incidents/{id}")] {
-        let text = app.page_text(&path).await;
-        let third = position(&text, "Third word from us.");
-        let second = position(&text, "Second word from us.");
-        let first = position(&text, "We are looking into delayed outbound email.");
-        assert!(
-            third < second && second < first,
-            "{path}: newest first, got: {text}"
-        );
-    }
+    let text = app.page_text(&format!("/incidents/{id}")).await;
+    let third = position(&text, "Third word from us.");
+    let second = position(&text, "Second word from us.");
+    let first = position(&text, "We are looking into delayed outbound email.");
+    assert!(
+        third < second && second < first,
+        "newest first, got: {text}"
+    );
+
+    // `/` shows the latest entry only, and links to the others.
+    let index = app.page_text("/").await;
+    assert_shows(&index, "Third word from us.");
+    assert_shows(&index, "2 earlier updates");
+    assert!(!index.contains("Second word from us."), "{index}");
+    assert!(!index.contains("We are looking into delayed"), "{index}");
+    let (_, html) = app.page("/").await;
+    assert!(
+        html.contains(&format!("href=\"/incidents/{id}\">2 earlier updates</a>")),
+        "{html}"
+    );
 
     app.stop().await;
 }

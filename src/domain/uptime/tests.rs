@@ -276,3 +276,61 @@ fn next_change_is_exact_for_the_percentage() {
         }
     }
 }
+
+/// A group is down whenever one of its members is, as badly as the worst
+/// of them, and lists their incidents: "Email: 100%" above "Outbound SMTP:
+/// 98%" would hide the outage.
+#[test]
+fn a_group_is_down_whenever_a_member_is() {
+    let now = t("2026-03-04T12:00:00Z");
+    let mut group = component("2025-01-01T00:00:00Z", Up);
+    group.id = "email".into();
+    let mut smtp = component("2025-01-01T00:00:00Z", Up);
+    smtp.id = "smtp".into();
+    smtp.group_id = Some("email".into());
+    let mut webmail = component("2025-01-01T00:00:00Z", Up);
+    webmail.id = "webmail".into();
+    webmail.group_id = Some("email".into());
+    // Overlapping: SMTP partial 08:00–09:00, webmail major 08:30–08:40
+    // and partial again 10:00–10:15.
+    let smtp_history = [
+        change("2026-03-04T08:00:00Z", Up, Partial),
+        change("2026-03-04T09:00:00Z", Partial, Up),
+    ];
+    let webmail_history = [
+        change("2026-03-04T08:30:00Z", Up, Major),
+        change("2026-03-04T08:40:00Z", Major, Up),
+        change("2026-03-04T10:00:00Z", Up, Partial),
+        change("2026-03-04T10:15:00Z", Partial, Up),
+    ];
+    let transitions = |id: &ComponentId| -> &[Transition] {
+        match id.as_str() {
+            "smtp" => &smtp_history,
+            "webmail" => &webmail_history,
+            _ => &[],
+        }
+    };
+    let incidents = [incident(
+        "Webmail down",
+        "2026-03-04T08:30:00Z",
+        Some("2026-03-04T08:40:00Z"),
+        "webmail",
+    )];
+    let u = of_group(
+        &group,
+        &[&smtp, &webmail],
+        transitions,
+        &incidents,
+        now,
+        &berlin(),
+    );
+    let today = u.days.last().unwrap();
+    assert_eq!(today.major_minutes, 10);
+    assert_eq!(today.partial_minutes, 50 + 15);
+    assert_eq!(today.level(), Level::Major);
+    assert_eq!(today.incidents.len(), 1);
+    assert!(u.basis_points.unwrap() < 10_000);
+    // The group alone, without its members, shows none of it.
+    let alone = of_component(&group, &[], &incidents, now, &berlin());
+    assert_eq!(alone.days.last().unwrap().level(), Level::Operational);
+}
