@@ -45,39 +45,45 @@ pub fn class_label(class: EntryClass) -> Markup {
     html! { span class=(kind) { (class.label()) } }
 }
 
-/// Members a group shows open; a larger group is folded under a summary
-/// of its members' states, and opens by itself when one of them is not
-/// operational, so that an outage is never folded away.
-const GROUP_SHOWN_OPEN: usize = 10;
-
-/// The components, groups first with their members below.
+/// The components, groups first with their members below. A group folds
+/// its members away while all of them are operational, and is open as soon
+/// as one is not, so that an outage is never folded away; its badge is the
+/// worst of its members' (`component::rolled_up`).
 pub fn component_list(components: &[Component]) -> Markup {
     let groups = super::uptime::groups(components);
     html! {
         ul.components {
             @for (component, members) in groups {
                 li {
-                    span.name { (component.name) }
-                    " " (status_badge(component.status))
-                    @if let Some(description) = &component.description {
-                        br; span.description { (description) }
-                    }
-                    @if members.len() > GROUP_SHOWN_OPEN {
+                    @if members.is_empty() {
+                        (component_line(component))
+                    } @else {
                         @let troubled = members.iter()
                             .filter(|m| m.status != ComponentStatus::Operational).count();
                         details.members open[troubled > 0] {
                             summary {
-                                (members.len()) " components: "
-                                @if troubled == 0 { "all operational" }
-                                @else { (troubled) " not operational" }
+                                (component_line(component))
+                                " " span.count {
+                                    (members.len()) " components"
+                                    @if troubled > 0 { ", " (troubled) " not operational" }
+                                }
                             }
                             (member_list(&members))
                         }
-                    } @else if !members.is_empty() {
-                        (member_list(&members))
                     }
                 }
             }
+        }
+    }
+}
+
+/// "VPN [Operational]", with the description below when there is one.
+fn component_line(component: &Component) -> Markup {
+    html! {
+        span.name { (component.name) }
+        " " (status_badge(component.status))
+        @if let Some(description) = &component.description {
+            br; span.description { (description) }
         }
     }
 }

@@ -138,6 +138,12 @@ async fn a_group_shows_the_worst_state_of_its_members_everywhere() {
     let email = app.create_component("Email").await;
     let smtp = member(&app, "Outbound SMTP", &email).await;
     member(&app, "Webmail", &email).await;
+    // All well: the group folds its members away.
+    let folded = scraper::Selector::parse("ul.components details.members").unwrap();
+    let (_, html) = app.page("/").await;
+    let page = scraper::Html::parse_document(&html);
+    let details = page.select(&folded).next().expect("the group folds");
+    assert!(details.value().attr("open").is_none(), "{html}");
     app.advance_minutes(60);
     app.open_incident(&incident(
         "Mail is not leaving",
@@ -174,6 +180,9 @@ async fn a_group_shows_the_worst_state_of_its_members_everywhere() {
         .text()
         .collect::<String>();
     assert!(group.starts_with("Email Major outage"), "{group}");
+    // A member is down: the group is open.
+    let details = page.select(&folded).next().unwrap();
+    assert!(details.value().attr("open").is_some(), "{html}");
     let rows = scraper::Selector::parse(".uptime-row").unwrap();
     let row = page
         .select(&rows)

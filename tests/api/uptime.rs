@@ -5,19 +5,23 @@ use serde_json::json;
 
 use crate::helpers::{assert_hides, assert_shows, id_of, visible_text, TestApp};
 
-/// The bars of the page: (class, title) of each, in order.
+/// The days of the page's bars: (level class, title) of each day, in
+/// order. A bar spans the days its `wN` class says (quiet days in a row
+/// share one bar and its title).
 fn bars(html: &str) -> Vec<(String, String)> {
     html.split("<span class=\"d ")
         .skip(1)
-        .map(|rest| {
-            let class = rest.split('"').next().unwrap_or_default().to_string();
+        .flat_map(|rest| {
+            let class = rest.split('"').next().unwrap_or_default();
+            let (level, width) = class.split_once(" w").expect("a bar has a width");
+            let days: usize = width.parse().expect("a width in days");
             let title = rest
                 .split("title=\"")
                 .nth(1)
                 .and_then(|t| t.split('"').next())
                 .unwrap_or_default()
                 .to_string();
-            (class, title)
+            std::iter::repeat_n((level.to_string(), title), days)
         })
         .collect()
 }
@@ -55,7 +59,19 @@ async fn an_outage_shows_as_minutes_on_its_day_with_its_incident() {
     assert_eq!(smtp_bars.len(), 90);
     assert_eq!(smtp_bars[89].0, "m", "today had a major outage");
     assert_eq!(smtp_bars[88].0, "n");
-    assert_eq!(smtp_bars[88].1, "Tue 3 Mar: not tracked yet");
+    assert!(
+        smtp_bars[88].1.ends_with(" – Tue 3 Mar: not tracked yet"),
+        "{}",
+        smtp_bars[88].1
+    );
+    // Quiet days share one bar: VPN has one for the days before it
+    // existed and one for today.
+    let vpn_row = html
+        .split("<div class=\"uptime-row\">")
+        .skip(1)
+        .find(|row| row.contains("<span class=\"name\">VPN</span>"))
+        .unwrap();
+    assert_eq!(vpn_row.matches("<span class=\"d ").count(), 2, "{vpn_row}");
     assert_eq!(
         vpn_bars[89],
         ("o".to_string(), "Wed 4 Mar: no outage".to_string())
