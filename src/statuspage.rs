@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 
 use crate::domain::{
     component::Component, facts::Overall, ComponentId, ComponentStatus, Entry, EntryClass, EntryId,
-    Impact, Incident, IncidentId, IncidentRecord, IncidentStatus,
+    Incident, IncidentId, IncidentRecord, IncidentStatus,
 };
 
 /// A timestamp as Statuspage writes it: RFC 3339 in UTC with milliseconds,
@@ -83,7 +83,12 @@ pub struct IncidentJson {
     pub id: IncidentId,
     pub name: String,
     pub status: IncidentStatus,
-    pub impact: Impact,
+    /// An incident's impact, or `maintenance`.
+    pub impact: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_for: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_until: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
     pub monitoring_at: Option<Millis>,
@@ -290,8 +295,17 @@ impl<'a> Ctx<'a> {
         IncidentJson {
             id: incident.id.clone(),
             name: state.title.to_string(),
-            status: state.status,
-            impact: state.impact,
+            // Statuspage has no cancelled maintenance: it is over.
+            status: match state.status {
+                IncidentStatus::Cancelled => IncidentStatus::Completed,
+                status => status,
+            },
+            impact: match state.schedule {
+                Some(_) => "maintenance",
+                None => state.impact.as_str(),
+            },
+            scheduled_for: state.schedule.as_ref().map(|p| Millis(p.scheduled_for)),
+            scheduled_until: state.schedule.as_ref().map(|p| Millis(p.scheduled_until)),
             created_at: Millis(incident.created_at),
             updated_at: Millis(incident.updated_at),
             monitoring_at,

@@ -12,10 +12,13 @@ pub enum EntryClass {
     Reopened,
     Correction,
     OverdueNotice,
+    MaintenanceOverrun,
+    MaintenanceRescheduled,
     EtaSlipped,
     EtaWithdrawn,
     ImpactRaised,
     ComponentsWorsened,
+    MaintenanceCancelled,
     Resolved,
     CauseIdentified,
     EtaSet,
@@ -25,6 +28,10 @@ pub enum EntryClass {
     OwnerChanged,
     FollowUp,
     Postmortem,
+    MaintenanceScheduled,
+    MaintenanceReminder,
+    MaintenanceStarted,
+    MaintenanceCompleted,
     Update,
 }
 
@@ -39,6 +46,10 @@ impl EntryClass {
                 | Self::Reopened
                 | Self::Correction
                 | Self::OverdueNotice
+                | Self::MaintenanceOverrun
+                // A moved plan is news that people who planned around the
+                // old one must not miss, whichever way it moved.
+                | Self::MaintenanceRescheduled
         )
     }
 
@@ -62,6 +73,13 @@ impl EntryClass {
             Self::OwnerChanged => "New owner",
             Self::FollowUp => "Follow-up",
             Self::Postmortem => "Postmortem",
+            Self::MaintenanceScheduled => "Planned maintenance",
+            Self::MaintenanceReminder => "Reminder",
+            Self::MaintenanceStarted => "Maintenance started",
+            Self::MaintenanceRescheduled => "Rescheduled",
+            Self::MaintenanceOverrun => "Overrun",
+            Self::MaintenanceCompleted => "Completed",
+            Self::MaintenanceCancelled => "Cancelled",
             Self::Update => "Update",
         }
     }
@@ -164,6 +182,13 @@ mod tests {
             OwnerChanged,
             FollowUp,
             Postmortem,
+            MaintenanceScheduled,
+            MaintenanceReminder,
+            MaintenanceStarted,
+            MaintenanceRescheduled,
+            MaintenanceOverrun,
+            MaintenanceCompleted,
+            MaintenanceCancelled,
             Update,
         ];
         for bad in all.iter().filter(|c| c.is_bad_news()) {

@@ -388,3 +388,61 @@ pub fn lasted(from: Timestamp, to: Timestamp) -> String {
         },
     }
 }
+
+/// A maintenance's plan in words: "Planned: Sat 5 Dec, 22:00–23:00 CET",
+/// "Planned to end at 23:00 CET (in 20 min)", or, once it outlasts its
+/// plan, "Planned to end at 23:00 CET — still in progress". `None` for an
+/// incident, or a maintenance that is over.
+pub fn plan_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Option<Line> {
+    let plan = incident.state.schedule.as_ref()?;
+    let (from, until) = (plan.scheduled_for, plan.scheduled_until);
+    match incident.state.status {
+        IncidentStatus::Scheduled => {
+            let line = Line::default()
+                .text("Planned: ")
+                .time(from, span(from, until, now, tz));
+            Some(match relative(from, now) {
+                Some(rel) => line.text(format!(" (starts {rel})")),
+                None => line,
+            })
+        }
+        s if s.is_final() => None,
+        _ if incident.overrunning(now) => Some(
+            Line::default()
+                .text("Planned to end at ")
+                .time(until, when(until, now, tz))
+                .text(" — still in progress"),
+        ),
+        _ => Some(
+            Line::default()
+                .text("Planned to end at ")
+                .time_near(until, now, tz),
+        ),
+    }
+}
+
+/// "Completed 22:41 CET, 19 min early" or "Cancelled 20:00 CET": how a
+/// maintenance ended. `None` until it has.
+pub fn ended_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Option<Line> {
+    let plan = incident.state.schedule.as_ref()?;
+    let at = incident.state.resolved_at?;
+    let line = match incident.state.status {
+        IncidentStatus::Completed => Line::default()
+            .text("Completed ")
+            .time(at, when(at, now, tz)),
+        IncidentStatus::Cancelled => Line::default()
+            .text("Cancelled ")
+            .time(at, when(at, now, tz)),
+        _ => return None,
+    };
+    Some(
+        if incident.state.status == IncidentStatus::Completed && at < plan.scheduled_until {
+            line.text(format!(
+                ", {} before the planned end",
+                lasted(at, plan.scheduled_until)
+            ))
+        } else {
+            line
+        },
+    )
+}

@@ -83,6 +83,13 @@ impl Incident {
         ctx: &Context<'_>,
     ) -> Result<(Incident, Entry), DomainError> {
         let now = ctx.now;
+        if command.status.is_maintenance() {
+            return Err(DomainError::new(
+                "status",
+                "an incident is investigating, identified, monitoring or resolved; \
+                 plan maintenance with POST /api/v1/maintenances",
+            ));
+        }
         if command.status == IncidentStatus::Resolved {
             return Err(DomainError::new(
                 "status",
@@ -121,6 +128,7 @@ impl Incident {
             components: command.components,
             overdue_noticed: None,
             follow_up_posted_at: None,
+            schedule: None,
         };
         let eta_history = state
             .eta
@@ -166,6 +174,7 @@ impl Incident {
             Command::Update(update) => self.update(update, ctx),
             Command::Correction(correction) => self.correct(correction, ctx),
             Command::Postmortem(postmortem) => self.postmortem(postmortem, ctx),
+            Command::Maintenance(update) => self.maintain(update, ctx),
         }
     }
 
@@ -204,7 +213,19 @@ impl Incident {
     fn update(&self, cmd: PostUpdate, ctx: &Context<'_>) -> Result<(Incident, Entry), DomainError> {
         let now = ctx.now;
         let before = &self.state;
+        if self.kind == Kind::Maintenance {
+            return Err(DomainError::new(
+                "kind",
+                "this is a maintenance: post to /api/v1/maintenances/{id}/updates",
+            ));
+        }
         let status = cmd.status.unwrap_or(before.status);
+        if status.is_maintenance() {
+            return Err(DomainError::new(
+                "status",
+                "an incident is investigating, identified, monitoring or resolved",
+            ));
+        }
         let resolving = status == IncidentStatus::Resolved;
         let was_resolved = before.status == IncidentStatus::Resolved;
         let next_update_at = next_update_after(resolving, cmd.next_update, now)?;
@@ -241,6 +262,7 @@ impl Incident {
             } else {
                 None
             },
+            schedule: None,
         };
         let classes = classify(Some(before), &state, &components);
         Ok(self.next(state, classes, components, cmd.message, None, ctx))
@@ -345,7 +367,7 @@ impl Incident {
         ))
     }
 
-    fn next(
+    pub(crate) fn next(
         &self,
         state: IncidentState,
         classes: Vec<EntryClass>,
@@ -423,6 +445,9 @@ impl Incident {
 
     /// The timed work this state asks for: (kind, promised time).
     pub fn promises(&self) -> Vec<(Promise, Timestamp)> {
+        if self.kind == Kind::Maintenance {
+            return self.maintenance_promises();
+        }
         let state = &self.state;
         if self.is_resolved() {
             return state
@@ -442,8 +467,9 @@ impl Incident {
         promises
     }
 
+    /// Over: resolved, or a maintenance completed or cancelled.
     pub fn is_resolved(&self) -> bool {
-        self.state.status == IncidentStatus::Resolved
+        self.state.status.is_final()
     }
 
     /// The promised update has not come.
@@ -462,11 +488,23 @@ impl Incident {
         if self.is_resolved() {
             return None;
         }
-        [self.state.next_update_at, self.state.eta]
+        self.promised_times()
             .into_iter()
             .flatten()
             .filter(|at| *at > now)
             .min()
+    }
+
+    /// The times this incident promised: its next update and ETA, or a
+    /// maintenance's planned start and end.
+    pub fn promised_times(&self) -> [Option<Timestamp>; 4] {
+        let plan = self.state.schedule.as_ref();
+        [
+            self.state.next_update_at,
+            self.state.eta,
+            plan.map(|p| p.scheduled_for),
+            plan.map(|p| p.scheduled_until),
+        ]
     }
 }
 

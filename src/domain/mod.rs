@@ -8,6 +8,7 @@ pub mod error;
 pub mod facts;
 pub mod ids;
 pub mod incident;
+pub mod maintenance;
 pub mod promises;
 pub mod record;
 pub mod subscriber;

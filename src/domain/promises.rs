@@ -7,8 +7,9 @@
 use jiff::{tz::TimeZone, SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::facts::when;
+use super::facts::{when, when_with_relative};
 use super::incident::{Context, Promise, Write};
+use super::maintenance::Step;
 use super::{Entry, EntryId, Incident, Message};
 
 /// What the owner of an incident is told, with the facts the words need.
@@ -29,6 +30,11 @@ pub enum OwnerReminder {
     FollowUpDue { promised: Timestamp },
     /// `count` subscribers say a resolved incident still affects them.
     StillAffected { count: i64 },
+    /// A maintenance planned to end at `promised` is still not completed.
+    MaintenanceOverrunning {
+        promised: Timestamp,
+        grace: Option<SignedDuration>,
+    },
 }
 
 /// How Candor keeps promises (configuration).
@@ -97,7 +103,85 @@ pub fn promise_due(
         Promise::FollowUp if incident.owes_follow_up() && state.follow_up_at == Some(promised) => {
             remind(OwnerReminder::FollowUpDue { promised })
         }
+        Promise::MaintenanceReminder => {
+            maintenance_step(incident, Step::Remind, promised, ctx, rules)
+        }
+        Promise::MaintenanceStart => maintenance_step(incident, Step::Start, promised, ctx, rules),
+        Promise::MaintenanceEnd
+            if state
+                .schedule
+                .as_ref()
+                .is_some_and(|plan| plan.auto_complete) =>
+        {
+            maintenance_step(incident, Step::AutoComplete, promised, ctx, rules)
+        }
+        Promise::MaintenanceEnd
+            if incident.overrunning(now)
+                && state.schedule.as_ref().map(|p| p.scheduled_until) == Some(promised) =>
+        {
+            PromiseOutcome {
+                reminder: Some(OwnerReminder::MaintenanceOverrunning {
+                    promised,
+                    grace: rules.grace,
+                }),
+                then: (rules.grace)
+                    .map(|grace| (Promise::MaintenanceOverrun, promised, promised + grace)),
+                entry: None,
+            }
+        }
+        Promise::MaintenanceOverrun => {
+            let mut outcome = maintenance_step(incident, Step::Overrun, promised, ctx, rules);
+            if outcome.entry.is_some() {
+                outcome.reminder = Some(OwnerReminder::MaintenanceOverrunning {
+                    promised,
+                    grace: None,
+                });
+            }
+            outcome
+        }
         _ => PromiseOutcome::default(),
+    }
+}
+
+/// Candor's own entry at a maintenance's timed step, in its words.
+fn maintenance_step(
+    incident: &Incident,
+    step: Step,
+    promised: Timestamp,
+    ctx: &Context<'_>,
+    rules: &PromiseRules,
+) -> PromiseOutcome {
+    let Some(plan) = incident.state.schedule.as_ref() else {
+        return PromiseOutcome::default();
+    };
+    let (now, tz) = (ctx.now, &rules.tz);
+    let owner = &incident.state.owner.name;
+    let until = when(plan.scheduled_until, now, tz);
+    let text = match step {
+        Step::Remind => format!(
+            "A reminder: this planned maintenance starts at {} and is planned to end at {until}.",
+            when_with_relative(plan.scheduled_for, now, tz)
+        ),
+        Step::Start => format!(
+            "The planned maintenance has begun. It is planned to end at {until}; \
+             {owner} will post here when it is done."
+        ),
+        Step::AutoComplete => format!(
+            "The planned maintenance ended at {until}, as planned. Candor marked it \
+             completed by itself, as {owner} asked when planning it; if anything still \
+             does not work, {owner} will post here."
+        ),
+        Step::Overrun => format!(
+            "Maintenance is taking longer than planned: it was planned to end at {until}. \
+             {owner} has been reminded. We will post here as soon as it is done."
+        ),
+    };
+    let entry = Message::parse(&text)
+        .ok()
+        .and_then(|message| incident.maintenance_step(step, promised, message, ctx));
+    PromiseOutcome {
+        entry,
+        ..PromiseOutcome::default()
     }
 }
 

@@ -150,7 +150,7 @@ impl TryFrom<UpdateBody> for PostUpdate {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CorrectionBody {
+pub(super) struct CorrectionBody {
     corrects: EntryId,
     message: Message,
     title: Option<Title>,
@@ -205,6 +205,9 @@ pub struct IncidentJson {
     still_affected: Option<crate::store::AffectedReports>,
     #[serde(skip_serializing_if = "Option::is_none")]
     entries: Option<Vec<EntryJson>>,
+    /// A maintenance's plan.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(super) plan: Option<super::maintenances::PlanJson>,
 }
 
 #[derive(Serialize)]
@@ -256,7 +259,7 @@ impl EntryJson {
 }
 
 impl IncidentJson {
-    fn new(
+    pub(super) fn new(
         incident: &Incident,
         entries: Option<&IncidentRecord>,
         components: &[Component],
@@ -299,6 +302,7 @@ impl IncidentJson {
                     status: *status,
                 })
                 .collect(),
+            plan: super::maintenances::PlanJson::of(incident, entries),
             entries: entries.map(|record| {
                 record
                     .entries
@@ -311,7 +315,7 @@ impl IncidentJson {
 }
 
 /// What a write by `actor` knows before the store reads anything.
-fn write(state: &AppState, actor: &Actor, now: Timestamp) -> Write {
+pub(super) fn write(state: &AppState, actor: &Actor, now: Timestamp) -> Write {
     Write {
         now,
         author: actor.name.clone(),
@@ -437,7 +441,7 @@ pub(super) async fn entry_json(
     Ok(EntryJson::new(entry, None))
 }
 
-fn not_found(err: crate::store::StoreError, id: &IncidentId) -> ApiError {
+pub(super) fn not_found(err: crate::store::StoreError, id: &IncidentId) -> ApiError {
     match err {
         crate::store::StoreError::NotFound => {
             ApiError::NotFound(format!("there is no incident with id `{id}`"))
@@ -446,7 +450,7 @@ fn not_found(err: crate::store::StoreError, id: &IncidentId) -> ApiError {
     }
 }
 
-async fn append(
+pub(super) async fn append(
     state: &AppState,
     actor: &Actor,
     id: &IncidentId,
@@ -474,7 +478,7 @@ async fn update(
 }
 
 #[tracing::instrument(skip_all, fields(incident = %id))]
-async fn correct(
+pub(super) async fn correct(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Path(id): Path<IncidentId>,

@@ -15,6 +15,7 @@ mod feeds;
 mod health;
 mod idempotency;
 mod incidents;
+mod maintenances;
 mod owed;
 pub(crate) mod public;
 mod security;
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .merge(components::router())
         .merge(incidents::router())
+        .merge(maintenances::router())
         .merge(subscribers::router())
         .merge(owed::router())
         .fallback(api_not_found)

@@ -17,7 +17,7 @@ use crate::domain::{
     component::Component,
     record::worst_first,
     uptime::{self, Transition},
-    ComponentId, Incident, IncidentId,
+    ComponentId, Incident, IncidentId, IncidentRecord, IncidentStatus, Kind,
 };
 use crate::store::{IncidentFilter, IncidentState, StoreError};
 use crate::views::{self, index::IndexView, uptime::Row, PageContext};
@@ -73,6 +73,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
     let components = state.shown_components().await.map_err(failed)?;
     let mut open = state.store.open_incident_records().await.map_err(failed)?;
     worst_first(&mut open);
+    let planned = planned_work(&state).await?;
     let ctx = page_context(&state);
     let week_ago = ctx.now - SignedDuration::from_hours(7 * 24);
     let recent = resolved_since(&state, week_ago).await?;
@@ -97,6 +98,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
     // incident leaves the week, or an uptime bar or percentage moves.
     let until = open
         .iter()
+        .chain(&planned)
         .fold(Until::dates(ctx.now, ctx.tz), |until, record| {
             until.words(&record.incident, ctx.now)
         })
@@ -111,6 +113,7 @@ async fn index(State(state): State<AppState>) -> PageResult {
     let view = IndexView {
         components: &components,
         open: &open,
+        planned: &planned,
         recently_resolved: &recent,
         uptime: &uptime,
     };
@@ -148,13 +151,34 @@ fn uptime_rows<'a>(
         .collect()
 }
 
+/// Maintenance not over yet: what is in progress first, then what is
+/// planned, soonest first.
+async fn planned_work(state: &AppState) -> Result<Vec<IncidentRecord>, PageError> {
+    let mut planned = state
+        .store
+        .incident_records(&IncidentFilter {
+            state: Some(IncidentState::Open),
+            kind: Some(Kind::Maintenance),
+            before: None,
+            limit: 100,
+        })
+        .await
+        .map_err(failed)?;
+    planned.sort_by_key(|r| {
+        let status = r.incident.state.status;
+        let start = r.incident.state.schedule.as_ref().map(|p| p.scheduled_for);
+        (status == IncidentStatus::Scheduled, start)
+    });
+    Ok(planned)
+}
+
 /// The last ten incidents resolved, those resolved since `since`.
 async fn resolved_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>, PageError> {
     let resolved = state
         .store
         .list_incidents(&IncidentFilter {
             state: Some(IncidentState::Resolved),
-            kind: None,
+            kind: Some(Kind::Incident),
             before: None,
             limit: 10,
         })

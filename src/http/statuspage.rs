@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{cache::Until, error::ApiResult, AppState};
-use crate::domain::{component::Component, Incident, IncidentRecord, Kind};
+use crate::domain::{component::Component, Incident, IncidentRecord, IncidentStatus, Kind};
 use crate::statuspage::{ComponentJson, Ctx, IncidentJson, Page, StatusJson};
 use crate::store::IncidentFilter;
 
@@ -27,14 +27,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/components.json", get(components))
         .route("/api/v2/incidents.json", get(incidents))
         .route("/api/v2/incidents/unresolved.json", get(unresolved))
-        .route("/api/v2/scheduled-maintenances.json", get(maintenances))
+        .route("/api/v2/scheduled-maintenances.json", get(all_maintenances))
         .route(
             "/api/v2/scheduled-maintenances/upcoming.json",
-            get(maintenances),
+            get(upcoming_maintenances),
         )
         .route(
             "/api/v2/scheduled-maintenances/active.json",
-            get(maintenances),
+            get(active_maintenances),
         )
         .route("/api/v2/{*rest}", any(super::api_not_found))
         .method_not_allowed_fallback(super::api_method_not_allowed)
@@ -96,14 +96,16 @@ async fn summary(State(state): State<AppState>) -> ApiResult<(Until, Json<Summar
     let components = state.shown_components().await?;
     let open = open_incidents(&state).await?;
     let recent = recent_incidents(&state).await?;
+    let planned = maintenance_records(&state, true, |s| upcoming(s) || active(s)).await?;
     let ctx = ctx(&state, &components);
     Ok((
-        until(open.iter().map(|r| &r.incident), ctx.now),
+        until(open.iter().map(|r| &r.incident), ctx.now)
+            .and(maintenance_until(&planned, ctx.now).instant()),
         Json(Summary {
             page: ctx.page(recent.iter().chain(open.iter().map(|r| &r.incident))),
             components: ctx.components(),
             incidents: open.iter().map(|r| ctx.incident(r)).collect(),
-            scheduled_maintenances: Vec::new(),
+            scheduled_maintenances: planned.iter().map(|r| ctx.incident(r)).collect(),
             status: ctx.status(open.iter().map(|r| &r.incident)),
         }),
     ))
@@ -191,17 +193,87 @@ struct MaintenancesOnly {
     scheduled_maintenances: Vec<IncidentJson>,
 }
 
-/// Candor has no scheduled maintenances yet: every list is empty.
-#[tracing::instrument(skip_all)]
-async fn maintenances(State(state): State<AppState>) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
+/// Maintenances the filter selects, each with its timeline: upcoming
+/// soonest first, the others newest first.
+async fn maintenance_records(
+    state: &AppState,
+    open: bool,
+    keep: fn(IncidentStatus) -> bool,
+) -> ApiResult<Vec<IncidentRecord>> {
+    let mut records = state
+        .store
+        .incident_records(&IncidentFilter {
+            state: open.then_some(crate::store::IncidentState::Open),
+            kind: Some(Kind::Maintenance),
+            before: None,
+            limit: RECENT,
+        })
+        .await?;
+    records.retain(|r| keep(r.incident.state.status));
+    if open {
+        records.sort_by_key(|r| r.incident.state.schedule.as_ref().map(|p| p.scheduled_for));
+    }
+    Ok(records)
+}
+
+fn upcoming(status: IncidentStatus) -> bool {
+    status == IncidentStatus::Scheduled
+}
+
+fn active(status: IncidentStatus) -> bool {
+    matches!(
+        status,
+        IncidentStatus::InProgress | IncidentStatus::Verifying
+    )
+}
+
+/// Maintenances in Statuspage's shape, until one of them moves by itself.
+async fn maintenances(
+    state: &AppState,
+    open: bool,
+    keep: fn(IncidentStatus) -> bool,
+) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
     let components = state.shown_components().await?;
-    let recent = recent_incidents(&state).await?;
-    let ctx = ctx(&state, &components);
+    let recent = recent_incidents(state).await?;
+    let records = maintenance_records(state, open, keep).await?;
+    let ctx = ctx(state, &components);
     Ok((
-        Until::default(),
+        maintenance_until(&records, ctx.now),
         Json(MaintenancesOnly {
             page: ctx.page(&recent),
-            scheduled_maintenances: Vec::new(),
+            scheduled_maintenances: records.iter().map(|r| ctx.incident(r)).collect(),
         }),
     ))
+}
+
+/// A list of maintenances is true until one of them starts or ends.
+fn maintenance_until(records: &[IncidentRecord], now: Timestamp) -> Until {
+    records
+        .iter()
+        .filter_map(|r| r.incident.state.schedule.as_ref())
+        .flat_map(|p| [p.scheduled_for, p.scheduled_until])
+        .filter(|at| *at > now)
+        .min()
+        .map_or_else(Until::default, Until::at)
+}
+
+#[tracing::instrument(skip_all)]
+async fn all_maintenances(
+    State(state): State<AppState>,
+) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
+    maintenances(&state, false, |_| true).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn upcoming_maintenances(
+    State(state): State<AppState>,
+) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
+    maintenances(&state, true, upcoming).await
+}
+
+#[tracing::instrument(skip_all)]
+async fn active_maintenances(
+    State(state): State<AppState>,
+) -> ApiResult<(Until, Json<MaintenancesOnly>)> {
+    maintenances(&state, true, active).await
 }

@@ -133,7 +133,11 @@ pub(crate) async fn insert_entry<C: Conn>(conn: &mut C, entry: &Entry) -> Result
             from,
             to,
             entry.posted_at,
-            "incident",
+            if entry.state.schedule.is_some() {
+                "maintenance"
+            } else {
+                "incident"
+            },
             cause,
         )
         .await?;

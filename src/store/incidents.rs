@@ -14,7 +14,8 @@ use super::query::{Conn, Sql};
 use super::repair::parse_stored;
 use super::stored::{enum_text, from_ms, ms, parse_enum, StoredComponents, StoredState};
 use super::{Actor, IncidentFilter, IncidentRecord, IncidentState, Result, Snapshot, StoreError};
-use crate::domain::incident::{Command, OpenIncident, Write};
+use crate::domain::incident::{Command, Kind, OpenIncident, Write};
+use crate::domain::maintenance::ScheduleMaintenance;
 use crate::domain::{ComponentId, ComponentStatus, Entry, EntryId, Incident, IncidentId};
 
 #[async_trait]
@@ -25,6 +26,15 @@ pub trait IncidentStore: Send + Sync {
         &self,
         id: &IncidentId,
         command: &OpenIncident,
+        write: &Write,
+        actor: &Actor,
+    ) -> Result<(Incident, Entry)>;
+    /// Plans maintenance `id` (`Incident::schedule`), announced in the
+    /// same transaction, its timed steps promised.
+    async fn schedule_maintenance(
+        &self,
+        id: &IncidentId,
+        command: &ScheduleMaintenance,
         write: &Write,
         actor: &Actor,
     ) -> Result<(Incident, Entry)>;
@@ -39,13 +49,15 @@ pub trait IncidentStore: Send + Sync {
     ) -> Result<(Incident, Entry)>;
     async fn get_incident(&self, id: &IncidentId) -> Result<IncidentRecord>;
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
-    /// Open incidents with their timelines, newest first.
+    /// Open incidents (not maintenance) with their timelines, newest first.
     async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>>;
     /// The incidents the filter selects, each with its timeline, newest first.
     async fn incident_records(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRecord>>;
 }
 
 pub(crate) const INCIDENT_COLUMNS: &str = "id, kind, created_at, updated_at, last_seq, state";
+/// The statuses after which nothing follows (`IncidentStatus::is_final`).
+const FINAL: &str = "'resolved', 'completed', 'cancelled'";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IncidentRow {
@@ -107,6 +119,35 @@ impl<B: Backend> IncidentStore for B {
     }
 
     #[tracing::instrument(skip(self, command, write, actor))]
+    async fn schedule_maintenance(
+        &self,
+        id: &IncidentId,
+        command: &ScheduleMaintenance,
+        write: &Write,
+        actor: &Actor,
+    ) -> Result<(Incident, Entry)> {
+        let mut tx = self.begin_write().await?;
+        let conn = tx.conn();
+        let snapshot = snapshot(conn, None).await?;
+        let (incident, entry) =
+            Incident::schedule(id.clone(), command.clone(), &snapshot.context(write))?;
+        write_incident(conn, &incident, None).await?;
+        insert_entry(conn, &entry).await?;
+        let detail = serde_json::json!({"entry": entry.id});
+        finish_write(
+            conn,
+            actor,
+            entry.posted_at,
+            "maintenance.schedule",
+            incident.id.as_str(),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((incident, entry))
+    }
+
+    #[tracing::instrument(skip(self, command, write, actor))]
     async fn post_entry(
         &self,
         incident_id: &IncidentId,
@@ -158,8 +199,8 @@ impl<B: Backend> IncidentStore for B {
         conn.fetch_all::<IncidentRow>(
             Sql::new(format!(
                 "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE \
-                 ($1 = 'any' OR ($1 = 'open' AND status <> 'resolved') \
-                    OR ($1 = 'resolved' AND status = 'resolved')) \
+                 ($1 = 'any' OR ($1 = 'open' AND status NOT IN ({FINAL})) \
+                    OR ($1 = 'resolved' AND status IN ({FINAL}))) \
                  AND ($2 = 'any' OR kind = $2) \
                  AND ($3 < 0 OR created_at < $3 OR (created_at = $3 AND id < $4)) \
                  ORDER BY created_at DESC, id DESC LIMIT $5"
@@ -179,7 +220,7 @@ impl<B: Backend> IncidentStore for B {
     async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>> {
         self.incident_records(&IncidentFilter {
             state: Some(IncidentState::Open),
-            kind: None,
+            kind: Some(Kind::Incident),
             before: None,
             limit: 1000,
         })
@@ -264,8 +305,11 @@ pub(crate) async fn snapshot<C: Conn>(
     let mut held_elsewhere: BTreeMap<ComponentId, ComponentStatus> = BTreeMap::new();
     let others: Vec<(String,)> = conn
         .fetch_all(
-            Sql::new("SELECT state FROM incidents WHERE status <> 'resolved' AND id <> $1")
-                .bind(incident_id.map_or("", IncidentId::as_str)),
+            // Planned work holds nothing until it begins.
+            Sql::new(format!(
+                "SELECT state FROM incidents WHERE status NOT IN ({FINAL}, 'scheduled') AND id <> $1"
+            ))
+            .bind(incident_id.map_or("", IncidentId::as_str)),
         )
         .await?;
     for (state,) in others {

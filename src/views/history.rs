@@ -4,7 +4,7 @@
 use maud::{html, Markup};
 
 use super::{layout::layout, parts, PageContext};
-use crate::domain::{facts, Incident};
+use crate::domain::{facts, Incident, IncidentStatus};
 
 pub fn page(ctx: &PageContext<'_>, resolved: &[Incident]) -> Markup {
     // Newest first by when they began, so that a month is listed once.
@@ -46,7 +46,11 @@ fn past(ctx: &PageContext<'_>, incident: &Incident) -> Markup {
     html! {
         li {
             a href={"/incidents/" (incident.id)} { (state.title) }
-            " — " (state.impact.words())
+            @if state.schedule.is_some() {
+                " — " (if state.status == IncidentStatus::Cancelled { "Maintenance, cancelled" } else { "Planned maintenance" })
+            } @else {
+                " — " (state.impact.words())
+            }
             br;
             @if let Some(ended) = state.resolved_at {
                 time datetime=(began.to_string()) { (facts::span(began, ended, ctx.now, ctx.tz)) }
@@ -54,8 +58,10 @@ fn past(ctx: &PageContext<'_>, incident: &Incident) -> Markup {
             } @else {
                 "Began " time datetime=(began.to_string()) { (facts::when(began, ctx.now, ctx.tz)) }
             }
-            br;
-            span.cause { (parts::line(&facts::cause_line(state))) }
+            @if state.schedule.is_none() {
+                br;
+                span.cause { (parts::line(&facts::cause_line(state))) }
+            }
         }
     }
 }

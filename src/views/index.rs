@@ -9,6 +9,8 @@ use crate::domain::{component::Component, facts::Overall, Incident, IncidentReco
 pub struct IndexView<'a> {
     pub components: &'a [Component],
     pub open: &'a [IncidentRecord],
+    /// Maintenance in progress, then planned, soonest first.
+    pub planned: &'a [IncidentRecord],
     pub recently_resolved: &'a [Incident],
     /// One row per component, in display order.
     pub uptime: &'a [uptime::Row<'a>],
@@ -30,6 +32,10 @@ pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
             } @else {
                 h2.section { "Open incidents" }
                 @for record in view.open { (parts::incident_section(ctx, record, view.components, parts::Shown::Latest)) }
+            }
+            @if !view.planned.is_empty() {
+                h2.section { "Planned maintenance" }
+                @for record in view.planned { (parts::incident_section(ctx, record, view.components, parts::Shown::Latest)) }
             }
             h2.section { "Components" }
             @if view.components.is_empty() {

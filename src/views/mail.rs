@@ -33,6 +33,9 @@ fn status_words(status: ComponentStatus) -> String {
 /// The subject: the class that leads (bad news first), the title, and the
 /// one fact that changed.
 pub fn subject(entry: &Entry, tz: &TimeZone) -> String {
+    if let Some(subject) = super::maintenance::subject(entry, tz) {
+        return subject;
+    }
     let state = &entry.state;
     let diff = &entry.diff;
     let now = entry.posted_at;
@@ -104,6 +107,13 @@ pub fn subject(entry: &Entry, tz: &TimeZone) -> String {
             "what happened and what we are changing".into()
         }
         EntryClass::Update => state.status.as_str().to_string(),
+        EntryClass::MaintenanceScheduled
+        | EntryClass::MaintenanceReminder
+        | EntryClass::MaintenanceStarted
+        | EntryClass::MaintenanceRescheduled
+        | EntryClass::MaintenanceOverrun
+        | EntryClass::MaintenanceCompleted
+        | EntryClass::MaintenanceCancelled => "planned maintenance".into(),
     };
     let label = match class {
         c if c.is_bad_news() => c.label(),
@@ -115,6 +125,9 @@ pub fn subject(entry: &Entry, tz: &TimeZone) -> String {
 
 /// The facts of the entry, one per line, in plain words.
 pub fn fact_lines(entry: &Entry, tz: &TimeZone) -> Vec<String> {
+    if let Some(lines) = super::maintenance::fact_lines(entry, tz) {
+        return lines;
+    }
     let state = &entry.state;
     let now = entry.posted_at;
     let mut lines = vec![
@@ -353,7 +366,38 @@ pub mod staff {
                 follow_up_due(incident, &at(promised), base_url)
             }
             OwnerReminder::StillAffected { count } => still_affected(incident, count, base_url),
+            OwnerReminder::MaintenanceOverrunning { promised, grace } => {
+                maintenance_overrunning(incident, &at(promised), base_url, grace)
+            }
         }
+    }
+
+    /// A maintenance outlasts its plan and nobody has said it is done.
+    pub fn maintenance_overrunning(
+        incident: &Incident,
+        at: &str,
+        base_url: &str,
+        grace: Option<SignedDuration>,
+    ) -> (String, String) {
+        let state = &incident.state;
+        let after = match grace {
+            Some(grace) => format!(
+                "If it is not completed within {} min, Candor tells subscribers it is taking longer than planned.",
+                grace.as_mins()
+            ),
+            None => "Subscribers have been told it is taking longer than planned.".into(),
+        };
+        (
+            format!("[Overrun] {} — planned to end at {at}", state.title),
+            format!(
+                "{name}, the maintenance \"{title}\" was planned to end at {at} and is not completed.\n\n\
+                 If it is done, complete it; if not, say how long it will take (a new scheduled_until):\n\
+                 {link}\n\n{after}\n",
+                name = state.owner.name,
+                title = state.title,
+                link = incident_url(base_url, incident),
+            ),
+        )
     }
 
     /// The promised update did not come; `grace` is how long until Candor
@@ -490,6 +534,7 @@ mod tests {
             components: BTreeMap::new(),
             overdue_noticed: None,
             follow_up_posted_at: None,
+            schedule: None,
         };
         Entry {
             id: "e2".into(),

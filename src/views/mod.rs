@@ -8,6 +8,7 @@ pub mod incident;
 pub mod index;
 pub mod layout;
 pub mod mail;
+pub mod maintenance;
 pub mod markdown;
 pub mod parts;
 pub mod subscribe;

@@ -112,6 +112,9 @@ pub fn honesty_block(
     components: &[Component],
 ) -> Markup {
     let state = &incident.state;
+    if state.schedule.is_some() {
+        return plan_block(ctx, incident, components);
+    }
     let overdue = incident.overdue(ctx.now);
     html! {
         ul.honesty {
@@ -138,6 +141,33 @@ pub fn honesty_block(
                         @if i > 0 { ", " }
                         (component_name(components, id)) " — " (status.words().to_lowercase())
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The facts of a maintenance: who, when it is planned (or how it ended),
+/// what it affects. An overrun is said as plainly as an overdue update.
+fn plan_block(ctx: &PageContext<'_>, incident: &Incident, components: &[Component]) -> Markup {
+    let state = &incident.state;
+    html! {
+        ul.honesty {
+            li { (line(&facts::owner_line(incident))) }
+            @if let Some(plan) = facts::plan_line(incident, ctx.now, ctx.tz) {
+                li class=[incident.overrunning(ctx.now).then_some("broken")] { (line(&plan)) }
+            }
+            @if let Some(ended) = facts::ended_line(incident, ctx.now, ctx.tz) {
+                li { (line(&ended)) }
+            }
+            @if !state.components.is_empty() {
+                li {
+                    "Affects: "
+                    @for (i, id) in state.components.keys().enumerate() {
+                        @if i > 0 { ", " }
+                        (component_name(components, id))
+                    }
+                    @if !incident.is_resolved() { " — under maintenance while the work runs" }
                 }
             }
         }

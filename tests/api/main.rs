@@ -23,6 +23,7 @@ mod helpers;
 mod idempotency;
 mod incidents;
 mod mail;
+mod maintenance;
 mod outage;
 mod overdue;
 mod page_dump;

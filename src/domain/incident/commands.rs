@@ -128,6 +128,7 @@ pub enum Command {
     Update(PostUpdate),
     Correction(PostCorrection),
     Postmortem(PostPostmortem),
+    Maintenance(crate::domain::maintenance::MaintenanceUpdate),
 }
 
 /// Facts from outside the incident that a command needs: passed in, never read.

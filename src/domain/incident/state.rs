@@ -64,6 +64,16 @@ pub enum IncidentStatus {
     Identified,
     Monitoring,
     Resolved,
+    /// Maintenance: announced, not begun.
+    Scheduled,
+    /// Maintenance: the work is being done.
+    InProgress,
+    /// Maintenance: done, being checked.
+    Verifying,
+    /// Maintenance: finished (final).
+    Completed,
+    /// Maintenance: called off (final).
+    Cancelled,
 }
 
 impl IncidentStatus {
@@ -73,6 +83,11 @@ impl IncidentStatus {
             Self::Identified => "identified",
             Self::Monitoring => "monitoring",
             Self::Resolved => "resolved",
+            Self::Scheduled => "scheduled",
+            Self::InProgress => "in_progress",
+            Self::Verifying => "verifying",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
         }
     }
     pub fn words(self) -> &'static str {
@@ -81,6 +96,36 @@ impl IncidentStatus {
             Self::Identified => "Identified",
             Self::Monitoring => "Monitoring",
             Self::Resolved => "Resolved",
+            Self::Scheduled => "Planned",
+            Self::InProgress => "In progress",
+            Self::Verifying => "Verifying",
+            Self::Completed => "Completed",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+    /// Nothing follows: resolved, or a maintenance completed or cancelled.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Resolved | Self::Completed | Self::Cancelled)
+    }
+    /// A status of maintenance, not of an incident.
+    pub fn is_maintenance(self) -> bool {
+        matches!(
+            self,
+            Self::Scheduled
+                | Self::InProgress
+                | Self::Verifying
+                | Self::Completed
+                | Self::Cancelled
+        )
+    }
+    /// How far along a maintenance is; statuses never go back.
+    pub fn step(self) -> u8 {
+        match self {
+            Self::Scheduled => 0,
+            Self::InProgress => 1,
+            Self::Verifying => 2,
+            Self::Completed | Self::Cancelled => 3,
+            _ => 0,
         }
     }
 }
@@ -109,6 +154,9 @@ pub struct IncidentState {
     /// When the follow-up (postmortem) promised on resolving was posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up_posted_at: Option<Timestamp>,
+    /// A maintenance's plan (`None` for incidents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<crate::domain::maintenance::Schedule>,
 }
 
 /// One change of ETA, kept forever.
@@ -165,6 +213,9 @@ pub struct Diff {
     pub next_update_at: Option<Change<Option<Timestamp>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Change<Timestamp>>,
+    /// A maintenance's planned window, when it moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Change<Option<crate::domain::maintenance::Window>>>,
 }
 
 fn change<T: PartialEq + Clone>(from: &T, to: &T) -> Option<Change<T>> {
@@ -185,6 +236,10 @@ impl Diff {
             eta: change(&before.eta, &after.eta),
             next_update_at: change(&before.next_update_at, &after.next_update_at),
             started_at: change(&before.started_at, &after.started_at),
+            schedule: change(
+                &before.schedule.as_ref().map(|s| s.window()),
+                &after.schedule.as_ref().map(|s| s.window()),
+            ),
         }
     }
 }
@@ -221,4 +276,14 @@ pub enum Promise {
     Eta,
     /// The follow-up after resolving.
     FollowUp,
+    /// A reminder to subscribers before a maintenance starts (promised
+    /// time: the reminder's own).
+    MaintenanceReminder,
+    /// A maintenance's start (promised time: `scheduled_for`).
+    MaintenanceStart,
+    /// A maintenance's planned end (promised time: `scheduled_until`):
+    /// completed by Candor when `auto_complete`, else the owner reminded.
+    MaintenanceEnd,
+    /// Still running after the grace: Candor says so to subscribers.
+    MaintenanceOverrun,
 }

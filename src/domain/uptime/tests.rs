@@ -64,6 +64,7 @@ fn incident(title: &str, started: &str, resolved: Option<&str>, component: &str)
             components: BTreeMap::from([(component.into(), ComponentStatus::PartialOutage)]),
             overdue_noticed: None,
             follow_up_posted_at: None,
+            schedule: None,
         },
         eta_history: Vec::new(),
         created_at: t(started),

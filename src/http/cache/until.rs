@@ -46,7 +46,8 @@ impl Until {
         if incident.is_resolved() {
             return self;
         }
-        [incident.state.next_update_at, incident.state.eta]
+        incident
+            .promised_times()
             .into_iter()
             .flatten()
             .fold(self.facts(incident, now), |until, at| {

@@ -1,0 +1,295 @@
+//! Admin API: scheduled maintenance. A maintenance is an incident of kind
+//! `maintenance` (DESIGN.md §2): its timeline, corrections and mails work
+//! as an incident's; its plan and statuses are its own.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+    Extension, Json, Router,
+};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::{
+    error::{ApiError, ApiResult},
+    extract::{ApiJson, ApiQuery},
+    incidents::{append, correct, write, EntryJson, IncidentJson},
+    AppState, List,
+};
+use crate::domain::maintenance::{MaintenanceUpdate, ScheduleChange, ScheduleMaintenance};
+use crate::domain::{
+    Command, ComponentId, Incident, IncidentId, IncidentRecord, IncidentStatus, Kind, Message,
+    Owner, Title,
+};
+use crate::ids::new_id;
+use crate::store::{Actor, IncidentFilter, IncidentState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/maintenances", get(list).post(schedule))
+        .route("/maintenances/{id}", get(read))
+        .route("/maintenances/{id}/updates", post(update))
+        .route("/maintenances/{id}/corrections", post(correct))
+}
+
+/// A maintenance's plan, beside the incident fields.
+#[derive(Serialize)]
+pub struct PlanJson {
+    scheduled_for: Timestamp,
+    scheduled_until: Timestamp,
+    #[serde(serialize_with = "durations")]
+    remind_before: Vec<i64>,
+    auto_complete: bool,
+    /// Every plan it had, oldest first (only with the timeline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule_history: Option<Vec<ScheduleChange>>,
+}
+
+impl PlanJson {
+    pub fn of(incident: &Incident, record: Option<&IncidentRecord>) -> Option<Self> {
+        let plan = incident.state.schedule.as_ref()?;
+        Some(Self {
+            scheduled_for: plan.scheduled_for,
+            scheduled_until: plan.scheduled_until,
+            remind_before: plan.remind_before.clone(),
+            auto_complete: plan.auto_complete,
+            schedule_history: record.map(IncidentRecord::schedule_history),
+        })
+    }
+}
+
+/// Minutes as the API takes them: "1d", "2h", "90m".
+fn duration_text(minutes: i64) -> String {
+    match minutes {
+        m if m % (24 * 60) == 0 => format!("{}d", m / (24 * 60)),
+        m if m % 60 == 0 => format!("{}h", m / 60),
+        m => format!("{m}m"),
+    }
+}
+
+fn durations<S: Serializer>(minutes: &[i64], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(minutes.iter().map(|m| duration_text(*m)))
+}
+
+/// "1h", "30m", "2d" (or a number of minutes) as minutes.
+fn parse_duration(text: &str) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::invalid(
+            "remind_before",
+            format!("`{text}` is not a duration: write it as 30m, 1h or 2d"),
+        )
+    };
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let factor = match unit.trim() {
+        "" | "m" | "min" => 1,
+        "h" => 60,
+        "d" => 24 * 60,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(factor).ok_or_else(bad)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleBody {
+    title: Title,
+    scheduled_for: Timestamp,
+    scheduled_until: Timestamp,
+    #[serde(default)]
+    components: Vec<ComponentId>,
+    owner: Owner,
+    message: Option<Message>,
+    remind_before: Option<Vec<String>>,
+    #[serde(default)]
+    auto_complete: bool,
+}
+
+impl TryFrom<ScheduleBody> for ScheduleMaintenance {
+    type Error = ApiError;
+    fn try_from(body: ScheduleBody) -> Result<Self, ApiError> {
+        let message = match body.message {
+            Some(message) => message,
+            None => Message::parse(&format!("Planned maintenance: {}.", body.title))?,
+        };
+        let remind_before = body
+            .remind_before
+            .map(|list| list.iter().map(|t| parse_duration(t)).collect())
+            .transpose()?;
+        Ok(ScheduleMaintenance {
+            title: body.title,
+            scheduled_for: body.scheduled_for,
+            scheduled_until: body.scheduled_until,
+            components: body.components,
+            owner: body.owner,
+            message,
+            remind_before,
+            auto_complete: body.auto_complete,
+        })
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn schedule(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(body): ApiJson<ScheduleBody>,
+) -> ApiResult<(StatusCode, Json<IncidentJson>)> {
+    let command = ScheduleMaintenance::try_from(body)?;
+    let now = state.clock.now();
+    let (incident, _) = state
+        .store
+        .schedule_maintenance(&new_id(), &command, &write(&state, &actor, now), &actor)
+        .await?;
+    state.wake.notify_one();
+    Ok((
+        StatusCode::CREATED,
+        Json(maintenance_json(&state, &incident.id).await?),
+    ))
+}
+
+/// A maintenance with its timeline; 404 for an incident's id.
+async fn maintenance_json(state: &AppState, id: &IncidentId) -> ApiResult<IncidentJson> {
+    let not_found = || ApiError::NotFound(format!("there is no maintenance with id `{id}`"));
+    let record = match state.store.get_incident(id).await {
+        Err(crate::store::StoreError::NotFound) => return Err(not_found()),
+        other => other?,
+    };
+    if record.incident.kind != Kind::Maintenance {
+        return Err(not_found());
+    }
+    let components = state.store.list_components().await?;
+    Ok(IncidentJson::new(
+        &record.incident,
+        Some(&record),
+        &components,
+        state.clock.now(),
+    ))
+}
+
+#[tracing::instrument(skip_all, fields(maintenance = %id))]
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<IncidentId>,
+) -> ApiResult<Json<IncidentJson>> {
+    maintenance_json(&state, &id).await.map(Json)
+}
+
+/// Which maintenances a list shows.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Which {
+    Upcoming,
+    Active,
+    Past,
+    All,
+}
+
+impl Which {
+    fn holds(self, status: IncidentStatus) -> bool {
+        match self {
+            Self::Upcoming => status == IncidentStatus::Scheduled,
+            Self::Active => matches!(
+                status,
+                IncidentStatus::InProgress | IncidentStatus::Verifying
+            ),
+            Self::Past => status.is_final(),
+            Self::All => true,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<Which>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<List<IncidentJson>>> {
+    let which = query.state.unwrap_or(Which::All);
+    let maintenances = state
+        .store
+        .list_incidents(&IncidentFilter {
+            state: match which {
+                Which::Upcoming | Which::Active => Some(IncidentState::Open),
+                Which::Past => Some(IncidentState::Resolved),
+                Which::All => None,
+            },
+            kind: Some(Kind::Maintenance),
+            before: None,
+            limit: 200,
+        })
+        .await?;
+    let components = state.store.list_components().await?;
+    let now = state.clock.now();
+    let mut items: Vec<&Incident> = maintenances
+        .iter()
+        .filter(|m| which.holds(m.state.status))
+        .collect();
+    // Soonest first for what is to come; the latest first for the past.
+    if which != Which::Past {
+        items.sort_by_key(|m| m.state.schedule.as_ref().map(|p| p.scheduled_for));
+    }
+    Ok(Json(List::all(
+        items
+            .into_iter()
+            .map(|m| IncidentJson::new(m, None, &components, now))
+            .collect(),
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    status: Option<IncidentStatus>,
+    scheduled_for: Option<Timestamp>,
+    scheduled_until: Option<Timestamp>,
+    owner: Option<Owner>,
+    message: Message,
+}
+
+#[tracing::instrument(skip_all, fields(maintenance = %id))]
+async fn update(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<IncidentId>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> ApiResult<(StatusCode, Json<EntryJson>)> {
+    maintenance_json(&state, &id).await?;
+    let command = Command::Maintenance(MaintenanceUpdate {
+        status: body.status,
+        scheduled_for: body.scheduled_for,
+        scheduled_until: body.scheduled_until,
+        owner: body.owner,
+        message: body.message,
+    });
+    append(&state, &actor, &id, command).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_and_write_alike() {
+        assert_eq!(parse_duration("1h").unwrap(), 60);
+        assert_eq!(parse_duration("30m").unwrap(), 30);
+        assert_eq!(parse_duration("2d").unwrap(), 2880);
+        assert_eq!(parse_duration("45").unwrap(), 45);
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("").is_err());
+        assert_eq!(duration_text(60), "1h");
+        assert_eq!(duration_text(2880), "2d");
+        assert_eq!(duration_text(90), "90m");
+    }
+}
