@@ -346,7 +346,12 @@ impl Incident {
                 "the work has begun: only scheduled_until can move now",
             ));
         }
-        check_plan(new_plan.scheduled_for, new_plan.scheduled_until, ctx.now, begun)?;
+        check_plan(
+            new_plan.scheduled_for,
+            new_plan.scheduled_until,
+            ctx.now,
+            begun,
+        )?;
         Ok((
             Schedule {
                 planned_at: ctx.now,

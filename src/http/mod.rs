@@ -4,6 +4,7 @@
 mod auth;
 mod badge;
 pub mod cache;
+mod calendar;
 mod client_ip;
 mod components;
 mod cors;
@@ -135,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .merge(statuspage::router())
         .merge(feeds::router())
         .merge(badge::router())
+        .merge(calendar::router())
         .layer(cache::PageCacheLayer(state.clone()));
     Router::new()
         .nest("/api/v1", admin)

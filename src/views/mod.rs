@@ -1,6 +1,7 @@
 //! HTML views as maud functions. Handlers build the view data, views render.
 
 pub mod badge;
+pub mod calendar;
 pub mod error;
 pub mod feed;
 pub mod history;
