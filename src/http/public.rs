@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}", get(incident))
         .route("/history", get(history))
         .route("/static/candor.css", get(stylesheet))
+        .route("/static/forms.js", get(forms_script))
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed)
 }
@@ -198,5 +199,17 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         views::layout::STYLESHEET,
+    )
+}
+
+/// The subscribe and manage forms' script (ticks a group's components).
+async fn forms_script() -> impl IntoResponse {
+    (
+        Until::default(),
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        views::subscribe::FORMS_SCRIPT,
     )
 }

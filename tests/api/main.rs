@@ -17,6 +17,7 @@ mod crash;
 mod errors;
 mod fanout;
 mod feeds;
+mod forms;
 mod fuzz;
 mod health;
 mod helpers;
