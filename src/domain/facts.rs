@@ -49,6 +49,20 @@ pub fn when_with_relative(at: Timestamp, now: Timestamp, tz: &TimeZone) -> Strin
     }
 }
 
+/// How long something lasted, in words: "under a minute", "41 min",
+/// "2 h 41 min", "3 days 4 h".
+pub fn duration(from: Timestamp, to: Timestamp) -> String {
+    let minutes = (to.as_second() - from.as_second()).max(0) / 60;
+    match minutes {
+        0 => "under a minute".into(),
+        m if m < 60 => format!("{m} min"),
+        m if m < 48 * 60 && m % 60 == 0 => format!("{} h", m / 60),
+        m if m < 48 * 60 => format!("{} h {} min", m / 60, m % 60),
+        m if (m / 60) % 24 == 0 => format!("{} days", m / (24 * 60)),
+        m => format!("{} days {} h", m / (24 * 60), (m / 60) % 24),
+    }
+}
+
 pub fn month_heading(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%B %Y").to_string()
 }
@@ -336,4 +350,21 @@ impl Overall {
 /// Convenience for views: the zoned time for `<time datetime>`.
 pub fn zoned(at: Timestamp, tz: &TimeZone) -> Zoned {
     at.to_zoned(tz.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let from = at("2026-03-04T08:00:00Z");
+        assert_eq!(duration(from, at("2026-03-04T08:00:40Z")), "under a minute");
+        assert_eq!(duration(from, at("2026-03-04T08:41:00Z")), "41 min");
+        assert_eq!(duration(from, at("2026-03-04T10:00:00Z")), "2 h");
+        assert_eq!(duration(from, at("2026-03-04T10:41:00Z")), "2 h 41 min");
+        assert_eq!(duration(from, at("2026-03-07T08:00:00Z")), "3 days");
+        assert_eq!(duration(from, at("2026-03-07T12:10:00Z")), "3 days 4 h");
+    }
 }
