@@ -24,6 +24,7 @@ mod helpers;
 mod idempotency;
 mod incidents;
 mod mail;
+mod mail_words;
 mod outage;
 mod overdue;
 mod page_dump;
