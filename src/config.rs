@@ -102,7 +102,7 @@ impl Default for Config {
             time_zone: "UTC".into(),
             smtp_url: None,
             mail_dir: PathBuf::from("./outbox"),
-            mail_from: "Status <status@localhost>".into(),
+            mail_from: "status@localhost".into(),
             admin_token: None,
             overdue_grace: "15m".into(),
             follow_up_after: "24h".into(),
@@ -180,7 +180,7 @@ impl Config {
     pub fn check(self) -> Result<Settings, ConfigError> {
         Ok(Settings {
             time_zone: time_zone(&self.time_zone)?,
-            mail_from: mailbox(&self.mail_from)?,
+            mail_from: sender(&self.mail_from, &self.page_name)?,
             overdue_grace: overdue_grace(&self.overdue_grace)?,
             follow_up_after: follow_up_after(&self.follow_up_after)?,
             retry_schedule: retry_schedule(&self.retry_schedule)?,
@@ -286,11 +286,21 @@ fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
     })
 }
 
-fn mailbox(text: &str) -> Result<lettre::message::Mailbox, ConfigError> {
-    text.parse().map_err(|e| ConfigError::Invalid {
+/// The sender of every mail: `mail_from`, shown with the page's name
+/// ("Acme IT <status@acme.test>") unless it names a sender of its own, so
+/// that readers see whose page writes to them.
+fn sender(text: &str, page_name: &str) -> Result<lettre::message::Mailbox, ConfigError> {
+    let mailbox: lettre::message::Mailbox = text.parse().map_err(|e| ConfigError::Invalid {
         key: "mail_from",
-        message: format!("`{text}` is not a mailbox like `Status <status@example.com>`: {e}"),
-    })
+        message: format!("`{text}` is not an address like `status@example.com`: {e}"),
+    })?;
+    match mailbox.name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => Ok(mailbox),
+        _ => Ok(lettre::message::Mailbox::new(
+            Some(page_name.trim().to_string()).filter(|name| !name.is_empty()),
+            mailbox.email,
+        )),
+    }
 }
 
 fn overdue_grace(text: &str) -> Result<Option<jiff::SignedDuration>, ConfigError> {

@@ -144,7 +144,9 @@ pub fn component_mail(
             "List-Unsubscribe-Post",
             "List-Unsubscribe=One-Click".into(),
         ))
-        .body(text)
+        // A MIME text part (MIME-Version, UTF-8 text/plain), as every mail:
+        // a bare body left the charset to the reader's mail program.
+        .singlepart(lettre::message::SinglePart::plain(text))
 }
 
 /// A mail to staff: a reminder's words are written now, from the incident

@@ -81,6 +81,20 @@ pub fn span(from: Timestamp, to: Timestamp, now: Timestamp, tz: &TimeZone) -> St
     }
 }
 
+/// How long something lasted, in words: "under a minute", "41 min",
+/// "2 h 41 min", "3 days 4 h".
+pub fn duration(from: Timestamp, to: Timestamp) -> String {
+    let minutes = (to.as_second() - from.as_second()).max(0) / 60;
+    match minutes {
+        0 => "under a minute".into(),
+        m if m < 60 => format!("{m} min"),
+        m if m < 48 * 60 && m % 60 == 0 => format!("{} h", m / 60),
+        m if m < 48 * 60 => format!("{} h {} min", m / 60, m % 60),
+        m if (m / 60) % 24 == 0 => format!("{} days", m / (24 * 60)),
+        m => format!("{} days {} h", m / (24 * 60), (m / 60) % 24),
+    }
+}
+
 pub fn month_heading(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%B %Y").to_string()
 }
@@ -374,21 +388,6 @@ pub fn zoned(at: Timestamp, tz: &TimeZone) -> Zoned {
     at.to_zoned(tz.clone())
 }
 
-/// How long something lasted, in words: "under a minute", "29 min",
-/// "2 h 5 min", "3 days 4 h".
-pub fn lasted(from: Timestamp, to: Timestamp) -> String {
-    let minutes = (to.as_second() - from.as_second()).max(0) / 60;
-    match minutes {
-        0 => "under a minute".into(),
-        m if m < 60 => format!("{m} min"),
-        m if m < 48 * 60 => format!("{} h {} min", m / 60, m % 60),
-        m => match (m / (24 * 60), m % (24 * 60) / 60) {
-            (days, 0) => format!("{days} days"),
-            (days, hours) => format!("{days} days {hours} h"),
-        },
-    }
-}
-
 /// A maintenance's plan in words: "Planned: Sat 5 Dec, 22:00–23:00 CET",
 /// "Planned to end at 23:00 CET (in 20 min)", or, once it outlasts its
 /// plan, "Planned to end at 23:00 CET — still in progress". `None` for an
@@ -439,10 +438,27 @@ pub fn ended_line(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Option<
         if incident.state.status == IncidentStatus::Completed && at < plan.scheduled_until {
             line.text(format!(
                 ", {} before the planned end",
-                lasted(at, plan.scheduled_until)
+                duration(at, plan.scheduled_until)
             ))
         } else {
             line
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        let from = at("2026-03-04T08:00:00Z");
+        assert_eq!(duration(from, at("2026-03-04T08:00:40Z")), "under a minute");
+        assert_eq!(duration(from, at("2026-03-04T08:41:00Z")), "41 min");
+        assert_eq!(duration(from, at("2026-03-04T10:00:00Z")), "2 h");
+        assert_eq!(duration(from, at("2026-03-04T10:41:00Z")), "2 h 41 min");
+        assert_eq!(duration(from, at("2026-03-07T08:00:00Z")), "3 days");
+        assert_eq!(duration(from, at("2026-03-07T12:10:00Z")), "3 days 4 h");
+    }
 }

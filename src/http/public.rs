@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/candor.css", get(stylesheet))
         .route("/static/favicon.svg", get(favicon))
         .route("/favicon.ico", get(favicon))
+        .route("/static/forms.js", get(forms_script))
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed)
 }
@@ -256,5 +257,17 @@ async fn favicon() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         views::layout::FAVICON,
+    )
+}
+
+/// The subscribe and manage forms' script (ticks a group's components).
+async fn forms_script() -> impl IntoResponse {
+    (
+        Until::default(),
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        views::subscribe::FORMS_SCRIPT,
     )
 }

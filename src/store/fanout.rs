@@ -10,7 +10,14 @@ use super::{DeliveryKind, Result};
 
 /// Who an entry is for, written once for the POST and the worker (`$1` is
 /// the entry's id): confirmed subscribers of every component, or of one it
-/// concerns, or of any when it concerns none.
+/// concerns or a group one of those is in, or of any when it concerns none.
+///
+/// A subscription to a group covers every component in it, those added
+/// later too: the components an entry concerns count with every group
+/// above them (`concerned`, in both statements). Data from before groups
+/// were one level deep may nest deeper, or even loop: `UNION` (not
+/// `UNION ALL`) ends the walk at a component already seen. The set does
+/// not depend on the subscriber, so it is worked out once per statement.
 ///
 /// `s.state || ''` keeps planners off the index on `state`: both statements
 /// walk subscribers in id order (the worker a range of 500 of them), and
@@ -18,14 +25,24 @@ use super::{DeliveryKind, Result};
 /// subscriber for each range.
 const ENTRY_AUDIENCE: &str = "s.state || '' = 'confirmed' AND (s.all_components \
      OR NOT EXISTS (SELECT 1 FROM entry_components ec WHERE ec.entry_id = $1) \
-     OR EXISTS (SELECT 1 FROM subscriber_components sc JOIN entry_components ec \
-                ON ec.component_id = sc.component_id \
-                WHERE sc.subscriber_id = s.id AND ec.entry_id = $1))";
+     OR EXISTS (SELECT 1 FROM subscriber_components sc \
+                WHERE sc.subscriber_id = s.id AND sc.component_id IN (\
+                  WITH RECURSIVE concerned(id) AS (\
+                    SELECT ec.component_id FROM entry_components ec WHERE ec.entry_id = $1 \
+                    UNION SELECT c.group_id FROM concerned JOIN components c ON c.id = concerned.id \
+                    WHERE c.group_id IS NOT NULL) \
+                  SELECT id FROM concerned)))";
 
-/// Who hears of a component's status change by staff (`$1` is its id).
+/// Who hears of a component's status change by staff (`$1` is its id):
+/// its subscribers and those of its group.
 const COMPONENT_AUDIENCE: &str = "s.state || '' = 'confirmed' AND (s.all_components \
      OR EXISTS (SELECT 1 FROM subscriber_components sc \
-                WHERE sc.subscriber_id = s.id AND sc.component_id = $1))";
+                WHERE sc.subscriber_id = s.id AND sc.component_id IN (\
+                  WITH RECURSIVE concerned(id) AS (\
+                    SELECT CAST($1 AS TEXT) \
+                    UNION SELECT c.group_id FROM concerned JOIN components c ON c.id = concerned.id \
+                    WHERE c.group_id IS NOT NULL) \
+                  SELECT id FROM concerned)))";
 
 /// Subscribers per fan-out row: the POST writes one row per this many, the
 /// worker expands one row into that many deliveries.

@@ -54,7 +54,7 @@ fn past(ctx: &PageContext<'_>, incident: &Incident) -> Markup {
             br;
             @if let Some(ended) = state.resolved_at {
                 time datetime=(began.to_string()) { (facts::span(began, ended, ctx.now, ctx.tz)) }
-                " (" (facts::lasted(began, ended)) ")"
+                " (" (facts::duration(began, ended)) ")"
             } @else {
                 "Began " time datetime=(began.to_string()) { (facts::when(began, ctx.now, ctx.tz)) }
             }

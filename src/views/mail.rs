@@ -138,22 +138,20 @@ pub fn fact_lines(entry: &Entry, tz: &TimeZone) -> Vec<String> {
         ),
         facts::cause_line(state).to_string(),
     ];
-    lines.push(
-        match (state.eta, entry.diff.eta.as_ref().and_then(|c| c.from)) {
-            (Some(eta), Some(was)) if Some(was) != state.eta => format!(
-                "ETA: {} (was {})",
-                when(eta, now, tz),
-                facts::clock_time(was, tz)
-            ),
-            (Some(eta), _) => format!("ETA: {}", when(eta, now, tz)),
-            (None, _) if state.status == IncidentStatus::Resolved => "No ETA: resolved".into(),
-            (None, _) => "No ETA yet".into(),
-        },
-    );
-    match state.next_update_at {
+    lines.push(eta_or_end(entry, tz));
+    let resolved = state.status == IncidentStatus::Resolved;
+    match state.next_update_at.filter(|_| !resolved) {
+        // A promise already broken when this was posted (Candor's own
+        // "is late" entry, or a correction meanwhile) is said as broken,
+        // never as a time still to come.
+        Some(next) if next <= now => lines.push(format!(
+            "Update overdue since {} — {} has been reminded",
+            when(next, now, tz),
+            state.owner.name
+        )),
         Some(next) => lines.push(format!("Next update by {}", when(next, now, tz))),
         None => {
-            if let Some(follow_up) = state.follow_up_at {
+            if let Some(follow_up) = state.follow_up_at.filter(|_| resolved) {
                 lines.push(format!(
                     "We will follow up by {} with what happened and what we are changing.",
                     when(follow_up, now, tz)
@@ -178,6 +176,36 @@ pub fn fact_lines(entry: &Entry, tz: &TimeZone) -> Vec<String> {
         lines.push(format!("Changed: {}", changes.join("; ")));
     }
     lines
+}
+
+/// The ETA and how it moved; once resolved, no ETA but when it ended and
+/// how long it lasted.
+fn eta_or_end(entry: &Entry, tz: &TimeZone) -> String {
+    let state = &entry.state;
+    let now = entry.posted_at;
+    if state.status == IncidentStatus::Resolved {
+        return match state.resolved_at {
+            Some(at) => format!(
+                "Resolved at {}. It lasted {}, from {}.",
+                when(at, now, tz),
+                facts::duration(state.started_at, at),
+                when(state.started_at, at, tz)
+            ),
+            None => "Resolved".into(),
+        };
+    }
+    match (state.eta, entry.diff.eta.as_ref().and_then(|c| c.from)) {
+        (Some(eta), _) if eta <= now => {
+            format!("ETA {} passed — no new estimate yet", when(eta, now, tz))
+        }
+        (Some(eta), Some(was)) if Some(was) != state.eta => format!(
+            "ETA: {} (was {})",
+            when(eta, now, tz),
+            facts::clock_time(was, tz)
+        ),
+        (Some(eta), _) => format!("ETA: {}", when(eta, now, tz)),
+        (None, _) => "No ETA yet".into(),
+    }
 }
 
 /// What an entry's mail says to every subscriber, worked out once per entry:
@@ -618,5 +646,38 @@ mod tests {
         assert!(lines.contains("Cause: not yet known"), "{lines}");
         assert!(lines.contains("No ETA yet"), "{lines}");
         assert!(lines.contains("Next update by 09:30 UTC"), "{lines}");
+    }
+
+    #[test]
+    fn a_missed_update_is_said_as_missed_never_as_still_to_come() {
+        let mut e = entry(vec![EntryClass::OverdueNotice], Diff::default());
+        e.posted_at = t("2026-03-04T09:45:00Z");
+        e.state.next_update_at = Some(t("2026-03-04T09:30:00Z"));
+        let lines = fact_lines(&e, &TimeZone::UTC).join("\n");
+        assert!(
+            lines.contains("Update overdue since 09:30 UTC — Dana (IT Ops) has been reminded"),
+            "{lines}"
+        );
+        assert!(!lines.contains("Next update"), "{lines}");
+    }
+
+    #[test]
+    fn a_resolved_incident_says_when_it_ended_and_how_long_it_lasted_not_an_eta() {
+        let mut e = entry(vec![EntryClass::Resolved], Diff::default());
+        e.state.status = IncidentStatus::Resolved;
+        e.state.resolved_at = Some(t("2026-03-04T10:41:00Z"));
+        e.state.next_update_at = None;
+        e.state.follow_up_at = Some(t("2026-03-05T10:41:00Z"));
+        e.posted_at = t("2026-03-04T10:41:00Z");
+        let lines = fact_lines(&e, &TimeZone::UTC).join("\n");
+        assert!(
+            lines.contains("Resolved at 10:41 UTC. It lasted 2 h 41 min, from 08:00 UTC."),
+            "{lines}"
+        );
+        assert!(!lines.contains("ETA"), "{lines}");
+        assert!(
+            lines.contains("We will follow up by 5 Mar 10:41 UTC"),
+            "{lines}"
+        );
     }
 }

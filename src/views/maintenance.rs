@@ -46,7 +46,7 @@ pub fn subject(entry: &Entry, tz: &TimeZone) -> Option<String> {
         EntryClass::MaintenanceCompleted if now < until => format!(
             "completed at {}, {} early",
             when(now, now, tz),
-            facts::lasted(now, until)
+            facts::duration(now, until)
         ),
         EntryClass::MaintenanceCompleted => format!("completed at {}", when(now, now, tz)),
         EntryClass::MaintenanceCancelled => "cancelled: it will not take place".into(),

@@ -131,7 +131,7 @@ pub fn honesty_block(
             @if let Some(at) = state.resolved_at.filter(|_| incident.is_resolved()) {
                 li {
                     "Resolved " (when(ctx, at)) ", "
-                    (facts::lasted(state.started_at, at)) " after it began"
+                    (facts::duration(state.started_at, at)) " after it began"
                 }
             }
             @if !state.components.is_empty() {

@@ -3,36 +3,101 @@
 use maud::{html, Markup};
 
 use super::{layout::layout, PageContext};
-use crate::domain::component::Component;
+use crate::domain::component::{grouped, Component};
 use crate::domain::ComponentId;
 
 /// Components offered as check boxes at the foot of `/` at most.
 pub const CHOICES_AT_MOST: usize = 50;
 
-/// The subscribe form, shown on `/subscribe` and at the foot of `/`.
+/// The script that ticks a group's components with it (`/static/forms.js`).
+/// The forms work without it: the server counts a group as all of its
+/// components.
+pub const FORMS_SCRIPT: &str = include_str!("../../static/forms.js");
+
+/// Said beside the choices, so that a reader without the script knows what
+/// ticking a group does.
+const GROUP_RULE: &str = "Choosing a group includes every component in it, also those added later.";
+
+/// The subscribe form, shown on `/subscribe` and at the foot of `/`: the
+/// address, then the choices, then the button, in the order a keyboard
+/// reaches them.
 pub fn form(components: &[Component], chosen: &[ComponentId], email: &str) -> Markup {
     html! {
         form.subscribe method="post" action="/subscribe" {
-            p {
+            p.field {
                 label for="email" { "Email address" }
-                " "
                 input #email type="email" name="email" required autocomplete="email" value=(email);
-                " "
-                button type="submit" { "Get every update" }
             }
-            @if !components.is_empty() {
-                fieldset {
-                    legend { "Only these components (none chosen: all of them)" }
-                    @for c in components {
-                        label.choice {
-                            input type="checkbox" name="components" value=(c.id) checked[chosen.contains(&c.id)];
-                            " " (c.name)
+            (choices(components, chosen))
+            p.actions { button type="submit" { "Get every update" } }
+            p.quiet { "We send a link to confirm first. Every mail has a one-click unsubscribe." }
+        }
+        (script_for(components))
+    }
+}
+
+/// The script, where there is a group for it to work on.
+fn script_for(components: &[Component]) -> Markup {
+    let any_group = components.iter().any(|c| {
+        c.group_id
+            .as_ref()
+            .is_some_and(|g| components.iter().any(|o| &o.id == g))
+    });
+    html! {
+        @if any_group { script src="/static/forms.js" defer {} }
+    }
+}
+
+/// The components to choose from: each group in a fieldset of its own (its
+/// name as the legend, a box for the whole group, its members below), the
+/// components in no group in a list after them.
+fn choices(components: &[Component], chosen: &[ComponentId]) -> Markup {
+    let grouped = grouped(components);
+    let (groups, alone): (Vec<_>, Vec<_>) =
+        grouped.iter().partition(|(_, members)| !members.is_empty());
+    html! {
+        @if !components.is_empty() {
+            fieldset.choices {
+                legend { "Only these components (none chosen: all of them)" }
+                @if !groups.is_empty() { p.hint { (GROUP_RULE) } }
+                @for (group, members) in &groups {
+                    @let whole = chosen.contains(&group.id);
+                    @let all_members = members.iter().all(|m| chosen.contains(&m.id));
+                    fieldset.group {
+                        legend { (group.name) }
+                        label.choice.whole {
+                            input type="checkbox" name="components" value=(group.id) data-group
+                                checked[whole || all_members];
+                            "Everything in " (group.name)
                         }
-                        " "
+                        ul.members {
+                            @for member in members {
+                                li { (choice(member, whole || chosen.contains(&member.id))) }
+                            }
+                        }
+                    }
+                }
+                @if !alone.is_empty() {
+                    @if groups.is_empty() {
+                        ul.alone { @for (c, _) in &alone { li { (choice(c, chosen.contains(&c.id))) } } }
+                    } @else {
+                        fieldset.group {
+                            legend { "Other components" }
+                            ul.alone { @for (c, _) in &alone { li { (choice(c, chosen.contains(&c.id))) } } }
+                        }
                     }
                 }
             }
-            p.quiet { "We send a link to confirm first. Every mail has a one-click unsubscribe." }
+        }
+    }
+}
+
+/// One component's box, inside its label.
+fn choice(component: &Component, checked: bool) -> Markup {
+    html! {
+        label.choice {
+            input type="checkbox" name="components" value=(component.id) checked[checked];
+            (component.name)
         }
     }
 }
@@ -134,19 +199,11 @@ pub fn manage_page(
             h1 { "Your subscription" }
             p { "Mail goes to " strong { (address) } "." }
             @if saved { p role="status" { "Saved." } }
-            form method="post" action={"/subscription?token=" (token)} {
-                fieldset {
-                    legend { "Only these components (none chosen: all of them)" }
-                    @for c in components {
-                        label.choice {
-                            input type="checkbox" name="components" value=(c.id) checked[chosen.contains(&c.id)];
-                            " " (c.name)
-                        }
-                        " "
-                    }
-                }
-                p { button type="submit" { "Save" } }
+            form.subscribe method="post" action={"/subscription?token=" (token)} {
+                (choices(components, chosen))
+                p.actions { button type="submit" { "Save" } }
             }
+            (script_for(components))
             p { a href={"/unsubscribe?token=" (unsubscribe_token)} { "Unsubscribe from everything" } }
         },
     )

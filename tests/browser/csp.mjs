@@ -52,7 +52,7 @@ const sizes = [
   },
 ];
 // Pages whose screenshots are kept for a person to look at.
-const pictured = new Set(["index", "incident"]);
+const pictured = new Set(["index", "incident", "subscribe", "manage"]);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -192,6 +192,18 @@ async function visit(size, tab, seen, page) {
     if (!links.some((h) => h.includes("graphs.example.test"))) problems.push(`${where}: the Markdown image is not shown as a link: ${links}`);
     if (images) problems.push(`${where}: ${images} <img> in the page`);
   }
+  if (page.name === "subscribe" || page.name === "manage") {
+    // A finger hits every box's label and the button: 44 px at least.
+    const small = await tab
+      .locator("form.subscribe label.choice, form.subscribe button")
+      .evaluateAll((els) =>
+        els
+          .map((el) => ({ text: el.textContent.trim(), box: el.getBoundingClientRect() }))
+          .filter(({ box }) => box.height < 44 || box.width < 44)
+          .map(({ text, box }) => `${text} (${Math.round(box.width)}×${Math.round(box.height)})`),
+      );
+    if (small.length) problems.push(`${where}: targets under 44 px: ${small.join(", ")}`);
+  }
   // Let late work (fonts, the stylesheet's own loads) report too.
   await tab.waitForTimeout(100);
   if (plan.screenshots && pictured.has(page.name)) {
@@ -232,6 +244,35 @@ async function send(size, tab, seen, what, path, fill, button, expected) {
   console.log(`${where}: ${JSON.stringify(expected)}`);
 }
 
+/// Ticks the first group's box as a person does: its components are ticked
+/// with it; one unticked leaves the group partly chosen; ticked again,
+/// the whole group is chosen again.
+async function groupTicksItsMembers(t) {
+  const group = t.locator("form.subscribe fieldset.group").first();
+  const whole = group.locator("input[data-group]");
+  const members = group.locator("ul input[type=checkbox]");
+  const state = async () => ({
+    whole: await whole.isChecked(),
+    partly: await whole.evaluate((el) => el.indeterminate),
+    members: await members.evaluateAll((els) => els.map((el) => el.checked)),
+  });
+  await whole.check();
+  let now = await state();
+  if (!now.members.length || !now.members.every(Boolean)) {
+    problems.push(`form manage: ticking the group ticked ${JSON.stringify(now.members)} of its components`);
+  }
+  await members.first().uncheck();
+  now = await state();
+  if (now.whole || !now.partly) {
+    problems.push(`form manage: one component unticked left the group ${JSON.stringify(now)}`);
+  }
+  await members.first().check();
+  now = await state();
+  if (!now.whole || now.partly) {
+    problems.push(`form manage: every component ticked left the group ${JSON.stringify(now)}`);
+  }
+}
+
 try {
   if (plan.screenshots) await mkdir(plan.screenshots, { recursive: true });
   for (const size of sizes) {
@@ -247,11 +288,7 @@ try {
         "Get every update", "Check your inbox",
       );
       await send(size, tab, seen, "confirm", plan.confirm, async () => {}, "Confirm", "You are subscribed");
-      await send(
-        size, tab, seen, "manage", plan.manage,
-        async (t) => t.locator("input[name=components]").first().check(),
-        "Save", "Saved",
-      );
+      await send(size, tab, seen, "manage", plan.manage, groupTicksItsMembers, "Save", "Saved");
     }
     await context.close();
   }

@@ -30,9 +30,16 @@ pub struct Mail {
     pub text: String,
     pub html: String,
     pub headers: Vec<(String, String)>,
+    /// Where the mail as it came over the wire is kept (`raw`).
+    eml: PathBuf,
 }
 
 impl Mail {
+    /// The mail as it came over the wire: its headers and every MIME part.
+    pub fn raw(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.eml).expect("the raw mail")).into_owned()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -220,6 +227,7 @@ impl Mailbox {
                         .iter()
                         .map(|h| (h[0].as_str().unwrap().into(), h[1].as_str().unwrap().into()))
                         .collect(),
+                    eml: path.with_extension("eml"),
                 }
             })
             .collect()
