@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}", get(incident))
         .route("/history", get(history))
         .route("/static/candor.css", get(stylesheet))
+        .route("/static/live.js", get(live_script))
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed)
 }
@@ -33,6 +34,9 @@ pub fn router() -> Router<AppState> {
 async fn not_allowed() -> PageError {
     PageError::NotAllowed("This page can only be read. Staff post incidents through the admin API.")
 }
+
+/// The script that keeps `/` and incident pages current in an open tab.
+const LIVE_SCRIPT: &str = include_str!("../../static/live.js");
 
 /// A public page and until when it is true, or a page that explains what
 /// went wrong.
@@ -198,5 +202,16 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         views::layout::STYLESHEET,
+    )
+}
+
+async fn live_script() -> impl IntoResponse {
+    (
+        Until::default(),
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LIVE_SCRIPT,
     )
 }

@@ -8,13 +8,16 @@ use axum::{
 
 use super::{error::PageError, AppState};
 
-/// Pages load only Candor's own stylesheet and nothing runs in them; no
+/// Pages load only Candor's own stylesheet and script (the live page's
+/// `/static/live.js`, which asks only this site: `connect-src 'self'`), no
+/// inline script or style runs in them, and no
 /// other site may frame them (click-jacking the subscribe forms):
 /// `frame-ancestors`, which every browser with CSP level 2 obeys in place
 /// of `X-Frame-Options` (no longer sent: one header more on every page
 /// cost a cached page about 2% of its CPU).
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
 
 /// A cross-site POST to a public form, refused before it reaches its
 /// handler (with the security headers already on the answer).

@@ -6,6 +6,17 @@ pub const STYLESHEET: &str = include_str!("../../static/candor.css");
 
 /// The frame of every page.
 pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
+    frame(ctx, title, false, body)
+}
+
+/// The frame of a page readers keep open during an outage (`/`, an
+/// incident): `/static/live.js` keeps it current without a reload (see that
+/// file for the markup it reads); without JavaScript it reloads every minute.
+pub fn live_layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
+    frame(ctx, title, true, body)
+}
+
+fn frame(ctx: &PageContext<'_>, title: &str, live: bool, body: Markup) -> Markup {
     let full_title = if title.is_empty() {
         ctx.page_name.to_string()
     } else {
@@ -19,6 +30,10 @@ pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (full_title) }
                 link rel="stylesheet" href="/static/candor.css";
+                @if live {
+                    script src="/static/live.js" defer {}
+                    noscript { meta http-equiv="refresh" content="60"; }
+                }
                 link rel="alternate" type="application/atom+xml" href="/feed.atom"
                     title={ (ctx.page_name) " — incidents (Atom)" };
                 link rel="alternate" type="application/rss+xml" href="/feed.rss"

@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::{markdown, PageContext};
+use super::{live, markdown, PageContext};
 use crate::domain::{
     component::Component,
     facts::{self, Line, Part},
@@ -99,6 +99,8 @@ fn component_name<'a>(components: &'a [Component], id: &'a ComponentId) -> &'a s
 }
 
 /// The facts of an incident in plain words: who, why, when fixed, when we speak next.
+/// While it is open, its lines that time changes carry what
+/// `/static/live.js` needs to change them in an open tab (`views::live`).
 pub fn honesty_block(
     ctx: &PageContext<'_>,
     incident: &Incident,
@@ -106,15 +108,31 @@ pub fn honesty_block(
 ) -> Markup {
     let state = &incident.state;
     let overdue = incident.overdue(ctx.now);
+    let open = !incident.is_resolved();
+    let eta_at = state.eta.filter(|_| open && !incident.eta_passed(ctx.now));
+    let next_at = state.next_update_at.filter(|_| open && !overdue);
+    let shown = |sentence: &Line| {
+        if open {
+            live::line(sentence, ctx.now)
+        } else {
+            line(sentence)
+        }
+    };
     html! {
-        ul.honesty {
+        ul.honesty data-live-words=[open.then_some(live::words())] {
             li { (line(&facts::owner_line(incident))) }
             li { (line(&facts::cause_line(state))) }
-            li class=[incident.eta_passed(ctx.now).then_some("broken")] {
-                (line(&facts::eta_line(incident, ctx.now, ctx.tz)))
+            li class=[incident.eta_passed(ctx.now).then_some("broken")]
+                data-live-at=[eta_at.map(|at| at.to_string())]
+                data-live-then=[eta_at.map(|at| facts::eta_line(incident, at, ctx.tz).to_string())] {
+                (shown(&facts::eta_line(incident, ctx.now, ctx.tz)))
             }
             @if let Some(next) = facts::next_update_line(incident, ctx.now, ctx.tz) {
-                li class=[overdue.then_some("broken")] { (line(&next)) }
+                li class=[overdue.then_some("broken")]
+                    data-live-at=[next_at.map(|at| at.to_string())]
+                    data-live-then=[next_at.and_then(|at| facts::next_update_line(incident, at, ctx.tz)).map(|l| l.to_string())] {
+                    (shown(&next))
+                }
             }
             @if state.status == IncidentStatus::Resolved {
                 @if let Some(at) = state.resolved_at {
