@@ -1,4 +1,4 @@
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::{parts, PageContext};
 
@@ -6,17 +6,6 @@ pub const STYLESHEET: &str = include_str!("../../static/candor.css");
 
 /// The frame of every page.
 pub fn layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
-    frame(ctx, title, false, body)
-}
-
-/// The frame of a page readers keep open during an outage (`/`, an
-/// incident): `/static/live.js` keeps it current without a reload (see that
-/// file for the markup it reads); without JavaScript it reloads every minute.
-pub fn live_layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
-    frame(ctx, title, true, body)
-}
-
-fn frame(ctx: &PageContext<'_>, title: &str, live: bool, body: Markup) -> Markup {
     let full_title = if title.is_empty() {
         ctx.page_name.to_string()
     } else {
@@ -30,10 +19,6 @@ fn frame(ctx: &PageContext<'_>, title: &str, live: bool, body: Markup) -> Markup
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (full_title) }
                 link rel="stylesheet" href="/static/candor.css";
-                @if live {
-                    script src="/static/live.js" defer {}
-                    noscript { meta http-equiv="refresh" content="60"; }
-                }
                 link rel="alternate" type="application/atom+xml" href="/feed.atom"
                     title={ (ctx.page_name) " — incidents (Atom)" };
                 link rel="alternate" type="application/rss+xml" href="/feed.rss"
@@ -81,4 +66,18 @@ pub fn with_notice(page: &str, notice: &Markup) -> Option<String> {
     marked.push_str(notice);
     marked.push_str(&page[at..]);
     Some(marked)
+}
+
+/// `layout` for a page readers keep open during an outage (`/`, an
+/// incident), its head ending with the script that keeps it current in an
+/// open tab (`views::live` holds the markup it reads) and, for browsers
+/// without JavaScript, a reload every minute.
+pub fn live_layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
+    let live = html! {
+        script src="/static/live.js" defer {}
+        noscript { meta http-equiv="refresh" content="60"; }
+    };
+    let page = layout(ctx, title, body).into_string();
+    // The head's end is there once: text in the page is escaped.
+    PreEscaped(page.replacen("</head>", &format!("{}</head>", live.0), 1))
 }
