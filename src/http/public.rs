@@ -23,10 +23,10 @@ use crate::views::{self, index::IndexView, uptime::Row, PageContext};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/static/live.js", get(live_script))
         .route("/incidents/{id}", get(incident))
         .route("/history", get(history))
         .route("/static/candor.css", get(stylesheet))
-        .route("/static/live.js", get(live_script))
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed)
 }
@@ -34,9 +34,6 @@ pub fn router() -> Router<AppState> {
 async fn not_allowed() -> PageError {
     PageError::NotAllowed("This page can only be read. Staff post incidents through the admin API.")
 }
-
-/// The script that keeps `/` and incident pages current in an open tab.
-const LIVE_SCRIPT: &str = include_str!("../../static/live.js");
 
 /// A public page and until when it is true, or a page that explains what
 /// went wrong.
@@ -58,6 +55,20 @@ fn not_found_page() -> PageError {
 
 async fn not_found() -> PageError {
     not_found_page()
+}
+
+/// The script that keeps `/` and incident pages current in an open tab.
+const LIVE_SCRIPT: &str = include_str!("../../static/live.js");
+
+async fn live_script() -> impl IntoResponse {
+    (
+        Until::default(),
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LIVE_SCRIPT,
+    )
 }
 
 pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {
@@ -202,16 +213,5 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         views::layout::STYLESHEET,
-    )
-}
-
-async fn live_script() -> impl IntoResponse {
-    (
-        Until::default(),
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        LIVE_SCRIPT,
     )
 }
