@@ -74,54 +74,72 @@
     setTimeout(tick, 1000 - (Date.now() % 1000));
   }
 
-  function detailsKey(details, index) {
-    return details.id ? "#" + details.id : String(index);
-  }
+  // What the reader can focus in the page.
+  var FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
 
-  // Each form of `root` with a key: its action and its place among those.
-  function forms(root, each) {
+  // Each element of `root` that `selector` finds, with a key that names the
+  // same element in a new rendering: its kind, its id or address, and its
+  // place among those alike.
+  function keyed(root, selector, each) {
     var seen = {};
-    root.querySelectorAll("form").forEach(function (form) {
-      var action = form.getAttribute("action") || "";
-      seen[action] = (seen[action] || 0) + 1;
-      each(action + "#" + seen[action], form);
+    root.querySelectorAll(selector).forEach(function (el) {
+      var name =
+        el.tagName + " " + (el.id || el.getAttribute("href") || el.getAttribute("action") || el.getAttribute("name") || "");
+      seen[name] = (seen[name] || 0) + 1;
+      each(name + " " + seen[name], el);
     });
   }
 
-  // Puts the new <main>'s content in place, keeping what the reader did.
+  function textSelection(el) {
+    try {
+      return el && typeof el.selectionStart === "number" ? [el.selectionStart, el.selectionEnd] : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Puts the new <main>'s content in place, keeping what the reader did:
+  // where they are, what they unfolded, what they focused or began to fill.
   function swap(main, fresh) {
     var x = window.scrollX;
     var y = window.scrollY;
     var open = {};
-    main.querySelectorAll("details").forEach(function (d, i) {
-      if (d.open) open[detailsKey(d, i)] = true;
+    keyed(main, "details", function (key, details) {
+      if (details.open) open[key] = true;
     });
     // The forms the reader is busy with stay as they are.
     var busy = {};
-    forms(main, function (key, form) {
+    keyed(main, "form", function (key, form) {
       if ((touched && touched.has(form)) || form.contains(document.activeElement)) busy[key] = form;
     });
-    var focused = document.activeElement;
-    var selection = null;
-    try {
-      selection = focused && [focused.selectionStart, focused.selectionEnd];
-    } catch (e) {
-      selection = null;
+    var focused = main.contains(document.activeElement) ? document.activeElement : null;
+    var focusKey = null;
+    if (focused) {
+      keyed(main, FOCUSABLE, function (key, el) {
+        if (el === focused) focusKey = key;
+      });
     }
-    forms(fresh, function (key, form) {
+    var selection = textSelection(focused);
+    keyed(fresh, "form", function (key, form) {
       if (busy[key]) form.replaceWith(busy[key]);
     });
     main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes));
-    main.querySelectorAll("details").forEach(function (d, i) {
-      if (open[detailsKey(d, i)]) d.open = true;
+    keyed(main, "details", function (key, details) {
+      if (open[key]) details.open = true;
     });
-    if (focused && focused !== document.activeElement && main.contains(focused)) {
-      focused.focus({ preventScroll: true });
-      if (selection && selection[0] !== null && selection[0] !== undefined) {
+    var again = focused && main.contains(focused) ? focused : null;
+    if (focused && !again && focusKey) {
+      keyed(main, FOCUSABLE, function (key, el) {
+        if (key === focusKey) again = el;
+      });
+    }
+    if (again && again !== document.activeElement) {
+      again.focus({ preventScroll: true });
+      if (again === focused && selection) {
         try {
-          focused.setSelectionRange(selection[0], selection[1]);
+          again.setSelectionRange(selection[0], selection[1]);
         } catch (e) {
-          /* not a text field */
+          /* not a field with a selection */
         }
       }
     }
@@ -155,18 +173,21 @@
     var headers = etag ? { "If-None-Match": etag } : {};
     fetch(SUMMARY, { cache: "no-store", credentials: "same-origin", headers: headers })
       .then(function (res) {
-        if (res.status === 304) return false;
+        if (res.status === 304) return null;
         if (!res.ok) throw new Error("HTTP " + res.status);
         var tag = res.headers.get("ETag");
-        var changed = etag !== null && tag !== etag;
-        etag = tag;
         // Read to its end (only a changed summary has a body).
         return res.arrayBuffer().then(function () {
-          return changed;
+          if (etag === null || tag === etag) {
+            etag = tag;
+            return null;
+          }
+          // The new tag is kept once the page is: a page that failed to
+          // come is asked for again at the next poll.
+          return refresh().then(function () {
+            etag = tag;
+          });
         });
-      })
-      .then(function (changed) {
-        return changed ? refresh() : null;
       })
       .then(
         function () {

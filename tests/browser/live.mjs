@@ -5,7 +5,8 @@
 //     and the incident page are open (and their script's asking summary.json
 //     is answered 304 while nothing changes); an update is posted through the
 //     admin API; both must show it within 2 s of the POST, without a
-//     reload, keeping the scroll position and the typed address. Hidden,
+//     reload, keeping the scroll position, the typed address and the
+//     keyboard focus. Hidden,
 //     a tab asks nothing; shown again, it asks at once.
 //
 //   node live.mjs clock http://127.0.0.1:PORT '{"paths": [...], "now": RFC 3339,
@@ -62,6 +63,9 @@ async function post() {
   await email.fill("half-typed@exam");
   await index.tab.evaluate(() => window.scrollTo(0, 300));
   const scrolled = await index.tab.evaluate(() => window.scrollY);
+  // A keyboard reader on the incident page, on its first link in <main>.
+  await incident.tab.locator("main a[href]").first().focus();
+  const focusedLink = await incident.tab.evaluate(() => document.activeElement.getAttribute("href"));
 
   const message = `Relay replaced (${Date.now()}); queued mail is leaving now.`;
   const start = Date.now();
@@ -93,6 +97,11 @@ async function post() {
   if (kept !== "half-typed@exam") problems.push(`/: the address being typed became ${JSON.stringify(kept)}`);
   const y = await index.tab.evaluate(() => window.scrollY);
   if (scrolled === 0 || y !== scrolled) problems.push(`/: scrolled to ${scrolled} before, ${y} after`);
+  const focus = await incident.tab.evaluate(() => {
+    const el = document.activeElement;
+    return el && document.querySelector("main").contains(el) ? el.getAttribute("href") : `(${el && el.tagName})`;
+  });
+  if (!focusedLink || focus !== focusedLink) problems.push(`${plan.incident}: focus was on ${focusedLink}, is on ${focus}`);
   await hidden(incident.tab);
   await phoneContext.close();
   await desktopContext.close();
