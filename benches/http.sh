@@ -2,14 +2,17 @@
 # How fast Candor serves its public read side, beside nginx serving the very
 # same bytes from files, in the same run on the same machine.
 #
-#   bash benches/http.sh            # 10 s per run (8 runs, ~2 min in all)
+#   bash benches/http.sh            # 10 s per run (12 runs, ~2 min in all)
 #   DURATION=5 bash benches/http.sh
 #
 # Builds Candor in release mode, starts it on a fresh SQLite database with 20
-# components and an open incident, saves `/` and `/api/v2/summary.json`,
-# serves those files from nginx (Debian's, on a temporary config), runs wrk
-# (Debian's) against each at 64 and 256 connections, and prints req/s, p50
-# and p99 for both, the ratio Candor/nginx, and Candor's peak RSS (VmHWM).
+# components and an open incident, saves `/` (as is and gzipped, the very
+# bytes Candor sends) and `/api/v2/summary.json`, serves those files from
+# nginx (Debian's, on a temporary config, `gzip_static on`, as many worker
+# processes as Candor has worker threads), runs wrk (Debian's) against each
+# at 64 and 256 connections, `/` both without and with `Accept-Encoding:
+# gzip`, and prints the page's weight (as is, gzip, brotli), req/s, p50 and
+# p99 for both, the ratio Candor/nginx, and Candor's peak RSS (VmHWM).
 # Loopback only; every run is bounded in time; both servers are stopped at
 # the end. A script that prints numbers, not a test: it never fails on them.
 #
@@ -18,13 +21,17 @@
 #   CANDOR_BASELINE_BIN=old/candor CANDOR_BIN=new/candor REPEAT=3 bash benches/http.sh
 #
 # starts both on their own database with the same data, and for each path
-# and connection count runs wrk REPEAT times against each, interleaved (the
-# order alternates from one repeat to the next, so a slow moment of the
-# machine weighs on both), plus nginx once per repeat. Prints every run, the
-# medians, and the ratios candor/baseline of req/s, p50, p99 and of each
-# server's CPU time per request (which other work on the machine sways
-# less than req/s). Without CANDOR_BIN the current tree is built and is the
-# candor side.
+# (`/` as is and with gzip, the JSON) and connection count runs wrk REPEAT
+# times against each, interleaved (the order alternates from one repeat to
+# the next, so a slow moment of the machine weighs on both), plus nginx once
+# per repeat (serving the candor side's bytes). Prints the weight of both
+# pages, every run, the medians, the ratios candor/baseline of req/s, p50,
+# p99 and of each server's CPU time per request (which other work on the
+# machine sways less than req/s), and candor/nginx of req/s. The baseline
+# serves its own page: its req/s are today's page's, printed beside. With
+# REPEAT=3 and DURATION=10 that is 3 cases x 2 connection counts x 3 repeats
+# x 3 servers = 54 runs, about 9 minutes. Without CANDOR_BIN the current
+# tree is built and is the candor side; paths may be relative.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,6 +40,11 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-"64 256"}
 BASELINE_BIN=${CANDOR_BASELINE_BIN:-}
 REPEAT=${REPEAT:-3}
+# Tokio runs a worker thread per core unless told otherwise; nginx gets as
+# many worker processes, so that neither has more cores' worth of workers.
+WORKERS=${TOKIO_WORKER_THREADS:-$(nproc)}
+# What wrk asks for, as "path coding": `/` as is and gzipped, the JSON as is.
+CASES=("/ identity" "/ gzip" "/api/v2/summary.json identity")
 
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -64,14 +76,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==== building (release)"
-[ -n "${CANDOR_BIN:-}" ] || cargo build --release --quiet --bin candor
+if [ -z "${CANDOR_BIN:-}" ]; then
+  echo "==== building (release)"
+  cargo build --release --quiet --bin candor
+fi
 BIN="${CANDOR_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/candor}"
 
 if [ -n "$BASELINE_BIN" ] && [ ! -x "$BASELINE_BIN" ]; then
   echo "CANDOR_BASELINE_BIN is not an executable: $BASELINE_BIN" >&2
   exit 1
 fi
+# Each Candor runs in a folder of its own: relative paths would not hold there.
+BIN=$(realpath "$BIN")
+[ -z "$BASELINE_BIN" ] || BASELINE_BIN=$(realpath "$BASELINE_BIN")
 NPORT=$(free_port)
 NGINX_URL="http://127.0.0.1:${NPORT}"
 TOKEN=bench-token
@@ -150,10 +167,15 @@ echo "==== saving the bytes, starting nginx on ${NGINX_URL}"
 mkdir -p "$WORK/www/api/v2" "$WORK/nginx"
 # nginx's workers run as nobody: they must be able to read the files.
 chmod 755 "$WORK"
-curl -fsS -o "$WORK/www/index.html" "$CANDOR/"
-curl -fsS -o "$WORK/www/api/v2/summary.json" "$CANDOR/api/v2/summary.json"
+save_bytes() {
+  curl -fsS -o "$WORK/www/index.html" "$CANDOR/"
+  # Candor's own gzip bytes (curl does not decode them without --compressed).
+  curl -fsS -H 'Accept-Encoding: gzip' -o "$WORK/www/index.html.gz" "$CANDOR/"
+  curl -fsS -o "$WORK/www/api/v2/summary.json" "$CANDOR/api/v2/summary.json"
+}
+save_bytes
 cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes auto;
+worker_processes $WORKERS;
 daemon off;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
@@ -168,6 +190,8 @@ http {
   types { text/html html; application/json json; }
   sendfile on;
   tcp_nopush on;
+  # index.html.gz to clients that take gzip, as Candor sends its own.
+  gzip_static on;
   keepalive_requests 1000000;
   server {
     listen 127.0.0.1:$NPORT;
@@ -184,17 +208,30 @@ for _ in $(seq 50); do
 done
 # Past the first second, "in 60 min" has become "in 59 min": save what stays.
 sleep 2
-curl -fsS -o "$WORK/www/index.html" "$CANDOR/"
+save_bytes
+gzip -dc "$WORK/www/index.html.gz" | cmp -s - "$WORK/www/index.html" ||
+  echo "note: the gzip and plain / saved are not the same page (a minute turned between them)"
 for path in / /api/v2/summary.json; do
   cmp <(curl -fsS "$CANDOR$path") <(curl -fsS "$NGINX_URL$path") ||
     echo "note: $path changed since it was saved (its relative times move each minute)"
 done
-echo "page sizes: / $(stat -c %s "$WORK/www/index.html") B, summary.json $(stat -c %s "$WORK/www/api/v2/summary.json") B"
+cmp -s <(curl -fsS -H 'Accept-Encoding: gzip' "$NGINX_URL/") "$WORK/www/index.html.gz" ||
+  echo "note: nginx does not answer gzip with the saved index.html.gz"
+# The bytes of `/` in each coding: "as is / gzip / brotli".
+weight() { # URL
+  local coding sizes=()
+  for coding in identity gzip br; do
+    sizes+=("$(curl -fsS -H "Accept-Encoding: $coding" "$1/" | wc -c)")
+  done
+  echo "${sizes[0]} B as is, ${sizes[1]} B gzip, ${sizes[2]} B brotli"
+}
+echo "weight of /: $(weight "$CANDOR"); summary.json $(stat -c %s "$WORK/www/api/v2/summary.json") B"
 if [ -n "$BASELINE_BIN" ]; then
-  echo "baseline's: / $(curl -fsS "$BASELINE/" | wc -c) B, summary.json $(curl -fsS "$BASELINE/api/v2/summary.json" | wc -c) B"
+  echo "baseline's /: $(weight "$BASELINE"); summary.json $(curl -fsS "$BASELINE/api/v2/summary.json" | wc -c) B"
   echo "response headers of /: candor $(curl -fsS -o /dev/null -D - "$CANDOR/" | wc -c) B," \
     "baseline $(curl -fsS -o /dev/null -D - "$BASELINE/" | wc -c) B"
 fi
+echo "Candor: ${WORKERS} worker threads; nginx: ${WORKERS} worker processes"
 
 # wrk's latency lines ("50%  1.23ms") in milliseconds.
 to_ms() {
@@ -206,10 +243,11 @@ to_ms() {
 # User + system CPU ticks a process has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-run() { # url connections [server pid] -> "req/s p50 p99 [server CPU µs per request]"
-  local out ticks=""
+run() { # url connections [server pid] [coding] -> "req/s p50 p99 [server CPU µs per request]"
+  local out ticks="" accept=()
   [ -n "${3:-}" ] && ticks=$(cpu_ticks "$3")
-  out=$(wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --timeout 5s --latency "$1")
+  [ "${4:-identity}" = identity ] || accept=(-H "Accept-Encoding: $4")
+  out=$(wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --timeout 5s --latency "${accept[@]}" "$1")
   local rps p50 p99 cpu=""
   if [ -n "${3:-}" ]; then
     # Less swayed by other work on the machine than req/s: what each
@@ -230,6 +268,7 @@ peak_rss() { # PID
   echo "$(awk '/^VmHWM/ {printf "%.1f MB", $2 / 1024}' "/proc/$1/status")" \
     "(now $(awk '/^(VmRSS|RssAnon|RssFile)/ {printf "%s %.1f MB ", $1, $2 / 1024}' "/proc/$1/status"))"
 }
+label() { if [ "$2" = identity ]; then echo "$1"; else echo "$1 ($2)"; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -237,18 +276,19 @@ if [ -z "$BASELINE_BIN" ]; then
   echo "==== wrk: ${THREADS} threads, ${DURATION} s per run, same machine, loopback"
   printf '\n%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
     path conns "candor req/s" "p50 ms" "p99 ms" "nginx req/s" "p50 ms" "p99 ms" ratio
-  for path in / /api/v2/summary.json; do
+  for case in "${CASES[@]}"; do
+    read -r path coding <<<"$case"
     for c in $CONNECTIONS; do
-      read -r c_rps c_p50 c_p99 <<<"$(run "$CANDOR$path" "$c")"
-      read -r n_rps n_p50 n_p99 <<<"$(run "$NGINX_URL$path" "$c")"
+      read -r c_rps c_p50 c_p99 <<<"$(run "$CANDOR$path" "$c" "" "$coding")"
+      read -r n_rps n_p50 n_p99 <<<"$(run "$NGINX_URL$path" "$c" "" "$coding")"
       ratio=$(awk -v a="$c_rps" -v b="$n_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
       printf '%-22s %5s  %12s %9s %9s  %12s %9s %9s  %7s\n' \
-        "$path" "$c" "$c_rps" "$c_p50" "$c_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio"
+        "$(label "$path" "$coding")" "$c" "$c_rps" "$c_p50" "$c_p99" "$n_rps" "$n_p50" "$n_p99" "$ratio"
     done
   done
   echo
   echo "Candor peak RSS: $(peak_rss "$CANDOR_PID")"
-  echo "Ratio = Candor req/s / nginx req/s. Target: ratio >= 0.8, peak RSS < 30 MB."
+  echo "Ratio = Candor req/s / nginx req/s. Target: ratio >= 0.9 (also with gzip), peak RSS < 30 MB."
   exit 0
 fi
 
@@ -256,12 +296,14 @@ echo "==== wrk: ${THREADS} threads, ${DURATION} s per run, ${REPEAT} repeats, ba
 echo "baseline: $BASELINE_BIN"
 echo "candor:   $BIN"
 row() {
-  printf '%-22s %5s %4s  %10s %7s %7s %7s  %10s %7s %7s %7s  %10s  %6s %6s %6s %6s\n' "$@"
+  printf '%-22s %5s %4s  %10s %7s %7s %7s  %10s %7s %7s %7s  %10s  %6s %6s %6s %6s  %6s\n' "$@"
 }
 TABLE=()
 SUMMARY=()
 PAIRED=()
-for path in / /api/v2/summary.json; do
+for case in "${CASES[@]}"; do
+  read -r path coding <<<"$case"
+  name=$(label "$path" "$coding")
   for c in $CONNECTIONS; do
     b_rps=() b_p50=() b_p99=() b_cpu=() c_rps=() c_p50=() c_p99=() c_cpu=() n_rps=()
     for rep in $(seq "$REPEAT"); do
@@ -269,20 +311,21 @@ for path in / /api/v2/summary.json; do
       if [ $((rep % 2)) = 1 ]; then order="baseline candor"; else order="candor baseline"; fi
       for who in $order; do
         if [ "$who" = baseline ]; then
-          read -r rps p50 p99 cpu <<<"$(run "$BASELINE$path" "$c" "$BASELINE_PID")"
+          read -r rps p50 p99 cpu <<<"$(run "$BASELINE$path" "$c" "$BASELINE_PID" "$coding")"
           b_rps+=("$rps") b_p50+=("$p50") b_p99+=("$p99") b_cpu+=("$cpu")
         else
-          read -r rps p50 p99 cpu <<<"$(run "$CANDOR$path" "$c" "$CANDOR_PID")"
+          read -r rps p50 p99 cpu <<<"$(run "$CANDOR$path" "$c" "$CANDOR_PID" "$coding")"
           c_rps+=("$rps") c_p50+=("$p50") c_p99+=("$p99") c_cpu+=("$cpu")
         fi
       done
-      read -r rps _ <<<"$(run "$NGINX_URL$path" "$c")"
+      read -r rps _ <<<"$(run "$NGINX_URL$path" "$c" "" "$coding")"
       n_rps+=("$rps")
       i=$((rep - 1))
-      TABLE+=("$(row "$path" "$c" "$rep" "${b_rps[$i]}" "${b_p50[$i]}" "${b_p99[$i]}" "${b_cpu[$i]}" \
+      TABLE+=("$(row "$name" "$c" "$rep" "${b_rps[$i]}" "${b_p50[$i]}" "${b_p99[$i]}" "${b_cpu[$i]}" \
         "${c_rps[$i]}" "${c_p50[$i]}" "${c_p99[$i]}" "${c_cpu[$i]}" "${n_rps[$i]}" \
         "$(ratio "${c_rps[$i]}" "${b_rps[$i]}")" "$(ratio "${c_p50[$i]}" "${b_p50[$i]}")" \
-        "$(ratio "${c_p99[$i]}" "${b_p99[$i]}")" "$(ratio "${c_cpu[$i]}" "${b_cpu[$i]}")")")
+        "$(ratio "${c_p99[$i]}" "${b_p99[$i]}")" "$(ratio "${c_cpu[$i]}" "${b_cpu[$i]}")" \
+        "$(ratio "${c_rps[$i]}" "${n_rps[$i]}")")")
       echo "${TABLE[-1]}"
     done
     mb_rps=$(median "${b_rps[@]}") mb_p50=$(median "${b_p50[@]}") mb_p99=$(median "${b_p99[@]}")
@@ -294,18 +337,18 @@ for path in / /api/v2/summary.json; do
     paired=()
     for i in "${!b_cpu[@]}"; do paired+=("$(ratio "${c_cpu[$i]}" "${b_cpu[$i]}")"); done
     PAIRED+=("$(printf '%-22s %5s  CPU per request, candor/baseline, median of the repeats: %s' \
-      "$path" "$c" "$(median "${paired[@]}")")")
-    SUMMARY+=("$(row "$path" "$c" med "$mb_rps" "$mb_p50" "$mb_p99" "$mb_cpu" "$mc_rps" "$mc_p50" "$mc_p99" "$mc_cpu" \
+      "$name" "$c" "$(median "${paired[@]}")")")
+    SUMMARY+=("$(row "$name" "$c" med "$mb_rps" "$mb_p50" "$mb_p99" "$mb_cpu" "$mc_rps" "$mc_p50" "$mc_p99" "$mc_cpu" \
       "$mn_rps" "$(ratio "$mc_rps" "$mb_rps")" "$(ratio "$mc_p50" "$mb_p50")" "$(ratio "$mc_p99" "$mb_p99")" \
-      "$(ratio "$mc_cpu" "$mb_cpu")")")
+      "$(ratio "$mc_cpu" "$mb_cpu")" "$(ratio "$mc_rps" "$mn_rps")")")
   done
 done
 
 echo
 header() {
-  row path conns run "req/s" "p50 ms" "p99 ms" "CPU us" "req/s" "p50 ms" "p99 ms" "CPU us" "nginx" "req/s" "p50" "p99" "CPU"
+  row path conns run "req/s" "p50 ms" "p99 ms" "CPU us" "req/s" "p50 ms" "p99 ms" "CPU us" "nginx" "req/s" "p50" "p99" "CPU" "req/s"
 }
-printf '%-22s %5s %4s  %-34s  %-34s  %10s  %s\n' "" "" "" "baseline" "candor" "" "candor/baseline"
+printf '%-22s %5s %4s  %-34s  %-34s  %10s  %-27s  %s\n' "" "" "" "baseline" "candor" "" "candor/baseline" "c/nginx"
 header
 for line in "${TABLE[@]}"; do echo "$line"; done
 echo "medians:"
@@ -317,3 +360,5 @@ echo "baseline peak RSS: $(peak_rss "$BASELINE_PID")"
 echo "candor peak RSS:   $(peak_rss "$CANDOR_PID")"
 echo "CPU us: the server's user + system CPU time per request during its run."
 echo "Ratios are candor/baseline of the medians: req/s above 1 is faster; p50, p99, CPU below 1 are faster."
+echo "c/nginx: candor req/s / nginx req/s (nginx serves candor's saved bytes); target >= 0.9, also with gzip."
+echo "The baseline serves its own page (today's, its weight above); its req/s are that page's."

@@ -25,6 +25,7 @@ use crate::views::{self, index::IndexView, uptime::Row, PageContext};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/static/live.js", get(live_script))
         .route("/incidents/{id}", get(incident))
         .route("/history", get(history))
         .route("/static/candor.css", get(stylesheet))
@@ -59,6 +60,20 @@ fn not_found_page() -> PageError {
 
 async fn not_found() -> PageError {
     not_found_page()
+}
+
+/// The script that keeps `/` and incident pages current in an open tab.
+const LIVE_SCRIPT: &str = include_str!("../../static/live.js");
+
+async fn live_script() -> impl IntoResponse {
+    (
+        Until::default(),
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        LIVE_SCRIPT,
+    )
 }
 
 pub(crate) fn page_context(state: &AppState) -> PageContext<'_> {

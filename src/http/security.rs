@@ -8,14 +8,17 @@ use axum::{
 
 use super::{error::PageError, AppState};
 
-/// Pages load only Candor's own stylesheet and scripts (files it serves,
-/// never inline code or another site's, so injected markup cannot run);
-/// no other site may frame them (click-jacking the subscribe forms):
+/// Pages load only Candor's own stylesheet and scripts (files it serves:
+/// the subscribe forms' `/static/forms.js` and the live page's
+/// `/static/live.js`, which asks only this site: `connect-src 'self'`),
+/// never inline code or another site's, so injected markup cannot run; no
+/// other site may frame them (click-jacking the subscribe forms):
 /// `frame-ancestors`, which every browser with CSP level 2 obeys in place
 /// of `X-Frame-Options` (no longer sent: one header more on every page
 /// cost a cached page about 2% of its CPU).
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
 
 /// A cross-site POST to a public form, refused before it reaches its
 /// handler (with the security headers already on the answer).

@@ -2,12 +2,12 @@
 
 use maud::{html, Markup};
 
-use super::{layout::layout, parts, PageContext};
+use super::{layout::live_layout, parts, PageContext};
 use crate::domain::{component::Component, IncidentRecord};
 
 pub fn page(ctx: &PageContext<'_>, record: &IncidentRecord, components: &[Component]) -> Markup {
     let title = record.incident.state.title.as_str();
-    layout(
+    live_layout(
         ctx,
         title,
         html! {

@@ -3,7 +3,7 @@
 
 use maud::{html, Markup};
 
-use super::{layout::layout, parts, uptime, PageContext};
+use super::{layout::live_layout, parts, uptime, PageContext};
 use crate::domain::{component::Component, facts::Overall, Incident, IncidentRecord};
 
 pub struct IndexView<'a> {
@@ -21,7 +21,7 @@ pub fn page(ctx: &PageContext<'_>, view: &IndexView<'_>) -> Markup {
         view.open.iter().map(|r| r.incident.state.impact),
         view.components.iter().map(|c| c.status),
     );
-    layout(
+    live_layout(
         ctx,
         "",
         html! {

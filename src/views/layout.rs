@@ -1,4 +1,4 @@
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::{parts, PageContext};
 
@@ -81,4 +81,18 @@ pub fn with_notice(page: &str, notice: &Markup) -> Option<String> {
     marked.push_str(notice);
     marked.push_str(&page[at..]);
     Some(marked)
+}
+
+/// `layout` for a page readers keep open during an outage (`/`, an
+/// incident), its head ending with the script that keeps it current in an
+/// open tab (`views::live` holds the markup it reads) and, for browsers
+/// without JavaScript, a reload every minute.
+pub fn live_layout(ctx: &PageContext<'_>, title: &str, body: Markup) -> Markup {
+    let live = html! {
+        script src="/static/live.js" defer {}
+        noscript { meta http-equiv="refresh" content="60"; }
+    };
+    let page = layout(ctx, title, body).into_string();
+    // The head's end is there once: text in the page is escaped.
+    PreEscaped(page.replacen("</head>", &format!("{}</head>", live.0), 1))
 }

@@ -8,6 +8,7 @@ pub mod history;
 pub mod incident;
 pub mod index;
 pub mod layout;
+pub mod live;
 pub mod mail;
 pub mod maintenance;
 pub mod markdown;

@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use super::{markdown, PageContext};
+use super::{live, markdown, PageContext};
 use crate::domain::{
     classify,
     component::Component,
@@ -106,6 +106,8 @@ fn component_name<'a>(components: &'a [Component], id: &'a ComponentId) -> &'a s
 }
 
 /// The facts of an incident in plain words: who, why, when fixed, when we speak next.
+/// While it is open, its lines that time changes carry what
+/// `/static/live.js` needs to change them in an open tab (`views::live`).
 pub fn honesty_block(
     ctx: &PageContext<'_>,
     incident: &Incident,
@@ -116,17 +118,33 @@ pub fn honesty_block(
         return plan_block(ctx, incident, components);
     }
     let overdue = incident.overdue(ctx.now);
+    let open = !incident.is_resolved();
+    let eta_at = state.eta.filter(|_| open && !incident.eta_passed(ctx.now));
+    let next_at = state.next_update_at.filter(|_| open && !overdue);
+    let shown = |sentence: &Line| {
+        if open {
+            live::line(sentence, ctx.now)
+        } else {
+            line(sentence)
+        }
+    };
     html! {
-        ul.honesty {
+        ul.honesty data-live-words=[open.then_some(live::words())] {
             li { (line(&facts::owner_line(incident))) }
             li { (line(&facts::cause_line(state))) }
-            @if !incident.is_resolved() {
-                li class=[incident.eta_passed(ctx.now).then_some("broken")] {
-                    (line(&facts::eta_line(incident, ctx.now, ctx.tz)))
+            @if open {
+                li class=[incident.eta_passed(ctx.now).then_some("broken")]
+                    data-live-at=[eta_at.map(|at| at.to_string())]
+                    data-live-then=[eta_at.map(|at| facts::eta_line(incident, at, ctx.tz).to_string())] {
+                    (shown(&facts::eta_line(incident, ctx.now, ctx.tz)))
                 }
             }
             @if let Some(next) = facts::next_update_line(incident, ctx.now, ctx.tz) {
-                li class=[overdue.then_some("broken")] { (line(&next)) }
+                li class=[overdue.then_some("broken")]
+                    data-live-at=[next_at.map(|at| at.to_string())]
+                    data-live-then=[next_at.and_then(|at| facts::next_update_line(incident, at, ctx.tz)).map(|l| l.to_string())] {
+                    (shown(&next))
+                }
             }
             @if let Some(at) = state.resolved_at.filter(|_| incident.is_resolved()) {
                 li {
@@ -252,9 +270,8 @@ pub fn incident_section(
     html! {
         section class={"incident impact-" (state.impact.as_str())} {
             header {
-                h2 {
-                    @if shown == Shown::Latest { a href=(href) { (state.title) } } @else { (state.title) }
-                }
+                // The incident's own page is about it: its title is the page's heading.
+                @if shown == Shown::Latest { h2 { a href=(href) { (state.title) } } } @else { h1 { (state.title) } }
                 p.state { (state.status.words()) " · " (state.impact.words()) }
             }
             (honesty_block(ctx, incident, components))

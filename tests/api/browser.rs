@@ -81,19 +81,12 @@ async fn the_statuspage_io_client_reads_every_path_it_knows() {
     app.stop().await;
 }
 
-/// What tests/browser/csp.mjs visits and sends: every kind of public page,
-/// each with real content, at a desktop and a phone size. The policy must
-/// block nothing the pages use, and same-origin form posts must pass the
-/// cross-site guard. Screenshots of `/` and an incident go to
-/// target/screenshots/ for a person to look at.
-#[tokio::test]
-async fn every_public_page_works_in_chromium_under_its_content_security_policy() {
-    if !enabled() {
-        return;
-    }
-    let mailbox = Mailbox::start();
-    let app = TestApp::spawn_with_smtp(&mailbox).await;
-
+/// Every kind of public page with real content, as a plan for the scripts
+/// that visit them (tests/browser/csp.mjs, axe.mjs): components in a group
+/// and one outside it, a reader's manage link and a pending confirmation
+/// link, a resolved incident and an open one whose message has a link and
+/// an image in Markdown.
+async fn every_public_page(app: &TestApp, mailbox: &Mailbox) -> serde_json::Value {
     // Components in a group, and one outside it.
     let email = app.create_component("Email").await;
     let child = |name: &str| json!({"name": name, "group_id": email});
@@ -153,13 +146,35 @@ async fn every_public_page_works_in_chromium_under_its_content_security_policy()
         .link(&prefix("/subscribe/confirm?token="))
         .replacen(&app.address, "", 1);
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    let plan = json!({
+    json!({
         "incident": format!("/incidents/{}", id_of(&open)),
         "confirm": confirm,
         "manage": manage,
         "email": "browser@example.test",
         "screenshots": screenshots,
-    });
+        // The browser's clock is set to Candor's: the live script counts
+        // down from what Candor's page says.
+        "now": app.now().to_string(),
+        // The group Email and its components (what the manage form's
+        // script ticks together).
+        "group": [email, smtp, webmail],
+    })
+}
+
+/// What tests/browser/csp.mjs visits and sends: every kind of public page,
+/// each with real content, at a desktop and a phone size. The policy must
+/// block nothing the pages use (the live page's script loads and asks
+/// `summary.json`), and same-origin form posts must pass the
+/// cross-site guard. Screenshots of `/` and an incident go to
+/// target/screenshots/ for a person to look at.
+#[tokio::test]
+async fn every_public_page_works_in_chromium_under_its_content_security_policy() {
+    if !enabled() {
+        return;
+    }
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    let plan = every_public_page(&app, &mailbox).await;
     node("csp.mjs", &[&app.address, &plan.to_string()]).await;
 
     // What the browser sent reached Candor: a new address waits for its
@@ -191,8 +206,130 @@ async fn every_public_page_works_in_chromium_under_its_content_security_policy()
         .map(|c| c.as_str().unwrap_or_default().to_string())
         .collect();
     chosen.sort();
-    let mut group = vec![email, smtp, webmail];
+    let mut group: Vec<String> = plan["group"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
     group.sort();
     assert_eq!(chosen, group, "{reader}");
     app.stop().await;
+}
+
+/// tests/browser/axe.mjs: axe-core finds nothing on any public page (`/`,
+/// an incident, `/history`, `/subscribe`, the confirm and manage pages, the
+/// 404 page), at a desktop and a phone size.
+#[tokio::test]
+async fn every_public_page_is_clean_under_axe_at_a_desktop_and_a_phone_size() {
+    if !enabled() {
+        return;
+    }
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    let plan = every_public_page(&app, &mailbox).await;
+    node("axe.mjs", &[&app.address, &plan.to_string()]).await;
+    app.stop().await;
+}
+
+/// tests/browser/live.mjs `post`: `/` and the incident page, open in
+/// Chromium, show an update posted through the admin API within 2 s,
+/// without a reload.
+#[tokio::test]
+async fn an_update_posted_shows_on_open_pages_within_two_seconds_without_a_reload() {
+    if !enabled() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let incident = id_of(&app.open_mail_incident(&smtp).await);
+    let plan = json!({
+        "incident": format!("/incidents/{incident}"),
+        "token": crate::helpers::ADMIN_TOKEN,
+    });
+    node("live.mjs", &["post", &app.address, &plan.to_string()]).await;
+    // The update the browser's page showed is the one Candor keeps.
+    let kept = app.incident(&incident).await;
+    assert_eq!(crate::helpers::entries(&kept).len(), 2, "{kept}");
+    app.stop().await;
+}
+
+/// tests/browser/live.mjs `clock`: with Chromium's clock set to Candor's,
+/// "(in 30 min)" ticks to "(in 29 min)", and "Next update by 10:30 CET"
+/// turns into "Update overdue since 10:30 CET — Dana (IT Ops) has been
+/// reminded" at the promised second (not a millisecond before), as the
+/// passed ETA does at its own; Candor's clock does not move meanwhile.
+#[tokio::test]
+async fn the_countdown_turns_overdue_at_the_promised_second() {
+    if !enabled() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let mut body = mail_incident(&smtp);
+    body["eta"] = json!((app.now() + jiff::SignedDuration::from_mins(45)).to_string());
+    let incident = app.open_incident(&body).await;
+    let plan = json!({
+        "paths": ["/", format!("/incidents/{}", id_of(&incident))],
+        "now": app.now().to_string(),
+        "next_update_at": incident["next_update_at"],
+        "eta": incident["eta"],
+        "before": "Next update by 10:30 CET (in 30 min)",
+        "ticked": "Next update by 10:30 CET (in 29 min)",
+        "overdue": "Update overdue since 10:30 CET — Dana (IT Ops) has been reminded",
+        "eta_before": "ETA: 10:45 CET",
+        "eta_passed": "ETA 10:45 CET passed — no new estimate yet",
+    });
+    node("live.mjs", &["clock", &app.address, &plan.to_string()]).await;
+    app.stop().await;
+}
+
+/// tests/browser/fold.mjs: on a 390×844 phone, the worst open incident's
+/// heading is on the first screen of `/`, next to a minor incident with a
+/// long timeline, whichever of the two was opened first.
+#[tokio::test]
+async fn the_worst_open_incident_is_above_the_fold_on_a_phone() {
+    if !enabled() {
+        return;
+    }
+    for major_first in [false, true] {
+        let app = TestApp::spawn().await;
+        let mut ids = Vec::new();
+        for name in ["SAP", "VPN", "Outbound SMTP", "Wi-Fi", "Printing"] {
+            ids.push(app.create_component(name).await);
+        }
+        if major_first {
+            open_major_vpn_incident(&app, &ids[1]).await;
+            app.advance_minutes(5);
+        }
+        let mut minor = mail_incident(&ids[0]);
+        minor["title"] = json!("SAP reports are slow");
+        minor["components"] = json!({ &ids[0]: "degraded_performance" });
+        let sap = id_of(&app.open_incident(&minor).await);
+        for step in 1..=3 {
+            app.advance_minutes(10);
+            app.post_update(
+                &sap,
+                &json!({"message": format!(
+                    "Update {step}: month-end reports still take several minutes to build. \
+                     We are watching the database server and will say more at the next update."),
+                    "next_update_in": 30}),
+            )
+            .await;
+        }
+        if !major_first {
+            open_major_vpn_incident(&app, &ids[1]).await;
+        }
+        let plan = json!({"heading": "VPN down for everyone", "fold": 844});
+        node("fold.mjs", &[&app.address, &plan.to_string()]).await;
+        app.stop().await;
+    }
+}
+
+async fn open_major_vpn_incident(app: &TestApp, vpn: &str) {
+    let mut major = mail_incident(vpn);
+    major["title"] = json!("VPN down for everyone");
+    major["impact"] = json!("major");
+    major["components"] = json!({ vpn: "major_outage" });
+    app.open_incident(&major).await;
 }

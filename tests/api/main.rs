@@ -23,6 +23,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod incidents;
+mod live;
 mod mail;
 mod mail_words;
 mod maintenance;

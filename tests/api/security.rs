@@ -31,6 +31,8 @@ async fn every_page_forbids_scripts_framing_and_sniffing() {
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp:?}");
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp:?}");
         assert!(csp.contains("default-src 'none'"), "{path}: {csp:?}");
+        // The live page's own script file, and nothing else (no inline, no eval).
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp:?}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         assert_eq!(
             header("referrer-policy"),

@@ -1,6 +1,8 @@
 // Every public page of Candor in headless Chromium, under the
 // Content-Security-Policy Candor sends, at a desktop and a phone size: no
-// violation may be reported, the stylesheet must apply, and the forms must
+// violation may be reported, the stylesheet must apply, the live page's
+// script (/static/live.js, on `/` and incidents) must run and reach
+// /api/v2/summary.json, and the forms must
 // work when a person sends them from the page (same-origin POSTs pass the
 // cross-site guard).
 //
@@ -33,8 +35,8 @@ const loopback = (url) =>
 
 // Each page, and the status it must answer with.
 const pages = [
-  { name: "index", path: "/", status: 200 },
-  { name: "incident", path: plan.incident, status: 200 },
+  { name: "index", path: "/", status: 200, live: true },
+  { name: "incident", path: plan.incident, status: 200, live: true },
   { name: "history", path: "/history", status: 200 },
   { name: "subscribe", path: "/subscribe", status: 200 },
   { name: "confirm", path: plan.confirm, status: 200 },
@@ -81,6 +83,8 @@ const problems = [];
 async function newContext(size) {
   const { name, ...options } = size;
   const context = await browser.newContext(options);
+  // Candor's clock, for the live script's countdowns (and screenshots).
+  if (plan.now) await context.clock.install({ time: Date.parse(plan.now) });
   const seen = { violations: [], console: [], errors: [] };
   // Straight to this script too, so that a violation on a page the browser
   // has already left (a form being sent) is not lost.
@@ -121,7 +125,9 @@ async function newContext(size) {
     }
   });
   tab.on("requestfailed", (req) => {
-    if (loopback(req.url())) {
+    // The live script's fetch cut short by leaving the page is no fault.
+    const left = req.resourceType() === "fetch" && req.failure()?.errorText === "net::ERR_ABORTED";
+    if (loopback(req.url()) && !left) {
       seen.errors.push(`request failed: ${req.url()} ${req.failure()?.errorText}`);
     }
   });
@@ -163,7 +169,21 @@ async function styled(tab) {
 
 async function visit(size, tab, seen, page) {
   const where = `${size.name} ${page.name} (${page.path.replace(/token=[^&]+/, "token=…")})`;
+  const asked = tab
+    .waitForResponse((r) => r.url().endsWith("/api/v2/summary.json"), { timeout: 5_000 })
+    .catch(() => null);
   const res = await tab.goto(`${candor}${page.path}`, { waitUntil: "load" });
+  const scripts = await tab.evaluate(() => [...document.scripts].map((s) => new URL(s.src || "inline:", document.URL).pathname));
+  if (JSON.stringify(scripts) !== JSON.stringify(page.live ? ["/static/live.js"] : [])) {
+    problems.push(`${where}: scripts ${JSON.stringify(scripts)}`);
+  }
+  if (page.live) {
+    // The script ran, and the policy let it ask for the summary.
+    const summary = await asked;
+    if (!summary || summary.status() !== 200) {
+      problems.push(`${where}: live.js did not read summary.json (${summary ? summary.status() : "no request"})`);
+    }
+  }
   if (res.status() !== page.status) {
     problems.push(`${where}: HTTP ${res.status()}, expected ${page.status}`);
   }
