@@ -22,6 +22,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod incidents;
+mod logs;
 mod mail;
 mod outage;
 mod overdue;
