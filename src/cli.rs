@@ -30,6 +30,9 @@ pub enum Command {
     Serve,
     /// Bring the database schema up to date, then exit.
     Migrate,
+    /// Check the configuration, the database and the SMTP server, say what
+    /// was found, and exit (non-zero on any problem); changes nothing.
+    Check,
     /// Manage admin API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -44,6 +47,10 @@ pub enum TokenCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Some(Command::Check)) {
+        // Reports a bad setting among its findings instead of stopping at it.
+        return crate::check::run(cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?.check()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command.unwrap_or(Command::Serve) {
@@ -52,6 +59,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Candor listening on {}", running.base_url);
             running.wait().await
         }
+        Command::Check => unreachable!("handled above"),
         Command::Migrate => {
             store::connect(&config.database_url).await?;
             println!("The database is up to date.");

@@ -1,6 +1,7 @@
 //! Candor: an outage status page and incident communicator.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;

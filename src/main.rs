@@ -25,18 +25,52 @@ fn cap_malloc_arenas() {
 }
 
 async fn run() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("candor=info,warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let json = match init_logs() {
+        Ok(json) => json,
+        Err(err) => {
+            eprintln!("candor: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     match candor::cli::run(candor::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // In JSON, the reason it stopped is a log line like the others, for
+        // the collector that reads them.
+        Err(err) if json => {
+            tracing::error!(error = format!("{err:#}"), "candor stopped");
+            std::process::ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("candor: {err:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `candor=info,warn`):
+/// lines for people, or with `CANDOR_LOG_FORMAT=json` one JSON object per
+/// line (`timestamp`, `level`, `target`, `fields`, `span`, `spans`) for a
+/// log collector. Says whether the logs are JSON.
+fn init_logs() -> Result<bool, String> {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("candor=info,warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match std::env::var("CANDOR_LOG_FORMAT").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "text") => {
+            logs.init();
+            Ok(false)
+        }
+        Ok("json") => {
+            logs.json().init();
+            Ok(true)
+        }
+        Ok(other) => Err(format!(
+            "CANDOR_LOG_FORMAT is `{other}`; it may be `text` (the default) or `json`"
+        )),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err("CANDOR_LOG_FORMAT may be `text` (the default) or `json`".into())
         }
     }
 }

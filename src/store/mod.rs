@@ -27,6 +27,7 @@ mod query;
 mod reminders;
 mod repair;
 mod reports;
+pub mod schema;
 mod sqlite;
 mod stored;
 mod subscribers;

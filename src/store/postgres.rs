@@ -19,7 +19,7 @@ pub struct PgStore {
 /// itself unavailable: well under the 2 s in which Candor promises an answer.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1_500);
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl PgStore {
     pub async fn connect(url: &str) -> Result<Self> {

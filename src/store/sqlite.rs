@@ -30,7 +30,7 @@ pub struct SqliteStore {
 /// SQLite's own ceiling on `max_page_count`: no limit.
 const NO_PAGE_LIMIT: u64 = 4_294_967_294;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {

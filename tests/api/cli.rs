@@ -1,4 +1,5 @@
-//! The `candor` binary as an admin runs it: `serve` (the default), `migrate`.
+//! The `candor` binary as an admin runs it: `serve` (the default), `migrate`,
+//! `check`.
 
 use std::{
     io::{BufRead, BufReader},
@@ -7,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::helpers::mailbox::{free_port, Mailbox};
 use crate::helpers::{candor_command, TestDatabase};
 
 /// A running `candor` process, killed when the test ends however it ends.
@@ -268,4 +270,100 @@ async fn capability_tokens_never_reach_the_log() {
         "requests are logged\n{output}"
     );
     assert!(!output.contains("SECRET-"), "a token was logged\n{output}");
+}
+
+/// `candor check` with `env` on top of the test's database; its exit
+/// status and its stdout and stderr together.
+fn check(db: &TestDatabase, env: &[(&str, &str)]) -> (bool, String) {
+    let output = candor_command(&db.dir, &db.url)
+        .envs(env.iter().copied())
+        .arg("check")
+        .output()
+        .expect("run candor check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn check_passes_on_a_good_configuration_and_tells_the_schema_state() {
+    let db = TestDatabase::create().await;
+    let mailbox = Mailbox::start();
+    let smtp = mailbox.url();
+    let env = [("CANDOR_SMTP_URL", smtp.as_str())];
+
+    // Before the first start: nothing is made, and nothing is wrong.
+    let (passed, before) = check(&db, &env);
+    assert!(passed, "check before the first start:\n{before}");
+    assert!(
+        before.contains("does not exist yet") || before.contains("to apply: 0001"),
+        "a new database is named as such:\n{before}"
+    );
+
+    let migrated = candor_command(&db.dir, &db.url)
+        .arg("migrate")
+        .output()
+        .expect("run candor migrate");
+    assert!(migrated.status.success(), "candor migrate failed");
+    let (passed, after) = check(&db, &env);
+    assert!(passed, "check after migrate:\n{after}");
+    for words in [
+        "every setting is valid",
+        "the schema is up to date",
+        &format!("the SMTP server at 127.0.0.1:{}", mailbox.port),
+        "NOOP, QUIT",
+        "in order",
+    ] {
+        assert!(after.contains(words), "`{words}` in:\n{after}");
+    }
+    assert_eq!(mailbox.count(), 0, "the check sends no mail");
+}
+
+#[tokio::test]
+async fn check_fails_on_a_bad_setting_and_names_it() {
+    let db = TestDatabase::create().await;
+    let (passed, text) = check(&db, &[("CANDOR_RETRY_SCHEDULE", "30s,soon")]);
+    assert!(!passed, "a bad setting passed:\n{text}");
+    assert!(
+        text.contains("Configuration: PROBLEM") && text.contains("`retry_schedule`: `soon`"),
+        "the key and the value are named:\n{text}"
+    );
+    assert!(text.contains("found 1 problem"), "{text}");
+}
+
+#[tokio::test]
+async fn check_fails_when_the_database_cannot_be_reached() {
+    let db = TestDatabase::create().await;
+    let port = free_port();
+    let url = format!("postgres://candor:hunter2@127.0.0.1:{port}/candor");
+    let (passed, text) = check(&db, &[("CANDOR_DATABASE_URL", url.as_str())]);
+    assert!(!passed, "an unreachable database passed:\n{text}");
+    assert!(
+        text.contains(&format!(
+            "Database: PROBLEM: cannot use postgres://candor:***@127.0.0.1:{port}/candor"
+        )),
+        "the database is named, without its password:\n{text}"
+    );
+    assert!(!text.contains("hunter2"), "the password is shown:\n{text}");
+}
+
+#[tokio::test]
+async fn check_fails_when_the_smtp_server_does_not_listen() {
+    let db = TestDatabase::create().await;
+    let port = free_port();
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let (passed, text) = check(&db, &[("CANDOR_SMTP_URL", smtp.as_str())]);
+    assert!(
+        !passed,
+        "an SMTP server that does not listen passed:\n{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Mail: PROBLEM: the SMTP server at 127.0.0.1:{port}: cannot connect"
+        )),
+        "the SMTP server is named:\n{text}"
+    );
 }

@@ -24,6 +24,7 @@ mod helpers;
 mod idempotency;
 mod incidents;
 mod live;
+mod logs;
 mod mail;
 mod mail_words;
 mod maintenance;
