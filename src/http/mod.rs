@@ -17,6 +17,7 @@ mod idempotency;
 mod incidents;
 mod owed;
 pub(crate) mod public;
+mod rate_limit;
 mod security;
 mod statuspage;
 mod still_affected;
