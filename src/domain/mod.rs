@@ -9,6 +9,7 @@ pub mod facts;
 pub mod ids;
 pub mod incident;
 pub mod promises;
+pub mod reader_report;
 pub mod record;
 pub mod subscriber;
 pub mod text;
