@@ -58,6 +58,7 @@ pub fn component_list(components: &[Component]) -> Markup {
                 li {
                     span.name { (component.name) }
                     " " (status_badge(component.status))
+                    (super::affected::component_button(&component.id))
                     @if let Some(description) = &component.description {
                         br; span.description { (description) }
                     }
@@ -85,7 +86,7 @@ fn member_list(members: &[&Component]) -> Markup {
     html! {
         ul {
             @for member in members {
-                li { span.name { (member.name) } " " (status_badge(member.status)) }
+                li { span.name { (member.name) } " " (status_badge(member.status)) (super::affected::component_button(&member.id)) }
             }
         }
     }
@@ -207,6 +208,7 @@ pub fn incident_section(
                 p.state { (state.status.words()) " · " (state.impact.words()) }
             }
             (honesty_block(ctx, incident, components))
+            (super::affected::incident_button(incident))
             h3 { "Timeline" }
             (timeline(ctx, record))
         }
