@@ -145,7 +145,10 @@ async fn report(
         state.wake.notify_one();
     }
     let reported = match &report.subject {
-        Subject::Component(_) => Reported::Component { name: &name },
+        Subject::Component(_) => Reported::Component {
+            name: &name,
+            staff_mailed: report.tell.is_some(),
+        },
         Subject::Incident(id) => Reported::Incident {
             id: id.as_str(),
             title: &name,

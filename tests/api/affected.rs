@@ -68,6 +68,8 @@ async fn a_reader_counts_once_an_hour_and_each_reader_counts() {
 
     let first = assert_thanked(&report(&app, &path, "203.0.113.5").await);
     assert!(first.contains("Outbound SMTP"), "{first}");
+    // Nobody is mailed without `reports_to`, and the page does not say so.
+    assert!(!first.contains("mailed"), "{first}");
     // The same reader again: taken politely, not counted, and told exactly
     // the same, so nobody learns what was counted.
     let again = assert_thanked(&report(&app, &path, "203.0.113.5").await);
@@ -241,7 +243,8 @@ async fn staff_are_mailed_once_an_hour_when_the_page_shows_the_component_working
     let app = with_staff(&mailbox).await;
     let smtp = app.create_component("Outbound SMTP").await;
     let path = format!("/components/{smtp}/affected");
-    assert_thanked(&report(&app, &path, "203.0.113.5").await);
+    let thanks = assert_thanked(&report(&app, &path, "203.0.113.5").await);
+    assert!(thanks.contains("are mailed at once"), "{thanks}");
     let mails = mailbox.wait_for(STAFF, 1).await;
     assert_eq!(
         mails[0].subject,
