@@ -236,4 +236,17 @@ mod tests {
         assert_eq!(links.verify_confirm(token(&affected)), None);
         assert_eq!(links.verify_still_affected(token(&confirm)), None);
     }
+
+    #[test]
+    fn a_reader_key_names_a_network_without_its_address() {
+        let links = Links::new("http://127.0.0.1:8080", Signer::new(b"key"));
+        let ip: std::net::IpAddr = "203.0.113.5".parse().unwrap();
+        let key = links.reader_key(ip);
+        assert_eq!(key, links.reader_key(ip), "the same reader, the same key");
+        assert_ne!(key, links.reader_key("203.0.113.6".parse().unwrap()));
+        let other = Links::new("http://127.0.0.1:8080", Signer::new(b"another key"));
+        assert_ne!(key, other.reader_key(ip), "keyed: no key, no match");
+        assert!(!key.as_str().contains("203"), "{key:?}");
+        assert_eq!(key.as_str().len(), 36, "hex of the 144-bit tag");
+    }
 }
