@@ -2,7 +2,8 @@
 //! per reader and subject an hour, counted for staff, and a mail to staff
 //! queued, in the report's transaction, when they point at a component the
 //! page shows as working. Reports older than 30 days, and readers' keys
-//! older than their hour, are deleted as new reports arrive.
+//! older than their hour, are deleted as new reports arrive and hourly by
+//! the scheduler.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -60,6 +61,9 @@ pub trait ReaderReportStore: Send + Sync {
     /// Components the page shows as working that readers report as
     /// affected, newest report first.
     async fn unseen_outages(&self, now: Timestamp) -> Result<Vec<ReadersAffected>>;
+    /// Deletes reports past keeping and readers' keys past their hour,
+    /// also when no new report comes (the scheduler, hourly).
+    async fn prune_reader_reports(&self, now: Timestamp) -> Result<()>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -200,10 +204,16 @@ impl<B: Backend> ReaderReportStore for B {
         news.sort_by(|a, b| b.last.cmp(&a.last).then(a.name.cmp(&b.name)));
         Ok(news)
     }
+
+    async fn prune_reader_reports(&self, now: Timestamp) -> Result<()> {
+        let mut write = self.begin_write().await?;
+        prune(write.conn(), now).await?;
+        write.commit().await
+    }
 }
 
 /// Deletes reports past keeping, and readers' keys past their hour.
-async fn prune<C: Conn>(conn: &mut C, now: Timestamp) -> Result<()> {
+pub(crate) async fn prune<C: Conn>(conn: &mut C, now: Timestamp) -> Result<()> {
     conn.execute(
         Sql::new("DELETE FROM reader_reports WHERE reported_at < $1").bind(ms(now - KEPT_FOR)),
     )

@@ -327,3 +327,43 @@ async fn staff_are_not_mailed_about_a_component_an_open_incident_names() {
     );
     app.stop().await;
 }
+
+/// Rows of a table, read from outside Candor.
+async fn rows(app: &TestApp, table: &str) -> i64 {
+    use sqlx::Connection as _;
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    if app.db.url.starts_with("sqlite:") {
+        let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
+        let n = sqlx::query_scalar(&sql).fetch_one(&mut db).await.unwrap();
+        db.close().await.unwrap();
+        n
+    } else {
+        let mut db = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+        let n = sqlx::query_scalar(&sql).fetch_one(&mut db).await.unwrap();
+        db.close().await.unwrap();
+        n
+    }
+}
+
+#[tokio::test]
+async fn readers_keys_go_after_their_hour_and_reports_after_thirty_days() {
+    let app = behind_proxy().await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    assert_thanked(&report(&app, &format!("/components/{smtp}/affected"), "203.0.113.5").await);
+    app.run_scheduler().await;
+    assert_eq!(rows(&app, "reader_limits").await, 1);
+    assert_eq!(rows(&app, "reader_reports").await, 1);
+
+    // No new report comes; the scheduler deletes what is past its time.
+    app.advance_minutes(61);
+    app.run_scheduler().await;
+    assert_eq!(rows(&app, "reader_limits").await, 0, "the key is gone");
+    assert_eq!(rows(&app, "reader_reports").await, 1, "the report stays");
+    assert_eq!(counts_of(&reports(&app).await, &smtp)["last_day"], 1);
+
+    app.advance_minutes(30 * 24 * 60);
+    app.run_scheduler().await;
+    assert_eq!(rows(&app, "reader_reports").await, 0);
+    assert!(reports(&app).await.is_empty());
+    app.stop().await;
+}
