@@ -230,4 +230,32 @@ mod tests {
         let claimed = claimed_reminder(Some("d@acme.test".into()), Ok(payload), &HashMap::new());
         assert!(matches!(claimed, Claimed::Unsendable(_)));
     }
+
+    #[test]
+    fn readers_reports_queued_read_back_as_what_staff_are_told() {
+        let queued = QueuedReadersAffected {
+            decided_at: "2026-03-04T09:30:00Z".parse().unwrap(),
+            readers_affected: ReadersAffected {
+                component_id: "c1".into(),
+                name: "Outbound mail".into(),
+                count: 3,
+                since: "2026-03-04T09:00:00Z".parse().unwrap(),
+                last: "2026-03-04T09:29:00Z".parse().unwrap(),
+            },
+        };
+        let text = serde_json::to_string(&queued).unwrap();
+        let payload = serde_json::from_str::<Payload>(&text).unwrap();
+        let claimed = claimed_reminder(Some("ops@acme.test".into()), Ok(payload), &HashMap::new());
+        match claimed {
+            Claimed::Staff {
+                to,
+                mail: StaffMessage::ReadersAffected { report, decided_at },
+            } => {
+                assert_eq!(to, "ops@acme.test");
+                assert_eq!(report, queued.readers_affected);
+                assert_eq!(decided_at, queued.decided_at);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
