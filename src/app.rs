@@ -127,6 +127,7 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
         wake: wake.clone(),
         page_changes: page_changes.clone(),
         pass: tokio::sync::Mutex::new(()),
+        pruned_at: std::sync::Mutex::default(),
     });
     let scheduler_task = tokio::spawn(scheduler.clone().run());
     let watch_task = watch_other_instances(store.clone(), page_changes.clone(), wake.clone());

@@ -68,6 +68,13 @@ pub struct Config {
     /// Public subscribe requests allowed for one email address, like `3/1h`;
     /// `off` for none.
     pub subscribe_limit_per_address: String,
+    /// Readers' "I'm affected" reports allowed from one IP address (IPv6:
+    /// one /64), like `10/1m`; `off` for none.
+    pub report_limit_per_ip: String,
+    /// Who is mailed when readers report a component the page shows as
+    /// working (`Ops <ops@example.com>`); unset: nobody, `/api/v1/owed`
+    /// lists them.
+    pub reports_to: Option<String>,
     /// Whether webhooks may point at loopback, private (10/8, 172.16/12,
     /// 192.168/16, fc00::/7) and shared (100.64/10) addresses, for receivers
     /// on an intranet. Off, only public addresses are POSTed to.
@@ -112,6 +119,8 @@ impl Default for Config {
             trusted_proxies: String::new(),
             subscribe_limit_per_ip: "5/1m".into(),
             subscribe_limit_per_address: "3/1h".into(),
+            report_limit_per_ip: "10/1m".into(),
+            reports_to: None,
             webhook_allow_private: false,
             webhook_quarantine_after: "3d".into(),
             header_read_timeout: "10s".into(),
@@ -149,6 +158,8 @@ const KEYS: &[&str] = &[
     "trusted_proxies",
     "subscribe_limit_per_ip",
     "subscribe_limit_per_address",
+    "report_limit_per_ip",
+    "reports_to",
     "webhook_allow_private",
     "webhook_quarantine_after",
     "header_read_timeout",
@@ -195,6 +206,13 @@ impl Config {
                 "subscribe_limit_per_address",
                 &self.subscribe_limit_per_address,
             )?,
+            report_limit_per_ip: Rate::parse_setting(
+                "report_limit_per_ip",
+                &self.report_limit_per_ip,
+            )?,
+            reports_to: (self.reports_to.as_deref())
+                .map(|to| mailbox("reports_to", to))
+                .transpose()?,
             webhook_quarantine_after: signed_duration(
                 "webhook_quarantine_after",
                 &self.webhook_quarantine_after,
@@ -263,6 +281,10 @@ pub struct Settings {
     pub subscribe_limit_per_ip: Option<Rate>,
     /// `None` when the limit is `off`.
     pub subscribe_limit_per_address: Option<Rate>,
+    /// `None` when the limit is `off`.
+    pub report_limit_per_ip: Option<Rate>,
+    /// Who is told of readers' reports on a component shown as working.
+    pub reports_to: Option<lettre::message::Mailbox>,
     pub webhook_allow_private: bool,
     /// How long a webhook may fail on every try before it is quarantined.
     pub webhook_quarantine_after: jiff::SignedDuration,
@@ -301,6 +323,13 @@ fn sender(text: &str, page_name: &str) -> Result<lettre::message::Mailbox, Confi
             mailbox.email,
         )),
     }
+}
+
+fn mailbox(key: &'static str, text: &str) -> Result<lettre::message::Mailbox, ConfigError> {
+    text.parse().map_err(|e| ConfigError::Invalid {
+        key,
+        message: format!("`{text}` is not a mailbox like `Status <status@example.com>`: {e}"),
+    })
 }
 
 fn overdue_grace(text: &str) -> Result<Option<jiff::SignedDuration>, ConfigError> {

@@ -3,13 +3,16 @@
 //! the HTTP side reads them back, so both use this module and neither needs
 //! the other. A token is an HMAC over the purpose and the subject with a key
 //! kept in the database, so the links are unguessable and nothing secret has
-//! to be stored per subscriber.
+//! to be stored per subscriber. The same key makes the keyed hash that
+//! stands for a reader in the "I'm affected" limit (`reader_key`), so no
+//! reader's address is stored.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use sha2::Sha256;
 
+use crate::domain::reader_report::ReaderKey;
 use crate::domain::{IncidentId, SubscriberId};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -75,6 +78,8 @@ const CONFIRM: &str = "confirm";
 const UNSUBSCRIBE: &str = "unsubscribe";
 const MANAGE: &str = "manage";
 const STILL_AFFECTED: &str = "still_affected";
+/// Never a link: the keyed hash of a reader's network.
+const READER: &str = "reader";
 
 /// The links of one Candor: its public URL and its key.
 #[derive(Debug, Clone)]
@@ -160,6 +165,13 @@ impl Links {
         self.signer.verify(MANAGE, token).map(SubscriberId::from)
     }
 
+    /// A reader as the "I'm affected" limit knows them: the keyed hash of
+    /// their network's address (`network`), which cannot be turned back
+    /// into the address without the key.
+    pub fn reader_key(&self, network: std::net::IpAddr) -> ReaderKey {
+        ReaderKey::new(hex::encode(self.signer.mac(READER, &network.to_string())))
+    }
+
     /// The subscriber and the incident of a "still affected" link.
     pub fn verify_still_affected(&self, token: &str) -> Option<(SubscriberId, IncidentId)> {
         let subject = self.signer.verify(STILL_AFFECTED, token)?;
@@ -223,5 +235,18 @@ mod tests {
         assert_eq!(links.verify_manage(token(&unsubscribe)), None);
         assert_eq!(links.verify_confirm(token(&affected)), None);
         assert_eq!(links.verify_still_affected(token(&confirm)), None);
+    }
+
+    #[test]
+    fn a_reader_key_names_a_network_without_its_address() {
+        let links = Links::new("http://127.0.0.1:8080", Signer::new(b"key"));
+        let ip: std::net::IpAddr = "203.0.113.5".parse().unwrap();
+        let key = links.reader_key(ip);
+        assert_eq!(key, links.reader_key(ip), "the same reader, the same key");
+        assert_ne!(key, links.reader_key("203.0.113.6".parse().unwrap()));
+        let other = Links::new("http://127.0.0.1:8080", Signer::new(b"another key"));
+        assert_ne!(key, other.reader_key(ip), "keyed: no key, no match");
+        assert!(!key.as_str().contains("203"), "{key:?}");
+        assert_eq!(key.as_str().len(), 36, "hex of the 144-bit tag");
     }
 }

@@ -2,7 +2,8 @@
 //! claimed with a lease so it survives restarts and runs once across
 //! instances. At a promised update's time the owner is reminded; after the
 //! grace period Candor says so in a system entry that subscribers receive;
-//! a passed ETA and a due follow-up remind the owner too.
+//! a passed ETA and a due follow-up remind the owner too. Hourly, readers'
+//! "I'm affected" reports past keeping and keys past their hour go.
 
 use std::sync::Arc;
 
@@ -25,6 +26,9 @@ pub struct Scheduler {
     /// Bumped after work that changed what the public pages say.
     pub page_changes: Arc<std::sync::atomic::AtomicU64>,
     pub pass: tokio::sync::Mutex<()>,
+    /// When readers' old reports and keys were last deleted (`Default`:
+    /// never yet).
+    pub pruned_at: std::sync::Mutex<Option<jiff::Timestamp>>,
 }
 
 impl Scheduler {
@@ -53,11 +57,26 @@ impl Scheduler {
                 tracing::info!(job = job.id, kind = ?job.kind, incident = %job.incident_id, "timed work done");
             }
         }
+        self.prune_hourly(now).await?;
         if !jobs.is_empty() {
             self.page_changes
                 .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             self.wake.notify_one();
         }
         Ok(jobs.len())
+    }
+
+    /// Readers' reports past keeping and keys past their hour go at least
+    /// hourly, also when no new report comes to delete them.
+    async fn prune_hourly(&self, now: jiff::Timestamp) -> anyhow::Result<()> {
+        let due = {
+            let pruned_at = self.pruned_at.lock().expect("not poisoned");
+            pruned_at.is_none_or(|at| now - SignedDuration::from_hours(1) >= at)
+        };
+        if due {
+            self.store.prune_reader_reports(now).await?;
+            *self.pruned_at.lock().expect("not poisoned") = Some(now);
+        }
+        Ok(())
     }
 }

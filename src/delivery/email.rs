@@ -170,6 +170,12 @@ pub fn staff_mail(
             &settings.base_url,
         ),
         StaffMessage::Written { subject, text } => (subject.clone(), text.clone()),
+        StaffMessage::ReadersAffected { report, decided_at } => crate::views::affected::staff_mail(
+            report,
+            *decided_at,
+            &settings.tz,
+            &settings.base_url,
+        ),
     };
     Message::builder()
         .from(settings.from.clone())

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod incident;
 pub mod maintenance;
 pub mod promises;
+pub mod reader_report;
 pub mod record;
 pub mod subscriber;
 pub mod text;

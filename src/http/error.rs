@@ -195,6 +195,8 @@ pub enum PageError {
     BadLink(&'static str),
     /// 403: a form posted from another site.
     Forbidden(&'static str),
+    /// 410: what was asked about is over (a resolved incident).
+    Gone(&'static str),
     /// 503: the handler took longer than `request_timeout`.
     TimedOut,
     /// 503: the database does not answer.
@@ -222,6 +224,7 @@ impl PageError {
             Self::NotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadLink(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Gone(_) => StatusCode::GONE,
             Self::TimedOut | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -232,7 +235,8 @@ impl PageError {
             Self::NotFound(message)
             | Self::NotAllowed(message)
             | Self::BadLink(message)
-            | Self::Forbidden(message) => message,
+            | Self::Forbidden(message)
+            | Self::Gone(message) => message,
             Self::TimedOut => "This took too long. Please try again in a moment.",
             Self::Unavailable(_) => {
                 "The status database does not answer just now. Please try again in a minute."

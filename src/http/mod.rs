@@ -1,6 +1,7 @@
 //! The HTTP edge: routers, shared state, and the mapping of every failure to
 //! a clear answer (JSON for the API, a page for people).
 
+mod affected;
 mod auth;
 mod badge;
 pub mod cache;
@@ -19,6 +20,8 @@ mod incidents;
 mod maintenances;
 mod owed;
 pub(crate) mod public;
+mod rate_limit;
+mod reader_reports;
 mod security;
 mod statuspage;
 mod still_affected;
@@ -119,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(maintenances::router())
         .merge(subscribers::router())
         .merge(owed::router())
+        .merge(reader_reports::router())
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -143,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cached)
         .merge(subscribe::router())
         .merge(still_affected::router())
+        .merge(affected::router())
         .merge(health::router())
         // One layer of three (the first is outermost): each `Router::layer`
         // boxes every route again, and each box is cloned per request. The

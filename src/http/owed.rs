@@ -1,4 +1,6 @@
-//! `GET /api/v1/owed`: what staff owe the people reading the page, now.
+//! `GET /api/v1/owed`: what staff owe the people reading the page, now;
+//! also components readers report as affected while the page shows them
+//! as working.
 
 use axum::{extract::State, routing::get, Json, Router};
 use jiff::Timestamp;
@@ -18,6 +20,20 @@ struct Owed {
     passed_etas: Vec<OwedItem>,
     follow_ups: Vec<OwedItem>,
     still_affected: Vec<OwedItem>,
+    /// Components shown as operational, with no open incident, that
+    /// readers report as affected: the earliest sign of an outage no
+    /// monitor caught.
+    readers_affected: Vec<ReadersAffectedItem>,
+}
+
+#[derive(Serialize)]
+struct ReadersAffectedItem {
+    component_id: crate::domain::ComponentId,
+    name: String,
+    /// Reports since its status last changed, at most 24 hours back.
+    reports: i64,
+    first_report_at: Timestamp,
+    last_report_at: Timestamp,
 }
 
 #[derive(Serialize)]
@@ -89,10 +105,21 @@ async fn owed(State(state): State<AppState>) -> ApiResult<Json<Owed>> {
         entry.reports = Some(reports);
         still_affected.push(entry);
     }
+    let readers_affected = (state.store.unseen_outages(now).await?)
+        .into_iter()
+        .map(|news| ReadersAffectedItem {
+            component_id: news.component_id,
+            name: news.name,
+            reports: news.count,
+            first_report_at: news.since,
+            last_report_at: news.last,
+        })
+        .collect();
     Ok(Json(Owed {
         overdue_updates,
         passed_etas,
         follow_ups,
         still_affected,
+        readers_affected,
     }))
 }

@@ -18,15 +18,11 @@ use axum::{
     routing::get,
     Extension, Router,
 };
-use governor::{
-    middleware::NoOpMiddleware, nanos::Nanos, state::keyed::HashMapStateStore, Quota, RateLimiter,
-};
 use maud::Markup;
 use serde::Deserialize;
 
+use super::rate_limit::{limiter, network, Limiter, LimiterClock};
 use super::{error::PageError, public::page_context, AppState};
-use crate::clock::Clock;
-use crate::config::Rate;
 use crate::domain::{
     subscriber::{Subscriber, SubscriberChange},
     ComponentId, Email, SubscriberId,
@@ -233,19 +229,6 @@ pub(super) struct SubscribeLimits {
     checks: AtomicU32,
 }
 
-type Limiter<K> = RateLimiter<K, HashMapStateStore<K>, LimiterClock, NoOpMiddleware<Nanos>>;
-
-/// The app's clock as `governor` reads time: nanoseconds since the epoch.
-#[derive(Clone)]
-struct LimiterClock(Arc<dyn Clock>);
-
-impl governor::clock::Clock for LimiterClock {
-    type Instant = Nanos;
-    fn now(&self) -> Nanos {
-        Nanos::from(u64::try_from(self.0.now().as_nanosecond()).unwrap_or(0))
-    }
-}
-
 impl SubscribeLimits {
     fn new(state: &AppState) -> Self {
         let clock = LimiterClock(state.clock.clone());
@@ -258,14 +241,9 @@ impl SubscribeLimits {
         }
     }
 
-    /// IPv6 hosts usually hold a whole /64, so that is one key (`client_ip`
-    /// has already turned IPv4-mapped addresses into IPv4).
+    /// One key per network (`rate_limit::network`).
     fn check_ip(&self, ip: IpAddr) -> Result<(), Duration> {
-        let key = match ip {
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-            v4 => v4,
-        };
-        self.check(self.ip.as_ref(), &key)
+        self.check(self.ip.as_ref(), &network(ip))
     }
 
     /// Case does not make another address here.
@@ -294,15 +272,6 @@ impl SubscribeLimits {
             .check_key(key)
             .map_err(|not_until| not_until.wait_time_from(governor::clock::Clock::now(&self.clock)))
     }
-}
-
-/// At most `rate.count` at once, one more every `rate.per / rate.count`.
-fn limiter<K: std::hash::Hash + Eq + Clone>(rate: Rate, clock: LimiterClock) -> Limiter<K> {
-    let every = (rate.per / rate.count.get()).max(Duration::from_nanos(1));
-    let quota = Quota::with_period(every)
-        .expect("a period above zero")
-        .allow_burst(rate.count);
-    RateLimiter::new(quota, HashMapStateStore::default(), clock)
 }
 
 fn public_actor() -> Actor {

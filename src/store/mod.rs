@@ -5,7 +5,8 @@
 //! SQL, written once for any backend against `query::Conn`: `tokens`,
 //! `components`, `incidents` and `entries`, `subscribers`, `fanout` and
 //! `deliveries`, `reminders` (owners' mail in the outbox), `jobs`,
-//! `idempotency`, `reports`, `meta` (the database itself). `audit` ends
+//! `idempotency`, `reports`, `reader_reports` (readers' "I'm affected"),
+//! `meta` (the database itself). `audit` ends
 //! every write; `stored` says how values sit in columns; `repair` reads
 //! what older versions wrote. `sqlite` and
 //! `postgres` hold only what differs: connecting, how a write transaction
@@ -24,6 +25,7 @@ mod meta;
 mod pool;
 mod postgres;
 mod query;
+mod reader_reports;
 mod reminders;
 mod repair;
 mod reports;
@@ -54,6 +56,7 @@ pub use incidents::IncidentStore;
 pub use jobs::JobStore;
 pub use meta::MetaStore;
 pub use postgres::PgStore;
+pub use reader_reports::{ReaderReport, ReaderReportStore, ReportCounts};
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 pub use subscribers::SubscriberStore;
@@ -331,6 +334,12 @@ pub enum StaffMessage {
     },
     /// Words an older Candor wrote when it queued the mail.
     Written { subject: String, text: String },
+    /// Readers report a component the page shows as working
+    /// (`reader_report`), as of `decided_at`.
+    ReadersAffected {
+        report: crate::domain::reader_report::ReadersAffected,
+        decided_at: Timestamp,
+    },
 }
 
 /// Timed work that came due.
@@ -363,6 +372,7 @@ pub trait Store:
     + SubscriberStore
     + DeliveryStore
     + ReportStore
+    + ReaderReportStore
     + JobStore
     + IdempotencyStore
     + 'static
@@ -377,6 +387,7 @@ impl<T> Store for T where
         + SubscriberStore
         + DeliveryStore
         + ReportStore
+        + ReaderReportStore
         + JobStore
         + IdempotencyStore
         + 'static

@@ -2,7 +2,9 @@
 //! told (`OwnerReminder`, with its incident's id), and its words are
 //! written when it is sent, by whoever sends it. Rows an older Candor
 //! queued hold the words it wrote then (`{to, subject, text}`); they are
-//! still read and sent as they are.
+//! still read and sent as they are. Staff are told the same way when
+//! readers report a component the page shows as working
+//! (`ReadersAffected`, to `reports_to`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -15,6 +17,7 @@ use super::repair::log_once;
 use super::stored::ms;
 use super::{Claimed, Result, StaffMessage, StoreError};
 use crate::domain::promises::OwnerReminder;
+use crate::domain::reader_report::ReadersAffected;
 use crate::domain::{DeliveryId, Incident, IncidentId};
 
 /// A reminder as its delivery row holds it.
@@ -26,11 +29,19 @@ struct QueuedReminder {
     reminder: OwnerReminder,
 }
 
+/// Readers' reports on a component as the delivery row holds them.
+#[derive(Debug, Serialize, Deserialize)]
+struct QueuedReadersAffected {
+    decided_at: jiff::Timestamp,
+    readers_affected: ReadersAffected,
+}
+
 /// What a reminder row's payload may hold.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Payload {
     Reminder(QueuedReminder),
+    ReadersAffected(QueuedReadersAffected),
     /// Written by an older Candor when it queued the mail.
     Written {
         subject: String,
@@ -57,6 +68,32 @@ pub(crate) async fn queue_reminder<C: Conn>(
              VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
         )
         .bind(incident.state.owner.email.as_str())
+        .bind(serde_json::to_string(&payload)?)
+        .bind(ms(now)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues the mail telling staff (`to`) of readers' reports on a component
+/// the page shows as working, in the caller's transaction.
+pub(crate) async fn queue_readers_affected<C: Conn>(
+    conn: &mut C,
+    to: &str,
+    readers_affected: ReadersAffected,
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let payload = QueuedReadersAffected {
+        decided_at: now,
+        readers_affected,
+    };
+    conn.execute(
+        Sql::new(
+            "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, channel, \
+             state, attempts, next_attempt_at, created_at) \
+             VALUES ('reminder', NULL, NULL, $1, $2, 'email', 'pending', 0, $3, $3)",
+        )
+        .bind(to)
         .bind(serde_json::to_string(&payload)?)
         .bind(ms(now)),
     )
@@ -121,6 +158,10 @@ fn claimed_reminder(
     let mail = match payload {
         Err(why) => return Claimed::Unsendable(why),
         Ok(Payload::Written { subject, text, .. }) => StaffMessage::Written { subject, text },
+        Ok(Payload::ReadersAffected(queued)) => StaffMessage::ReadersAffected {
+            report: queued.readers_affected,
+            decided_at: queued.decided_at,
+        },
         Ok(Payload::Reminder(queued)) => match incidents.get(&queued.incident_id) {
             None => return Claimed::Unsendable("the incident is missing"),
             Some(incident) => StaffMessage::Reminder {
@@ -188,5 +229,33 @@ mod tests {
         let payload = serde_json::from_str::<Payload>(&text).unwrap();
         let claimed = claimed_reminder(Some("d@acme.test".into()), Ok(payload), &HashMap::new());
         assert!(matches!(claimed, Claimed::Unsendable(_)));
+    }
+
+    #[test]
+    fn readers_reports_queued_read_back_as_what_staff_are_told() {
+        let queued = QueuedReadersAffected {
+            decided_at: "2026-03-04T09:30:00Z".parse().unwrap(),
+            readers_affected: ReadersAffected {
+                component_id: "c1".into(),
+                name: "Outbound mail".into(),
+                count: 3,
+                since: "2026-03-04T09:00:00Z".parse().unwrap(),
+                last: "2026-03-04T09:29:00Z".parse().unwrap(),
+            },
+        };
+        let text = serde_json::to_string(&queued).unwrap();
+        let payload = serde_json::from_str::<Payload>(&text).unwrap();
+        let claimed = claimed_reminder(Some("ops@acme.test".into()), Ok(payload), &HashMap::new());
+        match claimed {
+            Claimed::Staff {
+                to,
+                mail: StaffMessage::ReadersAffected { report, decided_at },
+            } => {
+                assert_eq!(to, "ops@acme.test");
+                assert_eq!(report, queued.readers_affected);
+                assert_eq!(decided_at, queued.decided_at);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! HTML views as maud functions. Handlers build the view data, views render.
 
+pub mod affected;
 pub mod badge;
 pub mod calendar;
 pub mod error;

@@ -82,6 +82,7 @@ fn component_line(component: &Component) -> Markup {
     html! {
         span.name { (component.name) }
         " " (status_badge(component.status))
+        (super::affected::component_button(&component.id))
         @if let Some(description) = &component.description {
             br; span.description { (description) }
         }
@@ -92,7 +93,7 @@ fn member_list(members: &[&Component]) -> Markup {
     html! {
         ul {
             @for member in members {
-                li { span.name { (member.name) } " " (status_badge(member.status)) }
+                li { span.name { (member.name) } " " (status_badge(member.status)) (super::affected::component_button(&member.id)) }
             }
         }
     }
@@ -275,6 +276,7 @@ pub fn incident_section(
                 p.state { (state.status.words()) " · " (state.impact.words()) }
             }
             (honesty_block(ctx, incident, components))
+            (super::affected::incident_button(incident))
             @match shown {
                 Shown::Timeline => {
                     h3 { "Timeline" }

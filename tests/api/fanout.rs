@@ -158,6 +158,9 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         ALTER TABLE subscribers DROP COLUMN failing_since;
         ALTER TABLE subscribers DROP COLUMN last_error;
         ALTER TABLE subscribers DROP COLUMN quarantined_at;
+        DROP TABLE reader_reports;
+        DROP TABLE reader_limits;
+        DROP TABLE reader_report_mails;
         DELETE FROM _sqlx_migrations WHERE version >= 5;";
     app.run_sql(downgrade).await;
 

@@ -5,6 +5,7 @@
 //! `CANDOR_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test` they
 //! run on PostgreSQL, each test in a database of its own.
 
+mod affected;
 mod auth;
 mod badge;
 mod browser;
