@@ -62,11 +62,18 @@ pub fn component_list(components: &[Component]) -> Markup {
                             .filter(|m| m.status != ComponentStatus::Operational).count();
                         details.members open[troubled > 0] {
                             summary {
-                                (component_line(component))
+                                span.name { (component.name) }
+                                " " (status_badge(component.status))
                                 " " span.count {
                                     (members.len()) " components"
                                     @if troubled > 0 { ", " (troubled) " not operational" }
                                 }
+                            }
+                            // Outside the summary: a control inside another is out of
+                            // reach for keyboards and screen readers.
+                            (super::affected::component_button(&component.id))
+                            @if let Some(description) = &component.description {
+                                br; span.description { (description) }
                             }
                             (member_list(&members))
                         }
@@ -279,7 +286,7 @@ pub fn incident_section(
             (super::affected::incident_button(incident))
             @match shown {
                 Shown::Timeline => {
-                    h3 { "Timeline" }
+                    h2 { "Timeline" }
                     (timeline(ctx, record))
                 }
                 Shown::Latest => {
