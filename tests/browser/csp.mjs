@@ -57,7 +57,7 @@ const sizes = [
   },
 ];
 // Pages whose screenshots are kept for a person to look at.
-const pictured = new Set(["index", "incident", "subscribe", "manage"]);
+const pictured = new Set(["index", "incident", "history", "subscribe", "manage", "not-found"]);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
