@@ -279,6 +279,13 @@ pub fn broken_promises(incident: &Incident, now: Timestamp, tz: &TimeZone) -> Ve
 
 /// What one entry said, for its place in the timeline.
 pub fn entry_facts(state: &IncidentState, now: Timestamp, tz: &TimeZone) -> Line {
+    if let Some(plan) = &state.schedule {
+        // Planned work: the plan as this entry left it.
+        let (from, until) = (plan.scheduled_for, plan.scheduled_until);
+        return Line::default()
+            .text("Planned: ")
+            .time(from, span(from, until, now, tz));
+    }
     if state.status == IncidentStatus::Resolved {
         // Resolved: what was fixed matters, not the estimate it had.
         return cause_line(state);

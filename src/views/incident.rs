@@ -13,9 +13,15 @@ pub fn page(ctx: &PageContext<'_>, record: &IncidentRecord, components: &[Compon
         html! {
             p.crumbs { a href="/" { "Current status" } }
             (parts::incident_section(ctx, record, components, parts::Shown::Timeline))
-            p.started {
-                "Impact began " (parts::when(ctx, record.incident.state.started_at))
-                "; first reported " (parts::when(ctx, record.incident.created_at)) "."
+            @if record.incident.state.schedule.is_some() {
+                p.started {
+                    "Announced " (parts::when(ctx, record.incident.created_at)) "."
+                }
+            } @else {
+                p.started {
+                    "Impact began " (parts::when(ctx, record.incident.state.started_at))
+                    "; first reported " (parts::when(ctx, record.incident.created_at)) "."
+                }
             }
         },
     )

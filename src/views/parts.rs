@@ -216,7 +216,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
                 @if lead.label() != entry.state.status.words() {
                     " · " (entry.state.status.words())
                 }
-                " · " (entry.state.impact.words())
+                " · " (kind_words(&entry.state))
                 @if entry.system { " · posted by Candor" } @else { " · by " (entry.state.owner.name) }
             }
             @if let Some(original) = corrected {
@@ -280,7 +280,7 @@ pub fn incident_section(
             header {
                 // The incident's own page is about it: its title is the page's heading.
                 @if shown == Shown::Latest { h2 { a href=(href) { (state.title) } } } @else { h1 { (state.title) } }
-                p.state { (state.status.words()) " · " (state.impact.words()) }
+                p.state { (state.status.words()) " · " (kind_words(state)) }
             }
             (honesty_block(ctx, incident, components))
             (super::affected::incident_button(incident))
@@ -302,5 +302,15 @@ pub fn incident_section(
                 }
             }
         }
+    }
+}
+
+/// "Major impact" for an incident; "Maintenance" for planned work, which
+/// has no impact to rate.
+fn kind_words(state: &crate::domain::IncidentState) -> &'static str {
+    if state.schedule.is_some() {
+        "Maintenance"
+    } else {
+        state.impact.words()
     }
 }
