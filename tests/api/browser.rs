@@ -58,6 +58,21 @@ async fn with_an_open_incident() -> TestApp {
     body["components"] = json!({ smtp: "major_outage" });
     body["impact"] = json!("major");
     app.open_incident(&body).await;
+    // And planned work, so that the clients read a maintenance too.
+    let vpn = app
+        .components()
+        .await
+        .into_iter()
+        .find(|c| c["name"] == "VPN")
+        .unwrap();
+    app.admin_post(
+        "/api/v1/maintenances",
+        &json!({"title": "VPN gateway upgrade", "scheduled_for": "2026-03-05T20:00:00Z",
+                "scheduled_until": "2026-03-05T21:00:00Z", "components": [id_of(&vpn)],
+                "owner": {"name": "Dana (IT Ops)", "email": "dana@acme.test"}}),
+    )
+    .await
+    .expect(201);
     app
 }
 

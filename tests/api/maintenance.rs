@@ -599,3 +599,81 @@ async fn calendars_see_every_maintenance_with_its_moves_and_cancellations() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_correction_stands_beside_what_it_corrects() {
+    let mailbox = Mailbox::start();
+    let (app, vpn, _) = acme(&mailbox).await;
+    let created = schedule(&app, &vpn_work(&vpn)).await;
+    let id = id_of(&created);
+    let first = id_of(&entries(&created)[0]);
+    app.admin_post(
+        &format!("/api/v1/maintenances/{id}/corrections"),
+        &json!({"corrects": first, "message": "Connections drop twice, not once.",
+                "title": "VPN gateway and firewall upgrade"}),
+    )
+    .await
+    .expect(201);
+    let read = app
+        .admin_get(&format!("/api/v1/maintenances/{id}"))
+        .await
+        .expect(200);
+    assert_eq!(read["title"], "VPN gateway and firewall upgrade");
+    let timeline = entries(&read);
+    assert_eq!(classes(&timeline[0]), ["correction"]);
+    assert_eq!(timeline[1]["corrected_by"], timeline[0]["id"]);
+    // The original stays as it was.
+    assert!(timeline[1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Connections drop once"));
+    let mails = mailbox.wait_for(VPN_READER, 2).await;
+    assert_eq!(
+        mails[1].subject,
+        "[Correction] VPN gateway and firewall upgrade — an earlier entry was wrong"
+    );
+    app.stop().await;
+}
+
+/// Two Candors on one database (a load balancer's pair): at the planned
+/// start both schedulers run, and the work starts once, mailed once.
+#[tokio::test]
+async fn two_instances_start_a_maintenance_once() {
+    let mailbox = Mailbox::start();
+    let (app, vpn, _) = acme(&mailbox).await;
+    let id = id_of(&schedule(&app, &vpn_work(&vpn)).await);
+    mailbox.wait_for(VPN_READER, 1).await;
+    let (second, clock) = app.second_instance(Some(mailbox.url())).await;
+    let (scheduler, worker) = (second.scheduler(), second.worker());
+    for minutes in [120, 60] {
+        app.advance_minutes(minutes);
+        clock.set(app.now());
+        let (_, b) = tokio::join!(app.run_scheduler(), scheduler.run_due());
+        b.expect("the second scheduler runs");
+        let (_, b) = tokio::join!(app.drain_outbox(), worker.drain_once());
+        b.expect("the second worker drains");
+    }
+    app.drain_outbox().await;
+    let read = app
+        .admin_get(&format!("/api/v1/maintenances/{id}"))
+        .await
+        .expect(200);
+    let steps: Vec<Vec<String>> = entries(&read).iter().map(classes).collect();
+    assert_eq!(
+        steps,
+        [
+            vec!["maintenance_started".to_string()],
+            vec!["maintenance_reminder".to_string()],
+            vec!["maintenance_scheduled".to_string()],
+        ]
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        subjects(&mailbox.mails_to(VPN_READER)).len(),
+        3,
+        "{:?}",
+        subjects(&mailbox.mails_to(VPN_READER))
+    );
+    second.shutdown().await;
+    app.stop().await;
+}

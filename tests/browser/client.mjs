@@ -73,6 +73,15 @@ for (const name of ["scheduledMaintenances.getActive", "scheduledMaintenances.ge
   const body = results[name];
   if (body) check(name, Array.isArray(body.scheduled_maintenances), "no scheduled_maintenances array");
 }
+// The planned VPN work, as Statuspage shapes a scheduled maintenance.
+const upcoming = results["scheduledMaintenances.getUpcoming"]?.scheduled_maintenances?.[0];
+check("upcoming maintenance", upcoming?.status === "scheduled" && upcoming?.impact === "maintenance", JSON.stringify(upcoming));
+check("maintenance times", typeof upcoming?.scheduled_for === "string" && typeof upcoming?.scheduled_until === "string", JSON.stringify(upcoming));
+check("maintenance updates", Array.isArray(upcoming?.incident_updates) && upcoming.incident_updates.length === 1, JSON.stringify(upcoming));
+// (This client's getActive asks upcoming.json, so active.json is read here.)
+const active = await (await fetch(`${candor}/api/v2/scheduled-maintenances/active.json`)).json();
+check("no active maintenance", active?.scheduled_maintenances?.length === 0, JSON.stringify(active?.scheduled_maintenances));
+check("summary.scheduled_maintenances", summary?.scheduled_maintenances?.length === 1, "the planned work is not in the summary");
 
 if (problems.length) {
   console.error(`FAIL:\n${problems.join("\n")}`);
