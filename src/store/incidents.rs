@@ -100,22 +100,10 @@ impl<B: Backend> IncidentStore for B {
         let mut tx = self.begin_write().await?;
         let conn = tx.conn();
         let snapshot = snapshot(conn, None).await?;
-        let (incident, entry) =
-            Incident::open(id.clone(), command.clone(), &snapshot.context(write))?;
-        write_incident(conn, &incident, None).await?;
-        insert_entry(conn, &entry).await?;
-        let detail = serde_json::json!({"entry": entry.id});
-        finish_write(
-            conn,
-            actor,
-            entry.posted_at,
-            "incident.open",
-            incident.id.as_str(),
-            detail,
-        )
-        .await?;
+        let first = Incident::open(id.clone(), command.clone(), &snapshot.context(write))?;
+        write_first(conn, &first, actor, "incident.open").await?;
         tx.commit().await?;
-        Ok((incident, entry))
+        Ok(first)
     }
 
     #[tracing::instrument(skip(self, command, write, actor))]
@@ -129,22 +117,10 @@ impl<B: Backend> IncidentStore for B {
         let mut tx = self.begin_write().await?;
         let conn = tx.conn();
         let snapshot = snapshot(conn, None).await?;
-        let (incident, entry) =
-            Incident::schedule(id.clone(), command.clone(), &snapshot.context(write))?;
-        write_incident(conn, &incident, None).await?;
-        insert_entry(conn, &entry).await?;
-        let detail = serde_json::json!({"entry": entry.id});
-        finish_write(
-            conn,
-            actor,
-            entry.posted_at,
-            "maintenance.schedule",
-            incident.id.as_str(),
-            detail,
-        )
-        .await?;
+        let first = Incident::schedule(id.clone(), command.clone(), &snapshot.context(write))?;
+        write_first(conn, &first, actor, "maintenance.schedule").await?;
         tx.commit().await?;
-        Ok((incident, entry))
+        Ok(first)
     }
 
     #[tracing::instrument(skip(self, command, write, actor))]
@@ -238,6 +214,28 @@ impl<B: Backend> IncidentStore for B {
         }
         Ok(records)
     }
+}
+
+/// A new incident (or maintenance) and its first entry, with the audit row
+/// of `action`.
+async fn write_first<C: Conn>(
+    conn: &mut C,
+    (incident, entry): &(Incident, Entry),
+    actor: &Actor,
+    action: &str,
+) -> Result<()> {
+    write_incident(conn, incident, None).await?;
+    insert_entry(conn, entry).await?;
+    let detail = serde_json::json!({"entry": entry.id});
+    finish_write(
+        conn,
+        actor,
+        entry.posted_at,
+        action,
+        incident.id.as_str(),
+        detail,
+    )
+    .await
 }
 
 /// One incident as it is now.

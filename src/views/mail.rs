@@ -160,22 +160,29 @@ pub fn fact_lines(entry: &Entry, tz: &TimeZone) -> Vec<String> {
         }
     }
     lines.push(format!("Owner: {}", state.owner.name));
-    if !entry.components.is_empty() {
-        let changes: Vec<String> = entry
-            .components
-            .iter()
-            .map(|c| {
-                format!(
-                    "{}: {} → {}",
-                    c.name,
-                    status_words(c.old_status),
-                    status_words(c.new_status)
-                )
-            })
-            .collect();
-        lines.push(format!("Changed: {}", changes.join("; ")));
-    }
+    lines.extend(changed_line(entry));
     lines
+}
+
+/// "Changed: VPN: operational → under maintenance", when the entry moved a
+/// component.
+pub fn changed_line(entry: &Entry) -> Option<String> {
+    if entry.components.is_empty() {
+        return None;
+    }
+    let changes: Vec<String> = entry
+        .components
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} → {}",
+                c.name,
+                status_words(c.old_status),
+                status_words(c.new_status)
+            )
+        })
+        .collect();
+    Some(format!("Changed: {}", changes.join("; ")))
 }
 
 /// The ETA and how it moved; once resolved, no ETA but when it ended and

@@ -24,18 +24,10 @@ pub fn subject(entry: &Entry, tz: &TimeZone) -> Option<String> {
         EntryClass::MaintenanceStarted => {
             format!("started, planned to end at {}", when(until, now, tz))
         }
-        EntryClass::MaintenanceRescheduled => {
-            let was = entry
-                .diff
-                .schedule
-                .as_ref()
-                .and_then(|change| change.from)
-                .map(|w| facts::span(w.scheduled_for, w.scheduled_until, now, tz));
-            match was {
-                Some(was) => format!("now {}, was {was}", facts::span(from, until, now, tz)),
-                None => format!("now {}", facts::span(from, until, now, tz)),
-            }
-        }
+        EntryClass::MaintenanceRescheduled => match was(entry, tz) {
+            Some(was) => format!("now {}, was {was}", facts::span(from, until, now, tz)),
+            None => format!("now {}", facts::span(from, until, now, tz)),
+        },
         EntryClass::MaintenanceOverrun => format!(
             "planned to end at {}, still in progress",
             when(until, now, tz)
@@ -69,32 +61,23 @@ pub fn fact_lines(entry: &Entry, tz: &TimeZone) -> Option<Vec<String>> {
     let now = entry.posted_at;
     let mut lines = vec![format!("Status: {}", state.status.words())];
     let planned = facts::span(plan.scheduled_for, plan.scheduled_until, now, tz);
-    let was = entry
-        .diff
-        .schedule
-        .as_ref()
-        .and_then(|change| change.from)
-        .map(|w| facts::span(w.scheduled_for, w.scheduled_until, now, tz));
-    lines.push(match (was, state.status) {
+    lines.push(match (was(entry, tz), state.status) {
         (_, IncidentStatus::Cancelled) => format!("Was planned for {planned}"),
         (Some(was), _) => format!("Planned: {planned} (was {was})"),
         (None, _) => format!("Planned: {planned}"),
     });
     lines.push(format!("Owner: {}", state.owner.name));
-    if !entry.components.is_empty() {
-        let changes: Vec<String> = entry
-            .components
-            .iter()
-            .map(|c| {
-                format!(
-                    "{}: {} → {}",
-                    c.name,
-                    c.old_status.words().to_lowercase(),
-                    c.new_status.words().to_lowercase()
-                )
-            })
-            .collect();
-        lines.push(format!("Changed: {}", changes.join("; ")));
-    }
+    lines.extend(super::mail::changed_line(entry));
     Some(lines)
+}
+
+/// The window before this entry moved it, in words.
+fn was(entry: &Entry, tz: &TimeZone) -> Option<String> {
+    let window = entry.diff.schedule.as_ref()?.from?;
+    Some(facts::span(
+        window.scheduled_for,
+        window.scheduled_until,
+        entry.posted_at,
+        tz,
+    ))
 }

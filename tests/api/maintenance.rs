@@ -189,7 +189,12 @@ async fn a_maintenance_is_announced_reminded_started_and_completed() {
 
     // The feeds carry every step.
     let feed = app.raw(Method::GET, "/feed.atom").send().await.text;
-    for step in ["Planned maintenance", "Reminder", "Maintenance started", "Completed"] {
+    for step in [
+        "Planned maintenance",
+        "Reminder",
+        "Maintenance started",
+        "Completed",
+    ] {
         assert!(feed.contains(step), "{step} not in the feed: {feed}");
     }
 
