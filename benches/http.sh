@@ -45,6 +45,10 @@ REPEAT=${REPEAT:-3}
 WORKERS=${TOKIO_WORKER_THREADS:-$(nproc)}
 # What wrk asks for, as "path coding": `/` as is and gzipped, the JSON as is.
 CASES=("/ identity" "/ gzip" "/api/v2/summary.json identity")
+# Only some of them, for more repeats in the same time: CASES_ONLY="/ gzip".
+if [ -n "${CASES_ONLY:-}" ]; then
+  IFS=',' read -ra CASES <<<"$CASES_ONLY"
+fi
 
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
