@@ -33,6 +33,12 @@ pub enum Command {
     /// Check the configuration, the database and the SMTP server, say what
     /// was found, and exit (non-zero on any problem); changes nothing.
     Check,
+    /// Copy the running SQLite database, consistent as of one instant, into
+    /// a new file (PostgreSQL: use pg_dump). Candor may go on serving.
+    Backup {
+        /// The new file; it must not exist yet.
+        path: PathBuf,
+    },
     /// Manage admin API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -65,6 +71,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("The database is up to date.");
             Ok(())
         }
+        Command::Backup { path } => backup(&config.database_url, &path).await,
         Command::Token(TokenCommand::Create { name }) => {
             let name = name.trim().to_string();
             anyhow::ensure!(
@@ -104,4 +111,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `candor backup PATH`: the copy, and how to put it back.
+async fn backup(database_url: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !path.exists(),
+        "{} exists already; name a new file, so that no backup is overwritten",
+        path.display()
+    );
+    let target = path
+        .to_str()
+        .context("the backup's path is not valid UTF-8")?;
+    let store = store::connect(database_url).await?;
+    store.backup(target).await.map_err(|e| match e {
+        StoreError::Conflict(m) => anyhow::anyhow!(m),
+        e => anyhow::Error::new(e),
+    })?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "Backed up to {} ({size} bytes), consistent as of the moment it began.\n\
+         To restore: stop Candor, move the database file aside (with its -wal and -shm\n\
+         files), copy this file in its place, and start Candor.",
+        path.display()
+    );
+    Ok(())
 }

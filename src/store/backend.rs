@@ -27,6 +27,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     async fn watch(&self, on_change: Arc<dyn Fn() + Send + Sync>);
     /// Tests only: see `Store::simulate_full_disk`.
     async fn full_disk(&self, full: bool) -> Result<()>;
+    /// A consistent copy of the whole database in a new file at `path`
+    /// (see `MetaStore::backup`).
+    async fn backup_into(&self, path: &str) -> Result<()>;
 }
 
 /// A write transaction, and (SQLite) the in-process writer lock it holds.

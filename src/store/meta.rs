@@ -28,10 +28,18 @@ pub trait MetaStore: Send + Sync {
     async fn watch_changes(&self, on_change: Arc<dyn Fn() + Send + Sync>);
     /// The key that signs links in mails; made on first use.
     async fn signing_key(&self) -> Result<Vec<u8>>;
+    /// SQLite: a consistent copy of the running database in the new file
+    /// `path`, taken while Candor goes on serving and writing. PostgreSQL:
+    /// refused, saying to use pg_dump.
+    async fn backup(&self, path: &str) -> Result<()>;
 }
 
 #[async_trait]
 impl<B: Backend> MetaStore for B {
+    async fn backup(&self, path: &str) -> Result<()> {
+        self.backup_into(path).await
+    }
+
     async fn ping(&self) -> Result<()> {
         let mut conn = self.pool().acquire().await?;
         conn.execute(Sql::new("SELECT 1")).await?;

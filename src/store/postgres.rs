@@ -9,7 +9,7 @@ use sqlx::{PgPool, Postgres};
 
 use super::backend::{Backend, Write};
 use super::query::CHANGES_CHANNEL as CHANNEL;
-use super::Result;
+use super::{Result, StoreError};
 
 pub struct PgStore {
     pool: PgPool,
@@ -81,6 +81,14 @@ impl Backend for PgStore {
     }
 
     /// A full disk is simulated on SQLite only.
+    async fn backup_into(&self, _path: &str) -> Result<()> {
+        Err(StoreError::Conflict(
+            "PostgreSQL is backed up with its own tools: pg_dump --format=custom, \
+             restored with pg_restore (see deploy/README.md)"
+                .into(),
+        ))
+    }
+
     async fn full_disk(&self, _full: bool) -> Result<()> {
         Ok(())
     }

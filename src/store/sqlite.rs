@@ -90,6 +90,16 @@ impl Backend for SqliteStore {
     /// Caps the file at its current size on every connection handed out
     /// from now on (`PRAGMA max_page_count` holds per connection), or lifts
     /// the cap.
+    /// `VACUUM INTO`: one read transaction, so the copy is the database as
+    /// of one instant, while writers go on; the file must not exist yet.
+    async fn backup_into(&self, path: &str) -> Result<()> {
+        sqlx::query("VACUUM INTO ?1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn full_disk(&self, full: bool) -> Result<()> {
         let pages = if full {
             let (count,): (i64,) = sqlx::query_as("PRAGMA page_count")

@@ -7,6 +7,7 @@
 
 mod affected;
 mod auth;
+mod backup;
 mod badge;
 mod browser;
 mod cache;
