@@ -15,7 +15,7 @@
 // problem.
 
 import { mkdir } from "node:fs/promises";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const candor = (process.argv[2] || "").replace(/\/+$/, "");
 if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(candor)) {
@@ -59,21 +59,7 @@ const sizes = [
 // Pages whose screenshots are kept for a person to look at.
 const pictured = new Set(["index", "incident", "history", "subscribe", "manage", "not-found"]);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  timeout: 30_000,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 const guard = setTimeout(() => {
   console.error("FAIL: not done within 100 s");
   process.exit(1);
