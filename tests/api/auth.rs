@@ -66,9 +66,13 @@ async fn a_token_made_on_the_command_line_works_until_revoked() {
     let app = TestApp::spawn().await;
 
     // `candor token create` against the same database the app is using.
-    let output = candor_command(&app.db.dir, &app.db.url)
+    // Awaited, not blocking: Candor runs on this test's own runtime, and
+    // a write of its (the scheduler's, say) must be able to finish while
+    // the command waits for the database.
+    let output = tokio::process::Command::from(candor_command(&app.db.dir, &app.db.url))
         .args(["token", "create", "ops-bot"])
         .output()
+        .await
         .expect("run candor token create");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -120,9 +124,13 @@ async fn a_token_made_on_the_command_line_works_until_revoked() {
         created.text
     );
 
-    let output = candor_command(&app.db.dir, &app.db.url)
+    // Awaited, not blocking: Candor runs on this test's own runtime, and
+    // a write of its (the scheduler's, say) must be able to finish while
+    // the command waits for the database.
+    let output = tokio::process::Command::from(candor_command(&app.db.dir, &app.db.url))
         .args(["token", "revoke", "ops-bot"])
         .output()
+        .await
         .expect("run candor token revoke");
     assert!(
         output.status.success(),
