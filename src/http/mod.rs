@@ -18,6 +18,7 @@ mod health;
 mod idempotency;
 mod incidents;
 mod maintenances;
+mod metrics;
 mod owed;
 pub(crate) mod public;
 mod rate_limit;
@@ -149,6 +150,10 @@ pub fn router(state: AppState) -> Router {
         .merge(still_affected::router())
         .merge(affected::router())
         .merge(health::router())
+        .merge(metrics::router().layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        )))
         // One layer of three (the first is outermost): each `Router::layer`
         // boxes every route again, and each box is cloned per request. The
         // edge also opens each request's span (tower-http's TraceLayer

@@ -22,6 +22,7 @@ mod idempotency;
 mod incidents;
 mod jobs;
 mod meta;
+mod metrics;
 mod pool;
 mod postgres;
 mod query;
@@ -55,6 +56,7 @@ pub use idempotency::IdempotencyStore;
 pub use incidents::IncidentStore;
 pub use jobs::JobStore;
 pub use meta::MetaStore;
+pub use metrics::{Gauges, MetricsStore};
 pub use postgres::PgStore;
 pub use reader_reports::{ReaderReport, ReaderReportStore, ReportCounts};
 pub use reports::ReportStore;
@@ -375,6 +377,7 @@ pub trait Store:
     + ReaderReportStore
     + JobStore
     + IdempotencyStore
+    + MetricsStore
     + 'static
 {
 }
@@ -390,6 +393,7 @@ impl<T> Store for T where
         + ReaderReportStore
         + JobStore
         + IdempotencyStore
+        + MetricsStore
         + 'static
 {
 }

@@ -13,6 +13,7 @@ pub mod live;
 pub mod mail;
 pub mod maintenance;
 pub mod markdown;
+pub mod metrics;
 pub mod parts;
 pub mod subscribe;
 pub mod uptime;

@@ -30,6 +30,7 @@ mod logs;
 mod mail;
 mod mail_words;
 mod maintenance;
+mod metrics;
 mod outage;
 mod overdue;
 mod page_dump;

@@ -1,0 +1,105 @@
+//! What `/metrics` reads from the database at scrape time: the outbox, the
+//! fan-outs, the timed work, the incidents, and the pool.
+
+use async_trait::async_trait;
+
+use super::backend::Backend;
+use super::query::{Conn, Sql};
+use super::stored::{from_opt_ms, ms};
+use super::Result;
+
+/// The database's side of the metrics, as of one scrape.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// (channel, state, count) of the outbox's rows.
+    pub deliveries: Vec<(String, String, i64)>,
+    /// When the oldest row still pending was queued.
+    pub oldest_pending: Option<jiff::Timestamp>,
+    /// Fan-outs not yet expanded, and the subscribers they stand for.
+    pub fanouts_waiting: i64,
+    pub fanout_subscribers_waiting: i64,
+    /// Timed work due now, and due for more than a minute (late).
+    pub jobs_due: i64,
+    pub jobs_late: i64,
+    /// Open incidents (not maintenance), and those whose promised update
+    /// has not come.
+    pub incidents_open: i64,
+    pub incidents_overdue: i64,
+    /// Maintenance planned and running.
+    pub maintenances_planned: i64,
+    pub maintenances_running: i64,
+    /// Connections the pool holds, and how many of them are idle.
+    pub pool_size: u32,
+    pub pool_idle: usize,
+}
+
+/// Four sums, each `NULL` when no row is open.
+type Counts = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+
+#[async_trait]
+pub trait MetricsStore: Send + Sync {
+    async fn gauges(&self, now: jiff::Timestamp) -> Result<Gauges>;
+}
+
+#[async_trait]
+impl<B: Backend> MetricsStore for B {
+    async fn gauges(&self, now: jiff::Timestamp) -> Result<Gauges> {
+        let mut conn = self.pool().acquire().await?;
+        let conn = &mut *conn;
+        let deliveries: Vec<(String, String, i64)> = conn
+            .fetch_all(Sql::new(
+                "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state \
+                 ORDER BY channel, state",
+            ))
+            .await?;
+        let (oldest,): (Option<i64>,) = conn
+            .fetch_one(Sql::new(
+                "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'",
+            ))
+            .await?;
+        let (fanouts, fanout_subscribers): (i64, Option<i64>) = conn
+            .fetch_one(Sql::new(
+                "SELECT COUNT(*), CAST(SUM(subscribers) AS BIGINT) FROM fanouts WHERE expanded_at IS NULL",
+            ))
+            .await?;
+        let (jobs_due, jobs_late): (i64, Option<i64>) = conn
+            .fetch_one(
+                Sql::new(
+                    "SELECT COUNT(*), CAST(SUM(CASE WHEN due_at <= $2 THEN 1 ELSE 0 END) AS BIGINT) FROM jobs \
+                     WHERE done_at IS NULL AND due_at <= $1",
+                )
+                .bind(ms(now))
+                .bind(ms(now) - 60_000),
+            )
+            .await?;
+        let (open, overdue, planned, running): Counts = conn
+            .fetch_one(
+                Sql::new(
+                    "SELECT \
+                     CAST(SUM(CASE WHEN kind = 'incident' THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN kind = 'incident' AND next_update_at <= $1 \
+                       THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN status = 'scheduled' THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN status IN ('in_progress', 'verifying') \
+                       THEN 1 ELSE 0 END) AS BIGINT) \
+                     FROM incidents WHERE status NOT IN ('resolved', 'completed', 'cancelled')",
+                )
+                .bind(ms(now)),
+            )
+            .await?;
+        Ok(Gauges {
+            deliveries,
+            oldest_pending: from_opt_ms(oldest)?,
+            fanouts_waiting: fanouts,
+            fanout_subscribers_waiting: fanout_subscribers.unwrap_or(0),
+            jobs_due,
+            jobs_late: jobs_late.unwrap_or(0),
+            incidents_open: open.unwrap_or(0),
+            incidents_overdue: overdue.unwrap_or(0),
+            maintenances_planned: planned.unwrap_or(0),
+            maintenances_running: running.unwrap_or(0),
+            pool_size: self.pool().size(),
+            pool_idle: self.pool().num_idle(),
+        })
+    }
+}
