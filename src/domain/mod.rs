@@ -9,6 +9,7 @@ pub mod facts;
 pub mod ids;
 pub mod incident;
 pub mod maintenance;
+pub mod metrics;
 pub mod promises;
 pub mod reader_report;
 pub mod record;

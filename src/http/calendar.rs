@@ -3,7 +3,7 @@
 //! until something changes.
 
 use axum::{
-    extract::{Path, State},
+    extract::{rejection::PathRejection, Path, State},
     http::header,
     response::IntoResponse,
     routing::get,
@@ -25,6 +25,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/maintenance.ics", get(all))
         .route("/components/{id}/maintenance.ics", get(component))
+        .method_not_allowed_fallback(not_allowed)
+}
+
+async fn not_allowed() -> PageError {
+    PageError::NotAllowed("A calendar can only be read; calendar apps subscribe to it.")
+}
+
+fn unknown_component() -> PageError {
+    PageError::NotFound("There is no component here. It may have a different address.")
 }
 
 fn failed(err: StoreError) -> PageError {
@@ -73,19 +82,21 @@ async fn all(State(state): State<AppState>) -> Result<impl IntoResponse, PageErr
 }
 
 /// The maintenances of one component, or of a group and its members.
-#[tracing::instrument(skip_all, fields(component = %id))]
+#[tracing::instrument(skip_all)]
 async fn component(
     State(state): State<AppState>,
-    Path(id): Path<ComponentId>,
+    id: Result<Path<ComponentId>, PathRejection>,
 ) -> Result<impl IntoResponse, PageError> {
+    // An address that is not even text names no component.
+    let Ok(Path(id)) = id else {
+        return Err(unknown_component());
+    };
     let components = state.store.list_components().await.map_err(failed)?;
     let Some((top, members)) = grouped(&components)
         .into_iter()
         .find(|(top, members)| top.id == id || members.iter().any(|m| m.id == id))
     else {
-        return Err(PageError::NotFound(
-            "There is no component here. It may have a different address.",
-        ));
+        return Err(unknown_component());
     };
     let concerned: Vec<&ComponentId> = if top.id == id {
         std::iter::once(&top.id)

@@ -247,10 +247,34 @@ async fn list(
     )))
 }
 
+/// The statuses staff may give a maintenance (an incident's are refused
+/// while the body is read, with the ones that would do).
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Scheduled,
+    InProgress,
+    Verifying,
+    Completed,
+    Cancelled,
+}
+
+impl From<Status> for IncidentStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Scheduled => Self::Scheduled,
+            Status::InProgress => Self::InProgress,
+            Status::Verifying => Self::Verifying,
+            Status::Completed => Self::Completed,
+            Status::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
-    status: Option<IncidentStatus>,
+    status: Option<Status>,
     scheduled_for: Option<Timestamp>,
     scheduled_until: Option<Timestamp>,
     owner: Option<Owner>,
@@ -264,9 +288,9 @@ async fn update(
     Path(id): Path<IncidentId>,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
-    maintenance_json(&state, &id).await?;
+    // An incident's id is refused by the domain (422, field `kind`).
     let command = Command::Maintenance(MaintenanceUpdate {
-        status: body.status,
+        status: body.status.map(Into::into),
         scheduled_for: body.scheduled_for,
         scheduled_until: body.scheduled_until,
         owner: body.owner,

@@ -56,7 +56,7 @@ pub use idempotency::IdempotencyStore;
 pub use incidents::IncidentStore;
 pub use jobs::JobStore;
 pub use meta::MetaStore;
-pub use metrics::{Gauges, MetricsStore};
+pub use metrics::MetricsStore;
 pub use postgres::PgStore;
 pub use reader_reports::{ReaderReport, ReaderReportStore, ReportCounts};
 pub use reports::ReportStore;

@@ -3,25 +3,9 @@
 
 use std::fmt::Write;
 
-/// What one scrape shows, gathered by the handler.
-pub struct Scrape {
-    /// (channel, state, count) of the outbox's rows.
-    pub deliveries: Vec<(String, String, i64)>,
-    /// Seconds the oldest pending delivery has waited (0: none waits).
-    pub oldest_pending_seconds: f64,
-    pub fanouts_waiting: i64,
-    pub fanout_subscribers_waiting: i64,
-    pub jobs_due: i64,
-    pub jobs_late: i64,
-    pub incidents_open: i64,
-    pub incidents_overdue: i64,
-    pub maintenances_planned: i64,
-    pub maintenances_running: i64,
-    pub pool_size: u32,
-    pub pool_idle: usize,
-    /// Public pages rendered since the start (the rest came from the cache).
-    pub page_renders: u64,
-}
+use jiff::Timestamp;
+
+use crate::domain::metrics::Gauges;
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
     let _ = write!(
@@ -30,77 +14,82 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
     );
 }
 
-/// The exposition text.
-pub fn render(scrape: &Scrape) -> String {
+/// The exposition text: the database's gauges as of `now`, and the public
+/// pages rendered since the start (`page_renders`; the others came from
+/// the page cache).
+pub fn render(gauges: &Gauges, now: Timestamp, page_renders: u64) -> String {
     let mut out = String::with_capacity(2048);
     out.push_str(
         "# HELP candor_deliveries Rows of the outbox (mail and webhooks) by channel and state.\n\
          # TYPE candor_deliveries gauge\n",
     );
-    for (channel, state, count) in &scrape.deliveries {
+    for (channel, state, count) in &gauges.deliveries {
         let _ = writeln!(
             out,
             "candor_deliveries{{channel=\"{channel}\",state=\"{state}\"}} {count}"
         );
     }
-    let gauges: [(&str, &str, f64); 11] = [
+    let oldest_pending = gauges
+        .oldest_pending
+        .map_or(0.0, |at| now.duration_since(at).as_secs_f64().max(0.0));
+    let rows: [(&str, &str, f64); 11] = [
         (
             "candor_outbox_oldest_pending_seconds",
             "How long the oldest pending delivery has waited (0 when none waits).",
-            scrape.oldest_pending_seconds,
+            oldest_pending,
         ),
         (
             "candor_fanouts_waiting",
             "Fan-outs written but not yet expanded into deliveries.",
-            scrape.fanouts_waiting as f64,
+            gauges.fanouts_waiting as f64,
         ),
         (
             "candor_fanout_subscribers_waiting",
             "Subscribers the waiting fan-outs stand for.",
-            scrape.fanout_subscribers_waiting as f64,
+            gauges.fanout_subscribers_waiting as f64,
         ),
         (
             "candor_jobs_due",
             "Timed work (kept promises, maintenance steps) due now and not done.",
-            scrape.jobs_due as f64,
+            gauges.jobs_due as f64,
         ),
         (
             "candor_jobs_late",
             "Timed work due for more than a minute and not done.",
-            scrape.jobs_late as f64,
+            gauges.jobs_late as f64,
         ),
         (
             "candor_incidents_open",
             "Open incidents (maintenance not counted).",
-            scrape.incidents_open as f64,
+            gauges.incidents_open as f64,
         ),
         (
             "candor_incidents_overdue",
             "Open incidents whose promised update has not come.",
-            scrape.incidents_overdue as f64,
+            gauges.incidents_overdue as f64,
         ),
         (
             "candor_maintenances_planned",
             "Maintenance announced and not begun.",
-            scrape.maintenances_planned as f64,
+            gauges.maintenances_planned as f64,
         ),
         (
             "candor_maintenances_running",
             "Maintenance in progress or being verified.",
-            scrape.maintenances_running as f64,
+            gauges.maintenances_running as f64,
         ),
         (
             "candor_db_pool_connections",
             "Database connections the pool holds.",
-            f64::from(scrape.pool_size),
+            f64::from(gauges.pool_size),
         ),
         (
             "candor_db_pool_idle_connections",
             "Database connections in the pool not in use.",
-            scrape.pool_idle as f64,
+            gauges.pool_idle as f64,
         ),
     ];
-    for (name, help, value) in gauges {
+    for (name, help, value) in rows {
         metric(&mut out, name, "gauge", help, value);
     }
     metric(
@@ -108,7 +97,7 @@ pub fn render(scrape: &Scrape) -> String {
         "candor_page_renders_total",
         "counter",
         "Public pages rendered since the start; the others were answered from the page cache.",
-        scrape.page_renders,
+        page_renders,
     );
     out
 }

@@ -453,6 +453,13 @@ async fn a_bad_plan_is_refused_plainly() {
     app.admin_get(&format!("/api/v1/maintenances/{incident}"))
         .await
         .assert_error(404, "not_found", None);
+    let update = json!({"status": "completed", "message": "x"});
+    app.admin_post(&format!("/api/v1/maintenances/{incident}/updates"), &update)
+        .await
+        .assert_error(422, "invalid", Some("kind"));
+    app.admin_post("/api/v1/maintenances/no-such-id/updates", &update)
+        .await
+        .assert_error(404, "not_found", None);
     let id = id_of(
         &app.admin_post("/api/v1/maintenances", &vpn_work(&vpn))
             .await
@@ -580,8 +587,24 @@ async fn calendars_see_every_maintenance_with_its_moves_and_cancellations() {
         .text;
     assert!(vpn_ics.contains(&format!("UID:{moved}@")), "{vpn_ics}");
     assert!(!vpn_ics.contains(&format!("UID:{cancelled}@")), "{vpn_ics}");
-    let (status, _) = app.page("/components/no-such/maintenance.ics").await;
-    assert_eq!(status, 404);
+    for path in [
+        "/components/no-such/maintenance.ics",
+        "/components/%FF/maintenance.ics",
+    ] {
+        let (status, page) = app.page(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(
+            page.contains("There is no component here"),
+            "{path}: {page}"
+        );
+    }
+    let posted = app.raw(Method::POST, "/maintenance.ics").send().await;
+    assert_eq!(posted.status, 405);
+    assert!(
+        posted.text.contains("calendar apps subscribe"),
+        "{}",
+        posted.text
+    );
 
     // Calendar apps are not Rust: with CANDOR_ICALENDAR=1 (CI sets it, after
     // `pip install icalendar`) Python's icalendar reads it.
