@@ -85,9 +85,10 @@ pub enum ReportOutcome {
     Resolved,
 }
 
-/// Whether an incident takes reports: while it is open.
+/// Whether an incident takes reports: while it is open, or, for planned
+/// work, while it runs.
 pub fn takes_reports(incident: &Incident) -> bool {
-    incident.state.status != IncidentStatus::Resolved
+    !incident.is_resolved() && incident.state.status != IncidentStatus::Scheduled
 }
 
 /// Whether readers' reports on a component are news to staff: Candor shows

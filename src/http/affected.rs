@@ -136,8 +136,9 @@ async fn report(
     } = outcome
     else {
         return Err(PageError::Gone(
-            "This incident is resolved. If something still does not work for you, \
-             use “I’m affected” on the component on the status page: staff see it at once.",
+            "This incident is resolved, or the planned work has not begun. If something does \
+             not work for you, use “I’m affected” on the component on the status page: staff \
+             see it at once.",
         ));
     };
     tracing::info!(counted, staff_told, "reader report");

@@ -206,13 +206,14 @@ async fn resolved_since(state: &AppState, since: Timestamp) -> Result<Vec<Incide
         .collect())
 }
 
-/// Incidents open at some time since `since` (the uptime bars' tooltips).
+/// Incidents open at some time since `since` (the uptime bars' tooltips;
+/// planned work is not an incident).
 async fn open_since(state: &AppState, since: Timestamp) -> Result<Vec<Incident>, PageError> {
     let incidents = state
         .store
         .list_incidents(&IncidentFilter {
             state: None,
-            kind: None,
+            kind: Some(Kind::Incident),
             before: None,
             limit: UPTIME_INCIDENTS,
         })

@@ -57,7 +57,11 @@ pub trait IncidentStore: Send + Sync {
 
 pub(crate) const INCIDENT_COLUMNS: &str = "id, kind, created_at, updated_at, last_seq, state";
 /// The statuses after which nothing follows (`IncidentStatus::is_final`).
-const FINAL: &str = "'resolved', 'completed', 'cancelled'";
+pub(crate) const FINAL: &str = "'resolved', 'completed', 'cancelled'";
+/// Incidents and running maintenance, which hold their components; planned
+/// work holds nothing until it begins.
+pub(crate) const HOLDING: &str =
+    "status NOT IN ('resolved', 'completed', 'cancelled', 'scheduled')";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IncidentRow {
@@ -303,9 +307,8 @@ pub(crate) async fn snapshot<C: Conn>(
     let mut held_elsewhere: BTreeMap<ComponentId, ComponentStatus> = BTreeMap::new();
     let others: Vec<(String,)> = conn
         .fetch_all(
-            // Planned work holds nothing until it begins.
             Sql::new(format!(
-                "SELECT state FROM incidents WHERE status NOT IN ({FINAL}, 'scheduled') AND id <> $1"
+                "SELECT state FROM incidents WHERE {HOLDING} AND id <> $1"
             ))
             .bind(incident_id.map_or("", IncidentId::as_str)),
         )

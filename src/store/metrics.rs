@@ -50,7 +50,7 @@ impl<B: Backend> MetricsStore for B {
             .await?;
         let (open, overdue, planned, running): Counts = conn
             .fetch_one(
-                Sql::new(
+                Sql::new(format!(
                     "SELECT \
                      CAST(SUM(CASE WHEN kind = 'incident' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN kind = 'incident' AND next_update_at <= $1 \
@@ -58,8 +58,9 @@ impl<B: Backend> MetricsStore for B {
                      CAST(SUM(CASE WHEN status = 'scheduled' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN status IN ('in_progress', 'verifying') \
                        THEN 1 ELSE 0 END) AS BIGINT) \
-                     FROM incidents WHERE status NOT IN ('resolved', 'completed', 'cancelled')",
-                )
+                     FROM incidents WHERE status NOT IN ({})",
+                    super::incidents::FINAL
+                ))
                 .bind(ms(now)),
             )
             .await?;

@@ -350,12 +350,13 @@ async fn component_news<C: Conn>(
     }))
 }
 
-/// Components an open incident names.
+/// Components an open incident (or running maintenance) names.
 async fn covered_components<C: Conn>(conn: &mut C) -> Result<BTreeSet<ComponentId>> {
     let open: Vec<(String,)> = conn
-        .fetch_all(Sql::new(
-            "SELECT state FROM incidents WHERE status <> 'resolved'",
-        ))
+        .fetch_all(Sql::new(format!(
+            "SELECT state FROM incidents WHERE {}",
+            super::incidents::HOLDING
+        )))
         .await?;
     let mut covered = BTreeSet::new();
     for (state,) in open {

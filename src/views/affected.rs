@@ -12,7 +12,7 @@ use maud::{html, Markup};
 use super::{layout::layout, PageContext};
 use crate::domain::facts::when;
 use crate::domain::reader_report::ReadersAffected;
-use crate::domain::{ComponentId, Incident, IncidentStatus};
+use crate::domain::{ComponentId, Incident};
 
 /// The button on a component.
 pub fn component_button(id: &ComponentId) -> Markup {
@@ -22,7 +22,7 @@ pub fn component_button(id: &ComponentId) -> Markup {
 /// The button on an incident, while it is open.
 pub fn incident_button(incident: &Incident) -> Markup {
     html! {
-        @if incident.state.status != IncidentStatus::Resolved {
+        @if crate::domain::reader_report::takes_reports(incident) {
             form.af method="post" action={"/incidents/" (incident.id) "/affected"} { button type="submit" { "I’m affected" } }
         }
     }

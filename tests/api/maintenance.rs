@@ -96,6 +96,18 @@ async fn a_maintenance_is_announced_reminded_started_and_completed() {
         "{text}"
     );
     assert!(text.contains("All systems operational"), "{text}");
+    // Readers report trouble on the component, not on work that has not
+    // begun.
+    let (_, html) = app.page(&format!("/incidents/{id}")).await;
+    assert!(
+        !html.contains(&format!("/incidents/{id}/affected")),
+        "{html}"
+    );
+    let report = app
+        .raw(Method::POST, &format!("/incidents/{id}/affected"))
+        .send()
+        .await;
+    assert_eq!(report.status, 410, "{}", report.text);
     assert_eq!(app.component(&vpn).await["status"], "operational");
     let upcoming = app
         .raw(Method::GET, "/api/v2/scheduled-maintenances/upcoming.json")
@@ -134,6 +146,9 @@ async fn a_maintenance_is_announced_reminded_started_and_completed() {
         mails[1].subject,
         "[Reminder] VPN gateway upgrade — starts at 13:00 CET (in 1 h 0 min)"
     );
+    // Planned work is not an incident: not among the uptime bar's days.
+    let text = app.page_text("/").await;
+    assert!(text.contains("VPN 100% uptime today No outages and no incidents"), "{text}");
 
     // At 13:00 Candor starts it: VPN under maintenance, the banner says so.
     app.advance_minutes(60);
