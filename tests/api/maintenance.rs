@@ -148,7 +148,10 @@ async fn a_maintenance_is_announced_reminded_started_and_completed() {
     );
     // Planned work is not an incident: not among the uptime bar's days.
     let text = app.page_text("/").await;
-    assert!(text.contains("VPN 100% uptime today No outages and no incidents"), "{text}");
+    assert!(
+        text.contains("VPN 100% uptime today No outages and no incidents"),
+        "{text}"
+    );
 
     // At 13:00 Candor starts it: VPN under maintenance, the banner says so.
     app.advance_minutes(60);
