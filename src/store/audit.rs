@@ -22,13 +22,14 @@ pub(crate) fn anonymous(name: &str) -> Actor {
     }
 }
 
-pub(crate) async fn finish_write<C: Conn>(
+/// The audit row alone, for a write no page shows (a console login).
+pub(crate) async fn audit<C: Conn>(
     conn: &mut C,
     actor: &Actor,
     at: jiff::Timestamp,
     action: &str,
     target: &str,
-    detail: serde_json::Value,
+    detail: &serde_json::Value,
 ) -> Result<()> {
     conn.execute(
         Sql::new(
@@ -43,6 +44,18 @@ pub(crate) async fn finish_write<C: Conn>(
         .bind(detail.to_string()),
     )
     .await?;
+    Ok(())
+}
+
+pub(crate) async fn finish_write<C: Conn>(
+    conn: &mut C,
+    actor: &Actor,
+    at: jiff::Timestamp,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    audit(conn, actor, at, action, target, &detail).await?;
     // The key that protects this write (if any) learns of it in this
     // transaction: committed together or not at all.
     if let Ok(scope) = IDEMPOTENCY.try_with(Clone::clone) {

@@ -6,7 +6,7 @@
 //! `components`, `incidents` and `entries`, `subscribers`, `fanout` and
 //! `deliveries`, `reminders` (owners' mail in the outbox), `jobs`,
 //! `idempotency`, `reports`, `reader_reports` (readers' "I'm affected"),
-//! `meta` (the database itself). `audit` ends
+//! `meta` (the database itself), `staff` (console users and sessions). `audit` ends
 //! every write; `stored` says how values sit in columns; `repair` reads
 //! what older versions wrote. `sqlite` and
 //! `postgres` hold only what differs: connecting, how a write transaction
@@ -32,6 +32,7 @@ mod repair;
 mod reports;
 pub mod schema;
 mod sqlite;
+mod staff;
 mod stored;
 mod subscribers;
 mod tokens;
@@ -53,7 +54,7 @@ pub use crate::domain::IncidentRecord;
 pub use components::ComponentStore;
 pub use deliveries::DeliveryStore;
 pub use idempotency::IdempotencyStore;
-pub use incidents::IncidentStore;
+pub use incidents::{Draft, IncidentStore};
 pub use jobs::JobStore;
 pub use meta::MetaStore;
 pub use metrics::MetricsStore;
@@ -61,6 +62,7 @@ pub use postgres::PgStore;
 pub use reader_reports::{ReaderReport, ReaderReportStore, ReportCounts};
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
+pub use staff::{NewSession, Session, StaffStore};
 pub use subscribers::SubscriberStore;
 pub use tokens::TokenStore;
 
@@ -378,6 +380,7 @@ pub trait Store:
     + JobStore
     + IdempotencyStore
     + MetricsStore
+    + StaffStore
     + 'static
 {
 }
@@ -394,6 +397,7 @@ impl<T> Store for T where
         + JobStore
         + IdempotencyStore
         + MetricsStore
+        + StaffStore
         + 'static
 {
 }

@@ -375,8 +375,13 @@ pub mod staff {
     use crate::domain::promises::OwnerReminder;
     use crate::domain::Incident;
 
+    /// Where the owner acts: the incident's console page (maintenance,
+    /// which the console does not post yet, its public page).
     fn incident_url(base_url: &str, incident: &Incident) -> String {
-        format!("{base_url}/incidents/{}", incident.id)
+        match incident.kind {
+            crate::domain::Kind::Maintenance => format!("{base_url}/incidents/{}", incident.id),
+            _ => format!("{base_url}/admin/incidents/{}", incident.id),
+        }
     }
 
     /// A reminder to the incident's owner: (subject, text). Times read as
@@ -490,7 +495,7 @@ pub mod staff {
             format!(
                 "{name}, the ETA you gave for \"{title}\", {at}, has passed and the incident is not resolved.\n\n\
                  The page now says: \"ETA {at} passed — no new estimate yet\".\n\
-                 Give a new ETA, or withdraw it (\"eta\": null) if you cannot say:\n{link}\n",
+                 Give a new ETA, or clear it if you cannot say:\n{link}\n",
                 name = state.owner.name,
                 title = state.title,
                 link = incident_url(base_url, incident),

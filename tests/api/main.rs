@@ -14,6 +14,7 @@ mod cache;
 mod cli;
 mod components;
 mod connections;
+mod console;
 mod corrections;
 mod crash;
 mod errors;
