@@ -93,7 +93,7 @@ pub fn page(c: &Console<'_>, d: &Dashboard<'_>) -> Markup {
             }
             h2 { "Owed to readers" }
             @if d.follow_ups.is_empty() && d.still_affected.is_empty() && d.readers_affected.is_empty() {
-                p.quiet { "Nothing else owed: no follow-up due, no unanswered reports." }
+                p.quiet { "Nothing owed: no follow-up due, no unanswered reports." }
             } @else {
                 ul {
                     @for incident in d.follow_ups {

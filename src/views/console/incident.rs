@@ -94,9 +94,10 @@ pub fn page(c: &Console<'_>, p: &IncidentPage<'_>) -> Markup {
             h2 { "Timeline" }
             ol.timeline reversed {
                 @for entry in &p.record.entries {
-                    (parts::entry(&c.page, p.record, entry))
-                    (delivery_line(p.deliveries.get(&entry.id)))
-                    (correct_form(c, p, &entry.id))
+                    (parts::entry_with(&c.page, p.record, entry, html! {
+                        (delivery_line(p.deliveries.get(&entry.id)))
+                        (correct_form(c, p, &entry.id))
+                    }))
                 }
             }
         },

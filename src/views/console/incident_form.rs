@@ -165,7 +165,7 @@ pub fn components_field(components: &[Component], draft: &Draft, problems: &Prob
                 p.hint { "There are no components yet: the incident will stand on its own." }
             } @else {
                 p.hint { "Each one you set shows that status on the page until the incident resolves; its subscribers are told." }
-                table.components-form {
+                table.components-form { tbody {
                     @for (top, members) in grouped(components) {
                         @if members.is_empty() {
                             (component_row(top, draft, false))
@@ -174,7 +174,7 @@ pub fn components_field(components: &[Component], draft: &Draft, problems: &Prob
                             @for member in members { (component_row(member, draft, true)) }
                         }
                     }
-                }
+                } }
             }
             (problem(problems, "components"))
         }
