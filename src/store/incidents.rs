@@ -62,6 +62,7 @@ pub trait IncidentStore: Send + Sync {
 #[derive(Debug, Clone)]
 pub enum Draft {
     Open(OpenIncident),
+    Schedule(ScheduleMaintenance),
     Entry(IncidentId, Command),
 }
 
@@ -175,6 +176,14 @@ impl<B: Backend> IncidentStore for B {
             Draft::Open(command) => {
                 let snapshot = snapshot(conn, None).await?;
                 Incident::open(
+                    IncidentId::new("preview"),
+                    command.clone(),
+                    &snapshot.context(write),
+                )?
+            }
+            Draft::Schedule(command) => {
+                let snapshot = snapshot(conn, None).await?;
+                Incident::schedule(
                     IncidentId::new("preview"),
                     command.clone(),
                     &snapshot.context(write),

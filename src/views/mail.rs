@@ -375,13 +375,9 @@ pub mod staff {
     use crate::domain::promises::OwnerReminder;
     use crate::domain::Incident;
 
-    /// Where the owner acts: the incident's console page (maintenance,
-    /// which the console does not post yet, its public page).
+    /// Where the owner acts: the incident's (or maintenance's) console page.
     fn incident_url(base_url: &str, incident: &Incident) -> String {
-        match incident.kind {
-            crate::domain::Kind::Maintenance => format!("{base_url}/incidents/{}", incident.id),
-            _ => format!("{base_url}/admin/incidents/{}", incident.id),
-        }
+        format!("{base_url}/admin/incidents/{}", incident.id)
     }
 
     /// A reminder to the incident's owner: (subject, text). Times read as
@@ -431,7 +427,7 @@ pub mod staff {
             format!("[Overrun] {} — planned to end at {at}", state.title),
             format!(
                 "{name}, the maintenance \"{title}\" was planned to end at {at} and is not completed.\n\n\
-                 If it is done, complete it; if not, say how long it will take (a new scheduled_until):\n\
+                 If it is done, complete it; if not, say when it will end:\n\
                  {link}\n\n{after}\n",
                 name = state.owner.name,
                 title = state.title,

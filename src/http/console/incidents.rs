@@ -42,7 +42,7 @@ pub(super) fn console<'a>(state: &'a AppState, staff: &'a Staff) -> Console<'a> 
     }
 }
 
-fn failed(err: StoreError) -> PageError {
+pub(super) fn failed(err: StoreError) -> PageError {
     match err {
         StoreError::NotFound => PageError::NotFound(
             "There is no incident here. It may have a different address: see the dashboard.",
@@ -77,7 +77,7 @@ pub(super) async fn deliveries_by_entry(
 }
 
 /// A value of one of the domain's enums by its API name (`major`).
-fn named<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
+pub(super) fn named<T: for<'de> Deserialize<'de>>(text: &str) -> Option<T> {
     T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(text)).ok()
 }
 
@@ -91,7 +91,7 @@ fn field_of(rule_field: &str) -> &str {
     }
 }
 
-fn problems_of(err: &DomainError) -> Problems {
+pub(super) fn problems_of(err: &DomainError) -> Problems {
     let mut problems = Problems::new();
     problems.insert(field_of(&err.field).to_string(), sentence(&err.message));
     problems
@@ -131,20 +131,20 @@ fn draft_from(form: &Form) -> Draft {
 }
 
 /// Reads the parts every posting form shares, noting each problem.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     state: &'a AppState,
-    now: Timestamp,
-    problems: Problems,
+    pub now: Timestamp,
+    pub problems: Problems,
 }
 
 impl Reader<'_> {
-    fn note(&mut self, field: &str, message: impl Into<String>) {
+    pub fn note(&mut self, field: &str, message: impl Into<String>) {
         self.problems
             .entry(field.to_string())
             .or_insert_with(|| message.into());
     }
 
-    fn parsed<T>(&mut self, field: &str, parsed: Result<T, DomainError>) -> Option<T> {
+    pub fn parsed<T>(&mut self, field: &str, parsed: Result<T, DomainError>) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(err) => {
@@ -154,7 +154,7 @@ impl Reader<'_> {
         }
     }
 
-    fn time(&mut self, field: &str, raw: &str) -> Option<Timestamp> {
+    pub fn time(&mut self, field: &str, raw: &str) -> Option<Timestamp> {
         match local_time(raw, &self.state.config.time_zone, self.now) {
             Ok(at) => at,
             Err(message) => {
@@ -212,8 +212,8 @@ impl Reader<'_> {
         }
     }
 
-    fn owner(&mut self, draft: &Draft, users: &[StaffUser]) -> Option<Owner> {
-        match users.iter().find(|u| u.id == draft.owner && !u.disabled) {
+    pub fn owner(&mut self, owner: &str, users: &[StaffUser]) -> Option<Owner> {
+        match users.iter().find(|u| u.id == owner && !u.disabled) {
             Some(user) => Some(user.as_owner()),
             None => {
                 self.note(
@@ -226,7 +226,7 @@ impl Reader<'_> {
     }
 }
 
-fn reader(state: &AppState) -> Reader<'_> {
+pub(super) fn reader(state: &AppState) -> Reader<'_> {
     Reader {
         state,
         now: state.clock.now(),
@@ -236,24 +236,24 @@ fn reader(state: &AppState) -> Reader<'_> {
 
 /// After a write: the worker sends its mail now, and the public pages are
 /// rendered again.
-fn posted(state: &AppState) {
+pub(super) fn posted(state: &AppState) {
     state.wake.notify_one();
     state
         .page_changes
         .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
-fn see_other(to: String) -> Response {
+pub(super) fn see_other(to: String) -> Response {
     Redirect::to(&to).into_response()
 }
 
 /// Whether the form asks for a preview rather than a post.
-fn wants_preview(form: &Form) -> bool {
+pub(super) fn wants_preview(form: &Form) -> bool {
     form.get("action") == Some("preview")
 }
 
 /// The active users, for the owner's choices.
-async fn users(state: &AppState) -> Result<Vec<StaffUser>, PageError> {
+pub(super) async fn users(state: &AppState) -> Result<Vec<StaffUser>, PageError> {
     let mut users = state.store.staff_users().await.map_err(failed)?;
     users.retain(|u| !u.disabled);
     Ok(users)
@@ -314,7 +314,7 @@ pub async fn open(
         );
     }
     let components = read.components(&draft);
-    let owner = read.owner(&draft, &users);
+    let owner = read.owner(&draft.owner, &users);
     let cause = match draft.cause.as_str() {
         "" => Some(None),
         text => read.parsed("cause", Cause::parse(text)).map(Some),
@@ -458,6 +458,9 @@ async fn incident_page(
     returned: Option<Returned<'_>>,
     notice: Option<&str>,
 ) -> Result<Response, PageError> {
+    if record.incident.kind == crate::domain::Kind::Maintenance {
+        return super::maintenance::page(state, staff, record, None, returned, notice).await;
+    }
     let components = state.store.list_components().await.map_err(failed)?;
     let mut users = users(state).await?;
     let current = current_draft(state, &record.incident, &mut users);
@@ -485,22 +488,7 @@ async fn incident_page(
 /// has no console account (set through the API) stays a choice.
 fn current_draft(state: &AppState, incident: &Incident, users: &mut Vec<StaffUser>) -> Draft {
     let s = &incident.state;
-    let owner = match users.iter().find(|u| u.email == s.owner.email) {
-        Some(user) => user.id.clone(),
-        None => {
-            users.insert(
-                0,
-                StaffUser {
-                    id: CURRENT_OWNER.into(),
-                    email: s.owner.email.clone(),
-                    name: s.owner.name.clone(),
-                    role: crate::domain::staff::Role::Editor,
-                    disabled: false,
-                },
-            );
-            CURRENT_OWNER.into()
-        }
-    };
+    let owner = owner_choice(&s.owner, users);
     let tz = &state.config.time_zone;
     Draft {
         title: s.title.to_string(),
@@ -525,8 +513,30 @@ fn current_draft(state: &AppState, incident: &Incident, users: &mut Vec<StaffUse
     }
 }
 
+/// The owner's choice in the form: their user id, or, for an owner with
+/// no console account (set through the API), a choice that keeps them,
+/// put first among `users`.
+pub(super) fn owner_choice(owner: &Owner, users: &mut Vec<StaffUser>) -> String {
+    match users.iter().find(|u| u.email == owner.email) {
+        Some(user) => user.id.clone(),
+        None => {
+            users.insert(
+                0,
+                StaffUser {
+                    id: CURRENT_OWNER.into(),
+                    email: owner.email.clone(),
+                    name: owner.name.clone(),
+                    role: crate::domain::staff::Role::Editor,
+                    disabled: false,
+                },
+            );
+            CURRENT_OWNER.into()
+        }
+    }
+}
+
 /// The owner's choice that keeps the owner as they are.
-const CURRENT_OWNER: &str = "current";
+pub(super) const CURRENT_OWNER: &str = "current";
 
 /// Reads a form posted to an incident, checks its token and the role, and
 /// loads the incident.
@@ -640,7 +650,7 @@ pub async fn update(
     let owner = if draft.owner == CURRENT_OWNER || draft.owner == shown.owner {
         None
     } else {
-        read.owner(&draft, &users)
+        read.owner(&draft.owner, &users)
     };
     // Only what changed from what the form showed: an untouched field
     // keeps its value (an ETA shown to the minute stays as it was).

@@ -12,6 +12,7 @@ mod dashboard;
 mod form;
 mod incidents;
 mod login;
+mod maintenance;
 mod session;
 mod users;
 
@@ -56,6 +57,12 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/incidents/{id}/postmortem",
             post(incidents::postmortem),
+        )
+        .route("/admin/maintenances/new", get(maintenance::new_form))
+        .route("/admin/maintenances", post(maintenance::schedule))
+        .route(
+            "/admin/maintenances/{id}/updates",
+            post(maintenance::update),
         )
         .route("/admin/users", get(users::page))
         .route("/static/console.css", get(stylesheet))

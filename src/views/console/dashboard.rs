@@ -75,13 +75,13 @@ pub fn page(c: &Console<'_>, d: &Dashboard<'_>) -> Markup {
             }
             h2 { "Maintenance" }
             @if d.maintenance.is_empty() {
-                p.quiet { "None planned or under way." }
+                p.quiet { "None planned or under way. " a href="/admin/maintenances/new" { "Plan maintenance" } }
             } @else {
                 ul {
                     @for record in d.maintenance {
                         @let state = &record.incident.state;
                         li {
-                            a href={ "/incidents/" (record.incident.id) } { (state.title) }
+                            a href={ "/admin/incidents/" (record.incident.id) } { (state.title) }
                             " · " (state.status.words())
                             @if let Some(plan) = &state.schedule {
                                 " · " (facts::span(plan.scheduled_for, plan.scheduled_until, now, tz))
@@ -89,7 +89,6 @@ pub fn page(c: &Console<'_>, d: &Dashboard<'_>) -> Markup {
                         }
                     }
                 }
-                p.hint { "Maintenance is planned and changed through the admin API for now." }
             }
             h2 { "Owed to readers" }
             @if d.follow_ups.is_empty() && d.still_affected.is_empty() && d.readers_affected.is_empty() {

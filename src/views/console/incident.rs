@@ -13,7 +13,7 @@ use super::incident_form::{
 use super::{csrf, layout, problem, problem_summary, Console, Problems};
 use crate::domain::component::Component;
 use crate::domain::staff::StaffUser;
-use crate::domain::{classify, EntryId, Incident, IncidentRecord};
+use crate::domain::{classify, EntryId, Incident, IncidentId, IncidentRecord};
 use crate::views::parts;
 
 /// What became of the mail and webhooks of one entry.
@@ -260,10 +260,18 @@ fn postmortem_form(c: &Console<'_>, p: &IncidentPage<'_>) -> Markup {
     }
 }
 
-/// "Correct this entry": a new, visible entry that says what was wrong.
 fn correct_form(c: &Console<'_>, p: &IncidentPage<'_>, entry_id: &EntryId) -> Markup {
     let which = Which::Correct(entry_id.clone());
-    let returned = p.returned(&which);
+    correct_form_for(c, &p.record.incident.id, entry_id, p.returned(&which))
+}
+
+/// "Correct this entry": a new, visible entry that says what was wrong.
+pub fn correct_form_for(
+    c: &Console<'_>,
+    incident_id: &IncidentId,
+    entry_id: &EntryId,
+    returned: Option<&Returned<'_>>,
+) -> Markup {
     let empty = Problems::new();
     let problems = returned.map_or(&empty, |r| r.problems);
     let draft = returned.map(|r| r.draft);
@@ -273,7 +281,7 @@ fn correct_form(c: &Console<'_>, p: &IncidentPage<'_>, entry_id: &EntryId) -> Ma
             summary { "Correct this entry" }
             (problem_summary(problems, "The correction"))
             @if let Some(preview) = returned.and_then(|r| r.preview) { (preview_block(c, preview)) }
-            form.console-form method="post" action={ "/admin/incidents/" (p.record.incident.id) "/corrections" } novalidate {
+            form.console-form method="post" action={ "/admin/incidents/" (incident_id) "/corrections" } novalidate {
                 (csrf(c))
                 input type="hidden" name="corrects" value=(entry_id);
                 div.field.invalid[problems.contains_key("message")] {

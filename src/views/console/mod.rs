@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod incident;
 pub mod incident_form;
 pub mod login;
+pub mod maintenance;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ pub fn layout(c: &Console<'_>, title: &str, body: Markup) -> Markup {
             nav aria-label="Console" {
                 a href="/admin" { "Dashboard" }
                 a href="/admin/incidents/new" { "Open an incident" }
+                a href="/admin/maintenances/new" { "Plan maintenance" }
                 @if c.user.role.may(crate::domain::staff::Duty::Administer) { a href="/admin/users" { "Users" } }
                 a href="/" { "Public page" }
             }
