@@ -78,3 +78,37 @@ pub(crate) async fn finish_write<C: Conn>(
     .await?;
     conn.notify_change().await
 }
+
+/// One row of the audit log, as staff read it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The newest `limit` rows of the audit log older than row `before`.
+    async fn audit_log(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
+}
+
+#[async_trait::async_trait]
+impl<B: super::backend::Backend> AuditStore for B {
+    async fn audit_log(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let mut conn = self.pool().acquire().await?;
+        conn.fetch_all(
+            Sql::new(
+                "SELECT id, at, actor, ip, action, target, detail FROM audit_log \
+                 WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit),
+        )
+        .await
+    }
+}

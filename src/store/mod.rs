@@ -51,6 +51,7 @@ use crate::domain::{
 pub use crate::domain::component::ComponentEdit;
 /// The store fills the read model the views render; it is the domain's.
 pub use crate::domain::IncidentRecord;
+pub use audit::{AuditEntry, AuditStore};
 pub use components::ComponentStore;
 pub use deliveries::DeliveryStore;
 pub use idempotency::IdempotencyStore;
@@ -237,6 +238,9 @@ pub struct ComponentNotice {
     pub from: ComponentStatus,
     pub to: ComponentStatus,
     pub at: Timestamp,
+    /// Why, when staff said (older rows have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A delivery the worker has leased, with what it needs to send it.
@@ -381,6 +385,7 @@ pub trait Store:
     + IdempotencyStore
     + MetricsStore
     + StaffStore
+    + AuditStore
     + 'static
 {
 }
@@ -398,6 +403,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + MetricsStore
         + StaffStore
+        + AuditStore
         + 'static
 {
 }

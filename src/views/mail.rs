@@ -307,6 +307,8 @@ pub struct ComponentWords<'a> {
     pub from: ComponentStatus,
     pub to: ComponentStatus,
     pub at: Timestamp,
+    /// Why, as staff said it.
+    pub reason: Option<&'a str>,
 }
 
 /// The subject and the plain text of a component's change of status.
@@ -323,8 +325,11 @@ pub fn component(
     } else {
         format!("[Update] {} — now {now_words}", change.name)
     };
+    let why = change
+        .reason
+        .map_or(String::new(), |reason| format!("Why: {reason}\n\n"));
     let text = format!(
-        "{name} is now {now_words} (it was {was}), as of {at}.\n\n\
+        "{name} is now {now_words} (it was {was}), as of {at}.\n\n{why}\
          Current status: {base_url}/\n\n--\n\
          Choose components: {manage}\nUnsubscribe: {unsubscribe}\n",
         name = change.name,

@@ -15,6 +15,7 @@ mod cli;
 mod components;
 mod connections;
 mod console;
+mod console_admin;
 mod console_maintenance;
 mod corrections;
 mod crash;

@@ -200,12 +200,24 @@ async fn console_pages_for_the_validator() {
     assert_eq!(preview.status, 200, "{}", preview.text());
     let users = dana.get("/admin/users").await;
     assert_eq!(users.status, 200);
+    let components = dana.get("/admin/components").await;
+    assert_eq!(components.status, 200);
+    let subscribers = dana.get("/admin/subscribers").await;
+    assert_eq!(subscribers.status, 200);
+    let audit = dana.get("/admin/audit").await;
+    assert_eq!(audit.status, 200);
+    let maintenance = dana.get("/admin/maintenances/new").await;
+    assert_eq!(maintenance.status, 200);
     dump(&[
         (&"console-login.html", login.html),
         (&"console-dashboard.html", dashboard.html),
         (&"console-open-problems.html", problems.html),
         (&"console-incident-preview.html", preview.html),
         (&"console-users.html", users.html),
+        (&"console-components.html", components.html),
+        (&"console-subscribers.html", subscribers.html),
+        (&"console-audit.html", audit.html),
+        (&"console-maintenance.html", maintenance.html),
     ]);
     app.stop().await;
 }

@@ -202,9 +202,13 @@ try {
   await axe(tab, "resolved incident");
   await shot(tab, "incident", desktop);
 
-  // The users page.
-  await tab.goto(`${candor}/admin/users`, { waitUntil: "load" });
-  await axe(tab, "users");
+  // The admins' pages.
+  for (const name of ["users", "components", "subscribers", "audit"]) {
+    await tab.goto(`${candor}/admin/${name}`, { waitUntil: "load" });
+    check(tab.url().endsWith(`/admin/${name}`), `the ${name} page opens for an admin`);
+    await axe(tab, name);
+  }
+  await shot(tab, "components", desktop);
 
   console.log(JSON.stringify({ incident }));
   await context.close();

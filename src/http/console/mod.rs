@@ -5,15 +5,18 @@
 //!
 //! `session` finds who is logged in and checks each form's CSRF token;
 //! `login` begins and ends sessions; `dashboard` and `incidents` are the
-//! pages, `users` the admins' list of users; `form` reads what a form
-//! sent.
+//! pages; `components`, `subscribers`, `users` and `audit` are the admins'
+//! pages; `form` reads what a form sent.
 
+mod audit;
+mod components;
 mod dashboard;
 mod form;
 mod incidents;
 mod login;
 mod maintenance;
 mod session;
+mod subscribers;
 mod users;
 
 use axum::{
@@ -65,6 +68,21 @@ pub fn router() -> Router<AppState> {
             post(maintenance::update),
         )
         .route("/admin/users", get(users::page))
+        .route(
+            "/admin/components",
+            get(components::page).post(components::add),
+        )
+        .route("/admin/components/{id}", post(components::change))
+        .route(
+            "/admin/components/{id}/status",
+            post(components::set_status),
+        )
+        .route(
+            "/admin/subscribers",
+            get(subscribers::page).post(subscribers::add),
+        )
+        .route("/admin/subscribers/{id}/remove", post(subscribers::remove))
+        .route("/admin/audit", get(audit::page))
         .route("/static/console.css", get(stylesheet))
         .route("/static/console.js", get(script))
 }

@@ -2,11 +2,14 @@
 //! the form parts every console form shares, and the pages themselves
 //! (`login`, `dashboard`, `incident_form`, `incident`).
 
+pub mod audit;
+pub mod components;
 pub mod dashboard;
 pub mod incident;
 pub mod incident_form;
 pub mod login;
 pub mod maintenance;
+pub mod subscribers;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -41,7 +44,12 @@ pub fn layout(c: &Console<'_>, title: &str, body: Markup) -> Markup {
                 a href="/admin" { "Dashboard" }
                 a href="/admin/incidents/new" { "Open an incident" }
                 a href="/admin/maintenances/new" { "Plan maintenance" }
-                @if c.user.role.may(crate::domain::staff::Duty::Administer) { a href="/admin/users" { "Users" } }
+                @if c.user.role.may(crate::domain::staff::Duty::Administer) {
+                    a href="/admin/components" { "Components" }
+                    a href="/admin/subscribers" { "Subscribers" }
+                    a href="/admin/users" { "Users" }
+                    a href="/admin/audit" { "Audit log" }
+                }
                 a href="/" { "Public page" }
             }
             form.logout method="post" action="/admin/logout" {

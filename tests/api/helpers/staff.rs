@@ -270,7 +270,7 @@ fn change(fields: &mut Vec<(String, String)>, changes: &[(&str, &str)]) {
     }
 }
 
-/// What a browser sends for the form posting to `action` (with the hidden
+/// What a browser sends for the form that POSTs to `action` (with the hidden
 /// field `hidden`, if given): every named field's value as the page shows
 /// it, and the default button's name and value.
 pub fn form_fields(
@@ -282,7 +282,7 @@ pub fn form_fields(
     let forms = Selector::parse("form").unwrap();
     let form = document
         .select(&forms)
-        .filter(|f| f.attr("action") == Some(action))
+        .filter(|f| f.attr("action") == Some(action) && f.attr("method") == Some("post"))
         .find(|f| match hidden {
             None => true,
             Some((name, value)) => fields_of(*f).iter().any(|(n, v)| n == name && v == value),
