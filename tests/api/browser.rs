@@ -396,3 +396,53 @@ async fn staff_post_an_incidents_life_from_the_console_by_keyboard() {
     }
     assert_eq!(mails.len(), 4, "{subjects:?}");
 }
+
+/// The console's live parts in Chromium: the promised update counts down
+/// and turns overdue at its second; an entry's deliveries go from pending
+/// to sent on the open page, without a reload, when the worker sends them.
+#[tokio::test]
+async fn the_console_counts_down_and_shows_deliveries_as_they_move() {
+    if !enabled() {
+        return;
+    }
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app =
+        TestApp::spawn_with(move |c| c.smtp_url = Some(candor::config::Secret::new(url))).await;
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": "reader@example.test", "confirmed": true}),
+    )
+    .await
+    .expect(201);
+    app.create_user("dana@acme.test", "Dana (IT Ops)", "editor", Some(PASSWORD))
+        .await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    let incident = app.open_incident(&mail_incident(&smtp)).await;
+    let next_update: jiff::Timestamp = incident["next_update_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ready = app.db.dir.join("ready");
+    let plan = json!({
+        "email": "dana@acme.test",
+        "password": PASSWORD,
+        "incident": id_of(&incident),
+        "entry": incident["entries"][0]["id"],
+        "at": (next_update - jiff::SignedDuration::from_secs(2)).to_string(),
+        "ready": ready,
+    });
+    let address = app.address.clone();
+    let script = tokio::spawn(async move {
+        node("console_live.mjs", &[&address, &plan.to_string()]).await;
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !ready.exists() && !script.is_finished() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.drain_outbox().await;
+    script.await.expect("the script passes");
+    mailbox.wait_for("reader@example.test", 1).await;
+}

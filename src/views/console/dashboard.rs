@@ -42,7 +42,7 @@ pub fn page(c: &Console<'_>, d: &Dashboard<'_>) -> Markup {
                 @if overdue > 0 {
                     p.problem role="alert" { (overdue) " open incident" @if overdue > 1 { "s are" } @else { " is" } " past the promised update. Post one now." }
                 }
-                table.board {
+                table.board data-live-source="/admin" {
                     thead { tr { th { "Incident" } th { "Owner" } th { "Next update" } th { "ETA" } th { "Latest entry" } } }
                     tbody {
                         @for (record, counts) in d.incidents {
@@ -67,7 +67,7 @@ pub fn page(c: &Console<'_>, d: &Dashboard<'_>) -> Markup {
                                         Some(eta) => (facts::clock_time(eta, tz)),
                                     }
                                 }
-                                td { (latest_label(record)) (delivery_line(counts.as_ref())) }
+                                td { (latest_label(record)) (delivery_line(incident.id.as_str(), counts.as_ref())) }
                             }
                         }
                     }

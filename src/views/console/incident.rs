@@ -92,10 +92,10 @@ pub fn page(c: &Console<'_>, p: &IncidentPage<'_>) -> Markup {
                 (postmortem_form(c, p))
             }
             h2 { "Timeline" }
-            ol.timeline reversed {
+            ol.timeline reversed data-live-source={ "/admin/incidents/" (incident.id) } {
                 @for entry in &p.record.entries {
                     (parts::entry_with(&c.page, p.record, entry, html! {
-                        (delivery_line(p.deliveries.get(&entry.id)))
+                        (delivery_line(entry.id.as_str(), p.deliveries.get(&entry.id)))
                         (correct_form(c, p, &entry.id))
                     }))
                 }
@@ -309,10 +309,13 @@ pub fn correct_form_for(
     }
 }
 
-/// What became of an entry's mail and webhooks.
-pub fn delivery_line(counts: Option<&DeliveryCounts>) -> Markup {
+/// What became of an entry's mail and webhooks: `id` names the line, so
+/// that `/static/console.js` can put a fresher one in its place while
+/// deliveries are pending (`data-pending`).
+pub fn delivery_line(id: &str, counts: Option<&DeliveryCounts>) -> Markup {
+    let pending = counts.map_or(0, |n| n.pending);
     html! {
-        p.deliveries {
+        p.deliveries id={ "deliveries-" (id) } data-pending=(pending) aria-live="polite" {
             @match counts {
                 None => "Sent to nobody: no subscriber follows these components.",
                 Some(n) => {

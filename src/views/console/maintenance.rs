@@ -196,10 +196,10 @@ pub fn page(c: &Console<'_>, p: &MaintenancePage<'_>) -> Markup {
                 p { "This maintenance is over. Plan a new one if more work is needed." }
             }
             h2 { "Timeline" }
-            ol.timeline reversed {
+            ol.timeline reversed data-live-source={ "/admin/incidents/" (incident.id) } {
                 @for entry in &p.record.entries {
                     (parts::entry_with(&c.page, p.record, entry, html! {
-                        (delivery_line(p.deliveries.get(&entry.id)))
+                        (delivery_line(entry.id.as_str(), p.deliveries.get(&entry.id)))
                         (correct_form_for(c, &incident.id, &entry.id, p.correction.as_ref().filter(|r| r.which == Which::Correct(entry.id.clone()))))
                     }))
                 }
