@@ -40,6 +40,7 @@ mod promises;
 mod rate_limit;
 mod reader;
 mod security;
+mod shutdown;
 mod statuspage;
 mod stored_text;
 mod uptime;
