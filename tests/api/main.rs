@@ -43,5 +43,6 @@ mod security;
 mod shutdown;
 mod statuspage;
 mod stored_text;
+mod two_instances;
 mod uptime;
 mod webhooks;
