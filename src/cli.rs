@@ -1,4 +1,7 @@
-//! The `candor` command line.
+//! The `candor` command line: the server's own commands here, and the
+//! client of a running Candor's admin API in `client`.
+
+pub mod client;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -45,6 +48,37 @@ pub enum Command {
     /// Manage the staff who log in to the console at /admin.
     #[command(subcommand)]
     User(UserCommand),
+    /// What a running Candor's page says now: the banner, components not
+    /// working, open incidents with their promises (needs CANDOR_URL and
+    /// CANDOR_TOKEN).
+    #[command(
+        after_help = "Example:\n  CANDOR_URL=https://status.acme.test CANDOR_TOKEN=cnd_… candor status\n\nExit codes: 0 done, 2 usage, 3 refused by a rule, 4 not authorised, 5 Candor not reachable."
+    )]
+    Status {
+        #[command(flatten)]
+        connection: client::Connection,
+    },
+    /// Open, update, correct, resolve, list and show incidents on a running
+    /// Candor (needs CANDOR_URL and CANDOR_TOKEN).
+    #[command(
+        after_help = "Exit codes: 0 done, 2 usage, 3 refused by a rule, 4 not authorised, 5 Candor not reachable."
+    )]
+    Incident {
+        #[command(flatten)]
+        connection: client::Connection,
+        #[command(subcommand)]
+        command: client::IncidentCommand,
+    },
+    /// List components, or set one's status by hand, on a running Candor.
+    #[command(
+        after_help = "Exit codes: 0 done, 2 usage, 3 refused by a rule, 4 not authorised, 5 Candor not reachable."
+    )]
+    Component {
+        #[command(flatten)]
+        connection: client::Connection,
+        #[command(subcommand)]
+        command: client::ComponentCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +117,21 @@ pub enum TokenCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The client's commands read no server configuration.
+    let cli = match cli.command {
+        Some(Command::Status { connection }) => {
+            return Ok(client::run(&connection, client::Asked::Status).await?)
+        }
+        Some(Command::Incident {
+            connection,
+            command,
+        }) => return Ok(client::run(&connection, client::Asked::Incident(command)).await?),
+        Some(Command::Component {
+            connection,
+            command,
+        }) => return Ok(client::run(&connection, client::Asked::Component(command)).await?),
+        command => Cli { command, ..cli },
+    };
     if matches!(cli.command, Some(Command::Check)) {
         // Reports a bad setting among its findings instead of stopping at it.
         return crate::check::run(cli.config.as_deref()).await;
@@ -95,7 +144,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Candor listening on {}", running.base_url);
             running.wait().await
         }
-        Command::Check => unreachable!("handled above"),
+        Command::Check
+        | Command::Status { .. }
+        | Command::Incident { .. }
+        | Command::Component { .. } => {
+            unreachable!("handled above")
+        }
         Command::Migrate => {
             store::connect(&config.database_url).await?;
             println!("The database is up to date.");

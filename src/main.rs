@@ -34,6 +34,15 @@ async fn run() -> std::process::ExitCode {
     };
     match candor::cli::run(candor::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The client's own exit codes: 3 refused, 4 not authorised, 5 not
+        // reachable (README, "The candor client").
+        Err(err) if err.downcast_ref::<candor::cli::client::Stop>().is_some() => {
+            let stop = err
+                .downcast_ref::<candor::cli::client::Stop>()
+                .expect("checked");
+            eprintln!("candor: {stop}");
+            std::process::ExitCode::from(stop.code)
+        }
         // In JSON, the reason it stopped is a log line like the others, for
         // the collector that reads them.
         Err(err) if json => {

@@ -12,6 +12,7 @@ mod badge;
 mod browser;
 mod cache;
 mod cli;
+mod client;
 mod components;
 mod connections;
 mod console;

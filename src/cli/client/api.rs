@@ -93,7 +93,11 @@ impl Api {
         }
         let response = request.send().await.map_err(|e| Stop {
             code: 5,
-            message: format!("Candor is not reachable at {}: {}", self.base, root_cause(&e)),
+            message: format!(
+                "Candor is not reachable at {}: {}",
+                self.base,
+                root_cause(&e)
+            ),
         })?;
         let status = response.status();
         let text = response.text().await.map_err(|e| Stop {
@@ -112,7 +116,9 @@ impl Api {
         };
         let code = match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => 4,
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => 5,
+            StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::GATEWAY_TIMEOUT => 5,
             s if s.is_client_error() => 3,
             _ => 1,
         };
