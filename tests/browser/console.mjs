@@ -91,6 +91,11 @@ try {
   const context = await loopbackContext(browser, desktop, problems);
   await context.clock.install({ time: Date.parse(plan.now) });
   const tab = await context.newPage();
+  // The console runs under the public pages' Content-Security-Policy: a
+  // blocked script, style or request would be a broken console.
+  tab.on("console", (msg) => {
+    if (/content.security.policy/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
+  });
   // Every page load and form post the person causes (not the redirects
   // that follow a post, nor the page's own stylesheet and script).
   const navigations = [];
@@ -170,6 +175,9 @@ try {
   await small.clock.install({ time: Date.parse(plan.now) });
   await small.addCookies(cookies);
   const phoneTab = await small.newPage();
+  phoneTab.on("console", (msg) => {
+    if (/content.security.policy/i.test(msg.text())) problems.push(`phone CSP: ${msg.text()}`);
+  });
   for (const [name, path] of [["dashboard", "/admin"], ["open", "/admin/incidents/new"], ["incident", `/admin/incidents/${incident}`]]) {
     await phoneTab.goto(`${candor}${path}`, { waitUntil: "load" });
     await axe(phoneTab, `phone ${name}`);
