@@ -14,11 +14,11 @@ use super::{
     AppState, List,
 };
 use crate::domain::{
-    subscriber::{Subscriber, SubscriberChange},
+    subscriber::{Subscriber, SubscriberChange, SubscriberState},
     ComponentId, Email, IncidentId, SubscriberId, WebhookUrl,
 };
 use crate::ids::new_id;
-use crate::store::{Actor, EntryDeliveries, StoreError};
+use crate::store::{Actor, EntryDeliveries, StoreError, SubscriberFilter};
 use crate::webhook_address;
 use crate::webhook_secret;
 
@@ -60,6 +60,10 @@ struct ListQuery {
     limit: Option<i64>,
     /// Only addresses that begin with this (in any case).
     address: Option<String>,
+    /// Only subscribers in this state.
+    state: Option<SubscriberState>,
+    /// Only subscribers told of this component (all, it, or its group).
+    component: Option<ComponentId>,
 }
 
 #[derive(Serialize)]
@@ -95,7 +99,13 @@ async fn list(
     }
     let mut items = state
         .store
-        .list_subscribers(query.cursor.as_ref(), limit + 1, query.address.as_deref())
+        .list_subscribers(&SubscriberFilter {
+            after: query.cursor.as_ref(),
+            limit: limit + 1,
+            prefix: query.address.as_deref(),
+            state: query.state,
+            component: query.component.as_ref(),
+        })
         .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);

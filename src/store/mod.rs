@@ -64,7 +64,7 @@ pub use reader_reports::{ReaderReport, ReaderReportStore, ReportCounts};
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 pub use staff::{NewSession, Session, StaffStore};
-pub use subscribers::SubscriberStore;
+pub use subscribers::{SubscriberFilter, SubscriberStore};
 pub use tokens::TokenStore;
 
 #[derive(Debug, thiserror::Error)]

@@ -30,14 +30,8 @@ pub trait SubscriberStore: Send + Sync {
         actor: &Actor,
     ) -> Result<()>;
     async fn get_subscriber(&self, id: &SubscriberId) -> Result<Subscriber>;
-    /// Subscribers in id order after `after`; with `prefix`, only those
-    /// whose address begins with it (in any case).
-    async fn list_subscribers(
-        &self,
-        after: Option<&SubscriberId>,
-        limit: i64,
-        prefix: Option<&str>,
-    ) -> Result<Vec<Subscriber>>;
+    /// Subscribers in id order, as `filter` selects them.
+    async fn list_subscribers(&self, filter: &SubscriberFilter<'_>) -> Result<Vec<Subscriber>>;
     /// Changes a subscriber by the domain's rule for `change`
     /// (`Subscriber::apply`), in one transaction.
     async fn change_subscriber(
@@ -47,6 +41,19 @@ pub trait SubscriberStore: Send + Sync {
         now: jiff::Timestamp,
         change: &SubscriberChange,
     ) -> Result<Subscriber>;
+}
+
+/// Which subscribers a list holds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubscriberFilter<'a> {
+    /// The last subscriber of the page before.
+    pub after: Option<&'a SubscriberId>,
+    pub limit: i64,
+    /// Only addresses that begin with this, in any case.
+    pub prefix: Option<&'a str>,
+    pub state: Option<SubscriberState>,
+    /// Only those told of this component (all of them, it, or its group).
+    pub component: Option<&'a ComponentId>,
 }
 
 const SUBSCRIBER_COLUMNS: &str = "id, channel, address, state, all_components, created_at, \
@@ -195,15 +202,10 @@ impl<B: Backend> SubscriberStore for B {
         with_components(&mut *conn, row).await
     }
 
-    async fn list_subscribers(
-        &self,
-        after: Option<&SubscriberId>,
-        limit: i64,
-        prefix: Option<&str>,
-    ) -> Result<Vec<Subscriber>> {
+    async fn list_subscribers(&self, filter: &SubscriberFilter<'_>) -> Result<Vec<Subscriber>> {
         let mut conn = self.pool().acquire().await?;
         // LIKE's wildcards in what was typed are themselves.
-        let pattern = prefix.map_or(String::new(), |p| {
+        let pattern = filter.prefix.map_or(String::new(), |p| {
             let escaped = p
                 .to_lowercase()
                 .replace('\\', "\\\\")
@@ -216,11 +218,18 @@ impl<B: Backend> SubscriberStore for B {
                 Sql::new(format!(
                     "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 \
                      AND ($3 = '' OR lower(address) LIKE $3 ESCAPE '\\') \
+                     AND ($4 = '' OR state = $4) \
+                     AND ($5 = '' OR all_components OR EXISTS ( \
+                         SELECT 1 FROM subscriber_components sc WHERE sc.subscriber_id = subscribers.id \
+                         AND (sc.component_id = $5 OR sc.component_id = \
+                             (SELECT group_id FROM components WHERE id = $5)))) \
                      ORDER BY id LIMIT $2"
                 ))
-                .bind(after.map_or("", SubscriberId::as_str))
-                .bind(limit)
-                .bind(pattern),
+                .bind(filter.after.map_or("", SubscriberId::as_str))
+                .bind(filter.limit)
+                .bind(pattern)
+                .bind(filter.state.map_or(String::new(), |s| enum_text(&s)))
+                .bind(filter.component.map_or("", ComponentId::as_str)),
             )
             .await?;
         let mut subscribers = Vec::with_capacity(rows.len());

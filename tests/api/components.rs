@@ -367,3 +367,71 @@ async fn components_nested_deeper_by_older_data_are_all_shown() {
     );
     assert_eq!(floor["status"], "major_outage");
 }
+
+#[tokio::test]
+async fn staff_list_subscribers_by_address_state_and_component() {
+    let app = TestApp::spawn().await;
+    let network = app.create_component("Network").await;
+    let vpn = id_of(
+        &app.admin_post(
+            "/api/v1/components",
+            &json!({"name": "VPN", "group_id": network}),
+        )
+        .await
+        .expect(201),
+    );
+    let mail = app.create_component("Mail").await;
+    app.add_confirmed("all@example.test", &[]).await;
+    app.add_confirmed("vpn@example.test", &[&vpn]).await;
+    app.add_confirmed("network@example.test", &[&network]).await;
+    app.add_confirmed("mail@example.test", &[&mail]).await;
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": "Pending@Example.test"}),
+    )
+    .await
+    .expect(201);
+    let addresses = |list: serde_json::Value| -> Vec<String> {
+        let mut found: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["address"].as_str().unwrap().to_string())
+            .collect();
+        found.sort();
+        found
+    };
+    let told_of_vpn = app
+        .admin_get(&format!(
+            "/api/v1/subscribers?component={vpn}&state=confirmed"
+        ))
+        .await
+        .expect(200);
+    assert_eq!(
+        addresses(told_of_vpn),
+        [
+            "all@example.test",
+            "network@example.test",
+            "vpn@example.test"
+        ]
+    );
+    let pending = app
+        .admin_get("/api/v1/subscribers?state=pending")
+        .await
+        .expect(200);
+    assert_eq!(addresses(pending), ["pending@example.test"]);
+    let by_prefix = app
+        .admin_get("/api/v1/subscribers?address=PEND")
+        .await
+        .expect(200);
+    assert_eq!(addresses(by_prefix), ["pending@example.test"]);
+    // A wildcard typed is a character like any other.
+    let wildcard = app
+        .admin_get("/api/v1/subscribers?address=%25")
+        .await
+        .expect(200);
+    assert!(addresses(wildcard).is_empty());
+    app.admin_get("/api/v1/subscribers?state=asleep")
+        .await
+        .assert_error(422, "invalid", Some("state"));
+}

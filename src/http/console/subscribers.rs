@@ -58,7 +58,12 @@ async fn render(
     let prefix = Some(search).filter(|s| !s.is_empty());
     let mut subscribers = state
         .store
-        .list_subscribers(after, PAGE + 1, prefix)
+        .list_subscribers(&crate::store::SubscriberFilter {
+            after,
+            limit: PAGE + 1,
+            prefix,
+            ..Default::default()
+        })
         .await
         .map_err(failed)?;
     let next = if subscribers.len() as i64 > PAGE {

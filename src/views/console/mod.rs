@@ -10,6 +10,7 @@ pub mod incident_form;
 pub mod login;
 pub mod maintenance;
 pub mod subscribers;
+pub mod tokens;
 pub mod users;
 
 use std::collections::BTreeMap;
