@@ -18,6 +18,7 @@ use maud::Markup;
 use serde::{de::IntoDeserializer, Deserialize};
 
 use super::form::{field_time, local_time, Form};
+use super::submit::{submit, Outcome, Posting};
 use super::Staff;
 use crate::domain::staff::{Duty, StaffUser};
 use crate::domain::{
@@ -26,8 +27,7 @@ use crate::domain::{
     Patch, PostCorrection, PostUpdate, Title,
 };
 use crate::http::{error::PageError, public::page_context, AppState};
-use crate::ids::new_id;
-use crate::store::{Draft as Unposted, StoreError};
+use crate::store::StoreError;
 use crate::views::console::incident::{
     self as view, DeliveryCounts, IncidentPage, Returned, Which,
 };
@@ -258,11 +258,6 @@ pub(super) fn see_other(to: String) -> Response {
     Redirect::to(&to).into_response()
 }
 
-/// Whether the form asks for a preview rather than a post.
-pub(super) fn wants_preview(form: &Form) -> bool {
-    form.get("action") == Some("preview")
-}
-
 /// The active users, for the owner's choices.
 pub(super) async fn users(state: &AppState) -> Result<Vec<StaffUser>, PageError> {
     let mut users = state.store.staff_users().await.map_err(failed)?;
@@ -340,7 +335,7 @@ pub async fn open(
         text => Message::parse(text),
     };
     let message = read.parsed("message", message);
-    let Reader { problems, now, .. } = read;
+    let Reader { problems, .. } = read;
     let command = match (title, impact, status, owner, cause, message) {
         (Some(title), Some(impact), Some(status), Some(owner), Some(cause), Some(message))
             if problems.is_empty() =>
@@ -360,54 +355,19 @@ pub async fn open(
         }
         _ => return open_again(&state, &staff, &users, &draft, &problems, None).await,
     };
-    let write = crate::http::incidents::write(&state, &staff.actor, now);
-    if wants_preview(&form) {
-        return match state
-            .store
-            .preview_entry(&Unposted::Open(command), &write)
+    match submit(&state, &staff, &form, Posting::Open(command)).await? {
+        Outcome::Posted(to) => Ok(to),
+        Outcome::Again(problems, preview) => {
+            open_again(
+                &state,
+                &staff,
+                &users,
+                &draft,
+                &problems,
+                preview.as_deref(),
+            )
             .await
-        {
-            Ok((incident, entry)) => {
-                let preview = Preview {
-                    subject: crate::views::mail::subject(&entry, &state.config.time_zone),
-                    record: IncidentRecord {
-                        incident,
-                        entries: vec![entry],
-                    },
-                };
-                open_again(
-                    &state,
-                    &staff,
-                    &users,
-                    &draft,
-                    &Problems::new(),
-                    Some(&preview),
-                )
-                .await
-            }
-            Err(StoreError::Domain(err)) => {
-                open_again(&state, &staff, &users, &draft, &problems_of(&err), None).await
-            }
-            Err(err) => Err(failed(err)),
-        };
-    }
-    let id: IncidentId = new_id();
-    match state
-        .store
-        .open_incident(&id, &command, &write, &staff.actor)
-        .await
-    {
-        Ok((incident, entry)) => {
-            posted(&state);
-            Ok(see_other(format!(
-                "/admin/incidents/{}?posted={}",
-                incident.id, entry.id
-            )))
         }
-        Err(StoreError::Domain(err)) => {
-            open_again(&state, &staff, &users, &draft, &problems_of(&err), None).await
-        }
-        Err(err) => Err(failed(err)),
     }
 }
 
@@ -524,6 +484,25 @@ fn current_draft(state: &AppState, incident: &Incident, users: &mut Vec<StaffUse
     }
 }
 
+/// The incident's page with the form `which` back, and why it was not
+/// posted.
+async fn back(
+    state: &AppState,
+    staff: &Staff,
+    record: &IncidentRecord,
+    which: Which,
+    draft: &Draft,
+    problems: &Problems,
+) -> Result<Response, PageError> {
+    let returned = Returned {
+        which,
+        draft,
+        problems,
+        preview: None,
+    };
+    incident_page(state, staff, record, Some(returned), None).await
+}
+
 /// The owner's choice in the form: their user id, or, for an owner with
 /// no console account (set through the API), a choice that keeps them,
 /// put first among `users`.
@@ -575,51 +554,18 @@ async fn post_or_preview(
     draft: &Draft,
     command: Command,
 ) -> Result<Response, PageError> {
-    let id = &record.incident.id;
-    let write = crate::http::incidents::write(state, &staff.actor, state.clock.now());
-    let again = |problems: Problems, preview: Option<Preview>| async move {
-        let returned = Returned {
-            which: which.clone(),
-            draft,
-            problems: &problems,
-            preview: preview.as_ref(),
-        };
-        incident_page(state, staff, record, Some(returned), None).await
-    };
-    if wants_preview(form) {
-        return match state
-            .store
-            .preview_entry(&Unposted::Entry(id.clone(), command), &write)
-            .await
-        {
-            Ok((incident, entry)) => {
-                let preview = Preview {
-                    subject: crate::views::mail::subject(&entry, &state.config.time_zone),
-                    record: IncidentRecord {
-                        incident,
-                        entries: vec![entry],
-                    },
-                };
-                again(Problems::new(), Some(preview)).await
-            }
-            Err(StoreError::Domain(err)) => again(problems_of(&err), None).await,
-            Err(err) => Err(failed(err)),
-        };
-    }
-    match state
-        .store
-        .post_entry(id, &command, &write, &staff.actor)
-        .await
-    {
-        Ok((_, entry)) => {
-            posted(state);
-            Ok(see_other(format!(
-                "/admin/incidents/{id}?posted={}#entry-{}",
-                entry.id, entry.id
-            )))
+    let posting = Posting::Entry(record.incident.id.clone(), command);
+    match submit(state, staff, form, posting).await? {
+        Outcome::Posted(to) => Ok(to),
+        Outcome::Again(problems, preview) => {
+            let returned = Returned {
+                which,
+                draft,
+                problems: &problems,
+                preview: preview.as_deref(),
+            };
+            incident_page(state, staff, record, Some(returned), None).await
         }
-        Err(StoreError::Domain(err)) => again(problems_of(&err), None).await,
-        Err(err) => Err(failed(err)),
     }
 }
 
@@ -689,13 +635,7 @@ pub async fn update(
     let (Some(status), Some(impact), Some(message), true) =
         (status, impact, message, problems.is_empty())
     else {
-        let returned = Returned {
-            which: Which::Update,
-            draft: &draft,
-            problems: &problems,
-            preview: None,
-        };
-        return incident_page(&state, &staff, &record, Some(returned), None).await;
+        return back(&state, &staff, &record, Which::Update, &draft, &problems).await;
     };
     let command = Command::Update(PostUpdate {
         status: (status != current.status).then_some(status),
@@ -743,13 +683,7 @@ pub async fn resolve(
     };
     let (Some(message), Some(follow_up_at)) = (message, follow_up_at) else {
         let problems = read.problems;
-        let returned = Returned {
-            which: Which::Resolve,
-            draft: &draft,
-            problems: &problems,
-            preview: None,
-        };
-        return incident_page(&state, &staff, &record, Some(returned), None).await;
+        return back(&state, &staff, &record, Which::Resolve, &draft, &problems).await;
     };
     let command = Command::Update(PostUpdate {
         status: Some(IncidentStatus::Resolved),
@@ -803,13 +737,7 @@ pub async fn correct(
     let which = Which::Correct(corrects.clone());
     let (Some(message), Some(title), Some(cause)) = (message, title, cause) else {
         let problems = read.problems;
-        let returned = Returned {
-            which,
-            draft: &draft,
-            problems: &problems,
-            preview: None,
-        };
-        return incident_page(&state, &staff, &record, Some(returned), None).await;
+        return back(&state, &staff, &record, which, &draft, &problems).await;
     };
     let command = Command::Correction(PostCorrection {
         corrects,
@@ -834,13 +762,15 @@ pub async fn postmortem(
     let mut read = reader(&state);
     let Some(message) = read.parsed("message", Message::parse(&draft.message)) else {
         let problems = read.problems;
-        let returned = Returned {
-            which: Which::Postmortem,
-            draft: &draft,
-            problems: &problems,
-            preview: None,
-        };
-        return incident_page(&state, &staff, &record, Some(returned), None).await;
+        return back(
+            &state,
+            &staff,
+            &record,
+            Which::Postmortem,
+            &draft,
+            &problems,
+        )
+        .await;
     };
     let command = Command::Postmortem(PostPostmortem { message });
     post_or_preview(

@@ -11,10 +11,8 @@ use axum::{
 use maud::Markup;
 
 use super::form::{field_time, Form};
-use super::incidents::{
-    console, deliveries_by_entry, failed, named, posted, problems_of, reader, see_other, users,
-    wants_preview, CURRENT_OWNER,
-};
+use super::incidents::{console, deliveries_by_entry, failed, named, reader, users, CURRENT_OWNER};
+use super::submit::{submit, Outcome, Posting};
 use super::Staff;
 use crate::domain::maintenance::{MaintenanceUpdate, ScheduleMaintenance, DEFAULT_REMINDERS};
 use crate::domain::staff::{Duty, StaffUser};
@@ -22,8 +20,6 @@ use crate::domain::{
     Command, ComponentId, IncidentId, IncidentRecord, IncidentStatus, Message, Title,
 };
 use crate::http::{error::PageError, AppState};
-use crate::ids::new_id;
-use crate::store::{Draft as Unposted, StoreError};
 use crate::views::console::incident::Returned;
 use crate::views::console::incident_form::Preview;
 use crate::views::console::maintenance::{self as view, MaintenancePage, PlanDraft};
@@ -48,19 +44,6 @@ fn draft_from(form: &Form) -> PlanDraft {
         auto_complete: form.get("auto_complete") == Some("on"),
         message: form.get("message").unwrap_or("").to_string(),
         status: form.text("status"),
-    }
-}
-
-fn preview_of(
-    (incident, entry): (crate::domain::Incident, crate::domain::Entry),
-    state: &AppState,
-) -> Preview {
-    Preview {
-        subject: crate::views::mail::subject(&entry, &state.config.time_zone),
-        record: IncidentRecord {
-            incident,
-            entries: vec![entry],
-        },
     }
 }
 
@@ -143,7 +126,6 @@ pub async fn schedule(
         text => Message::parse(text),
     };
     let message = read.parsed("message", message);
-    let now = read.now;
     let problems = std::mem::take(&mut read.problems);
     let command = match (title, owner, scheduled_for, scheduled_until, message) {
         (Some(title), Some(owner), Some(scheduled_for), Some(scheduled_until), Some(message))
@@ -162,48 +144,19 @@ pub async fn schedule(
         }
         _ => return schedule_again(&state, &staff, &users, &draft, &problems, None).await,
     };
-    let write = crate::http::incidents::write(&state, &staff.actor, now);
-    if wants_preview(&form) {
-        return match state
-            .store
-            .preview_entry(&Unposted::Schedule(command), &write)
+    match submit(&state, &staff, &form, Posting::Schedule(command)).await? {
+        Outcome::Posted(to) => Ok(to),
+        Outcome::Again(problems, preview) => {
+            schedule_again(
+                &state,
+                &staff,
+                &users,
+                &draft,
+                &problems,
+                preview.as_deref(),
+            )
             .await
-        {
-            Ok(outcome) => {
-                let preview = preview_of(outcome, &state);
-                schedule_again(
-                    &state,
-                    &staff,
-                    &users,
-                    &draft,
-                    &Problems::new(),
-                    Some(&preview),
-                )
-                .await
-            }
-            Err(StoreError::Domain(err)) => {
-                schedule_again(&state, &staff, &users, &draft, &problems_of(&err), None).await
-            }
-            Err(err) => Err(failed(err)),
-        };
-    }
-    let id: IncidentId = new_id();
-    match state
-        .store
-        .schedule_maintenance(&id, &command, &write, &staff.actor)
-        .await
-    {
-        Ok((incident, entry)) => {
-            posted(&state);
-            Ok(see_other(format!(
-                "/admin/incidents/{}?posted={}",
-                incident.id, entry.id
-            )))
         }
-        Err(StoreError::Domain(err)) => {
-            schedule_again(&state, &staff, &users, &draft, &problems_of(&err), None).await
-        }
-        Err(err) => Err(failed(err)),
     }
 }
 
@@ -335,64 +288,18 @@ pub async fn update(
         owner,
         message,
     });
-    let write = crate::http::incidents::write(&state, &staff.actor, state.clock.now());
-    if wants_preview(&form) {
-        return match state
-            .store
-            .preview_entry(&Unposted::Entry(id.clone(), command), &write)
-            .await
-        {
-            Ok(outcome) => {
-                let preview = preview_of(outcome, &state);
-                page(
-                    &state,
-                    &staff,
-                    &record,
-                    Some((&draft, &Problems::new(), Some(&preview))),
-                    None,
-                    None,
-                )
-                .await
-            }
-            Err(StoreError::Domain(err)) => {
-                let problems = problems_of(&err);
-                page(
-                    &state,
-                    &staff,
-                    &record,
-                    Some((&draft, &problems, None)),
-                    None,
-                    None,
-                )
-                .await
-            }
-            Err(err) => Err(failed(err)),
-        };
-    }
-    match state
-        .store
-        .post_entry(&id, &command, &write, &staff.actor)
-        .await
-    {
-        Ok((_, entry)) => {
-            posted(&state);
-            Ok(see_other(format!(
-                "/admin/incidents/{id}?posted={}#entry-{}",
-                entry.id, entry.id
-            )))
-        }
-        Err(StoreError::Domain(err)) => {
-            let problems = problems_of(&err);
+    match submit(&state, &staff, &form, Posting::Entry(id, command)).await? {
+        Outcome::Posted(to) => Ok(to),
+        Outcome::Again(problems, preview) => {
             page(
                 &state,
                 &staff,
                 &record,
-                Some((&draft, &problems, None)),
+                Some((&draft, &problems, preview.as_deref())),
                 None,
                 None,
             )
             .await
         }
-        Err(err) => Err(failed(err)),
     }
 }

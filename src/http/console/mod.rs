@@ -6,7 +6,7 @@
 //! `session` finds who is logged in and checks each form's CSRF token;
 //! `login` begins and ends sessions; `dashboard` and `incidents` are the
 //! pages; `components`, `subscribers`, `users` and `audit` are the admins'
-//! pages; `form` reads what a form sent.
+//! pages; `form` reads what a form sent, `submit` previews or posts it.
 
 mod audit;
 mod components;
@@ -16,6 +16,7 @@ mod incidents;
 mod login;
 mod maintenance;
 mod session;
+mod submit;
 mod subscribers;
 mod users;
 
