@@ -12,6 +12,7 @@
 //! `postgres` hold only what differs: connecting, how a write transaction
 //! begins, and hearing of other instances' writes (`backend::Backend`).
 
+mod alerts;
 mod audit;
 mod backend;
 mod components;
@@ -50,6 +51,7 @@ use crate::domain::{
 pub use crate::domain::component::ComponentEdit;
 /// The store fills the read model the views render; it is the domain's.
 pub use crate::domain::IncidentRecord;
+pub use alerts::AlertStore;
 pub use components::ComponentStore;
 pub use deliveries::DeliveryStore;
 pub use idempotency::IdempotencyStore;
@@ -378,6 +380,7 @@ pub trait Store:
     + JobStore
     + IdempotencyStore
     + MetricsStore
+    + AlertStore
     + 'static
 {
 }
@@ -394,6 +397,7 @@ impl<T> Store for T where
         + JobStore
         + IdempotencyStore
         + MetricsStore
+        + AlertStore
         + 'static
 {
 }

@@ -217,7 +217,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
                     " · " (entry.state.status.words())
                 }
                 " · " (kind_words(&entry.state))
-                @if entry.system { " · posted by Candor" } @else { " · by " (entry.state.owner.name) }
+                @if entry.system { " · posted by " (entry.author) } @else { " · by " (entry.state.owner.name) }
             }
             @if let Some(original) = corrected {
                 p.corrects {
