@@ -573,3 +573,93 @@ async fn the_promise_automation_made_is_kept_like_any_other() {
         .starts_with("The update promised for 10:15 CET is late."));
     app.stop().await;
 }
+
+/// Not a check but a measurement, run by `benches/alerts.sh` (skipped
+/// unless `CANDOR_ALERT_BENCH` says how many alerts): from a webhook's
+/// arrival to its incident on `/` and its mail handed to the SMTP server,
+/// beside the admin API's own POST of the same incident. Prints median and
+/// p99; asserts nothing about time.
+#[tokio::test]
+async fn latency_from_webhook_to_page_and_mail() {
+    let Some(n) = std::env::var("CANDOR_ALERT_BENCH")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return;
+    };
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app = TestApp::spawn_with(move |c| {
+        on_call(c);
+        c.smtp_url = Some(candor::config::Secret::new(url));
+    })
+    .await;
+    app.add_confirmed("reader@example.test", &[]).await;
+    let mut components = Vec::new();
+    for i in 0..n {
+        components.push((
+            app.create_component(&format!("Alerted {i}")).await,
+            app.create_component(&format!("Posted {i}")).await,
+        ));
+    }
+    let (mut by_alert, mut by_post) = (Vec::new(), Vec::new());
+    let mut mails = 0;
+    for (i, (alerted, posted)) in components.iter().enumerate() {
+        let title = format!("Outage number {i} by alert");
+        let alert = json!({"source": "bench", "key": format!("k{i}"), "status": "firing",
+                           "component": alerted, "severity": "critical", "summary": title});
+        let open = |title: &str| {
+            json!({"title": title, "impact": "major", "owner": {"name": "Dana (IT Ops)",
+                   "email": "dana@acme.test"}, "next_update_in": 15,
+                   "components": {posted: "major_outage"},
+                   "message": "We know it is failing and are looking into it."})
+        };
+        for (path, body, title, times) in [
+            ("/api/v1/alerts", alert, title.clone(), &mut by_alert),
+            (
+                "/api/v1/incidents",
+                open(&format!("Outage number {i} by post")),
+                format!("Outage number {i} by post"),
+                &mut by_post,
+            ),
+        ] {
+            let sent = std::time::SystemTime::now();
+            let started = std::time::Instant::now();
+            let reply = app.admin_post(path, &body).await;
+            assert!(reply.status < 300, "{}", reply.text);
+            while !app.page("/").await.1.contains(&title) {}
+            let on_page = started.elapsed();
+            mails += 1;
+            while mailbox.count() < mails {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            let handed = mailbox_file_time(&mailbox, mails)
+                .duration_since(sent)
+                .unwrap_or_default();
+            times.push((on_page, handed));
+        }
+    }
+    for (what, times) in [("alert webhook", &by_alert), ("admin POST", &by_post)] {
+        let mut page: Vec<_> = times.iter().map(|t| t.0).collect();
+        let mut mail: Vec<_> = times.iter().map(|t| t.1).collect();
+        page.sort();
+        mail.sort();
+        let at = |v: &[std::time::Duration], q: f64| {
+            v[((v.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+        };
+        println!(
+            "alerts-bench: {what:13} n={n} on /: median {:.1} ms, p99 {:.1} ms; \
+             mail handed to SMTP: median {:.1} ms, p99 {:.1} ms",
+            at(&page, 0.5),
+            at(&page, 0.99),
+            at(&mail, 0.5),
+            at(&mail, 0.99)
+        );
+    }
+    app.stop().await;
+}
+
+/// When the SMTP server wrote the `n`th mail it received.
+fn mailbox_file_time(mailbox: &Mailbox, n: usize) -> std::time::SystemTime {
+    mailbox.mails()[n - 1].received_at()
+}
