@@ -663,3 +663,89 @@ async fn latency_from_webhook_to_page_and_mail() {
 fn mailbox_file_time(mailbox: &Mailbox, n: usize) -> std::time::SystemTime {
     mailbox.mails()[n - 1].received_at()
 }
+
+/// Every place in a JSON value, as JSON pointers (the root left out).
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    let children: Vec<(String, &Value)> = match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    v,
+                )
+            })
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{at}/{i}"), v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (pointer, child) in children {
+        out.push(pointer.clone());
+        pointers(child, pointer, out);
+    }
+}
+
+#[tokio::test]
+async fn random_changes_to_each_tools_body_never_get_a_server_error() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    let app = spawn().await;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let value = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,40}".prop_map(Value::from),
+        (0usize..400).prop_map(|n| Value::from("x".repeat(n))),
+        Just(json!("firing")),
+        Just(json!("resolved")),
+        Just(json!([])),
+        Just(json!({})),
+        Just(json!({"service": "vpn"})),
+    ];
+    let targets = [
+        (
+            "/api/v1/alerts/alertmanager",
+            fixture("alertmanager-firing.json"),
+        ),
+        ("/api/v1/alerts/grafana", fixture("grafana-firing.json")),
+        (
+            "/api/v1/alerts/uptime-kuma",
+            fixture("uptime-kuma-down.json"),
+        ),
+        (
+            "/api/v1/alerts",
+            json!({"source": "nagios", "key": "k", "status": "firing",
+                   "component": "VPN", "summary": "VPN down", "labels": {"a": "b"}}),
+        ),
+    ];
+    let mut answers = std::collections::BTreeMap::new();
+    for round in 0..240 {
+        let (path, base) = &targets[round % targets.len()];
+        let mut body = base.clone();
+        for _ in 0..(1 + round % 3) {
+            let mut places = Vec::new();
+            pointers(&body, String::new(), &mut places);
+            let pick = (0..places.len()).new_tree(&mut runner).unwrap().current();
+            let new = value.new_tree(&mut runner).unwrap().current();
+            if let Some(slot) = body.pointer_mut(&places[pick]) {
+                *slot = new;
+            }
+        }
+        let reply = app.admin_post(path, &body).await;
+        assert!(
+            reply.status < 500 && (reply.status == 200 || reply.body["error"]["code"].is_string()),
+            "{path} {body}: {} {}",
+            reply.status,
+            reply.text
+        );
+        *answers.entry(reply.status).or_insert(0) += 1;
+    }
+    println!("alerts fuzz: answers by status {answers:?}");
+    app.stop().await;
+}
