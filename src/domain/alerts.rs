@@ -223,6 +223,8 @@ pub struct Target {
     pub component: ComponentId,
     pub name: String,
     pub severity: Severity,
+    /// The component's public status now.
+    pub current: ComponentStatus,
 }
 
 impl AlertRules {
@@ -241,7 +243,7 @@ impl AlertRules {
                 .filter_map(|label| alert.labels.get(label))
                 .chain(alert.monitor.iter()),
         );
-        let (id, name) = named
+        let (id, name, current) = named
             .filter_map(|value| {
                 let wanted = self
                     .components
@@ -260,6 +262,7 @@ impl AlertRules {
             component: id,
             name,
             severity,
+            current,
         })
     }
 }
@@ -268,15 +271,17 @@ impl AlertRules {
 fn find_component(
     wanted: &str,
     components: &BTreeMap<ComponentId, (String, ComponentStatus)>,
-) -> Option<(ComponentId, String)> {
-    if let Some((id, (name, _))) = components.iter().find(|(id, _)| id.as_str() == wanted) {
-        return Some((id.clone(), name.clone()));
-    }
-    let wanted = wanted.trim().to_lowercase();
-    components
-        .iter()
-        .find(|(_, (name, _))| name.trim().to_lowercase() == wanted)
-        .map(|(id, (name, _))| (id.clone(), name.clone()))
+) -> Option<(ComponentId, String, ComponentStatus)> {
+    let found = match components.iter().find(|(id, _)| id.as_str() == wanted) {
+        Some(found) => Some(found),
+        None => {
+            let wanted = wanted.trim().to_lowercase();
+            components
+                .iter()
+                .find(|(_, (name, _))| name.trim().to_lowercase() == wanted)
+        }
+    };
+    found.map(|(id, (name, status))| (id.clone(), name.clone(), *status))
 }
 
 /// What Candor knew of this alert (by source and key) before it came.
@@ -324,6 +329,9 @@ pub enum Outcome {
     Unmapped,
     /// Nobody is on call (`alerts.owner`), so nothing is published.
     NoOwner,
+    /// Its component is under planned maintenance: an alert then is
+    /// expected, and the page already says why.
+    Maintenance,
     /// A person runs its incident: recorded, not posted.
     PersonInCharge,
 }
@@ -431,6 +439,9 @@ fn firing(
         return record(Outcome::Unmapped, None);
     };
     let Some(candidate) = belongs_to(seen, own, covering, rules, now) else {
+        if target.current == ComponentStatus::UnderMaintenance {
+            return record(Outcome::Maintenance, None);
+        }
         let Some(owner) = rules.owner.clone() else {
             return record(Outcome::NoOwner, None);
         };

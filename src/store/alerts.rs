@@ -100,8 +100,11 @@ impl<B: Backend> AlertStore for B {
         let conn = tx.conn();
         let mut events = Vec::with_capacity(alerts.len());
         let mut batch: Option<IncidentId> = None;
-        for alert in alerts {
-            let event = receive(conn, alert, rules, now, actor, batch.as_ref()).await?;
+        for (index, alert) in alerts.iter().enumerate() {
+            // Events of one delivery share their time; the id keeps their
+            // order (newest first: the later alert of the delivery).
+            let id = format!("{now}-{index:04}-{}", new_id::<String>(), now = ms(now));
+            let event = receive(conn, alert, rules, now, actor, batch.as_ref(), id).await?;
             batch = event.incident_id.clone().or(batch);
             events.push(event);
         }
@@ -151,6 +154,7 @@ async fn receive<C: Conn>(
     now: Timestamp,
     actor: &Actor,
     batch: Option<&IncidentId>,
+    id: String,
 ) -> Result<AlertEvent> {
     // Locks every component first (PostgreSQL), as every incident write
     // does: two deliveries of the same alert at once (Alertmanager retries,
@@ -234,7 +238,7 @@ async fn receive<C: Conn>(
         _ => None,
     };
     let event = AlertEvent {
-        id: new_id(),
+        id,
         received_at: now,
         source: alert.source,
         origin: alert.origin.clone(),

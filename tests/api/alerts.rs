@@ -254,6 +254,28 @@ async fn an_alert_that_names_no_component_is_shown_to_staff_and_never_published(
 }
 
 #[tokio::test]
+async fn an_alert_during_planned_maintenance_is_recorded_not_published() {
+    let app = spawn().await;
+    let vpn = app
+        .components()
+        .await
+        .into_iter()
+        .find(|c| c["name"] == "VPN")
+        .unwrap();
+    app.set_component_status(vpn["id"].as_str().unwrap(), "under_maintenance")
+        .await;
+    let events = app
+        .post_alert(
+            "/api/v1/alerts/alertmanager",
+            &fixture("alertmanager-firing.json"),
+        )
+        .await;
+    assert_eq!(outcomes(&events), ["maintenance"]);
+    assert!(app.incidents("open").await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn grafana_and_the_generic_shape_open_incidents_too() {
     let app = spawn().await;
     let events = app

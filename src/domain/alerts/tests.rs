@@ -446,6 +446,19 @@ fn an_alert_naming_no_known_component_is_only_recorded() {
 }
 
 #[test]
+fn an_alert_during_planned_maintenance_opens_nothing() {
+    let mut world = World::new();
+    world
+        .components
+        .get_mut(&ComponentId::from("vpn"))
+        .unwrap()
+        .1 = ComponentStatus::UnderMaintenance;
+    let (plan, entry) = world.receive(&alert("fp1", AlertStatus::Firing));
+    assert_eq!(plan.outcome(), Outcome::Maintenance);
+    assert!(entry.is_none());
+}
+
+#[test]
 fn without_an_owner_on_call_nothing_is_published() {
     let mut world = World::new();
     world.rules.owner = None;
