@@ -42,6 +42,36 @@ pub enum Command {
     /// Manage admin API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the staff who log in to the console at /admin.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a console user. With --password-stdin the password is the
+    /// first line read from standard input; without it, a one-time link to
+    /// set it is printed (valid for 72 hours).
+    #[command(
+        after_help = "Example:\n  candor user create dana@acme.test --name \"Dana (IT Ops)\" --role editor\n  printf '%s\\n' \"$PASSWORD\" | candor user create sam@acme.test --name Sam --role admin --password-stdin"
+    )]
+    Create {
+        email: String,
+        /// The name shown on what they post: "Dana (IT Ops)".
+        #[arg(long)]
+        name: String,
+        /// editor (incidents and maintenance) or admin (also components,
+        /// subscribers, tokens and users).
+        #[arg(long, default_value = "editor")]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Print a new one-time link to set the user's password (a forgotten
+    /// one, say); the old password works until the link is used.
+    PasswordLink { email: String },
+    /// Disable a user: their sessions end at once and they cannot log in.
+    Disable { email: String },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::User(command) => user(&config, clock.now(), command).await,
         Command::Token(TokenCommand::Revoke { name }) => {
             let store = store::connect(&config.database_url).await?;
             store
@@ -125,6 +156,112 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `candor user …`.
+async fn user(
+    config: &crate::config::Settings,
+    now: jiff::Timestamp,
+    command: UserCommand,
+) -> anyhow::Result<()> {
+    use crate::domain::staff::{login_address, Password, Role, StaffUser};
+    let actor = crate::store::Actor {
+        name: "cli".into(),
+        ip: None,
+    };
+    let refused = |e: crate::domain::DomainError| anyhow::anyhow!("{}: {}", e.field, e.message);
+    let store = store::connect(&config.database_url).await?;
+    match command {
+        UserCommand::Create {
+            email,
+            name,
+            role,
+            password_stdin,
+        } => {
+            let user = StaffUser {
+                id: new_id(),
+                email: login_address(&email).map_err(refused)?,
+                name: crate::domain::PersonName::parse(&name)
+                    .map_err(|e| refused(crate::domain::DomainError::new("name", e.message)))?,
+                role: Role::parse(&role).map_err(refused)?,
+                disabled: false,
+            };
+            let hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
+                let typed = line.strip_suffix('\n').unwrap_or(&line);
+                let typed = typed.strip_suffix('\r').unwrap_or(typed);
+                Some(crate::passwords::hash(
+                    &Password::parse(typed).map_err(refused)?,
+                )?)
+            } else {
+                None
+            };
+            store
+                .create_staff_user(&user, hash.as_deref(), now, &actor)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(m) => anyhow::anyhow!(m),
+                    e => anyhow::Error::new(e),
+                })?;
+            println!(
+                "Created {} {} <{}>.",
+                user.role.as_str(),
+                user.name,
+                user.email
+            );
+            if hash.is_none() {
+                print_password_link(config, &*store, &user.email, now).await?;
+            }
+            Ok(())
+        }
+        UserCommand::PasswordLink { email } => {
+            let email = login_address(&email).map_err(refused)?;
+            print_password_link(config, &*store, &email, now).await
+        }
+        UserCommand::Disable { email } => {
+            let email = login_address(&email).map_err(refused)?;
+            store
+                .disable_staff_user(&email, now, &actor)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => anyhow::anyhow!("there is no user {email}"),
+                    e => anyhow::Error::new(e),
+                })?;
+            println!("Disabled {email}: their sessions have ended and they cannot log in.");
+            Ok(())
+        }
+    }
+}
+
+/// Makes a one-time set-password link and prints it, once.
+async fn print_password_link(
+    config: &crate::config::Settings,
+    store: &dyn store::Store,
+    email: &crate::domain::Email,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let secret = new_token();
+    let expires_at = now
+        .checked_add(crate::domain::staff::PASSWORD_LINK_LIFETIME)
+        .context("the link's expiry")?;
+    store
+        .create_password_link(email, &hash_token(&secret), expires_at)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => anyhow::anyhow!("there is no enabled user {email}"),
+            e => anyhow::Error::new(e),
+        })?;
+    let base = match &config.base_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://{}", config.listen),
+    };
+    println!(
+        "To set the password, open this link within 72 hours (it works once; it is shown this once):\n{base}/admin/set-password?token={secret}"
+    );
+    Ok(())
 }
 
 /// `candor backup PATH`: the copy, and how to put it back.

@@ -71,6 +71,12 @@ pub struct Config {
     /// Readers' "I'm affected" reports allowed from one IP address (IPv6:
     /// one /64), like `10/1m`; `off` for none.
     pub report_limit_per_ip: String,
+    /// Console login attempts allowed from one IP address (IPv6: one /64),
+    /// like `10/5m`; `off` for none.
+    pub login_limit_per_ip: String,
+    /// Console login attempts allowed for one account's address, whoever
+    /// tries, like `10/15m`; `off` for none.
+    pub login_limit_per_address: String,
     /// Who is mailed when readers report a component the page shows as
     /// working (`Ops <ops@example.com>`); unset: nobody, `/api/v1/owed`
     /// lists them.
@@ -123,6 +129,8 @@ impl Default for Config {
             subscribe_limit_per_ip: "5/1m".into(),
             subscribe_limit_per_address: "3/1h".into(),
             report_limit_per_ip: "10/1m".into(),
+            login_limit_per_ip: "10/5m".into(),
+            login_limit_per_address: "10/15m".into(),
             reports_to: None,
             webhook_allow_private: false,
             webhook_quarantine_after: "3d".into(),
@@ -163,6 +171,8 @@ const KEYS: &[&str] = &[
     "subscribe_limit_per_ip",
     "subscribe_limit_per_address",
     "report_limit_per_ip",
+    "login_limit_per_ip",
+    "login_limit_per_address",
     "reports_to",
     "webhook_allow_private",
     "webhook_quarantine_after",
@@ -214,6 +224,14 @@ impl Config {
             report_limit_per_ip: Rate::parse_setting(
                 "report_limit_per_ip",
                 &self.report_limit_per_ip,
+            )?,
+            login_limit_per_ip: Rate::parse_setting(
+                "login_limit_per_ip",
+                &self.login_limit_per_ip,
+            )?,
+            login_limit_per_address: Rate::parse_setting(
+                "login_limit_per_address",
+                &self.login_limit_per_address,
             )?,
             reports_to: (self.reports_to.as_deref())
                 .map(|to| mailbox("reports_to", to))
@@ -289,6 +307,10 @@ pub struct Settings {
     pub subscribe_limit_per_address: Option<Rate>,
     /// `None` when the limit is `off`.
     pub report_limit_per_ip: Option<Rate>,
+    /// `None` when the limit is `off`.
+    pub login_limit_per_ip: Option<Rate>,
+    /// `None` when the limit is `off`.
+    pub login_limit_per_address: Option<Rate>,
     /// Who is told of readers' reports on a component shown as working.
     pub reports_to: Option<lettre::message::Mailbox>,
     pub webhook_allow_private: bool,

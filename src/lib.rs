@@ -10,6 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod links;
+pub mod passwords;
 pub mod scheduler;
 pub mod server;
 pub mod statuspage;

@@ -121,6 +121,7 @@ pub fn component_mail(
             from: notice.from,
             to: notice.to,
             at: notice.at,
+            reason: notice.reason.as_deref(),
         },
         &settings.base_url,
         &settings.tz,

@@ -111,6 +111,8 @@ pub struct ComponentEdit {
     pub group_id: Option<Option<ComponentId>>,
     pub position: Option<i64>,
     pub status: Option<ComponentStatus>,
+    /// Why the status changes, told to subscribers with it.
+    pub reason: Option<super::Description>,
 }
 
 impl ComponentEdit {

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod promises;
 pub mod reader_report;
 pub mod record;
+pub mod staff;
 pub mod subscriber;
 pub mod text;
 pub mod uptime;

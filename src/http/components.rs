@@ -42,6 +42,8 @@ struct ComponentChange {
     group_id: Patch<ComponentId>,
     position: Option<i64>,
     status: Option<ComponentStatus>,
+    /// Why the status changes: told to subscribers with it.
+    reason: Option<Description>,
 }
 
 fn patch_option<T, U>(patch: Patch<T>, f: impl Fn(T) -> U) -> Option<Option<U>> {
@@ -99,6 +101,7 @@ async fn change(
         group_id: patch_option(body.group_id, |g| g),
         position: body.position,
         status: body.status,
+        reason: body.reason,
     };
     let component = state
         .store

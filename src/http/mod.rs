@@ -9,6 +9,7 @@ pub mod cache;
 mod calendar;
 mod client_ip;
 mod components;
+mod console;
 mod cors;
 mod deadline;
 mod edge;
@@ -150,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", admin)
         .merge(cached)
         .merge(subscribe::router())
+        .merge(console::router())
         .merge(still_affected::router())
         .merge(affected::router())
         .merge(health::router())

@@ -169,7 +169,7 @@ fn uptime_rows<'a>(
 
 /// Maintenance not over yet: what is in progress first, then what is
 /// planned, soonest first.
-async fn planned_work(state: &AppState) -> Result<Vec<IncidentRecord>, PageError> {
+pub(super) async fn planned_work(state: &AppState) -> Result<Vec<IncidentRecord>, PageError> {
     let mut planned = state
         .store
         .incident_records(&IncidentFilter {

@@ -81,11 +81,14 @@ pub(super) fn add_to(headers: &mut HeaderMap, state: &AppState) {
 /// component or an incident). The one-click unsubscribe (RFC 8058) is
 /// posted by mail programs, from no page at all, and stays open.
 fn is_public_form(path: &str) -> bool {
-    matches!(
-        path,
-        "/subscribe" | "/subscribe/confirm" | "/subscription" | "/still-affected"
-    ) || (path.ends_with("/affected")
-        && (path.starts_with("/components/") || path.starts_with("/incidents/")))
+    // The console's forms: each also carries its session's CSRF token.
+    path.starts_with("/admin/")
+        || matches!(
+            path,
+            "/subscribe" | "/subscribe/confirm" | "/subscription" | "/still-affected"
+        )
+        || (path.ends_with("/affected")
+            && (path.starts_with("/components/") || path.starts_with("/incidents/")))
 }
 
 /// Where a cross-site post came from, or `None` for one from this page (or

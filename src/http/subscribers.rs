@@ -58,6 +58,8 @@ struct ListQuery {
     /// The last subscriber of the page before.
     cursor: Option<SubscriberId>,
     limit: Option<i64>,
+    /// Only addresses that begin with this (in any case).
+    address: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -93,7 +95,7 @@ async fn list(
     }
     let mut items = state
         .store
-        .list_subscribers(query.cursor.as_ref(), limit + 1)
+        .list_subscribers(query.cursor.as_ref(), limit + 1, query.address.as_deref())
         .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);

@@ -22,13 +22,14 @@ pub(crate) fn anonymous(name: &str) -> Actor {
     }
 }
 
-pub(crate) async fn finish_write<C: Conn>(
+/// The audit row alone, for a write no page shows (a console login).
+pub(crate) async fn audit<C: Conn>(
     conn: &mut C,
     actor: &Actor,
     at: jiff::Timestamp,
     action: &str,
     target: &str,
-    detail: serde_json::Value,
+    detail: &serde_json::Value,
 ) -> Result<()> {
     conn.execute(
         Sql::new(
@@ -43,6 +44,18 @@ pub(crate) async fn finish_write<C: Conn>(
         .bind(detail.to_string()),
     )
     .await?;
+    Ok(())
+}
+
+pub(crate) async fn finish_write<C: Conn>(
+    conn: &mut C,
+    actor: &Actor,
+    at: jiff::Timestamp,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    audit(conn, actor, at, action, target, &detail).await?;
     // The key that protects this write (if any) learns of it in this
     // transaction: committed together or not at all.
     if let Ok(scope) = IDEMPOTENCY.try_with(Clone::clone) {
@@ -64,4 +77,38 @@ pub(crate) async fn finish_write<C: Conn>(
     ))
     .await?;
     conn.notify_change().await
+}
+
+/// One row of the audit log, as staff read it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The newest `limit` rows of the audit log older than row `before`.
+    async fn audit_log(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
+}
+
+#[async_trait::async_trait]
+impl<B: super::backend::Backend> AuditStore for B {
+    async fn audit_log(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let mut conn = self.pool().acquire().await?;
+        conn.fetch_all(
+            Sql::new(
+                "SELECT id, at, actor, ip, action, target, detail FROM audit_log \
+                 WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit),
+        )
+        .await
+    }
 }

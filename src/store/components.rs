@@ -217,11 +217,12 @@ impl<B: Backend> ComponentStore for B {
                 from: before.status,
                 to: after.status,
                 at: now,
+                reason: edit.reason.as_ref().map(ToString::to_string),
             };
             let payload = Some(serde_json::to_string(&notice)?);
             fan_out(conn, DeliveryKind::Component, id.as_str(), payload, now).await?;
         }
-        let detail = serde_json::json!({"before": before, "after": after});
+        let detail = serde_json::json!({"before": before, "after": after, "reason": edit.reason});
         finish_write(conn, actor, now, "component.edit", id.as_str(), detail).await?;
         write.commit().await?;
         Ok(after)

@@ -47,12 +47,23 @@ pub trait IncidentStore: Send + Sync {
         write: &Write,
         actor: &Actor,
     ) -> Result<(Incident, Entry)>;
+    /// What `draft` would post, decided by the domain on what the store
+    /// holds now, written nowhere: the console's preview.
+    async fn preview_entry(&self, draft: &Draft, write: &Write) -> Result<(Incident, Entry)>;
     async fn get_incident(&self, id: &IncidentId) -> Result<IncidentRecord>;
     async fn list_incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
     /// Open incidents (not maintenance) with their timelines, newest first.
     async fn open_incident_records(&self) -> Result<Vec<IncidentRecord>>;
     /// The incidents the filter selects, each with its timeline, newest first.
     async fn incident_records(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRecord>>;
+}
+
+/// A write not posted yet, to preview.
+#[derive(Debug, Clone)]
+pub enum Draft {
+    Open(OpenIncident),
+    Schedule(ScheduleMaintenance),
+    Entry(IncidentId, Command),
 }
 
 pub(crate) const INCIDENT_COLUMNS: &str = "id, kind, created_at, updated_at, last_seq, state";
@@ -154,6 +165,38 @@ impl<B: Backend> IncidentStore for B {
         .await?;
         tx.commit().await?;
         Ok((incident, entry))
+    }
+
+    async fn preview_entry(&self, draft: &Draft, write: &Write) -> Result<(Incident, Entry)> {
+        // Read in a transaction that is rolled back: nothing is written,
+        // and the snapshot is consistent.
+        let mut tx = self.begin_write().await?;
+        let conn = tx.conn();
+        let outcome = match draft {
+            Draft::Open(command) => {
+                let snapshot = snapshot(conn, None).await?;
+                Incident::open(
+                    IncidentId::new("preview"),
+                    command.clone(),
+                    &snapshot.context(write),
+                )?
+            }
+            Draft::Schedule(command) => {
+                let snapshot = snapshot(conn, None).await?;
+                Incident::schedule(
+                    IncidentId::new("preview"),
+                    command.clone(),
+                    &snapshot.context(write),
+                )?
+            }
+            Draft::Entry(id, command) => {
+                let before = incident(conn, id).await?;
+                let snapshot = snapshot(conn, Some(id)).await?;
+                before.apply(command.clone(), &snapshot.context(write))?
+            }
+        };
+        drop(tx);
+        Ok(outcome)
     }
 
     async fn get_incident(&self, id: &IncidentId) -> Result<IncidentRecord> {

@@ -6,7 +6,7 @@
 //! `components`, `incidents` and `entries`, `subscribers`, `fanout` and
 //! `deliveries`, `reminders` (owners' mail in the outbox), `jobs`,
 //! `idempotency`, `reports`, `reader_reports` (readers' "I'm affected"),
-//! `meta` (the database itself). `audit` ends
+//! `meta` (the database itself), `staff` (console users and sessions). `audit` ends
 //! every write; `stored` says how values sit in columns; `repair` reads
 //! what older versions wrote. `sqlite` and
 //! `postgres` hold only what differs: connecting, how a write transaction
@@ -33,6 +33,7 @@ mod repair;
 mod reports;
 pub mod schema;
 mod sqlite;
+mod staff;
 mod stored;
 mod subscribers;
 mod tokens;
@@ -52,10 +53,11 @@ pub use crate::domain::component::ComponentEdit;
 /// The store fills the read model the views render; it is the domain's.
 pub use crate::domain::IncidentRecord;
 pub use alerts::AlertStore;
+pub use audit::{AuditEntry, AuditStore};
 pub use components::ComponentStore;
 pub use deliveries::DeliveryStore;
 pub use idempotency::IdempotencyStore;
-pub use incidents::IncidentStore;
+pub use incidents::{Draft, IncidentStore};
 pub use jobs::JobStore;
 pub use meta::MetaStore;
 pub use metrics::MetricsStore;
@@ -63,6 +65,7 @@ pub use postgres::PgStore;
 pub use reader_reports::{ReaderReport, ReaderReportStore, ReportCounts};
 pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
+pub use staff::{NewSession, Session, StaffStore};
 pub use subscribers::SubscriberStore;
 pub use tokens::TokenStore;
 
@@ -237,6 +240,9 @@ pub struct ComponentNotice {
     pub from: ComponentStatus,
     pub to: ComponentStatus,
     pub at: Timestamp,
+    /// Why, when staff said (older rows have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A delivery the worker has leased, with what it needs to send it.
@@ -380,6 +386,8 @@ pub trait Store:
     + JobStore
     + IdempotencyStore
     + MetricsStore
+    + StaffStore
+    + AuditStore
     + AlertStore
     + 'static
 {
@@ -397,6 +405,8 @@ impl<T> Store for T where
         + JobStore
         + IdempotencyStore
         + MetricsStore
+        + StaffStore
+        + AuditStore
         + AlertStore
         + 'static
 {

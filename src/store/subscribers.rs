@@ -30,10 +30,13 @@ pub trait SubscriberStore: Send + Sync {
         actor: &Actor,
     ) -> Result<()>;
     async fn get_subscriber(&self, id: &SubscriberId) -> Result<Subscriber>;
+    /// Subscribers in id order after `after`; with `prefix`, only those
+    /// whose address begins with it (in any case).
     async fn list_subscribers(
         &self,
         after: Option<&SubscriberId>,
         limit: i64,
+        prefix: Option<&str>,
     ) -> Result<Vec<Subscriber>>;
     /// Changes a subscriber by the domain's rule for `change`
     /// (`Subscriber::apply`), in one transaction.
@@ -196,16 +199,28 @@ impl<B: Backend> SubscriberStore for B {
         &self,
         after: Option<&SubscriberId>,
         limit: i64,
+        prefix: Option<&str>,
     ) -> Result<Vec<Subscriber>> {
         let mut conn = self.pool().acquire().await?;
+        // LIKE's wildcards in what was typed are themselves.
+        let pattern = prefix.map_or(String::new(), |p| {
+            let escaped = p
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("{escaped}%")
+        });
         let rows = conn
             .fetch_all::<SubscriberRow>(
                 Sql::new(format!(
                     "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 \
+                     AND ($3 = '' OR lower(address) LIKE $3 ESCAPE '\\') \
                      ORDER BY id LIMIT $2"
                 ))
                 .bind(after.map_or("", SubscriberId::as_str))
-                .bind(limit),
+                .bind(limit)
+                .bind(pattern),
             )
             .await?;
         let mut subscribers = Vec::with_capacity(rows.len());

@@ -312,6 +312,8 @@ pub struct ComponentWords<'a> {
     pub from: ComponentStatus,
     pub to: ComponentStatus,
     pub at: Timestamp,
+    /// Why, as staff said it.
+    pub reason: Option<&'a str>,
 }
 
 /// The subject and the plain text of a component's change of status.
@@ -328,8 +330,11 @@ pub fn component(
     } else {
         format!("[Update] {} — now {now_words}", change.name)
     };
+    let why = change
+        .reason
+        .map_or(String::new(), |reason| format!("Why: {reason}\n\n"));
     let text = format!(
-        "{name} is now {now_words} (it was {was}), as of {at}.\n\n\
+        "{name} is now {now_words} (it was {was}), as of {at}.\n\n{why}\
          Current status: {base_url}/\n\n--\n\
          Choose components: {manage}\nUnsubscribe: {unsubscribe}\n",
         name = change.name,
@@ -380,8 +385,9 @@ pub mod staff {
     use crate::domain::promises::OwnerReminder;
     use crate::domain::Incident;
 
+    /// Where the owner acts: the incident's (or maintenance's) console page.
     fn incident_url(base_url: &str, incident: &Incident) -> String {
-        format!("{base_url}/incidents/{}", incident.id)
+        format!("{base_url}/admin/incidents/{}", incident.id)
     }
 
     /// A reminder to the incident's owner: (subject, text). Times read as
@@ -431,7 +437,7 @@ pub mod staff {
             format!("[Overrun] {} — planned to end at {at}", state.title),
             format!(
                 "{name}, the maintenance \"{title}\" was planned to end at {at} and is not completed.\n\n\
-                 If it is done, complete it; if not, say how long it will take (a new scheduled_until):\n\
+                 If it is done, complete it; if not, say when it will end:\n\
                  {link}\n\n{after}\n",
                 name = state.owner.name,
                 title = state.title,
@@ -495,7 +501,7 @@ pub mod staff {
             format!(
                 "{name}, the ETA you gave for \"{title}\", {at}, has passed and the incident is not resolved.\n\n\
                  The page now says: \"ETA {at} passed — no new estimate yet\".\n\
-                 Give a new ETA, or withdraw it (\"eta\": null) if you cannot say:\n{link}\n",
+                 Give a new ETA, or clear it if you cannot say:\n{link}\n",
                 name = state.owner.name,
                 title = state.title,
                 link = incident_url(base_url, incident),

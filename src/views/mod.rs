@@ -3,6 +3,7 @@
 pub mod affected;
 pub mod badge;
 pub mod calendar;
+pub mod console;
 pub mod error;
 pub mod feed;
 pub mod history;

@@ -202,6 +202,17 @@ fn plan_block(ctx: &PageContext<'_>, incident: &Incident, components: &[Componen
 
 /// One timeline entry, untouched, with its correction markers.
 pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> Markup {
+    entry_with(ctx, record, entry, html! {})
+}
+
+/// `entry`, with `extra` at its end (the console's deliveries and its
+/// "Correct this entry").
+pub fn entry_with(
+    ctx: &PageContext<'_>,
+    record: &IncidentRecord,
+    entry: &Entry,
+    extra: Markup,
+) -> Markup {
     let corrected_by = record.corrected_by(&entry.id);
     let corrected = record
         .entries
@@ -242,6 +253,7 @@ pub fn entry(ctx: &PageContext<'_>, record: &IncidentRecord, entry: &Entry) -> M
                     "."
                 }
             }
+            (extra)
         }
     }
 }

@@ -10,7 +10,7 @@ use std::{path::Path, time::Duration};
 use serde_json::json;
 
 use crate::helpers::mailbox::Mailbox;
-use crate::helpers::{id_of, mail_incident, TestApp};
+use crate::helpers::{id_of, mail_incident, TestApp, PASSWORD};
 
 fn enabled() -> bool {
     let on = std::env::var("CANDOR_BROWSER").is_ok_and(|v| v == "1");
@@ -347,4 +347,102 @@ async fn open_major_vpn_incident(app: &TestApp, vpn: &str) {
     major["impact"] = json!("major");
     major["components"] = json!({ vpn: "major_outage" });
     app.open_incident(&major).await;
+}
+
+/// The console by keyboard only, in Chromium: log in, open an incident,
+/// slip its ETA after a preview that says so, correct an entry, resolve;
+/// the public page shows each step (checked by the script), and the
+/// subscriber's mail each entry (checked here). axe on every console page;
+/// screenshots at 1280×900 and 390×844 in `target/console-shots`.
+#[tokio::test]
+async fn staff_post_an_incidents_life_from_the_console_by_keyboard() {
+    if !enabled() {
+        return;
+    }
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app =
+        TestApp::spawn_with(move |c| c.smtp_url = Some(candor::config::Secret::new(url))).await;
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": "reader@example.test", "confirmed": true}),
+    )
+    .await
+    .expect(201);
+    let vpn = app.create_component("VPN").await;
+    app.create_component("Mail").await;
+    app.create_user("dana@acme.test", "Dana (IT Ops)", "admin", Some(PASSWORD))
+        .await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-shots");
+    let plan = json!({
+        "email": "dana@acme.test",
+        "password": PASSWORD,
+        "now": app.now().to_string(),
+        "component": vpn,
+        "shots": shots,
+    });
+    node("console.mjs", &[&app.address, &plan.to_string()]).await;
+    let mails = mailbox.wait_for("reader@example.test", 4).await;
+    let subjects: Vec<&str> = mails.iter().map(|m| m.subject.as_str()).collect();
+    for (mail, lead) in
+        subjects
+            .iter()
+            .zip(["[New]", "[ETA slipped]", "[Correction]", "[Resolved]"])
+    {
+        assert!(
+            mail.starts_with(lead),
+            "{lead} leads {mail:?} ({subjects:?})"
+        );
+    }
+    assert_eq!(mails.len(), 4, "{subjects:?}");
+}
+
+/// The console's live parts in Chromium: the promised update counts down
+/// and turns overdue at its second; an entry's deliveries go from pending
+/// to sent on the open page, without a reload, when the worker sends them.
+#[tokio::test]
+async fn the_console_counts_down_and_shows_deliveries_as_they_move() {
+    if !enabled() {
+        return;
+    }
+    let mailbox = Mailbox::start();
+    let url = mailbox.url();
+    let app =
+        TestApp::spawn_with(move |c| c.smtp_url = Some(candor::config::Secret::new(url))).await;
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"email": "reader@example.test", "confirmed": true}),
+    )
+    .await
+    .expect(201);
+    app.create_user("dana@acme.test", "Dana (IT Ops)", "editor", Some(PASSWORD))
+        .await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    let incident = app.open_incident(&mail_incident(&smtp)).await;
+    let next_update: jiff::Timestamp = incident["next_update_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ready = app.db.dir.join("ready");
+    let plan = json!({
+        "email": "dana@acme.test",
+        "password": PASSWORD,
+        "incident": id_of(&incident),
+        "entry": incident["entries"][0]["id"],
+        "at": (next_update - jiff::SignedDuration::from_secs(2)).to_string(),
+        "ready": ready,
+    });
+    let address = app.address.clone();
+    let script = tokio::spawn(async move {
+        node("console_live.mjs", &[&address, &plan.to_string()]).await;
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !ready.exists() && !script.is_finished() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.drain_outbox().await;
+    script.await.expect("the script passes");
+    mailbox.wait_for("reader@example.test", 1).await;
 }

@@ -161,6 +161,9 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         DROP TABLE reader_reports;
         DROP TABLE reader_limits;
         DROP TABLE reader_report_mails;
+        DROP TABLE staff_password_links;
+        DROP TABLE staff_sessions;
+        DROP TABLE staff_users;
         ALTER TABLE api_tokens DROP COLUMN scope;
         DROP TABLE alerts;
         DROP TABLE alert_events;

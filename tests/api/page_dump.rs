@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{assert_shows, id_of, unknown_id_like, visible_text, TestApp};
+use crate::helpers::{assert_shows, id_of, unknown_id_like, visible_text, TestApp, PASSWORD};
 
 pub struct Scenario {
     pub open_id: String,
@@ -123,14 +123,7 @@ async fn pages_for_the_validator() {
         fetched.push((file, html));
     }
 
-    if let Some(dir) = std::env::var_os("CANDOR_PAGE_DUMP") {
-        let dir = std::path::PathBuf::from(dir);
-        std::fs::create_dir_all(&dir).expect("create the page dump folder");
-        for (file, html) in &fetched {
-            std::fs::write(dir.join(file), html).expect("write a page");
-        }
-        eprintln!("wrote {} pages to {}", fetched.len(), dir.display());
-    }
+    dump(&fetched);
 
     let index = visible_text(&fetched[0].1);
     assert_shows(&index, "Acme IT");
@@ -156,5 +149,75 @@ async fn pages_for_the_validator() {
     assert_shows(&history, "March 2026");
     assert_shows(&history, "VPN drops connections");
 
+    app.stop().await;
+}
+
+/// Writes the pages to `CANDOR_PAGE_DUMP`, when it is set.
+fn dump(pages: &[(&&str, String)]) {
+    if let Some(dir) = std::env::var_os("CANDOR_PAGE_DUMP") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("create the page dump folder");
+        for (file, html) in pages {
+            std::fs::write(dir.join(file), html).expect("write a page");
+        }
+        eprintln!("wrote {} pages to {}", pages.len(), dir.display());
+    }
+}
+
+/// The console's pages in the same morning: the login page, the
+/// dashboard, the open form with its problems, and the open incident with
+/// a preview of an update.
+#[tokio::test]
+async fn console_pages_for_the_validator() {
+    let app = TestApp::spawn().await;
+    let scenario = build_scenario(&app).await;
+    app.create_user("dana@acme.test", "Dana (IT Ops)", "admin", Some(PASSWORD))
+        .await;
+    let login = app.browser().get("/admin/login").await;
+    assert_eq!(login.status, 200);
+    let mut dana = app.logged_in("dana@acme.test").await;
+    let dashboard = dana.get("/admin").await;
+    assert_eq!(dashboard.status, 200);
+    let problems = dana
+        .submit(
+            "/admin/incidents/new",
+            "/admin/incidents",
+            &[("title", ""), ("next_update", "")],
+        )
+        .await;
+    assert_eq!(problems.status, 422);
+    let path = format!("/admin/incidents/{}", scenario.open_id);
+    let preview = dana
+        .submit(
+            &path,
+            &format!("{path}/updates"),
+            &[
+                ("message", "Still waiting for the certificate."),
+                ("action", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let users = dana.get("/admin/users").await;
+    assert_eq!(users.status, 200);
+    let components = dana.get("/admin/components").await;
+    assert_eq!(components.status, 200);
+    let subscribers = dana.get("/admin/subscribers").await;
+    assert_eq!(subscribers.status, 200);
+    let audit = dana.get("/admin/audit").await;
+    assert_eq!(audit.status, 200);
+    let maintenance = dana.get("/admin/maintenances/new").await;
+    assert_eq!(maintenance.status, 200);
+    dump(&[
+        (&"console-login.html", login.html),
+        (&"console-dashboard.html", dashboard.html),
+        (&"console-open-problems.html", problems.html),
+        (&"console-incident-preview.html", preview.html),
+        (&"console-users.html", users.html),
+        (&"console-components.html", components.html),
+        (&"console-subscribers.html", subscribers.html),
+        (&"console-audit.html", audit.html),
+        (&"console-maintenance.html", maintenance.html),
+    ]);
     app.stop().await;
 }

@@ -7,7 +7,8 @@
 //! - `admin`: the admin API in the product's words (open an incident, post
 //!   an update, ...) and readers of what it returns;
 //! - `pages`: page text as a person reads it;
-//! - `mailbox`: a real SMTP server and the mails it received.
+//! - `mailbox`: a real SMTP server and the mails it received;
+//! - `staff`: console accounts, and a browser that fills in the console's forms.
 
 mod admin;
 mod app;
@@ -15,9 +16,11 @@ mod client;
 mod database;
 pub mod mailbox;
 mod pages;
+mod staff;
 
 pub use admin::*;
 pub use app::*;
 pub use client::*;
 pub use database::*;
 pub use pages::*;
+pub use staff::*;
