@@ -771,3 +771,41 @@ async fn random_changes_to_each_tools_body_never_get_a_server_error() {
     println!("alerts fuzz: answers by status {answers:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn staff_see_every_alert_in_the_console_readers_do_not() {
+    let app = spawn().await;
+    let mut printer = fixture("alertmanager-firing.json");
+    printer["alerts"][0]["labels"]["service"] = json!("printer");
+    printer["alerts"][0]["annotations"]["summary"] = json!("Printer out of paper");
+    printer["alerts"][0]["fingerprint"] = json!("00printer");
+    app.post_alert("/api/v1/alerts/alertmanager", &printer)
+        .await;
+    app.advance_minutes(1);
+    app.post_alert(
+        "/api/v1/alerts/alertmanager",
+        &fixture("alertmanager-firing.json"),
+    )
+    .await;
+
+    let anonymous = app.browser().get("/admin/alerts").await;
+    assert_ne!(anonymous.status, 200);
+    assert!(!anonymous.text().contains("Printer"));
+    let mut dana = app.editor().await;
+    let page = dana.get("/admin/alerts").await;
+    assert_eq!(page.status, 200);
+    let text = page.text();
+    for words in [
+        "Printer out of paper",
+        "Names no component Candor knows; not published",
+        "VPN gateway unreachable",
+        "Opened an incident",
+    ] {
+        assert!(text.contains(words), "{words:?} in {text}");
+    }
+    assert!(
+        text.find("VPN gateway unreachable") < text.find("Printer out of paper"),
+        "newest first: {text}"
+    );
+    app.stop().await;
+}

@@ -8,6 +8,7 @@
 //! pages; `components`, `subscribers`, `users` and `audit` are the admins'
 //! pages; `form` reads what a form sent.
 
+mod alerts;
 mod audit;
 mod components;
 mod dashboard;
@@ -83,6 +84,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/subscribers/{id}/remove", post(subscribers::remove))
         .route("/admin/audit", get(audit::page))
+        // Monitoring alerts (issue 16).
+        .route("/admin/alerts", get(alerts::page))
         .route("/static/console.css", get(stylesheet))
         .route("/static/console.js", get(script))
 }
