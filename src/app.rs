@@ -4,10 +4,11 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use axum::Router;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::counters::Counters;
 use crate::delivery::{
     email::MailSettings,
     mailer::{FileMailer, Mailer, SmtpMailer},
@@ -33,8 +34,11 @@ pub struct Running {
     scheduler_task: JoinHandle<()>,
     watch_task: JoinHandle<()>,
     page_cache: Arc<http::cache::PageCache>,
-    stop: oneshot::Sender<()>,
+    /// `Some(linger)` once stopping (`server::Linger`).
+    stop: Arc<watch::Sender<Option<server::Linger>>>,
+    signal_task: JoinHandle<()>,
     server: JoinHandle<std::io::Result<()>>,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Running {
@@ -71,30 +75,61 @@ impl Running {
         self.scheduler.clone()
     }
 
-    /// Stops accepting, lets requests in flight finish, closes the database.
-    /// Deliveries in flight keep their lease and are sent after a restart.
+    /// Stops as on SIGTERM (`stop`), except that idle kept-alive
+    /// connections are closed at once rather than left to their client.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.server.await;
-        self.worker_task.abort();
-        self.worker.stop_in_flight();
-        self.scheduler_task.abort();
-        self.watch_task.abort();
-        let _ = self.worker_task.await;
-        let _ = self.scheduler_task.await;
-        let _ = self.watch_task.await;
-        self.store.close().await;
+        self.stop.send_replace(Some(server::Linger::ZERO));
+        if let Err(err) = self.stop().await {
+            tracing::error!(error = %err, "shutdown");
+        }
     }
 
-    /// Runs until the server stops (Ctrl-C or SIGTERM in `candor serve`).
+    /// Runs until Ctrl-C or SIGTERM (`candor serve`), then stops.
     pub async fn wait(self) -> anyhow::Result<()> {
-        let result = self.server.await.context("server task")?;
-        self.worker_task.abort();
-        self.worker.stop_in_flight();
-        self.scheduler_task.abort();
+        let mut stopping = self.stop.subscribe();
+        let _ = stopping.wait_for(Option::is_some).await;
+        self.stop().await
+    }
+
+    /// The stop, within `shutdown_grace`: no more connections, nor claims
+    /// of mail or timed work; the requests, mail and webhooks in flight
+    /// finish, and the timed work under way; the deliveries this process
+    /// claimed and did not send are given back, due at once.
+    async fn stop(self) -> anyhow::Result<()> {
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.shutdown_grace;
+        tracing::info!(grace = ?self.shutdown_grace, "stopping");
+        let mut server = self.server;
+        let (served, released, ()) = tokio::join!(
+            async {
+                match tokio::time::timeout_at(deadline, &mut server).await {
+                    Ok(result) => Some(result),
+                    Err(_) => {
+                        tracing::warn!(
+                            "shutdown_grace passed with requests in flight: they are cut short"
+                        );
+                        server.abort();
+                        None
+                    }
+                }
+            },
+            self.worker.shut_down(self.worker_task, deadline),
+            self.scheduler.shut_down(self.scheduler_task, deadline),
+        );
+        self.signal_task.abort();
         self.watch_task.abort();
+        let _ = self.watch_task.await;
         self.store.close().await;
-        result.context("server")
+        let released = released.context("giving back the unsent deliveries")?;
+        tracing::info!(
+            deliveries_given_back = released,
+            took_ms = started.elapsed().as_millis() as u64,
+            "stopped"
+        );
+        match served {
+            Some(result) => result.context("server task")?.context("server"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -102,6 +137,7 @@ impl Running {
 /// binds and serves in a background task.
 pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let limits = config.connection_limits;
+    let shutdown_grace = config.shutdown_grace;
     let store = store::connect(&config.database_url)
         .await
         .with_context(|| "cannot open the database (check database_url)".to_string())?;
@@ -114,7 +150,10 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
     let base_url = config.public_url(addr);
     let links = Links::new(base_url.clone(), Signer::new(&store.signing_key().await?));
     let wake = Arc::new(tokio::sync::Notify::new());
-    let worker = Arc::new(worker(&config, &store, &clock, &base_url, &links, &wake)?);
+    let counters: Arc<Counters> = Arc::default();
+    let mut worker = worker(&config, &store, &clock, &base_url, &links, &wake)?;
+    worker.counters = counters.clone();
+    let worker = Arc::new(worker);
     let worker_task = tokio::spawn(worker.clone().run());
     let page_changes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
     let scheduler = Arc::new(Scheduler {
@@ -144,14 +183,27 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
         wake,
         page_changes,
         page_cache: page_cache.clone(),
+        counters,
         config: Arc::new(config),
     });
     let app: Router = http::router(state);
-    let (stop, stopped) = oneshot::channel::<()>();
+    let stop = Arc::new(watch::Sender::new(None));
+    // On SIGTERM, idle connections are left for their client (a proxy) to
+    // close, up to the keep-alive limit: closed by Candor, one could end
+    // just as the proxy sends a request on it.
+    let linger = limits.keep_alive_timeout.min(shutdown_grace);
+    let signal_task = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown_signal().await;
+            stop.send_if_modified(|stopping| stopping.replace(linger).is_none());
+        }
+    });
+    let mut stopping = stop.subscribe();
     let server = tokio::spawn(server::serve(listener, app, limits, async move {
-        tokio::select! {
-            _ = stopped => {}
-            _ = shutdown_signal() => {}
+        match stopping.wait_for(Option::is_some).await {
+            Ok(linger) => linger.unwrap_or_default(),
+            Err(_) => server::Linger::ZERO,
         }
     }));
     Ok(Running {
@@ -165,7 +217,9 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
         watch_task,
         page_cache,
         stop,
+        signal_task,
         server,
+        shutdown_grace,
     })
 }
 
@@ -212,6 +266,9 @@ fn worker(
         stragglers: Default::default(),
         quarantine_after: config.webhook_quarantine_after,
         pass: tokio::sync::Mutex::new(()),
+        claims: Default::default(),
+        stopping: Default::default(),
+        counters: Default::default(),
     })
 }
 

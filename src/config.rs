@@ -103,6 +103,11 @@ pub struct Config {
     /// How long a handler may take before the client is told 503; a write
     /// still runs to its end.
     pub request_timeout: String,
+    /// On SIGTERM, how long Candor may take to stop: to finish the requests
+    /// and the mail and webhooks in flight (what is not started is given
+    /// back for another instance, or this one after its restart, to send
+    /// at once). Past it, what is left is cut short and sent again later.
+    pub shutdown_grace: String,
     /// Monitoring alerts: which alert goes to which component, and what
     /// automation promises (`[alerts]`).
     pub alerts: AlertsConfig,
@@ -138,6 +143,7 @@ impl Default for Config {
             keep_alive_timeout: "5s".into(),
             max_connections: 768,
             request_timeout: "30s".into(),
+            shutdown_grace: "10s".into(),
             alerts: AlertsConfig::default(),
         }
     }
@@ -180,6 +186,7 @@ const KEYS: &[&str] = &[
     "keep_alive_timeout",
     "max_connections",
     "request_timeout",
+    "shutdown_grace",
     "alerts",
 ];
 
@@ -241,6 +248,7 @@ impl Config {
                 &self.webhook_quarantine_after,
             )?,
             connection_limits: self.connection_limits()?,
+            shutdown_grace: positive_duration("shutdown_grace", &self.shutdown_grace)?,
             alerts: self.alerts.check()?,
             time_zone_name: self.time_zone,
             database_url: self.database_url,
@@ -317,6 +325,8 @@ pub struct Settings {
     /// How long a webhook may fail on every try before it is quarantined.
     pub webhook_quarantine_after: jiff::SignedDuration,
     pub connection_limits: ConnectionLimits,
+    /// How long a stop may take (`Config::shutdown_grace`).
+    pub shutdown_grace: Duration,
     /// The mapping and promises of monitoring alerts.
     pub alerts: crate::domain::alerts::AlertRules,
 }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod counters;
 pub mod delivery;
 pub mod domain;
 pub mod http;

@@ -45,6 +45,23 @@ impl Scheduler {
         }
     }
 
+    /// Stops for a shutdown: the pass under way (if any) runs to its end,
+    /// until `deadline`; then `task` (the one running `run`) is stopped
+    /// between passes. A pass cut short at the deadline leaves its jobs
+    /// leased: they run once their lease ends, here or elsewhere.
+    pub async fn shut_down(
+        &self,
+        task: tokio::task::JoinHandle<()>,
+        deadline: tokio::time::Instant,
+    ) {
+        let between_passes = tokio::time::timeout_at(deadline, self.pass.lock()).await;
+        if between_passes.is_err() {
+            tracing::warn!("shutdown_grace passed while timed work ran: it is cut short");
+        }
+        task.abort();
+        let _ = task.await;
+    }
+
     /// Runs every job that is due now; returns how many ran. What each
     /// does is decided by the domain (`promises::promise_due`) inside the
     /// job's transaction.

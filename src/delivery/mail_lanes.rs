@@ -120,6 +120,7 @@ impl Worker {
         }
         for (until, ids) in waiting {
             self.store.hold_back(&ids, until).await?;
+            self.claims.settled(ids);
         }
         Ok(groups)
     }
@@ -160,6 +161,10 @@ impl Worker {
         sent: tokio::sync::mpsc::UnboundedSender<DeliveryId>,
     ) {
         loop {
+            // A shutdown: the mail not started is given back.
+            if self.is_stopping() {
+                return;
+            }
             let Some((recipient, group)) = batch.groups.lock().expect("groups lock").pop_front()
             else {
                 batch.all_started.notify_one();
@@ -170,6 +175,9 @@ impl Worker {
             // recipient's wait for its retry, to stay in order.
             let mut behind: Option<Timestamp> = None;
             for delivery in group {
+                if self.is_stopping() {
+                    break;
+                }
                 if let Some(until) = behind {
                     batch
                         .held
@@ -183,6 +191,7 @@ impl Worker {
                         let _ = sent.send(delivery.id);
                     }
                     Err(err) => {
+                        self.counters.smtp_error(err.kind);
                         let retry_at = self.retry_at(&delivery, &err, self.clock.now());
                         behind = retry_at;
                         (batch.failures.lock().expect("failures lock"))
@@ -227,6 +236,7 @@ impl Worker {
             self.store
                 .mark_failed(delivery.id, &err.message, retry_at)
                 .await?;
+            self.claims.settled([delivery.id]);
         }
         let held = std::mem::take(&mut *batch.held.lock().expect("held lock"));
         let mut by_time: HashMap<Timestamp, Vec<DeliveryId>> = HashMap::new();
@@ -235,6 +245,7 @@ impl Worker {
         }
         for (until, ids) in by_time {
             self.store.hold_back(&ids, until).await?;
+            self.claims.settled(ids);
         }
         anyhow::Ok(())
     }
@@ -259,7 +270,7 @@ impl Worker {
             }
             if !ids.is_empty() {
                 self.store.mark_sent(&ids, self.clock.now()).await?;
-                ids.clear();
+                self.claims.settled(ids.drain(..));
             }
             if !open {
                 return Ok(());

@@ -33,13 +33,17 @@ use tokio::{
 #[derive(Debug, Clone)]
 pub struct SendError {
     pub permanent: bool,
+    /// What went wrong, in one fixed word, for `/metrics` (`connect`,
+    /// `timeout`, `rejected`, ...).
+    pub kind: &'static str,
     pub message: String,
 }
 
 impl SendError {
-    fn transient(message: impl Into<String>) -> Self {
+    pub(super) fn transient(kind: &'static str, message: impl Into<String>) -> Self {
         Self {
             permanent: false,
+            kind,
             message: message.into(),
         }
     }
@@ -80,12 +84,12 @@ impl Mailer for FileMailer {
         let temporary = self.dir.join(format!(".{id}.eml.tmp"));
         let bytes = message.formatted();
         // Written whole, then renamed: a reader never sees half a mail.
-        tokio::fs::write(&temporary, bytes)
-            .await
-            .map_err(|e| SendError::transient(format!("writing {}: {e}", temporary.display())))?;
-        tokio::fs::rename(&temporary, &path)
-            .await
-            .map_err(|e| SendError::transient(format!("renaming to {}: {e}", path.display())))
+        tokio::fs::write(&temporary, bytes).await.map_err(|e| {
+            SendError::transient("file", format!("writing {}: {e}", temporary.display()))
+        })?;
+        tokio::fs::rename(&temporary, &path).await.map_err(|e| {
+            SendError::transient("file", format!("renaming to {}: {e}", path.display()))
+        })
     }
 }
 
@@ -158,7 +162,7 @@ impl SmtpMailer {
         let timeout = self.timeout;
         let mut connection = if self.security == Security::Implicit {
             let tls = TlsParameters::new(self.host.clone())
-                .map_err(|e| SendError::transient(e.to_string()))?;
+                .map_err(|e| SendError::transient("tls", e.to_string()))?;
             AsyncSmtpConnection::connect_tokio1(
                 (self.host.as_str(), self.port),
                 Some(timeout),
@@ -167,41 +171,44 @@ impl SmtpMailer {
                 None,
             )
             .await
-            .map_err(|e| SendError::transient(format!("connecting to the SMTP server: {e}")))?
+            .map_err(|e| {
+                SendError::transient("connect", format!("connecting to the SMTP server: {e}"))
+            })?
         } else {
             let stream = tokio::time::timeout(
                 timeout,
                 tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
             )
             .await
-            .map_err(|_| SendError::transient("connecting to the SMTP server timed out"))?
-            .map_err(|e| SendError::transient(format!("connecting to the SMTP server: {e}")))?;
+            .map_err(|_| {
+                SendError::transient("connect", "connecting to the SMTP server timed out")
+            })?
+            .map_err(|e| {
+                SendError::transient("connect", format!("connecting to the SMTP server: {e}"))
+            })?;
             stream
                 .set_nodelay(true)
-                .map_err(|e| SendError::transient(e.to_string()))?;
+                .map_err(|e| SendError::transient("connect", e.to_string()))?;
             AsyncSmtpConnection::connect_with_transport(
                 Box::new(Coalesced::new(stream)),
                 &self.hello,
             )
             .await
-            .map_err(|e| SendError::transient(format!("SMTP greeting: {e}")))?
+            .map_err(|e| SendError::transient("connect", format!("SMTP greeting: {e}")))?
         };
         if self.security == Security::StartTls {
             let tls = TlsParameters::new(self.host.clone())
-                .map_err(|e| SendError::transient(e.to_string()))?;
+                .map_err(|e| SendError::transient("tls", e.to_string()))?;
             connection
                 .starttls(tls, &self.hello)
                 .await
-                .map_err(|e| SendError::transient(format!("STARTTLS: {e}")))?;
+                .map_err(|e| SendError::transient("tls", format!("STARTTLS: {e}")))?;
         }
         if let Some(credentials) = &self.credentials {
             connection
                 .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
-                .map_err(|e| SendError {
-                    permanent: false,
-                    message: format!("SMTP authentication: {e}"),
-                })?;
+                .map_err(|e| SendError::transient("auth", format!("SMTP authentication: {e}")))?;
         }
         // lettre keeps only the extensions it uses from the EHLO answer; a
         // second EHLO (allowed at any time, RFC 5321 §4.1.4) says whether
@@ -209,7 +216,7 @@ impl SmtpMailer {
         let pipelining = connection
             .command(Ehlo::new(self.hello.clone()))
             .await
-            .map_err(|e| SendError::transient(format!("SMTP EHLO: {e}")))?
+            .map_err(|e| SendError::transient("connect", format!("SMTP EHLO: {e}")))?
             .message()
             .any(|line| {
                 line.split_whitespace()
@@ -391,10 +398,13 @@ impl Mailer for SmtpMailer {
             let connected = tokio::time::timeout(self.timeout, self.connect())
                 .await
                 .map_err(|_| {
-                    SendError::transient(format!(
-                        "the SMTP server did not finish greeting within {} s",
-                        self.timeout.as_secs()
-                    ))
+                    SendError::transient(
+                        "timeout",
+                        format!(
+                            "the SMTP server did not finish greeting within {} s",
+                            self.timeout.as_secs()
+                        ),
+                    )
                 })??;
             *slot = Some(connected);
         }
@@ -403,10 +413,13 @@ impl Mailer for SmtpMailer {
             // Mid-conversation: the connection is of no more use (no QUIT,
             // which would wait on the same silent server).
             *slot = None;
-            return Err(SendError::transient(format!(
-                "the SMTP server did not answer within {} s",
-                self.timeout.as_secs()
-            )));
+            return Err(SendError::transient(
+                "timeout",
+                format!(
+                    "the SMTP server did not answer within {} s",
+                    self.timeout.as_secs()
+                ),
+            ));
         };
         match sent {
             Ok(_) => Ok(()),
@@ -420,6 +433,9 @@ impl Mailer for SmtpMailer {
                 }
                 Err(SendError {
                     permanent,
+                    // A 5xx answer is final; a 4xx one, or a broken
+                    // conversation, is tried again.
+                    kind: if permanent { "rejected" } else { "deferred" },
                     message: err.to_string(),
                 })
             }

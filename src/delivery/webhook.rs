@@ -60,14 +60,12 @@ impl Webhooks {
         let timestamp = now.as_second();
         let signature = sign(secret, id, timestamp, &body).ok_or_else(|| SendError {
             permanent: true,
+            kind: "secret",
             message: "the subscriber's webhook secret is not valid".into(),
         })?;
         // The resolver checks names; an address in the URL is checked here.
         if !webhook_address::literal_allowed(url, self.allow_private) {
-            return Err(SendError {
-                permanent: false,
-                message: Refused.to_string(),
-            });
+            return Err(SendError::transient("refused_address", Refused.to_string()));
         }
         let answer = self
             .client
@@ -80,9 +78,9 @@ impl Webhooks {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError {
-                permanent: false,
-                message: failure_kind(&e).into(),
+            .map_err(|e| {
+                let (kind, message) = failure_kind(&e);
+                SendError::transient(kind, message)
             })?;
         let status = answer.status();
         if status.is_success() {
@@ -92,41 +90,47 @@ impl Webhooks {
         // (it could be an internal service's answer).
         Err(SendError {
             permanent: status == reqwest::StatusCode::GONE,
+            kind: match status.as_u16() {
+                410 => "http_410",
+                400..=499 => "http_4xx",
+                500..=599 => "http_5xx",
+                _ => "http_other",
+            },
             message: format!("HTTP {}", status.as_u16()),
         })
     }
 }
 
-/// What kind of failure a request met, in a few fixed words: never the
-/// URL, never what the other side said.
-fn failure_kind(err: &reqwest::Error) -> &'static str {
+/// What kind of failure a request met, in a word for `/metrics` and a few
+/// fixed words for staff: never the URL, never what the other side said.
+fn failure_kind(err: &reqwest::Error) -> (&'static str, &'static str) {
     if err.is_timeout() {
-        return "timed out";
+        return ("timeout", "timed out");
     }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(cause) = source {
         if cause.is::<Refused>() {
-            return "refused: address not allowed";
+            return ("refused_address", "refused: address not allowed");
         }
         if cause.is::<NotFound>() {
-            return "host not found";
+            return ("dns", "host not found");
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return "connection refused",
+                std::io::ErrorKind::ConnectionRefused => return ("connect", "connection refused"),
                 std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
-                    return "connection reset"
+                    return ("reset", "connection reset")
                 }
-                std::io::ErrorKind::TimedOut => return "timed out",
+                std::io::ErrorKind::TimedOut => return ("timeout", "timed out"),
                 _ => {}
             }
         }
         source = cause.source();
     }
     if err.is_connect() {
-        "could not connect"
+        ("connect", "could not connect")
     } else {
-        "the request failed"
+        ("other", "the request failed")
     }
 }
 

@@ -134,6 +134,9 @@ enum Next {
     Go,
     /// Ends the lane; what waited in it keeps its lease (or was given up).
     Stop,
+    /// Not tried: its lease ends too soon. As `Stop`, and the row is
+    /// left as claimed.
+    LeaseEnding,
     /// It failed: the rest wait for its retry.
     WaitUntil(Timestamp),
 }
@@ -193,6 +196,7 @@ impl Worker {
         }
         for (until, ids) in held {
             self.store.hold_back(&ids, until).await?;
+            self.claims.settled(ids);
         }
         Ok(())
     }
@@ -201,6 +205,11 @@ impl Worker {
     /// empty, or a failure makes the rest wait.
     async fn run_lane(self: Arc<Self>, key: String) {
         loop {
+            // A shutdown: what waits in the lane is given back.
+            if self.is_stopping() {
+                self.webhook_lanes.end(&key);
+                return;
+            }
             let job = {
                 let mut state = self.webhook_lanes.lock();
                 match state.lanes.get_mut(&key).and_then(|l| l.queue.pop_front()) {
@@ -222,7 +231,7 @@ impl Worker {
             self.webhook_lanes.lock().ids.remove(&id);
             match next {
                 Next::Go => {}
-                Next::Stop => {
+                Next::Stop | Next::LeaseEnding => {
                     self.webhook_lanes.end(&key);
                     return;
                 }
@@ -234,8 +243,9 @@ impl Worker {
                     };
                     self.webhook_lanes.end(&key);
                     if !rest.is_empty() {
-                        if let Err(err) = self.store.hold_back(&rest, until).await {
-                            tracing::error!(error = %err, "holding webhooks back");
+                        match self.store.hold_back(&rest, until).await {
+                            Ok(()) => self.claims.settled(rest),
+                            Err(err) => tracing::error!(error = %err, "holding webhooks back"),
                         }
                     }
                     return;
@@ -244,8 +254,18 @@ impl Worker {
         }
     }
 
-    /// Tries one delivery and records the outcome.
+    /// Tries one delivery and records the outcome; a delivery given its
+    /// fate is no longer this process's claim.
     async fn run_job(&self, job: Job) -> anyhow::Result<Next> {
+        let id = job.delivery.id;
+        let next = self.try_job(job).await?;
+        if !matches!(next, Next::LeaseEnding) {
+            self.claims.settled([id]);
+        }
+        Ok(next)
+    }
+
+    async fn try_job(&self, job: Job) -> anyhow::Result<Next> {
         let delivery = &job.delivery;
         let _permit = self.webhook_lanes.posts.acquire().await?;
         let now = self.clock.now();
@@ -253,7 +273,7 @@ impl Worker {
         if left < LEASE_LEFT {
             // Claimable again by now: left, with those behind it (their
             // order), to the next claim.
-            return Ok(Next::Stop);
+            return Ok(Next::LeaseEnding);
         }
         let Claimed::Webhook { recipient, .. } = &delivery.what else {
             self.store
@@ -276,6 +296,7 @@ impl Worker {
             }
             Err(err) => err,
         };
+        self.counters.webhook_error(err.kind);
         let now = self.clock.now();
         let retry_at = self.retry_at(delivery, &err, now);
         // The host only: a webhook URL's path often is its secret.
@@ -319,6 +340,7 @@ impl Worker {
     ) -> Result<(), SendError> {
         let permanent = |message: &str| SendError {
             permanent: true,
+            kind: "unsendable",
             message: message.to_string(),
         };
         let Claimed::Webhook { recipient, news } = &delivery.what else {

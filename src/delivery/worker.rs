@@ -2,12 +2,14 @@
 //! any transaction, then marks each sent, failed (with the next try), or dead.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use lettre::{message::Mailbox, Address};
 use tokio::sync::Notify;
 
+use super::claims::Claims;
 use super::email::{self, EntryMail, MailSettings};
 use super::mail_lanes::{MailBatch, Stragglers};
 use super::mailer::{Mailer, SendError};
@@ -49,13 +51,20 @@ pub struct Worker {
     /// One pass at a time in a process: a pass that returns has finished
     /// what any earlier pass claimed (the batch itself is sent concurrently).
     pub pass: tokio::sync::Mutex<()>,
+    /// What this process claimed and has not settled: given back at a
+    /// shutdown (`shut_down`).
+    pub claims: Claims,
+    /// Set by `shut_down`: claim nothing more, start no other mail.
+    pub stopping: AtomicBool,
+    /// Where SMTP and webhook errors are counted for `/metrics`.
+    pub counters: Arc<crate::counters::Counters>,
 }
 
 impl Worker {
     /// Drains the outbox until stopped; wakes when told of new work, and
     /// polls for retries coming due.
     pub async fn run(self: Arc<Self>) {
-        loop {
+        while !self.is_stopping() {
             match self.drain().await {
                 Ok(0) => {
                     let _ = tokio::time::timeout(
@@ -90,7 +99,62 @@ impl Worker {
         Ok(count)
     }
 
-    /// Stops the mail and webhooks still in flight (shutdown); they keep
+    /// Whether a shutdown has begun: nothing more is claimed, and lanes
+    /// start no other mail or webhook.
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Stops for a shutdown: nothing more is claimed, the mail and webhooks
+    /// being sent finish (until `deadline`, when what is left is cut
+    /// short) and are marked, and whatever this process claimed and did not
+    /// send is given back, due at once, for another instance or this one
+    /// after its restart. `task` is the one running `run`. Returns how
+    /// many deliveries were given back.
+    pub async fn shut_down(
+        &self,
+        mut task: tokio::task::JoinHandle<()>,
+        deadline: tokio::time::Instant,
+    ) -> anyhow::Result<u64> {
+        self.stopping.store(true, Ordering::Release);
+        self.wake.notify_one();
+        // The pass under way ends after the mail it started.
+        let ran = tokio::time::timeout_at(deadline, &mut task).await.is_ok();
+        let settled = ran
+            && tokio::time::timeout_at(deadline, async {
+                // Batches that were finishing in the background.
+                loop {
+                    let finishing =
+                        std::mem::take(&mut *self.stragglers.finishing.lock().expect("finishing"));
+                    if finishing.is_empty() {
+                        break;
+                    }
+                    for (task, _) in finishing {
+                        let _ = task.await;
+                    }
+                }
+                self.webhook_lanes.settled().await;
+            })
+            .await
+            .is_ok();
+        if !settled {
+            tracing::warn!(
+                "shutdown_grace passed with mail or webhooks still being sent: they are cut short"
+            );
+            if !ran {
+                task.abort();
+                let _ = task.await;
+            }
+            self.stop_in_flight();
+        }
+        let claims = self.claims.take();
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        Ok(self.store.release_deliveries(&claims).await?)
+    }
+
+    /// Stops the mail and webhooks still in flight at once; they keep
     /// their lease and go out again once it ends, as after a crash.
     pub fn stop_in_flight(&self) {
         self.webhook_lanes.stop();
@@ -111,7 +175,9 @@ impl Worker {
         let _pass = self.pass.lock().await;
         let mut total = 0;
         let (mut batch, mut claimed_at) = self.claim_due_by(None).await?;
-        while !batch.is_empty() {
+        // A shutdown stops after the batch in flight; the next one, claimed
+        // meanwhile, is given back.
+        while !batch.is_empty() && !self.is_stopping() {
             total += batch.len();
             // Only what was due when the batch in flight was claimed: its
             // own rows are leased past that moment, even if sending it
@@ -137,11 +203,15 @@ impl Worker {
         due_by: Option<Timestamp>,
     ) -> anyhow::Result<(Vec<ClaimedDelivery>, Timestamp)> {
         let now = self.clock.now();
+        if self.is_stopping() {
+            return Ok((Vec::new(), now));
+        }
         let due_by = due_by.map_or(now, |at| at.min(now));
         let batch = self
             .store
             .claim_deliveries(due_by, now + self.lease, BATCH)
             .await?;
+        (self.claims).claimed(batch.iter().map(|d| d.id), now + self.lease, now);
         Ok((batch, now))
     }
 
@@ -271,6 +341,7 @@ impl Worker {
     ) -> Result<(), SendError> {
         let permanent = |message: &str| SendError {
             permanent: true,
+            kind: "unsendable",
             message: message.to_string(),
         };
         let (subscriber, news) = match &delivery.what {

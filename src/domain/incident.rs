@@ -82,6 +82,7 @@ impl Incident {
         command: OpenIncident,
         ctx: &Context<'_>,
     ) -> Result<(Incident, Entry), DomainError> {
+        let command = command.in_whole_ms();
         let now = ctx.now;
         if command.status.is_maintenance() {
             return Err(DomainError::new(
@@ -171,10 +172,10 @@ impl Incident {
         ctx: &Context<'_>,
     ) -> Result<(Incident, Entry), DomainError> {
         match command {
-            Command::Update(update) => self.update(update, ctx),
-            Command::Correction(correction) => self.correct(correction, ctx),
+            Command::Update(update) => self.update(update.in_whole_ms(), ctx),
+            Command::Correction(correction) => self.correct(correction.in_whole_ms(), ctx),
             Command::Postmortem(postmortem) => self.postmortem(postmortem, ctx),
-            Command::Maintenance(update) => self.maintain(update, ctx),
+            Command::Maintenance(update) => self.maintain(update.in_whole_ms(), ctx),
         }
     }
 

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::incident::{ComponentChange, Context, Diff, EtaChange, IncidentState, Kind, Promise};
+use super::incident::{
+    whole_ms, ComponentChange, Context, Diff, EtaChange, IncidentState, Kind, Promise,
+};
 use super::{
     ComponentId, ComponentStatus, DomainError, Entry, EntryClass, Impact, Incident, IncidentId,
     IncidentRecord, IncidentStatus, Message, Owner, Title,
@@ -112,6 +114,24 @@ pub struct ScheduleMaintenance {
     pub auto_complete: bool,
 }
 
+impl ScheduleMaintenance {
+    /// Its times to the whole millisecond (`whole_ms`).
+    pub fn in_whole_ms(mut self) -> Self {
+        self.scheduled_for = whole_ms(self.scheduled_for);
+        self.scheduled_until = whole_ms(self.scheduled_until);
+        self
+    }
+}
+
+impl MaintenanceUpdate {
+    /// Its times to the whole millisecond (`whole_ms`).
+    pub fn in_whole_ms(mut self) -> Self {
+        self.scheduled_for = self.scheduled_for.map(whole_ms);
+        self.scheduled_until = self.scheduled_until.map(whole_ms);
+        self
+    }
+}
+
 /// Staff move a maintenance along, move its plan, or say something.
 #[derive(Debug, Clone)]
 pub struct MaintenanceUpdate {
@@ -185,6 +205,7 @@ impl Incident {
         command: ScheduleMaintenance,
         ctx: &Context<'_>,
     ) -> Result<(Incident, Entry), DomainError> {
+        let command = command.in_whole_ms();
         let now = ctx.now;
         check_plan(command.scheduled_for, command.scheduled_until, now, false)?;
         let remind_before = command

@@ -18,6 +18,7 @@ pub mod staff;
 pub mod subscriber;
 pub mod text;
 pub mod uptime;
+pub mod when;
 
 pub use classify::EntryClass;
 pub use component::ComponentStatus;

@@ -66,10 +66,13 @@ where
         );
         let _entered = span.enter();
         if let Some(refused) = security::refuse_cross_site(&self.state, &request) {
+            let (method, status) = (request.method().as_str(), refused.status().as_u16());
+            (self.state.counters).request(method, crate::counters::UNMATCHED, status, 0.0);
             return Box::pin(std::future::ready(Ok(refused)));
         }
         let state = self.state.clone();
         let kind = deadline::kind(&request);
+        let (method, started) = (request.method().clone(), std::time::Instant::now());
         let answer = self.inner.call(request).map(|answer| match answer {
             Ok(response) => response.into_response(),
             Err(never) => match never {},
@@ -90,6 +93,13 @@ where
                     None => {}
                 }
                 tracing::debug!(status = response.status().as_u16(), "answered");
+                let route = response.extensions().get::<axum::extract::MatchedPath>();
+                state.counters.request(
+                    method.as_str(),
+                    route.map_or(crate::counters::UNMATCHED, |r| r.as_str()),
+                    response.status().as_u16(),
+                    started.elapsed().as_secs_f64(),
+                );
                 error::render_page(&mut response, &state.config.page_name);
                 security::add_headers(&mut response, &state);
                 Ok(response)

@@ -100,6 +100,8 @@ pub struct Shared {
     pub page_changes: Arc<AtomicU64>,
     /// The rendered public pages (`cache.rs`).
     pub page_cache: Arc<cache::PageCache>,
+    /// What this process counts for `/metrics` (requests, sending errors).
+    pub counters: Arc<crate::counters::Counters>,
 }
 
 /// Every list the API returns.
@@ -159,6 +161,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_token,
         )))
+        // Each answer says which route it came from, for the counts.
+        .route_layer(metrics::RouteLabelLayer)
         // One layer of three (the first is outermost): each `Router::layer`
         // boxes every route again, and each box is cloned per request. The
         // edge also opens each request's span (tower-http's TraceLayer

@@ -2,12 +2,29 @@
 //! bounded time to send its request headers and to start its next request,
 //! and stops gracefully (requests in flight finish).
 //!
+//! Stopping loses no request a proxy sent: the connections already in the
+//! listen queue are accepted and served before the listener closes (new
+//! ones are refused, which a proxy may safely retry elsewhere), and every
+//! answer from then on says `Connection: close`, so that a proxy's kept-
+//! alive connection ends after an answer, never under a request it is
+//! sending. Idle kept-alive connections are left for their client to
+//! close, for at most the time the shutdown gives (`Linger`).
+//!
 //! `axum::serve` kept a connection that sent half a request for ever, so
 //! about a thousand such clients used up the usual 1,024 descriptors and
 //! `/healthz` stopped answering (issue 11).
 
 use std::{
-    convert::Infallible, future::Future, io, net::SocketAddr, pin::pin, sync::Arc, task::Poll,
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::pin,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    task::Poll,
     time::Duration,
 };
 
@@ -27,13 +44,18 @@ mod activity;
 
 use activity::{check_period, Activity, Connections, InFlight, Signal, Watched};
 
+/// How long, once stopping, idle kept-alive connections are left for their
+/// client to close (a proxy closes its idle ones before Candor's
+/// `keep_alive_timeout`); zero closes them at once.
+pub type Linger = Duration;
+
 /// Serves `app` on `listener` until `shutdown` completes, then waits for the
 /// requests in flight.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = Linger>,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(connection_cap(limits.max_connections)));
     let connections = Arc::new(Connections::default());
@@ -42,8 +64,10 @@ pub async fn serve(
     let keeper = AbortOnDrop(tokio::spawn(keep_limits(connections.clone(), limits)));
     // Held by the connections, so `closed()` says when the last one is gone.
     let (done_tx, done_rx) = watch::channel(());
+    // Set once stopping: every answer then closes its connection.
+    let closing = Arc::new(AtomicBool::new(false));
     let mut shutdown = pin!(shutdown.fuse());
-    loop {
+    let linger = loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -52,7 +76,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            linger = &mut shutdown => break linger,
         };
         // At the cap, the connection that has waited longest for a
         // request's headers makes room (a slow client must not keep a
@@ -64,26 +88,89 @@ pub async fn serve(
                 connections.evict_one();
                 tokio::select! {
                     slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-                    () = &mut shutdown => break,
+                    linger = &mut shutdown => {
+                        closing.store(true, Ordering::Release);
+                        spawn_connection(&connections, stream, peer, &app, &closing, (None, done_rx.clone()));
+                        break linger;
+                    }
                 }
             }
         };
-        let registered = connections.add();
-        let (app, done_rx) = (app.clone(), done_rx.clone());
-        tokio::spawn(async move {
-            serve_connection(stream, peer, app, registered.activity()).await;
-            // Off the list before the slot is free: the next eviction must
-            // not pick this one again.
-            drop(registered);
-            drop((slot, done_rx));
-        });
+        spawn_connection(
+            &connections,
+            stream,
+            peer,
+            &app,
+            &closing,
+            (Some(slot), done_rx.clone()),
+        );
+    };
+    closing.store(true, Ordering::Release);
+    // What the kernel already accepted for us may carry a request: served
+    // (past the cap), not reset by closing the listener.
+    for (stream, peer) in queued_connections(listener) {
+        spawn_connection(
+            &connections,
+            stream,
+            peer,
+            &app,
+            &closing,
+            (None, done_rx.clone()),
+        );
     }
-    drop(listener);
-    connections.stop_all();
     drop(done_rx);
-    done_tx.closed().await;
+    if tokio::time::timeout(linger, done_tx.closed())
+        .await
+        .is_err()
+    {
+        connections.stop_all();
+        done_tx.closed().await;
+    }
     drop(keeper);
     Ok(())
+}
+
+/// Serves one connection in a task of its own; `held` (its slot under the
+/// cap, and the sender's count of open connections) is let go when it ends.
+fn spawn_connection(
+    connections: &Arc<Connections>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: &Router,
+    closing: &Arc<AtomicBool>,
+    held: (
+        Option<tokio::sync::OwnedSemaphorePermit>,
+        watch::Receiver<()>,
+    ),
+) {
+    let registered = connections.add();
+    let (app, closing) = (app.clone(), closing.clone());
+    tokio::spawn(async move {
+        serve_connection(stream, peer, app, registered.activity(), closing).await;
+        // Off the list before the slot is free: the next eviction must
+        // not pick this one again.
+        drop(registered);
+        drop(held);
+    });
+}
+
+/// The connections waiting in the listen queue, accepted without waiting;
+/// the listener is closed when they have been taken.
+fn queued_connections(listener: TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let mut queued = Vec::new();
+    let Ok(listener) = listener.into_std() else {
+        return queued;
+    };
+    // Still non-blocking (tokio's): `WouldBlock` once the queue is empty.
+    while let Ok((stream, peer)) = listener.accept() {
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(stream));
+        if let Ok(stream) = stream {
+            queued.push((stream, peer));
+        }
+    }
+    queued
 }
 
 /// Checks every connection's time limits, a few times per limit.
@@ -109,6 +196,7 @@ async fn serve_connection(
     peer: SocketAddr,
     app: Router,
     activity: Arc<Activity>,
+    closing: Arc<AtomicBool>,
 ) {
     let service = {
         let activity = activity.clone();
@@ -116,11 +204,21 @@ async fn serve_connection(
             // Handlers read the peer for the audit log and the per-IP limit.
             request.extensions_mut().insert(ConnectInfo(peer));
             let in_flight = InFlight::start(activity.clone());
+            let closing = closing.clone();
             app.clone()
                 .oneshot(request.map(Body::new))
                 .map(move |response| {
                     drop(in_flight);
-                    Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
+                    let mut response = response.unwrap_or_else(|never| match never {});
+                    if closing.load(Ordering::Acquire) {
+                        // The client learns with this answer that the
+                        // connection ends: it sends nothing more on it.
+                        response.headers_mut().insert(
+                            hyper::header::CONNECTION,
+                            hyper::header::HeaderValue::from_static("close"),
+                        );
+                    }
+                    Ok::<_, Infallible>(response)
                 })
         })
     };

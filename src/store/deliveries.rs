@@ -1,7 +1,7 @@
 //! The outbox: deliveries claimed with a lease, sent outside any
 //! transaction, then marked sent, failed (retried later) or dead.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -37,6 +37,14 @@ pub trait DeliveryStore: Send + Sync {
     /// Gives back leased deliveries unsent, due at `until`: they wait behind
     /// an earlier mail to the same address that failed (not an attempt).
     async fn hold_back(&self, ids: &[DeliveryId], until: jiff::Timestamp) -> Result<()>;
+    /// Gives back, unsent, deliveries this process claimed and will not
+    /// send (it is shutting down), each given with the lease it was claimed
+    /// until: they are due again at once, for another instance or this one
+    /// after its restart, and the claim is not counted as an attempt. A
+    /// row whose lease has changed since (it ended and another instance
+    /// claimed it) or that was settled is left alone. Returns how many
+    /// rows were given back; other instances are told.
+    async fn release_deliveries(&self, claims: &[(DeliveryId, jiff::Timestamp)]) -> Result<u64>;
     /// A webhook delivery went through: sent, and its subscriber's record
     /// of failures is cleared.
     async fn webhook_sent(
@@ -176,6 +184,35 @@ impl<B: Backend> DeliveryStore for B {
     async fn hold_back(&self, ids: &[DeliveryId], until: jiff::Timestamp) -> Result<()> {
         let set = "lease_until = NULL, next_attempt_at = $1, attempts = attempts - 1";
         self.update_deliveries(set, until, ids).await
+    }
+
+    #[tracing::instrument(skip_all, fields(count = claims.len()))]
+    async fn release_deliveries(&self, claims: &[(DeliveryId, jiff::Timestamp)]) -> Result<u64> {
+        let mut by_lease: BTreeMap<jiff::Timestamp, Vec<DeliveryId>> = BTreeMap::new();
+        for (id, lease_until) in claims {
+            by_lease.entry(*lease_until).or_default().push(*id);
+        }
+        let mut released = 0;
+        let mut write = self.begin_write().await?;
+        for (lease_until, ids) in by_lease {
+            for chunk in ids.chunks(500) {
+                let mut sql = Sql::new(format!(
+                    "UPDATE deliveries SET lease_until = NULL, attempts = attempts - 1 \
+                     WHERE lease_until = $1 AND state IN ('pending', 'failed') AND id IN ({})",
+                    placeholders(2, chunk.len())
+                ))
+                .bind(ms(lease_until));
+                for id in chunk {
+                    sql = sql.bind(*id);
+                }
+                released += write.conn().execute(sql).await?;
+            }
+        }
+        if released > 0 {
+            write.conn().notify_change().await?;
+        }
+        write.commit().await?;
+        Ok(released)
     }
 
     #[tracing::instrument(skip(self, error, retry_at))]

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use jiff::Timestamp;
 
+use crate::counters::{Counts, LATENCY_BUCKETS};
 use crate::domain::metrics::Gauges;
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
@@ -14,11 +15,11 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
     );
 }
 
-/// The exposition text: the database's gauges as of `now`, and the public
+/// The exposition text: the database's gauges as of `now`, the public
 /// pages rendered since the start (`page_renders`; the others came from
-/// the page cache).
-pub fn render(gauges: &Gauges, now: Timestamp, page_renders: u64) -> String {
-    let mut out = String::with_capacity(2048);
+/// the page cache), and what this process counted since its start.
+pub fn render(gauges: &Gauges, now: Timestamp, page_renders: u64, counts: &Counts) -> String {
+    let mut out = String::with_capacity(8192);
     out.push_str(
         "# HELP candor_deliveries Rows of the outbox (mail and webhooks) by channel and state.\n\
          # TYPE candor_deliveries gauge\n",
@@ -99,5 +100,75 @@ pub fn render(gauges: &Gauges, now: Timestamp, page_renders: u64) -> String {
         "Public pages rendered since the start; the others were answered from the page cache.",
         page_renders,
     );
+    render_counts(&mut out, counts);
     out
+}
+
+/// A label value as the format wants it: `\`, `"` and newlines escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Requests by route and status, their latency, and the sending errors.
+fn render_counts(out: &mut String, counts: &Counts) {
+    out.push_str(
+        "# HELP candor_http_requests_total HTTP requests answered since the start, by method, \
+         route (the matched template; unmatched for none) and status.\n\
+         # TYPE candor_http_requests_total counter\n",
+    );
+    for (route, method, requests) in &counts.requests {
+        let route = label(route);
+        for (status, n) in &requests.statuses {
+            let _ = writeln!(
+                out,
+                "candor_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+    }
+    out.push_str(
+        "# HELP candor_http_request_duration_seconds Time to answer an HTTP request (to the \
+         answer's head), by method and route.\n\
+         # TYPE candor_http_request_duration_seconds histogram\n",
+    );
+    for (route, method, requests) in &counts.requests {
+        let labels = format!("method=\"{method}\",route=\"{}\"", label(route));
+        let mut cumulative = 0;
+        for (le, n) in LATENCY_BUCKETS.iter().zip(requests.buckets) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "candor_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "candor_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
+             candor_http_request_duration_seconds_sum{{{labels}}} {}\n\
+             candor_http_request_duration_seconds_count{{{labels}}} {}",
+            requests.count, requests.seconds, requests.count
+        );
+    }
+    for (name, help, errors) in [
+        (
+            "candor_smtp_errors_total",
+            "Mails the SMTP server did not take, by kind (connect, tls, auth, timeout, \
+             rejected: a final 5xx answer, deferred: a 4xx answer or a broken conversation, \
+             file: writing to mail_dir, unsendable: no valid mail to send).",
+            &counts.smtp_errors,
+        ),
+        (
+            "candor_webhook_errors_total",
+            "Webhook POSTs that failed, by kind (timeout, connect, reset, dns, \
+             refused_address, http_4xx, http_410, http_5xx, http_other, secret, unsendable, other).",
+            &counts.webhook_errors,
+        ),
+    ] {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n");
+        for (kind, n) in errors {
+            let _ = writeln!(out, "{name}{{kind=\"{kind}\"}} {n}");
+        }
+    }
 }

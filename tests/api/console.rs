@@ -835,3 +835,110 @@ async fn the_owners_reminder_links_to_the_incidents_console_page() {
     let link = format!("{}{path}", app.address);
     assert!(reminder.text.contains(&link), "{link} in {}", reminder.text);
 }
+
+#[tokio::test]
+async fn resolve_correct_and_follow_up_forms_say_what_is_missing() {
+    let app = TestApp::spawn().await;
+    let mut dana = app.editor().await;
+    let posted = dana
+        .submit(
+            "/admin/incidents/new",
+            "/admin/incidents",
+            &[("title", "VPN down")],
+        )
+        .await;
+    let (path, id) = incident_of(posted.redirect());
+    let first = id_of(&entries(&app.incident(&id).await)[0]);
+
+    let resolve = dana
+        .submit(
+            &path,
+            &format!("{path}/resolve"),
+            &[("message", ""), ("follow_up", "0")],
+        )
+        .await;
+    assert_eq!(resolve.status, 422);
+    let text = resolve.text();
+    assert!(
+        text.contains("The resolution was not posted. 2 things to fix:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Follow-up: Choose when the follow-up will come."),
+        "{text}"
+    );
+
+    let correct = dana
+        .submit_with(
+            &path,
+            &format!("{path}/corrections"),
+            ("corrects", &first),
+            &[("message", " ")],
+        )
+        .await;
+    assert_eq!(correct.status, 422);
+    assert!(
+        correct.text().contains(
+            "The correction was not posted. One thing to fix: Message: Must not be empty."
+        ),
+        "{}",
+        correct.text()
+    );
+    // The correction form that came back is the one under its entry, open.
+    assert!(
+        correct.html.contains("<details class=\"correct\" open>"),
+        "the form is shown open"
+    );
+
+    // No follow-up before it is resolved: the rule's words, next to the form.
+    let page = dana.get(&path).await;
+    let csrf = form_fields(&page.html, &format!("{path}/updates"), None)
+        .into_iter()
+        .find(|(k, _)| k == "csrf")
+        .unwrap()
+        .1;
+    let early = dana
+        .post(
+            &format!("{path}/postmortem"),
+            &[("csrf", &csrf), ("message", "What happened.")],
+        )
+        .await;
+    assert_eq!(early.status, 422);
+    assert!(
+        early.text().contains("The follow-up comes after resolving"),
+        "{}",
+        early.text()
+    );
+    assert_eq!(
+        entries(&app.incident(&id).await).len(),
+        1,
+        "nothing was posted"
+    );
+}
+
+#[tokio::test]
+async fn an_entrys_failed_deliveries_are_listed_with_why() {
+    let mailbox = Mailbox::start();
+    let app = app_with_mail(&mailbox).await;
+    app.add_confirmed("refuse@example.test", &[]).await;
+    let mut dana = app.editor().await;
+    let posted = dana
+        .submit(
+            "/admin/incidents/new",
+            "/admin/incidents",
+            &[("title", "VPN down")],
+        )
+        .await;
+    let (path, _) = incident_of(posted.redirect());
+    mailbox.wait_for(READER, 1).await;
+    app.drain_outbox().await;
+    let text = dana.get(&path).await.text();
+    assert!(
+        text.contains("Deliveries: 1 sent · 0 pending · 0 failed, retrying · 1 given up"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Why they failed refuse@example.test — given up: "),
+        "{text}"
+    );
+}

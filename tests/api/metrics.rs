@@ -75,8 +75,84 @@ async fn metrics_say_what_waits_and_what_is_late_to_staff_only() {
         "{text}"
     );
 
-    // Names, types and help texts as Prometheus wants them (CI installs
-    // promtool; elsewhere the check is skipped when it is missing).
+    promtool_accepts(&text).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_with_latency_and_sending_errors_by_kind() {
+    // Mail to an SMTP server that is down; a webhook to a closed port.
+    let down = crate::helpers::mailbox::Mailbox::down(crate::helpers::mailbox::free_port());
+    let smtp_url = down.url();
+    let app = TestApp::spawn_with(move |c| {
+        c.smtp_url = Some(candor::config::Secret::new(smtp_url));
+        c.webhook_allow_private = true;
+    })
+    .await;
+    app.pause_worker();
+    let smtp = app.create_component("Outbound SMTP").await;
+    app.add_confirmed("reader@example.test", &[]).await;
+    let closed = crate::helpers::mailbox::free_port();
+    app.admin_post(
+        "/api/v1/subscribers",
+        &json!({"webhook": format!("http://127.0.0.1:{closed}/hook"), "components": []}),
+    )
+    .await
+    .expect(201);
+    let incident = id_of(&app.open_mail_incident(&smtp).await);
+    app.drain_outbox().await;
+    for _ in 0..3 {
+        app.page(&format!("/incidents/{incident}")).await;
+    }
+    app.page("/no/such/page").await;
+
+    let text = app.raw(Method::GET, "/metrics").admin().send().await.text;
+    // The route's template, never the path with its id.
+    let page =
+        "candor_http_requests_total{method=\"GET\",route=\"/incidents/{id}\",status=\"200\"}";
+    assert_eq!(sample(&text, page), 3.0, "{text}");
+    assert!(!text.contains(&incident), "a path's id in a label:\n{text}");
+    let opened =
+        "candor_http_requests_total{method=\"POST\",route=\"/api/v1/incidents\",status=\"201\"}";
+    assert_eq!(sample(&text, opened), 1.0, "{text}");
+    let missing = "candor_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}";
+    assert_eq!(sample(&text, missing), 1.0, "{text}");
+    let labels = "method=\"GET\",route=\"/incidents/{id}\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("candor_http_request_duration_seconds_count{{{labels}}}")
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("candor_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}}")
+        ),
+        3.0
+    );
+    assert!(
+        sample(
+            &text,
+            &format!("candor_http_request_duration_seconds_sum{{{labels}}}")
+        ) > 0.0
+    );
+    assert!(
+        sample(&text, "candor_smtp_errors_total{kind=\"connect\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "candor_webhook_errors_total{kind=\"connect\"}") >= 1.0,
+        "{text}"
+    );
+    promtool_accepts(&text).await;
+    app.stop().await;
+}
+
+/// Names, types and help texts as Prometheus wants them (CI installs
+/// promtool; elsewhere the check is skipped when it is missing).
+async fn promtool_accepts(text: &str) {
     let Ok(mut promtool) = tokio::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -85,7 +161,6 @@ async fn metrics_say_what_waits_and_what_is_late_to_staff_only() {
         .spawn()
     else {
         eprintln!("promtool check skipped: promtool is not installed");
-        app.stop().await;
         return;
     };
     let mut stdin = promtool.stdin.take().unwrap();
@@ -101,5 +176,4 @@ async fn metrics_say_what_waits_and_what_is_late_to_staff_only() {
         output.status.success() && said.trim().is_empty(),
         "promtool: {said}\n{text}"
     );
-    app.stop().await;
 }

@@ -113,6 +113,26 @@ impl Process {
         self.child.wait().expect("reap candor");
     }
 
+    /// SIGTERM, then waits (up to `limit`) for the process to exit; its
+    /// exit status and how long it took. Panics if it is still running then.
+    pub async fn terminate(&mut self, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        let asked = Instant::now();
+        // SAFETY: kill only sends a signal to our own child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM");
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for candor") {
+                return (status, asked.elapsed());
+            }
+            assert!(
+                asked.elapsed() < limit,
+                "candor still ran {limit:?} after SIGTERM:\n{}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Whether the process is still running (it has not exited or crashed).
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -189,4 +209,23 @@ pub async fn admin_get(client: &reqwest::Client, url: &str) -> Value {
     let text = reply.text().await.expect("response body");
     assert_eq!(status, 200, "GET {url}: {text}");
     serde_json::from_str(&text).expect("JSON body")
+}
+
+/// A log line without its terminal colours.
+pub fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An escape sequence: up to its final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -24,7 +24,7 @@ impl NextUpdate {
     pub fn resolve(self, now: Timestamp) -> Result<Timestamp, DomainError> {
         let field = "next_update_at";
         let at = match self {
-            NextUpdate::At(at) => at,
+            NextUpdate::At(at) => whole_ms(at),
             NextUpdate::InMinutes(minutes) => {
                 if minutes < 1 || minutes > MAX_NEXT_UPDATE.as_mins() {
                     return Err(DomainError::new(
@@ -129,6 +129,41 @@ pub enum Command {
     Correction(PostCorrection),
     Postmortem(PostPostmortem),
     Maintenance(crate::domain::maintenance::MaintenanceUpdate),
+}
+
+/// `at` to the whole millisecond, as Candor keeps every time: a time sent
+/// with microseconds (Python's `isoformat()`) would otherwise differ from
+/// the same time read back from a timed job, and its promise never be kept.
+pub fn whole_ms(at: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
+}
+
+impl OpenIncident {
+    /// Its times to the whole millisecond (`whole_ms`).
+    pub fn in_whole_ms(mut self) -> Self {
+        self.eta = self.eta.map(whole_ms);
+        self.started_at = self.started_at.map(whole_ms);
+        self
+    }
+}
+
+impl PostUpdate {
+    /// Its times to the whole millisecond (`whole_ms`).
+    pub fn in_whole_ms(mut self) -> Self {
+        if let Patch::Set(eta) = self.eta {
+            self.eta = Patch::Set(whole_ms(eta));
+        }
+        self.follow_up_at = self.follow_up_at.map(whole_ms);
+        self
+    }
+}
+
+impl PostCorrection {
+    /// Its times to the whole millisecond (`whole_ms`).
+    pub fn in_whole_ms(mut self) -> Self {
+        self.started_at = self.started_at.map(whole_ms);
+        self
+    }
 }
 
 /// Facts from outside the incident that a command needs: passed in, never read.

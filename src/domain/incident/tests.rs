@@ -586,3 +586,35 @@ fn resolving_gives_a_component_back_to_another_open_incident_that_holds_it() {
 
 /// Property tests: the contract holds for any sequence of updates.
 mod properties;
+
+#[test]
+fn times_sent_with_microseconds_are_kept_to_the_millisecond() {
+    let mut world = World::new();
+    let ctx = world.ctx(t(T0));
+    let cmd = OpenIncident {
+        next_update: Some(NextUpdate::At(t("2026-03-04T09:30:00.123456Z"))),
+        eta: Some(t("2026-03-04T12:00:00.999999Z")),
+        ..open_cmd()
+    };
+    let (incident, entry) = Incident::open("inc".into(), cmd, &ctx).unwrap();
+    world.commit(&entry);
+    assert_eq!(
+        incident.state.next_update_at,
+        Some(t("2026-03-04T09:30:00.123Z"))
+    );
+    assert_eq!(incident.state.eta, Some(t("2026-03-04T12:00:00.999Z")));
+    // What a timed job reads back (whole milliseconds) is the promise itself.
+    let (_, promised) = incident
+        .promises()
+        .into_iter()
+        .find(|(_, at)| *at == t("2026-03-04T09:30:00.123Z"))
+        .expect("the promised update, to the millisecond");
+    assert_eq!(promised.as_millisecond() % 1000, 123);
+    let later = Command::Update(PostUpdate {
+        eta: Patch::Set(t("2026-03-04T13:00:00.000001Z")),
+        follow_up_at: None,
+        ..update_cmd()
+    });
+    let (incident, _) = apply(&mut world, &incident, later, t("2026-03-04T09:10:00Z"));
+    assert_eq!(incident.state.eta, Some(t("2026-03-04T13:00:00Z")));
+}

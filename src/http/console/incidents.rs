@@ -70,6 +70,17 @@ pub(super) async fn deliveries_by_entry(
                     sent: d.sent,
                     failed: d.failed,
                     dead: d.dead,
+                    failures: d
+                        .failures
+                        .into_iter()
+                        .map(|f| {
+                            (
+                                f.address,
+                                f.state,
+                                f.last_error.unwrap_or_else(|| "no reason given".into()),
+                            )
+                        })
+                        .collect(),
                 },
             )
         })

@@ -17,12 +17,14 @@ use crate::domain::{classify, EntryId, Incident, IncidentId, IncidentRecord};
 use crate::views::parts;
 
 /// What became of the mail and webhooks of one entry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryCounts {
     pub pending: i64,
     pub sent: i64,
     pub failed: i64,
     pub dead: i64,
+    /// The ones that failed: address, "failed" (retrying) or "dead", why.
+    pub failures: Vec<(String, String, String)>,
 }
 
 /// The form a draft, its problems and its preview belong to.
@@ -77,6 +79,11 @@ pub fn page(c: &Console<'_>, p: &IncidentPage<'_>) -> Markup {
         state.title.as_str(),
         html! {
             @if let Some(notice) = p.notice { p.notice role="status" { (notice) } }
+            // A form that came back but is not on this page any more (a
+            // follow-up sent before resolving, say): its problems here.
+            @if let Some(r) = p.returned.as_ref().filter(|r| !form_shown(&r.which, incident)) {
+                (problem_summary(r.problems, "It"))
+            }
             h1 { (state.title) }
             p.state {
                 (state.status.words()) " · " (state.impact.words()) " · owned by " (state.owner.name)
@@ -102,6 +109,15 @@ pub fn page(c: &Console<'_>, p: &IncidentPage<'_>) -> Markup {
             }
         },
     )
+}
+
+/// Whether the page shows the form `which` for `incident`.
+fn form_shown(which: &Which, incident: &Incident) -> bool {
+    match which {
+        Which::Update | Which::Correct(_) => true,
+        Which::Resolve => !incident.is_resolved(),
+        Which::Postmortem => incident.owes_follow_up(),
+    }
 }
 
 /// The promised update and the ETA, counting down each second with
@@ -315,18 +331,34 @@ pub fn correct_form_for(
 pub fn delivery_line(id: &str, counts: Option<&DeliveryCounts>) -> Markup {
     let pending = counts.map_or(0, |n| n.pending);
     html! {
-        p.deliveries id={ "deliveries-" (id) } data-pending=(pending) aria-live="polite" {
-            @match counts {
+        div.deliveries id={ "deliveries-" (id) } data-pending=(pending) aria-live="polite" {
+            @match counts.filter(|n| n.pending + n.sent + n.failed + n.dead > 0) {
                 None => "Sent to nobody: no subscriber follows these components.",
                 Some(n) => {
                     "Deliveries: " (n.sent) " sent · " (n.pending) " pending"
                     " · " span.failed[n.failed > 0] { (n.failed) " failed, retrying" }
                     " · " span.dead[n.dead > 0] { (n.dead) " given up" }
+                    @if !n.failures.is_empty() {
+                        details {
+                            summary { "Why they failed" }
+                            ul {
+                                @for (address, state, why) in n.failures.iter().take(FAILURES_SHOWN) {
+                                    li { (address) " — " @if state == "dead" { "given up" } @else { "retrying" } ": " (why) }
+                                }
+                                @if n.failures.len() > FAILURES_SHOWN {
+                                    li { (n.failures.len() - FAILURES_SHOWN) " more: see GET /api/v1/incidents/{id}/deliveries" }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
     }
 }
+
+/// How many failures an entry's line lists.
+const FAILURES_SHOWN: usize = 20;
 
 /// The lead class of an incident's latest entry, for lists.
 pub fn latest_label(record: &IncidentRecord) -> Markup {

@@ -47,6 +47,9 @@ impl TestApp {
             time_zone: "Europe/Berlin".into(),
             page_name: "Acme IT".into(),
             mail_dir: db.dir.join("outbox"),
+            // A test's stop waits this long at most for a hanging webhook
+            // or mail server.
+            shutdown_grace: "1s".into(),
             ..Config::default()
         };
         change(&mut config);
