@@ -111,7 +111,12 @@ pub enum UserCommand {
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create a token; its secret is printed once and only its hash is kept.
-    Create { name: String },
+    Create {
+        name: String,
+        /// `alerts`: the token may post monitoring alerts and nothing else.
+        #[arg(long, default_value = "all", value_parser = ["all", "alerts"])]
+        scope: String,
+    },
     /// Revoke the active token with this name.
     Revoke { name: String },
 }
@@ -156,7 +161,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { path } => backup(&config.database_url, &path).await,
-        Command::Token(TokenCommand::Create { name }) => {
+        Command::Token(TokenCommand::Create { name, scope }) => {
+            let scope = crate::domain::alerts::TokenScope::parse(&scope)
+                .map_err(|e| anyhow::anyhow!(e.message))?;
             let name = name.trim().to_string();
             anyhow::ensure!(
                 !name.is_empty() && name.len() <= 100 && !name.chars().any(char::is_control),
@@ -165,10 +172,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::connect(&config.database_url).await?;
             let secret = new_token();
             store
-                .create_token(
+                .create_scoped_token(
                     &new_id::<String>(),
                     &name,
                     &hash_token(&secret),
+                    scope,
                     clock.now(),
                 )
                 .await
@@ -176,7 +184,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     StoreError::Conflict(m) => anyhow::anyhow!(m),
                     e => anyhow::Error::new(e),
                 })?;
-            println!("Created token `{name}`. It is shown this once; keep it safe:\n{secret}");
+            let limited = match scope {
+                crate::domain::alerts::TokenScope::Alerts => " (it may only post alerts)",
+                crate::domain::alerts::TokenScope::All => "",
+            };
+            println!(
+                "Created token `{name}`{limited}. It is shown this once; keep it safe:\n{secret}"
+            );
             Ok(())
         }
         Command::User(command) => user(&config, clock.now(), command).await,

@@ -108,6 +108,9 @@ pub struct Config {
     /// back for another instance, or this one after its restart, to send
     /// at once). Past it, what is left is cut short and sent again later.
     pub shutdown_grace: String,
+    /// Monitoring alerts: which alert goes to which component, and what
+    /// automation promises (`[alerts]`).
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Config {
@@ -141,6 +144,7 @@ impl Default for Config {
             max_connections: 768,
             request_timeout: "30s".into(),
             shutdown_grace: "10s".into(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -183,6 +187,7 @@ const KEYS: &[&str] = &[
     "max_connections",
     "request_timeout",
     "shutdown_grace",
+    "alerts",
 ];
 
 impl Config {
@@ -244,6 +249,7 @@ impl Config {
             )?,
             connection_limits: self.connection_limits()?,
             shutdown_grace: positive_duration("shutdown_grace", &self.shutdown_grace)?,
+            alerts: self.alerts.check()?,
             time_zone_name: self.time_zone,
             database_url: self.database_url,
             listen: self.listen,
@@ -321,6 +327,8 @@ pub struct Settings {
     pub connection_limits: ConnectionLimits,
     /// How long a stop may take (`Config::shutdown_grace`).
     pub shutdown_grace: Duration,
+    /// The mapping and promises of monitoring alerts.
+    pub alerts: crate::domain::alerts::AlertRules,
 }
 
 impl Settings {
@@ -423,6 +431,89 @@ fn signed_duration(key: &'static str, text: &str) -> Result<jiff::SignedDuration
         key,
         message: format!("`{text}` is too long"),
     })
+}
+
+/// `[alerts]`: the mapping of monitoring alerts to components, and what
+/// automation promises (README, "Monitoring alerts").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Who is on call: `Name <email>`, the owner of every incident an alert
+    /// opens. Unset: alerts are recorded, never published.
+    pub owner: Option<String>,
+    /// The next update automation promises.
+    pub next_update: String,
+    /// An alert firing again this soon after it cleared belongs to the same
+    /// incident.
+    pub flap_window: String,
+    /// Labels whose value names a component, in order.
+    pub labels: Vec<String>,
+    /// A label value or Uptime Kuma monitor name → a component's id or name.
+    pub components: std::collections::BTreeMap<String, String>,
+    /// A `severity` label's value → `{ status = "...", impact = "..." }`.
+    pub severities: std::collections::BTreeMap<String, crate::domain::alerts::Severity>,
+    /// For alerts with no severity, or one not listed.
+    pub default_severity: crate::domain::alerts::Severity,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        let rules = crate::domain::alerts::AlertRules::default();
+        Self {
+            owner: None,
+            next_update: "15m".into(),
+            flap_window: "10m".into(),
+            labels: rules.labels,
+            components: rules.components,
+            severities: rules.severities,
+            default_severity: rules.default_severity,
+        }
+    }
+}
+
+impl AlertsConfig {
+    fn check(self) -> Result<crate::domain::alerts::AlertRules, ConfigError> {
+        let owner = match self.owner.as_deref() {
+            None => None,
+            Some(text) => {
+                // `Dana (IT Ops) <dana@acme.test>`: a person's name as
+                // readers see it, which need not be a valid mail phrase.
+                let invalid = |message: String| ConfigError::Invalid {
+                    key: "alerts.owner",
+                    message: format!("`{text}`: {message}; write `Name <email>`"),
+                };
+                let (name, email) = text
+                    .trim()
+                    .strip_suffix('>')
+                    .and_then(|rest| rest.rsplit_once('<'))
+                    .ok_or_else(|| invalid("no <email>".into()))?;
+                Some(crate::domain::Owner {
+                    name: crate::domain::PersonName::parse(name).map_err(|e| invalid(e.message))?,
+                    email: crate::domain::Email::parse(email).map_err(|e| invalid(e.message))?,
+                })
+            }
+        };
+        let next_update = signed_duration("alerts.next_update", &self.next_update)?;
+        if next_update < jiff::SignedDuration::from_mins(1)
+            || next_update > crate::domain::incident::MAX_NEXT_UPDATE
+        {
+            return Err(ConfigError::Invalid {
+                key: "alerts.next_update",
+                message: "must be between 1m and 7d".into(),
+            });
+        }
+        Ok(crate::domain::alerts::AlertRules {
+            owner,
+            next_update,
+            flap_window: signed_duration("alerts.flap_window", &self.flap_window)?,
+            labels: self.labels,
+            components: self.components,
+            severities: (self.severities.into_iter())
+                .map(|(k, v)| (k.trim().to_lowercase(), v))
+                .collect(),
+            default_severity: self.default_severity,
+        })
+    }
 }
 
 /// How long clients may take, and how many are served at once.

@@ -2,6 +2,7 @@
 //! classification of entries, and the wording of facts. No I/O, no clock
 //! reads: time is passed in.
 
+pub mod alerts;
 pub mod classify;
 pub mod component;
 pub mod error;

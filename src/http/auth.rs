@@ -1,13 +1,14 @@
 //! Bearer tokens for the admin API. Only a token's SHA-256 is stored.
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
-    http::header::AUTHORIZATION,
+    extract::{ConnectInfo, OriginalUri, Request, State},
+    http::{header::AUTHORIZATION, Method},
     middleware::Next,
     response::Response,
 };
 
 use super::{error::ApiError, AppState};
+use crate::domain::alerts::TokenScope;
 use crate::ids::hash_token;
 use crate::store::Actor;
 
@@ -25,15 +26,16 @@ pub async fn require_token(
         .filter(|s| !s.is_empty())
         .ok_or(ApiError::Unauthorized)?;
     let hash = hash_token(secret);
-    let name = if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
-        "admin".to_string()
+    let (name, scope) = if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
+        ("admin".to_string(), TokenScope::All)
     } else {
         state
             .store
-            .authenticate(&hash, state.clock.now())
+            .authenticate_scoped(&hash, state.clock.now())
             .await?
             .ok_or(ApiError::Unauthorized)?
     };
+    check_scope(scope, &request)?;
     let ip = request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
@@ -43,6 +45,22 @@ pub async fn require_token(
         });
     request.extensions_mut().insert(Actor { name, ip });
     Ok(next.run(request).await)
+}
+
+/// A token limited to alerts may post alerts and nothing else: 403 for
+/// anything else, before the request reaches a handler.
+fn check_scope(scope: TokenScope, request: &Request) -> Result<(), ApiError> {
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path(), |uri| uri.0.path());
+    if scope.allows(request.method() == Method::POST, path) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "this token may only post alerts (scope `{}`)",
+        scope.as_str()
+    )))
 }
 
 /// The credentials of `Bearer <secret>`: the scheme's name is

@@ -42,6 +42,9 @@ pub enum ApiError {
     TimedOut,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// A token that may not do this (an alerts-only token elsewhere).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -85,6 +88,7 @@ impl ApiError {
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             Self::TimedOut => (StatusCode::SERVICE_UNAVAILABLE, "timeout", None),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
         }
     }
 }

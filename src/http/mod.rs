@@ -2,6 +2,7 @@
 //! a clear answer (JSON for the API, a page for people).
 
 mod affected;
+mod alerts;
 mod auth;
 mod badge;
 pub mod cache;
@@ -127,6 +128,8 @@ pub fn router(state: AppState) -> Router {
         .merge(subscribers::router())
         .merge(owed::router())
         .merge(reader_reports::router())
+        // Monitoring alerts (issue 16): its own block, for easy merging.
+        .merge(alerts::router())
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -12,6 +12,7 @@
 //! `postgres` hold only what differs: connecting, how a write transaction
 //! begins, and hearing of other instances' writes (`backend::Backend`).
 
+mod alerts;
 mod audit;
 mod backend;
 mod components;
@@ -51,6 +52,7 @@ use crate::domain::{
 pub use crate::domain::component::ComponentEdit;
 /// The store fills the read model the views render; it is the domain's.
 pub use crate::domain::IncidentRecord;
+pub use alerts::AlertStore;
 pub use audit::{AuditEntry, AuditStore};
 pub use components::ComponentStore;
 pub use deliveries::DeliveryStore;
@@ -386,6 +388,7 @@ pub trait Store:
     + MetricsStore
     + StaffStore
     + AuditStore
+    + AlertStore
     + 'static
 {
 }
@@ -404,6 +407,7 @@ impl<T> Store for T where
         + MetricsStore
         + StaffStore
         + AuditStore
+        + AlertStore
         + 'static
 {
 }

@@ -6,7 +6,9 @@ use super::audit::{anonymous, finish_write};
 use super::backend::Backend;
 use super::query::{Conn, Sql};
 use super::stored::ms;
+use super::stored::parse_enum;
 use super::{Result, StoreError};
+use crate::domain::alerts::TokenScope;
 
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -20,18 +22,38 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_token(&self, name: &str, now: jiff::Timestamp) -> Result<()>;
     async fn active_token_count(&self) -> Result<i64>;
     /// The name of the active token with this hash, marking it used.
-    async fn authenticate(&self, hash: &str, now: jiff::Timestamp) -> Result<Option<String>>;
+    async fn authenticate(&self, hash: &str, now: jiff::Timestamp) -> Result<Option<String>> {
+        Ok(self
+            .authenticate_scoped(hash, now)
+            .await?
+            .map(|(name, _)| name))
+    }
+    /// A token limited to a scope (`candor token create NAME --scope alerts`).
+    async fn create_scoped_token(
+        &self,
+        id: &str,
+        name: &str,
+        hash: &str,
+        scope: TokenScope,
+        now: jiff::Timestamp,
+    ) -> Result<()>;
+    /// The name and scope of the active token with this hash, marking it used.
+    async fn authenticate_scoped(
+        &self,
+        hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(String, TokenScope)>>;
 }
 
 #[derive(sqlx::FromRow)]
 struct TokenUse {
     name: String,
+    scope: String,
     last_used_at: Option<i64>,
 }
 
 #[async_trait]
 impl<B: Backend> TokenStore for B {
-    #[tracing::instrument(skip(self, id, hash))]
     async fn create_token(
         &self,
         id: &str,
@@ -39,14 +61,31 @@ impl<B: Backend> TokenStore for B {
         hash: &str,
         now: jiff::Timestamp,
     ) -> Result<()> {
+        self.create_scoped_token(id, name, hash, TokenScope::All, now)
+            .await
+    }
+
+    #[tracing::instrument(skip(self, id, hash))]
+    async fn create_scoped_token(
+        &self,
+        id: &str,
+        name: &str,
+        hash: &str,
+        scope: TokenScope,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
         conn.execute(
-            Sql::new("INSERT INTO api_tokens (id, name, hash, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(name)
-                .bind(hash)
-                .bind(ms(now)),
+            Sql::new(
+                "INSERT INTO api_tokens (id, name, hash, created_at, scope) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(hash)
+            .bind(ms(now))
+            .bind(scope.as_str()),
         )
         .await
         .map_err(|e| match e {
@@ -62,7 +101,7 @@ impl<B: Backend> TokenStore for B {
             now,
             "token.create",
             name,
-            serde_json::json!({}),
+            serde_json::json!({"scope": scope}),
         )
         .await?;
         write.commit().await
@@ -108,12 +147,16 @@ impl<B: Backend> TokenStore for B {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn authenticate(&self, hash: &str, now: jiff::Timestamp) -> Result<Option<String>> {
+    async fn authenticate_scoped(
+        &self,
+        hash: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<(String, TokenScope)>> {
         let mut conn = self.pool().acquire().await?;
         let Some(token) = conn
             .fetch_optional::<TokenUse>(
                 Sql::new(
-                    "SELECT name, last_used_at FROM api_tokens \
+                    "SELECT name, scope, last_used_at FROM api_tokens \
                      WHERE hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(hash),
@@ -132,6 +175,6 @@ impl<B: Backend> TokenStore for B {
             )
             .await?;
         }
-        Ok(Some(token.name))
+        Ok(Some((token.name, parse_enum(&token.scope)?)))
     }
 }

@@ -39,7 +39,7 @@ pub fn entry(record: &IncidentRecord, entry: &Entry, now: Timestamp, tz: &TimeZo
         @if let Some(by) = corrected_by {
             p { "Corrected by the entry of " (facts::when(by.posted_at, now, tz)) "." }
         }
-        @if entry.system { p { "Posted by Candor." } }
+        @if entry.system { p { "Posted by " (entry.author) "." } }
     }
 }
 

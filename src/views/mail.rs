@@ -161,6 +161,11 @@ pub fn fact_lines(entry: &Entry, tz: &TimeZone) -> Vec<String> {
     }
     lines.push(format!("Owner: {}", state.owner.name));
     lines.extend(changed_line(entry));
+    // Candor's own words are marked as such, with their source
+    // ("Candor (from Alertmanager)"): a person has not written them.
+    if entry.system {
+        lines.push(format!("Posted by {}.", entry.author));
+    }
     lines
 }
 

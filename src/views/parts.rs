@@ -228,7 +228,7 @@ pub fn entry_with(
                     " · " (entry.state.status.words())
                 }
                 " · " (kind_words(&entry.state))
-                @if entry.system { " · posted by Candor" } @else { " · by " (entry.state.owner.name) }
+                @if entry.system { " · posted by " (entry.author) } @else { " · by " (entry.state.owner.name) }
             }
             @if let Some(original) = corrected {
                 p.corrects {

@@ -6,6 +6,7 @@
 //! run on PostgreSQL, each test in a database of its own.
 
 mod affected;
+mod alerts;
 mod auth;
 mod backup;
 mod badge;

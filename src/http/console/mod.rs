@@ -8,6 +8,7 @@
 //! pages; `components`, `subscribers`, `users` and `audit` are the admins'
 //! pages; `form` reads what a form sent, `submit` previews or posts it.
 
+mod alerts;
 mod audit;
 mod components;
 mod dashboard;
@@ -84,6 +85,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/subscribers/{id}/remove", post(subscribers::remove))
         .route("/admin/audit", get(audit::page))
+        // Monitoring alerts (issue 16).
+        .route("/admin/alerts", get(alerts::page))
         .route("/static/console.css", get(stylesheet))
         .route("/static/console.js", get(script))
 }

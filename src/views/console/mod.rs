@@ -2,6 +2,7 @@
 //! the form parts every console form shares, and the pages themselves
 //! (`login`, `dashboard`, `incident_form`, `incident`).
 
+pub mod alerts;
 pub mod audit;
 pub mod components;
 pub mod dashboard;
@@ -45,6 +46,7 @@ pub fn layout(c: &Console<'_>, title: &str, body: Markup) -> Markup {
                 a href="/admin" { "Dashboard" }
                 a href="/admin/incidents/new" { "Open an incident" }
                 a href="/admin/maintenances/new" { "Plan maintenance" }
+                a href="/admin/alerts" { "Alerts" }
                 @if c.user.role.may(crate::domain::staff::Duty::Administer) {
                     a href="/admin/components" { "Components" }
                     a href="/admin/subscribers" { "Subscribers" }

@@ -40,6 +40,13 @@ impl Mail {
         String::from_utf8_lossy(&std::fs::read(&self.eml).expect("the raw mail")).into_owned()
     }
 
+    /// When the SMTP server wrote it down: the mail's arrival, for timing.
+    pub fn received_at(&self) -> std::time::SystemTime {
+        std::fs::metadata(&self.eml)
+            .and_then(|m| m.modified())
+            .expect("the raw mail's time")
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
