@@ -178,6 +178,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     &hash_token(&secret),
                     scope,
                     clock.now(),
+                    &crate::store::Actor {
+                        name: "cli".into(),
+                        ip: None,
+                    },
                 )
                 .await
                 .map_err(|e| match e {
@@ -197,7 +201,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCommand::Revoke { name }) => {
             let store = store::connect(&config.database_url).await?;
             store
-                .revoke_token(&name, clock.now())
+                .revoke_token(
+                    &name,
+                    clock.now(),
+                    &crate::store::Actor {
+                        name: "cli".into(),
+                        ip: None,
+                    },
+                )
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => {

@@ -7,7 +7,7 @@ use super::backend::Backend;
 use super::query::{Conn, Sql};
 use super::stored::ms;
 use super::stored::parse_enum;
-use super::{Result, StoreError};
+use super::{Actor, Result, StoreError};
 use crate::domain::alerts::TokenScope;
 
 #[async_trait]
@@ -19,7 +19,10 @@ pub trait TokenStore: Send + Sync {
         hash: &str,
         now: jiff::Timestamp,
     ) -> Result<()>;
-    async fn revoke_token(&self, name: &str, now: jiff::Timestamp) -> Result<()>;
+    /// Revokes the active token named `name` (`NotFound` when none is).
+    async fn revoke_token(&self, name: &str, now: jiff::Timestamp, actor: &Actor) -> Result<()>;
+    /// The active tokens, by name (never their secrets: only hashes are kept).
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>>;
     async fn active_token_count(&self) -> Result<i64>;
     /// The name of the active token with this hash, marking it used.
     async fn authenticate(&self, hash: &str, now: jiff::Timestamp) -> Result<Option<String>> {
@@ -36,6 +39,7 @@ pub trait TokenStore: Send + Sync {
         hash: &str,
         scope: TokenScope,
         now: jiff::Timestamp,
+        actor: &Actor,
     ) -> Result<()>;
     /// The name and scope of the active token with this hash, marking it used.
     async fn authenticate_scoped(
@@ -43,6 +47,23 @@ pub trait TokenStore: Send + Sync {
         hash: &str,
         now: jiff::Timestamp,
     ) -> Result<Option<(String, TokenScope)>>;
+}
+
+/// An active token as staff see it.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub name: String,
+    pub scope: TokenScope,
+    pub created_at: jiff::Timestamp,
+    pub last_used_at: Option<jiff::Timestamp>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    name: String,
+    scope: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -61,11 +82,11 @@ impl<B: Backend> TokenStore for B {
         hash: &str,
         now: jiff::Timestamp,
     ) -> Result<()> {
-        self.create_scoped_token(id, name, hash, TokenScope::All, now)
+        self.create_scoped_token(id, name, hash, TokenScope::All, now, &anonymous("cli"))
             .await
     }
 
-    #[tracing::instrument(skip(self, id, hash))]
+    #[tracing::instrument(skip(self, id, hash, actor))]
     async fn create_scoped_token(
         &self,
         id: &str,
@@ -73,6 +94,7 @@ impl<B: Backend> TokenStore for B {
         hash: &str,
         scope: TokenScope,
         now: jiff::Timestamp,
+        actor: &Actor,
     ) -> Result<()> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
@@ -94,10 +116,9 @@ impl<B: Backend> TokenStore for B {
             }
             other => other,
         })?;
-        let actor = anonymous("cli");
         finish_write(
             conn,
-            &actor,
+            actor,
             now,
             "token.create",
             name,
@@ -107,8 +128,8 @@ impl<B: Backend> TokenStore for B {
         write.commit().await
     }
 
-    #[tracing::instrument(skip(self))]
-    async fn revoke_token(&self, name: &str, now: jiff::Timestamp) -> Result<()> {
+    #[tracing::instrument(skip(self, actor))]
+    async fn revoke_token(&self, name: &str, now: jiff::Timestamp, actor: &Actor) -> Result<()> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
         let revoked = conn
@@ -123,10 +144,9 @@ impl<B: Backend> TokenStore for B {
         if revoked == 0 {
             return Err(StoreError::NotFound);
         }
-        let actor = anonymous("cli");
         finish_write(
             conn,
-            &actor,
+            actor,
             now,
             "token.revoke",
             name,
@@ -134,6 +154,26 @@ impl<B: Backend> TokenStore for B {
         )
         .await?;
         write.commit().await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        let mut conn = self.pool().acquire().await?;
+        let rows: Vec<TokenRow> = conn
+            .fetch_all(Sql::new(
+                "SELECT name, scope, created_at, last_used_at FROM api_tokens \
+                 WHERE revoked_at IS NULL ORDER BY name",
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(TokenInfo {
+                    scope: parse_enum(&row.scope)?,
+                    created_at: super::stored::from_ms(row.created_at)?,
+                    last_used_at: super::stored::from_opt_ms(row.last_used_at)?,
+                    name: row.name,
+                })
+            })
+            .collect()
     }
 
     async fn active_token_count(&self) -> Result<i64> {

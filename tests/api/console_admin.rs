@@ -285,3 +285,97 @@ async fn the_audit_log_says_who_did_what_from_where() {
         assert!(text.contains(words), "{words:?} in {text}");
     }
 }
+
+#[tokio::test]
+async fn admins_make_and_revoke_api_tokens_whose_secret_is_shown_once() {
+    let app = TestApp::spawn().await;
+    let mut sam = admin(&app).await;
+    let made = sam
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens",
+            &[("name", "deploy script")],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text());
+    let text = made.text();
+    let secret = text
+        .split_whitespace()
+        .find(|w| w.starts_with("cnd_"))
+        .unwrap_or_else(|| panic!("a secret in {text}"))
+        .to_string();
+    assert!(text.contains("deploy script everything"), "{text}");
+    assert!(
+        !sam.get("/admin/tokens").await.text().contains(&secret),
+        "shown once only"
+    );
+    app.raw(reqwest::Method::GET, "/api/v1/components")
+        .token(&secret)
+        .send()
+        .await
+        .expect(200);
+
+    let twice = sam
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens",
+            &[("name", "deploy script")],
+        )
+        .await;
+    assert_eq!(twice.status, 422);
+    assert!(twice.text().contains("exists already"), "{}", twice.text());
+    let blank = sam
+        .submit("/admin/tokens", "/admin/tokens", &[("name", " ")])
+        .await;
+    assert_eq!(blank.status, 422);
+
+    // A token for the monitoring may post alerts and nothing else.
+    let alerts = sam
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens",
+            &[("name", "alertmanager"), ("scope", "alerts")],
+        )
+        .await;
+    let alerts_secret = alerts
+        .text()
+        .split_whitespace()
+        .find(|w| w.starts_with("cnd_"))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        app.raw(reqwest::Method::GET, "/api/v1/components")
+            .token(&alerts_secret)
+            .send()
+            .await
+            .status,
+        403
+    );
+
+    let revoked = sam
+        .submit_with(
+            "/admin/tokens",
+            "/admin/tokens/revoke",
+            ("name", "deploy script"),
+            &[],
+        )
+        .await;
+    assert_eq!(revoked.redirect(), "/admin/tokens?done=revoked");
+    assert_eq!(
+        app.raw(reqwest::Method::GET, "/api/v1/components")
+            .token(&secret)
+            .send()
+            .await
+            .status,
+        401
+    );
+    let audit = sam.get("/admin/audit").await.text();
+    assert!(
+        audit.contains("Sam (Service desk) 127.0.0.1 token.revoke deploy script"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("Sam (Service desk) 127.0.0.1 token.create alertmanager"),
+        "{audit}"
+    );
+}

@@ -208,6 +208,10 @@ async fn console_pages_for_the_validator() {
     assert_eq!(audit.status, 200);
     let maintenance = dana.get("/admin/maintenances/new").await;
     assert_eq!(maintenance.status, 200);
+    let tokens = dana.get("/admin/tokens").await;
+    assert_eq!(tokens.status, 200);
+    let alerts = dana.get("/admin/alerts").await;
+    assert_eq!(alerts.status, 200);
     dump(&[
         (&"console-login.html", login.html),
         (&"console-dashboard.html", dashboard.html),
@@ -218,6 +222,8 @@ async fn console_pages_for_the_validator() {
         (&"console-subscribers.html", subscribers.html),
         (&"console-audit.html", audit.html),
         (&"console-maintenance.html", maintenance.html),
+        (&"console-tokens.html", tokens.html),
+        (&"console-alerts.html", alerts.html),
     ]);
     app.stop().await;
 }

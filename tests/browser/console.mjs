@@ -211,7 +211,7 @@ try {
   await shot(tab, "incident", desktop);
 
   // The admins' pages.
-  for (const name of ["users", "components", "subscribers", "audit"]) {
+  for (const name of ["users", "components", "subscribers", "tokens", "alerts", "audit"]) {
     await tab.goto(`${candor}/admin/${name}`, { waitUntil: "load" });
     check(tab.url().endsWith(`/admin/${name}`), `the ${name} page opens for an admin`);
     await axe(tab, name);

@@ -19,6 +19,7 @@ mod maintenance;
 mod session;
 mod submit;
 mod subscribers;
+mod tokens;
 mod users;
 
 use axum::{
@@ -85,6 +86,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/subscribers/{id}/remove", post(subscribers::remove))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/tokens", get(tokens::page).post(tokens::create))
+        .route("/admin/tokens/revoke", post(tokens::revoke))
         // Monitoring alerts (issue 16).
         .route("/admin/alerts", get(alerts::page))
         .route("/static/console.css", get(stylesheet))

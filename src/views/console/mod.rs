@@ -50,6 +50,7 @@ pub fn layout(c: &Console<'_>, title: &str, body: Markup) -> Markup {
                 @if c.user.role.may(crate::domain::staff::Duty::Administer) {
                     a href="/admin/components" { "Components" }
                     a href="/admin/subscribers" { "Subscribers" }
+                    a href="/admin/tokens" { "Tokens" }
                     a href="/admin/users" { "Users" }
                     a href="/admin/audit" { "Audit log" }
                 }
