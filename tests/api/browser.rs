@@ -373,8 +373,17 @@ async fn staff_post_an_incidents_life_from_the_console_by_keyboard() {
     app.create_component("Mail").await;
     app.create_user("dana@acme.test", "Dana (IT Ops)", "admin", Some(PASSWORD))
         .await;
+    let said = app
+        .create_user("sam@acme.test", "Sam (Service desk)", "editor", None)
+        .await;
+    let password_link = said
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(app.address.as_str()))
+        .expect("a set-password link")
+        .to_string();
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-shots");
     let plan = json!({
+        "password_link": password_link,
         "email": "dana@acme.test",
         "password": PASSWORD,
         "now": app.now().to_string(),

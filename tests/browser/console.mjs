@@ -103,6 +103,13 @@ try {
     if (r.isNavigationRequest() && !r.redirectedFrom()) navigations.push(`${r.method()} ${new URL(r.url()).pathname}`);
   });
 
+  // The page a one-time link opens to set a password.
+  if (plan.password_link) {
+    await tab.goto(`${candor}${plan.password_link}`, { waitUntil: "load" });
+    check((await tab.innerText("h1")) === "Set your password", "a set-password link opens its form");
+    await axe(tab, "set password");
+  }
+
   // Log in: the console sends a stranger to its login page first.
   await tab.goto(`${candor}/admin`, { waitUntil: "load" });
   check(new URL(tab.url()).pathname === "/admin/login", "a stranger is sent to the login page");
@@ -211,7 +218,7 @@ try {
   await shot(tab, "incident", desktop);
 
   // The admins' pages.
-  for (const name of ["users", "components", "subscribers", "tokens", "alerts", "audit"]) {
+  for (const name of ["users", "components", "subscribers", "tokens", "alerts", "audit", "maintenances/new"]) {
     await tab.goto(`${candor}/admin/${name}`, { waitUntil: "load" });
     check(tab.url().endsWith(`/admin/${name}`), `the ${name} page opens for an admin`);
     await axe(tab, name);
