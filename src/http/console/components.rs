@@ -112,20 +112,13 @@ fn fields(form: &Form) -> Result<Fields, String> {
     })
 }
 
-fn check(staff: &Staff, body: &[u8]) -> Result<Form, PageError> {
-    let form = Form::parse(body);
-    staff.check(&form)?;
-    staff.may(Duty::Administer)?;
-    Ok(form)
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn add(
     State(state): State<AppState>,
     staff: Staff,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = check(&staff, &body)?;
+    let form = staff.form(&body, Duty::Administer)?;
     let fields = match fields(&form) {
         Ok(fields) => fields,
         Err(message) => {
@@ -216,7 +209,7 @@ pub async fn change(
     Path(id): Path<ComponentId>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = check(&staff, &body)?;
+    let form = staff.form(&body, Duty::Administer)?;
     let key = format!("edit-{id}");
     let fields = match fields(&form) {
         Ok(fields) => fields,
@@ -251,7 +244,7 @@ pub async fn set_status(
     Path(id): Path<ComponentId>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = check(&staff, &body)?;
+    let form = staff.form(&body, Duty::Administer)?;
     let key = format!("status-{id}");
     let status = ComponentStatus::parse(&form.text("status"));
     let reason = Description::parse(&form.text("reason"));

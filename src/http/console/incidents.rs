@@ -293,9 +293,7 @@ pub async fn open(
     staff: Staff,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
-    staff.check(&form)?;
-    staff.may(Duty::Post)?;
+    let form = staff.form(&body, Duty::Post)?;
     let draft = draft_from(&form);
     let users = users(&state).await?;
     let mut read = reader(&state);
@@ -536,9 +534,7 @@ async fn posted_to(
     id: &IncidentId,
     body: &[u8],
 ) -> Result<(Form, IncidentRecord), PageError> {
-    let form = Form::parse(body);
-    staff.check(&form)?;
-    staff.may(Duty::Post)?;
+    let form = staff.form(body, Duty::Post)?;
     let record = state.store.get_incident(id).await.map_err(failed)?;
     Ok((form, record))
 }

@@ -98,9 +98,7 @@ pub async fn schedule(
     staff: Staff,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
-    staff.check(&form)?;
-    staff.may(Duty::Post)?;
+    let form = staff.form(&body, Duty::Post)?;
     let draft = draft_from(&form);
     let users = users(&state).await?;
     let mut read = reader(&state);
@@ -234,9 +232,7 @@ pub async fn update(
     Path(id): Path<IncidentId>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Form::parse(&body);
-    staff.check(&form)?;
-    staff.may(Duty::Post)?;
+    let form = staff.form(&body, Duty::Post)?;
     let record = state.store.get_incident(&id).await.map_err(failed)?;
     let draft = draft_from(&form);
     let mut users = users(&state).await?;

@@ -51,6 +51,15 @@ impl Staff {
         }
     }
 
+    /// The form `body` holds, once its CSRF token is this session's and the
+    /// person's role may do `duty` (403 otherwise).
+    pub fn form(&self, body: &[u8], duty: Duty) -> Result<Form, PageError> {
+        let form = Form::parse(body);
+        self.check(&form)?;
+        self.may(duty)?;
+        Ok(form)
+    }
+
     /// 403 unless the form carries this session's CSRF token.
     pub fn check(&self, form: &Form) -> Result<(), PageError> {
         if same_secret(form.get("csrf").unwrap_or(""), &self.csrf) {

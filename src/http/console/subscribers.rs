@@ -10,7 +10,6 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::form::Form;
 use super::incidents::{console, see_other};
 use super::Staff;
 use crate::domain::staff::Duty;
@@ -118,20 +117,13 @@ pub async fn page(
     .await
 }
 
-fn check(staff: &Staff, body: &[u8]) -> Result<Form, PageError> {
-    let form = Form::parse(body);
-    staff.check(&form)?;
-    staff.may(Duty::Administer)?;
-    Ok(form)
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn add(
     State(state): State<AppState>,
     staff: Staff,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = check(&staff, &body)?;
+    let form = staff.form(&body, Duty::Administer)?;
     let now = state.clock.now();
     let mut components: Vec<ComponentId> = form
         .with_prefix("components")
@@ -226,7 +218,7 @@ pub async fn remove(
     Path(id): Path<SubscriberId>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    check(&staff, &body)?;
+    staff.form(&body, Duty::Administer)?;
     state
         .store
         .change_subscriber(

@@ -9,7 +9,6 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::form::Form;
 use super::incidents::{console, see_other};
 use super::Staff;
 use crate::domain::alerts::TokenScope;
@@ -83,20 +82,13 @@ pub async fn page(
     .await
 }
 
-fn check(staff: &Staff, body: &[u8]) -> Result<Form, PageError> {
-    let form = Form::parse(body);
-    staff.check(&form)?;
-    staff.may(Duty::Administer)?;
-    Ok(form)
-}
-
 #[tracing::instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
     staff: Staff,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = check(&staff, &body)?;
+    let form = staff.form(&body, Duty::Administer)?;
     let name = form.text("name");
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         let problem = "a token's name is 1 to 100 visible characters: say what uses it.";
@@ -171,7 +163,7 @@ pub async fn revoke(
     staff: Staff,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = check(&staff, &body)?;
+    let form = staff.form(&body, Duty::Administer)?;
     match state
         .store
         .revoke_token(&form.text("name"), state.clock.now(), &staff.actor)
