@@ -136,6 +136,7 @@ pub enum Read {
 pub struct Reading {
     format: Format,
     columns: Option<Columns>,
+    csv: csv_core::Reader,
 }
 
 impl Reading {
@@ -143,6 +144,7 @@ impl Reading {
         Reading {
             format,
             columns: None,
+            csv: csv_core::Reader::new(),
         }
     }
 
@@ -155,7 +157,7 @@ impl Reading {
                 Err(refusal) => Read::Refused(refusal),
             }),
             Format::Csv => {
-                let fields = csv_fields(text);
+                let fields = csv_fields(&mut self.csv, text);
                 match &self.columns {
                     None => {
                         self.columns =
@@ -176,17 +178,38 @@ impl Reading {
 }
 
 /// The fields of one CSV line (RFC 4180 quoting; a record is one line).
-fn csv_fields(text: &str) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(text.len().max(64))
-        .from_reader(text.as_bytes());
-    let mut record = csv::StringRecord::new();
-    match reader.read_record(&mut record) {
-        Ok(true) => record.iter().map(str::to_string).collect(),
-        _ => vec![text.to_string()],
+fn csv_fields(reader: &mut csv_core::Reader, text: &str) -> Vec<String> {
+    use csv_core::ReadRecordResult;
+    reader.reset();
+    // Unquoting only shortens a field, and a line of n bytes has at most
+    // n + 1 fields: neither buffer can fill up.
+    let mut output = vec![0u8; text.len() + 1];
+    let mut ends = vec![0usize; text.len() + 2];
+    let (mut input, mut written, mut ended) = (text.as_bytes(), 0, 0);
+    loop {
+        let (result, read, out, end) =
+            reader.read_record(input, &mut output[written..], &mut ends[ended..]);
+        input = &input[read..];
+        written += out;
+        ended += end;
+        match result {
+            // Then the end of the input: the last field ends with it.
+            ReadRecordResult::InputEmpty => input = &[],
+            ReadRecordResult::Record | ReadRecordResult::End => break,
+            ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
+                return vec![text.to_string()]
+            }
+        }
     }
+    let mut start = 0;
+    ends[..ended]
+        .iter()
+        .map(|&end| {
+            let field = String::from_utf8_lossy(&output[start..end]).into_owned();
+            start = end;
+            field
+        })
+        .collect()
 }
 
 /// A CSV record's fields, by the header's columns.
