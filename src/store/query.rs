@@ -157,6 +157,13 @@ pub(crate) trait Conn: Send {
     /// Tells other instances, when (and only if) this transaction commits,
     /// that the data changed.
     async fn notify_change(&mut self) -> Result<()>;
+
+    /// A FROM item `r` whose rows are the objects of the JSON array bound
+    /// as `param`, with `columns` (name, PostgreSQL type) read from their
+    /// keys: many rows in one argument. (SQLite looks a `$N` argument's
+    /// name up in a list for each argument bound, so a statement with
+    /// thousands of them spends its time there.)
+    fn json_rows(param: &str, columns: &[(&str, &str)]) -> String;
 }
 
 /// `Conn` for one backend's connection type: the only code written per
@@ -213,6 +220,14 @@ impl_conn!(sqlx::SqliteConnection, {
     async fn notify_change(&mut self) -> Result<()> {
         Ok(())
     }
+
+    fn json_rows(param: &str, columns: &[(&str, &str)]) -> String {
+        let read: Vec<String> = columns
+            .iter()
+            .map(|(name, _)| format!("value ->> '{name}' AS {name}"))
+            .collect();
+        format!("(SELECT {} FROM json_each({param})) AS r", read.join(", "))
+    }
 });
 
 /// The channel on which each committed write is announced.
@@ -229,5 +244,16 @@ impl_conn!(sqlx::PgConnection, {
         self.execute(Sql::new("SELECT pg_notify($1, '')").bind(CHANGES_CHANNEL))
             .await?;
         Ok(())
+    }
+
+    fn json_rows(param: &str, columns: &[(&str, &str)]) -> String {
+        let typed: Vec<String> = columns
+            .iter()
+            .map(|(name, pg_type)| format!("{name} {pg_type}"))
+            .collect();
+        format!(
+            "json_to_recordset({param}::json) AS r({})",
+            typed.join(", ")
+        )
     }
 });
