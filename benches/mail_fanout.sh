@@ -15,7 +15,9 @@
 # the POST to the first mail and to the last, mails per second, smtp-source's
 # rate (the mean of its runs just before and after), the ratio of the two,
 # Candor's CPU time per mail and its peak RSS (VmHWM: the most memory the
-# process held at once, from its start to the end of the fan-out); then the
+# process held at once, from its start to the end of the fan-out) and its
+# peak anonymous memory (sampled; RSS also counts the database file's pages
+# SQLite maps, which the kernel drops when memory is short), and the
 # time the incident's delivery report takes to answer once all is sent;
 # then the medians. Targets: POST < 500 ms and first mail within 1 s at every size,
 # at least 0.9 of smtp-source's rate, peak RSS under 64 MB.
@@ -205,9 +207,19 @@ run() { # BACKEND COUNT [BINARY]
   say "$backend, $count subscribers: posting the update"
   local line cpu_before
   cpu_before=$(cpu_ticks "${PIDS[-1]}")
-  line=$(python3 - "$URL/api/v1/incidents/$incident/updates" "$TOKEN" "$dir/sink.log" "$count" <<'PY'
+  line=$(python3 - "$URL/api/v1/incidents/$incident/updates" "$TOKEN" "$dir/sink.log" "$count" "${PIDS[-1]}" <<'PY'
 import json, os, re, sys, time, urllib.request
-url, token, log, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+url, token, log, count, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+anon_kb = 0
+
+def sample_anon():
+    # Anonymous memory only (heap, stacks): RSS also counts the pages of
+    # the database file SQLite maps, which the kernel can drop at will.
+    global anon_kb
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                anon_kb = max(anon_kb, int(line.split()[1]))
 body = json.dumps({"status": "identified", "cause": "Expired relay certificate",
                    "eta": None, "next_update_in": 30,
                    "message": "The relay's certificate expired; a new one is on its way."}).encode()
@@ -236,9 +248,10 @@ while True:
         break
     if now > deadline:
         sys.exit(f"timed out with {n} of {count} mails")
+    sample_anon()
     time.sleep(0.002 if first is None else 0.02)
 total = time.monotonic() - start
-print(f"{post * 1000:.0f} {first * 1000:.0f} {total:.2f} {count / total:.0f}")
+print(f"{post * 1000:.0f} {first * 1000:.0f} {total:.2f} {count / total:.0f} {anon_kb / 1024:.1f}")
 PY
 )
   # Candor's CPU time (user + system) per mail, over the whole fan-out.
@@ -268,7 +281,7 @@ backends=(sqlite)
 [ -n "${BACKENDS:-}" ] && read -ra backends <<<"$BACKENDS"
 # With a baseline, every row names its binary.
 if [ -n "$BASELINE" ]; then BINCOL='%-9s '; else BINCOL='%.0s'; fi
-ROW="${BINCOL}%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s %12s %10s"
+ROW="${BINCOL}%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s %12s %12s %10s"
 ROWS=()
 SUMMARY=()
 medians() { # runs on stdin, one per line -> the median of each column
@@ -294,19 +307,19 @@ for backend in "${backends[@]}"; do
         [ "$who" = baseline ] && bin=$BASELINE
         [ -n "$BASELINE" ] && say "--- $who, run $rep"
         run "$backend" "$n" "$bin"
-        read -r post_ms first_ms total_s rate cpu_us rss_mb report_ms <"$WORK/$backend-$n/result"
+        read -r post_ms first_ms total_s rate anon_mb cpu_us rss_mb report_ms <"$WORK/$backend-$n/result"
         rm -rf "$WORK/$backend-$n"
         say "smtp-source: $n messages"
         after=$(source_rate "$n")
         source=$(( (before + after) / 2 ))
         ratio=$(python3 -c "print(f'{$rate / $source:.2f}')")
         ROWS+=("$(printf "$ROW" "$who" "$backend" "$n" "$rep" \
-          "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us" "$rss_mb" "$report_ms")")
+          "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us" "$rss_mb" "$anon_mb" "$report_ms")")
         say "${ROWS[-1]}"
         if [ "$who" = baseline ]; then
-          runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $rss_mb $report_ms")
+          runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $rss_mb $anon_mb $report_ms")
         else
-          runs_candor+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $rss_mb $report_ms")
+          runs_candor+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $rss_mb $anon_mb $report_ms")
         fi
         before=$after
       done
@@ -314,9 +327,9 @@ for backend in "${backends[@]}"; do
     read -ra med_c <<<"$(printf '%s\n' "${runs_candor[@]}" | medians)"
     if [ -n "$BASELINE" ]; then
       read -ra med_b <<<"$(printf '%s\n' "${runs_baseline[@]}" | medians)"
-      SUMMARY+=("$(printf "$ROW" baseline "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.1f %.0f' "${med_b[@]}"))")
+      SUMMARY+=("$(printf "$ROW" baseline "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.1f %.1f %.0f' "${med_b[@]}"))")
     fi
-    SUMMARY+=("$(printf "$ROW" candor "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.1f %.0f' "${med_c[@]}"))")
+    SUMMARY+=("$(printf "$ROW" candor "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.1f %.1f %.0f' "${med_c[@]}"))")
     if [ -n "$BASELINE" ]; then
       SUMMARY+=("$(printf "$ROW" "cand/base" "$backend" "$n" "" $(python3 -c '
 import sys
@@ -333,7 +346,7 @@ if [ -n "$BASELINE" ]; then
   echo "baseline: $BASELINE"
   echo "candor:   $CANDOR"
 fi
-printf "$ROW\n" binary backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail" "peak RSS MB" "report ms"
+printf "$ROW\n" binary backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail" "peak RSS MB" "peak anon MB" "report ms"
 for row in "${ROWS[@]}"; do echo "$row"; done
 echo "medians:"
 for row in "${SUMMARY[@]}"; do echo "$row"; done
