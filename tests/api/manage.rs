@@ -172,11 +172,12 @@ impl Client {
         let line = json!({"call": call, "args": args, "kwargs": kwargs}).to_string() + "\n";
         self.stdin.write_all(line.as_bytes()).await.unwrap();
         self.stdin.flush().await.unwrap();
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), self.lines.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("{call}: the client did not answer"))
-            .unwrap()
-            .unwrap_or_else(|| panic!("{call}: the client driver stopped"));
+        let answer =
+            tokio::time::timeout(std::time::Duration::from_secs(60), self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("{call}: the client did not answer"))
+                .unwrap()
+                .unwrap_or_else(|| panic!("{call}: the client driver stopped"));
         serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{call}: {e}: {answer}"))
     }
 
@@ -225,8 +226,10 @@ async fn a_statuspage_client_runs_an_outage_on_candor() {
     assert_eq!(stored["status"], "operational");
 
     let listed = client.ok("components.list", json!([]), json!({})).await;
-    assert_eq!(ids(&listed), [vpn_id.clone()]);
-    let read = client.ok("components.get", json!([vpn_id]), json!({})).await;
+    assert_eq!(ids(&listed), [vpn_id.as_str()]);
+    let read = client
+        .ok("components.get", json!([vpn_id]), json!({}))
+        .await;
     assert_eq!(read["name"], "VPN");
 
     let down = client
@@ -313,7 +316,7 @@ async fn a_statuspage_client_runs_an_outage_on_candor() {
     let unresolved = client
         .ok("incidents.list_unresolved", json!([]), json!({}))
         .await;
-    assert_eq!(ids(&unresolved), [incident_id.clone()]);
+    assert_eq!(ids(&unresolved), [incident_id.as_str()]);
 
     // A posted entry cannot be edited through the client either.
     let first_entry = id_of(&timeline[1]);
@@ -349,7 +352,7 @@ async fn a_statuspage_client_runs_an_outage_on_candor() {
 
     // Listed.
     let all = client.ok("incidents.list", json!([]), json!({})).await;
-    assert_eq!(ids(&all), [incident_id.clone()]);
+    assert_eq!(ids(&all), [incident_id.as_str()]);
     assert_eq!(all[0]["status"], "resolved");
     assert_eq!(all[0]["incident_updates"].as_array().unwrap().len(), 3);
     let unresolved = client
@@ -375,7 +378,7 @@ async fn a_statuspage_client_runs_an_outage_on_candor() {
     assert_eq!(stored["address"], "ops@example.test");
     assert_eq!(stored["state"], "confirmed");
     let listed = client.ok("subscribers.list", json!([]), json!({})).await;
-    assert_eq!(ids(&listed), [subscriber_id.clone()]);
+    assert_eq!(ids(&listed), [subscriber_id.as_str()]);
     let status = client
         .ok("subscribers.delete", json!([subscriber_id]), json!({}))
         .await;
@@ -439,7 +442,11 @@ async fn a_statuspage_client_runs_an_outage_on_candor() {
         ("incidents.list_unresolved", false),
     ] {
         let listed = client.ok(call, json!([]), json!({})).await;
-        assert_eq!(ids(&listed).contains(&planned_id), holds, "{call}: {listed}");
+        assert_eq!(
+            ids(&listed).contains(&planned_id),
+            holds,
+            "{call}: {listed}"
+        );
     }
 
     client.stop().await;
@@ -534,21 +541,38 @@ async fn paths_answer_with_or_without_json() {
     let (vpn, incident) = open_vpn_incident(&app, ADMIN_TOKEN).await;
     for (plain, suffixed) in [
         ("/components".to_string(), "/components.json".to_string()),
-        (format!("/components/{vpn}"), format!("/components/{vpn}.json")),
+        (
+            format!("/components/{vpn}"),
+            format!("/components/{vpn}.json"),
+        ),
         ("/incidents".to_string(), "/incidents.json".to_string()),
         (
             "/incidents/unresolved".to_string(),
             "/incidents/unresolved.json".to_string(),
         ),
-        (format!("/incidents/{incident}"), format!("/incidents/{incident}.json")),
+        (
+            format!("/incidents/{incident}"),
+            format!("/incidents/{incident}.json"),
+        ),
         ("/subscribers".to_string(), "/subscribers.json".to_string()),
     ] {
-        let a = app.v1(Method::GET, &plain, ADMIN_TOKEN, None).await.expect(200);
-        let b = app.v1(Method::GET, &suffixed, ADMIN_TOKEN, None).await.expect(200);
+        let a = app
+            .v1(Method::GET, &plain, ADMIN_TOKEN, None)
+            .await
+            .expect(200);
+        let b = app
+            .v1(Method::GET, &suffixed, ADMIN_TOKEN, None)
+            .await
+            .expect(200);
         assert_eq!(a, b, "{plain} and {suffixed}");
     }
     let read = app
-        .v1(Method::GET, &format!("/components/{vpn}.json"), ADMIN_TOKEN, None)
+        .v1(
+            Method::GET,
+            &format!("/components/{vpn}.json"),
+            ADMIN_TOKEN,
+            None,
+        )
         .await
         .expect(200);
     assert_eq!(read["id"], vpn.as_str());
@@ -586,7 +610,11 @@ async fn components_are_listed_a_page_at_a_time() {
             )
             .await
             .expect(200);
-        assert_eq!(listed.as_array().unwrap().len(), size, "page {page}: {listed}");
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            size,
+            "page {page}: {listed}"
+        );
         seen.extend(ids(&listed));
     }
     assert_eq!(seen, made);
@@ -604,11 +632,19 @@ async fn a_component_an_incident_named_cannot_be_deleted() {
     let app = TestApp::spawn().await;
     let (vpn, _) = open_vpn_incident(&app, ADMIN_TOKEN).await;
     let reply = app
-        .v1(Method::DELETE, &format!("/components/{vpn}"), ADMIN_TOKEN, None)
+        .v1(
+            Method::DELETE,
+            &format!("/components/{vpn}"),
+            ADMIN_TOKEN,
+            None,
+        )
         .await;
     reply.assert_error(409, "conflict", None);
     let message = reply.body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("timelines are never rewritten"), "{message}");
+    assert!(
+        message.contains("timelines are never rewritten"),
+        "{message}"
+    );
     assert_eq!(app.component(&vpn).await["name"], "VPN");
 
     // A group with members, and one a subscriber chose, stay too.
@@ -621,29 +657,51 @@ async fn a_component_an_incident_named_cannot_be_deleted() {
         .await
         .expect(201);
     let reply = app
-        .v1(Method::DELETE, &format!("/components/{group}.json"), ADMIN_TOKEN, None)
+        .v1(
+            Method::DELETE,
+            &format!("/components/{group}.json"),
+            ADMIN_TOKEN,
+            None,
+        )
         .await;
     reply.assert_error(409, "conflict", None);
     assert!(reply.text.contains("group with members"), "{}", reply.text);
     let printer = app.create_component("Printers").await;
-    app.add_confirmed("ops@example.test", &[printer.as_str()]).await;
-    app.v1(Method::DELETE, &format!("/components/{printer}"), ADMIN_TOKEN, None)
-        .await
-        .assert_error(409, "conflict", None);
+    app.add_confirmed("ops@example.test", &[printer.as_str()])
+        .await;
+    app.v1(
+        Method::DELETE,
+        &format!("/components/{printer}"),
+        ADMIN_TOKEN,
+        None,
+    )
+    .await
+    .assert_error(409, "conflict", None);
 
     // One nobody used goes, with its manual history.
     let member = id_of(&member);
-    app.set_component_status(&member, "degraded_performance").await;
+    app.set_component_status(&member, "degraded_performance")
+        .await;
     let reply = app
-        .v1(Method::DELETE, &format!("/components/{member}"), ADMIN_TOKEN, None)
+        .v1(
+            Method::DELETE,
+            &format!("/components/{member}"),
+            ADMIN_TOKEN,
+            None,
+        )
         .await;
     assert_eq!(reply.status, 204, "{}", reply.text);
     app.admin_get(&format!("/api/v1/components/{member}"))
         .await
         .assert_error(404, "not_found", None);
-    app.v1(Method::DELETE, &format!("/components/{member}"), ADMIN_TOKEN, None)
-        .await
-        .assert_error(404, "not_found", None);
+    app.v1(
+        Method::DELETE,
+        &format!("/components/{member}"),
+        ADMIN_TOKEN,
+        None,
+    )
+    .await
+    .assert_error(404, "not_found", None);
     app.stop().await;
 }
 
@@ -718,7 +776,10 @@ async fn the_owner_comes_from_the_token_or_the_metadata_and_is_never_guessed() {
         .expect(201);
     assert_eq!(named["metadata"]["candor"]["owner_from"], "metadata");
     assert_eq!(named["metadata"]["candor"]["owner"], "Dana (IT Ops)");
-    assert_eq!(app.incident(&id_of(&named)).await["owner"]["email"], "dana@acme.test");
+    assert_eq!(
+        app.incident(&id_of(&named)).await["owner"]["email"],
+        "dana@acme.test"
+    );
 
     // What a token's owner does not look like is refused when it is made.
     let output = tokio::process::Command::from(candor_command(&app.db.dir, &app.db.url))

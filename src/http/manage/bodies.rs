@@ -73,10 +73,7 @@ pub struct IncidentBody {
 }
 
 /// Statuspage's quiet paths, refused plainly.
-pub fn refuse_quiet(
-    deliver_notifications: Option<bool>,
-    field: &str,
-) -> Result<(), ApiError> {
+pub fn refuse_quiet(deliver_notifications: Option<bool>, field: &str) -> Result<(), ApiError> {
     if deliver_notifications == Some(false) {
         return Err(ApiError::invalid(
             field,

@@ -83,7 +83,10 @@ async fn create(
         updated_at: now,
     };
     state.store.create_component(&component, &actor).await?;
-    Ok((StatusCode::CREATED, Json(shown(&state, &component.id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(shown(&state, &component.id).await?),
+    ))
 }
 
 #[tracing::instrument(skip_all)]

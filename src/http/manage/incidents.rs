@@ -95,7 +95,10 @@ impl Which {
         match self {
             Self::Upcoming => status == IncidentStatus::Scheduled,
             Self::ActiveMaintenance => {
-                matches!(status, IncidentStatus::InProgress | IncidentStatus::Verifying)
+                matches!(
+                    status,
+                    IncidentStatus::InProgress | IncidentStatus::Verifying
+                )
             }
             _ => true,
         }
@@ -138,14 +141,9 @@ async fn listed(
             .map(|r| (r.incident.created_at, r.incident.id.clone()));
         records.extend(batch.into_iter().filter(|r| {
             which.holds(r)
-                && wanted.as_deref().is_none_or(|q| {
-                    r.incident
-                        .state
-                        .title
-                        .as_str()
-                        .to_lowercase()
-                        .contains(q)
-                })
+                && wanted
+                    .as_deref()
+                    .is_none_or(|q| r.incident.state.title.as_str().to_lowercase().contains(q))
         }));
         if done || records.len() >= page * per_page {
             break;
@@ -190,7 +188,11 @@ fn owner(meta: &mut CandorMeta, token: &TokenOwner) -> ApiResult<Option<(Owner, 
 
 /// The next update: `metadata.candor.next_update_in`, else the setting
 /// `default_next_update`.
-fn next_update(meta: &CandorMeta, state: &AppState, now: Timestamp) -> ApiResult<(NextUpdate, Source)> {
+fn next_update(
+    meta: &CandorMeta,
+    state: &AppState,
+    now: Timestamp,
+) -> ApiResult<(NextUpdate, Source)> {
     match &meta.next_update_in {
         Some(minutes) => Ok((NextUpdate::InMinutes(minutes.minutes()?), Source::Metadata)),
         None => Ok((

@@ -24,7 +24,8 @@ use crate::http::{
 };
 use crate::ids::new_id;
 use crate::store::{Actor, StoreError, SubscriberFilter};
-use crate::{webhook_address, webhook_secret};
+use crate::webhook_address;
+use crate::webhook_secret;
 
 pub fn router() -> Router<AppState> {
     let router = both(
@@ -148,7 +149,12 @@ async fn unsubscribe(
     let id = SubscriberId::new(path.id());
     let subscriber = state
         .store
-        .change_subscriber(&id, &actor, state.clock.now(), &SubscriberChange::Unsubscribe)
+        .change_subscriber(
+            &id,
+            &actor,
+            state.clock.now(),
+            &SubscriberChange::Unsubscribe,
+        )
         .await
         .map_err(|e| match e {
             StoreError::NotFound => {
