@@ -854,6 +854,39 @@ async fn the_next_update_comes_from_the_metadata_or_default_next_update() {
     .await
     .assert_error(422, "invalid", Some("incident.body"));
     assert_eq!(entries(&app.incident(&id).await).len(), 2);
+
+    // Resolved needs no promise; a later status other than resolved
+    // reopens it, with a promise again.
+    let update = |status: &str, body: &str| json!({"incident": {"status": status, "body": body}});
+    app.v1(
+        Method::PATCH,
+        &format!("/incidents/{id}"),
+        ADMIN_TOKEN,
+        Some(update("resolved", "Fixed.")),
+    )
+    .await
+    .expect(200);
+    assert_eq!(app.incident(&id).await["next_update_at"], Value::Null);
+    let reopened = app
+        .v1(
+            Method::PUT,
+            &format!("/incidents/{id}"),
+            ADMIN_TOKEN,
+            Some(update("investigating", "It is back.")),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        reopened["metadata"]["candor"]["next_update_from"],
+        "default_next_update"
+    );
+    let incident = app.incident(&id).await;
+    assert_eq!(incident["status"], "investigating");
+    assert_eq!(incident["next_update_at"], "2026-03-04T09:45:00Z");
+    assert!(
+        crate::helpers::classes(&entries(&incident)[0]).contains(&"reopened".to_string()),
+        "{incident}"
+    );
     app.stop().await;
 }
 
