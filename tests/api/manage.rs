@@ -67,6 +67,11 @@ fn client_python() -> Option<PathBuf> {
         );
         return None;
     }
+    // One test of this process makes it; the others wait for it.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/statuspage_client");
     let pins = std::fs::read_to_string(here.join("requirements.txt")).expect("the pins");
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("statuspage-venv");
@@ -116,7 +121,8 @@ fn client_python() -> Option<PathBuf> {
     Some(python)
 }
 
-/// The client, driven one call at a time by tests/statuspage_client/driver.py.
+/// A client, driven one call at a time by a driver script in
+/// tests/statuspage_client/.
 struct Client {
     child: Child,
     stdin: ChildStdin,
@@ -124,12 +130,23 @@ struct Client {
 }
 
 impl Client {
+    /// `statuspageio`, through its services (driver.py).
     fn start(python: &Path, base_url: &str, key: &str) -> Self {
-        let driver =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/statuspage_client/driver.py");
+        Self::driver(python, "driver.py", &[base_url, key, PAGE])
+    }
+
+    /// `atlassian-statuspage`, through its generated APIs (strict_driver.py).
+    fn strict(python: &Path, base_url: &str, key: &str) -> Self {
+        Self::driver(python, "strict_driver.py", &[base_url, key])
+    }
+
+    fn driver(python: &Path, script: &str, args: &[&str]) -> Self {
+        let driver = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/statuspage_client")
+            .join(script);
         let mut child = tokio::process::Command::new(python)
             .arg(driver)
-            .args([base_url, key, PAGE])
+            .args(args)
             // Only the test's own server is ever asked.
             .env("NO_PROXY", "*")
             .env_remove("HTTP_PROXY")
@@ -169,7 +186,25 @@ impl Client {
     }
 
     async fn call(&mut self, call: &str, args: Value, kwargs: Value) -> Value {
-        let line = json!({"call": call, "args": args, "kwargs": kwargs}).to_string() + "\n";
+        self.send(json!({"call": call, "args": args, "kwargs": kwargs}))
+            .await
+    }
+
+    /// One call of a generated API (`IncidentsApi`…): the model it read.
+    async fn api(&mut self, api: &str, call: &str, args: Value) -> Value {
+        let reply = self
+            .send(json!({"api": api, "call": call, "args": args}))
+            .await;
+        match reply.get("ok") {
+            Some(value) => value.clone(),
+            None => panic!("{api}.{call} raised: {reply}"),
+        }
+    }
+
+    async fn send(&mut self, request: Value) -> Value {
+        let call = request["call"].as_str().unwrap_or_default().to_string();
+        let call = call.as_str();
+        let line = request.to_string() + "\n";
         self.stdin.write_all(line.as_bytes()).await.unwrap();
         self.stdin.flush().await.unwrap();
         let answer =
@@ -449,6 +484,190 @@ async fn a_statuspage_client_runs_an_outage_on_candor() {
         );
     }
 
+    client.stop().await;
+    app.stop().await;
+}
+
+/// A client generated from Statuspage's own OpenAPI document checks the
+/// enum values and types of every answer it reads: each call below would
+/// raise on a shape Statuspage does not have.
+#[tokio::test]
+async fn a_client_generated_from_statuspages_openapi_document_reads_every_answer() {
+    let Some(python) = client_python() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let key = token(
+        &app,
+        "generated",
+        &["--owner", "Dana (IT Ops) <dana@acme.test>"],
+    )
+    .await;
+    let mut client = Client::strict(&python, &app.address, &key);
+
+    let vpn = client
+        .api(
+            "ComponentsApi",
+            "post_pages_page_id_components",
+            json!([{"component": {"name": "VPN", "status": "operational"}}, PAGE]),
+        )
+        .await;
+    let vpn_id = id_of(&vpn);
+    assert_eq!(app.component(&vpn_id).await["status"], "operational");
+    let listed = client
+        .api(
+            "ComponentsApi",
+            "get_pages_page_id_components",
+            json!([PAGE]),
+        )
+        .await;
+    assert_eq!(ids(&listed), [vpn_id.as_str()]);
+
+    let opened = client
+        .api(
+            "IncidentsApi",
+            "post_pages_page_id_incidents",
+            json!([{"incident": {
+                "name": "VPN down", "status": "investigating", "body": "Nobody can connect.",
+                "impact_override": "critical", "components": {vpn_id.clone(): "major_outage"},
+            }}, PAGE]),
+        )
+        .await;
+    let id = id_of(&opened);
+    assert_eq!(opened["impact"], "critical");
+    assert_eq!(opened["components"][0]["status"], "major_outage");
+    assert_eq!(opened["incident_updates"][0]["status"], "investigating");
+    let incident = app.incident(&id).await;
+    assert_eq!(incident["impact"], "critical");
+    assert_eq!(incident["owner"]["name"], "Dana (IT Ops)");
+    assert_eq!(app.component(&vpn_id).await["status"], "major_outage");
+
+    let read = client
+        .api(
+            "IncidentsApi",
+            "get_pages_page_id_incidents_incident_id",
+            json!([PAGE, id]),
+        )
+        .await;
+    assert_eq!(read["name"], "VPN down");
+    let unresolved = client
+        .api(
+            "IncidentsApi",
+            "get_pages_page_id_incidents_unresolved",
+            json!([PAGE]),
+        )
+        .await;
+    assert_eq!(ids(&unresolved), [id.as_str()]);
+
+    let monitoring = client
+        .api(
+            "IncidentsApi",
+            "patch_pages_page_id_incidents_incident_id",
+            json!([{"incident": {"status": "monitoring", "body": "A fix is in.",
+                    "components": {vpn_id.clone(): "operational"}}}, PAGE, id]),
+        )
+        .await;
+    assert_eq!(monitoring["status"], "monitoring");
+    assert!(monitoring["monitoring_at"].is_string(), "{monitoring}");
+    let incident = app.incident(&id).await;
+    assert_eq!(incident["status"], "monitoring");
+    assert_eq!(entries(&incident).len(), 2);
+    assert_eq!(app.component(&vpn_id).await["status"], "operational");
+
+    let resolved = client
+        .api(
+            "IncidentsApi",
+            "put_pages_page_id_incidents_incident_id",
+            json!([{"incident": {"status": "resolved", "body": "Fixed."}}, PAGE, id]),
+        )
+        .await;
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(app.incident(&id).await["status"], "resolved");
+
+    // Later, so that "newest first" has one answer.
+    app.advance_minutes(5);
+    let planned = client
+        .api(
+            "IncidentsApi",
+            "post_pages_page_id_incidents",
+            json!([{"incident": {
+                "name": "Firmware", "status": "scheduled",
+                "scheduled_for": "2026-03-05T20:00:00Z", "scheduled_until": "2026-03-05T21:00:00Z",
+                "scheduled_auto_completed": true, "component_ids": [vpn_id],
+            }}, PAGE]),
+        )
+        .await;
+    assert_eq!(planned["impact"], "maintenance");
+    assert_eq!(planned["scheduled_auto_completed"], true);
+    let planned_id = id_of(&planned);
+    assert_eq!(
+        app.admin_get(&format!("/api/v1/maintenances/{planned_id}"))
+            .await
+            .expect(200)["status"],
+        "scheduled"
+    );
+    let upcoming = client
+        .api(
+            "IncidentsApi",
+            "get_pages_page_id_incidents_upcoming",
+            json!([PAGE]),
+        )
+        .await;
+    assert_eq!(ids(&upcoming), [planned_id.as_str()]);
+    let all = client
+        .api("IncidentsApi", "get_pages_page_id_incidents", json!([PAGE]))
+        .await;
+    assert_eq!(ids(&all), [planned_id.as_str(), id.as_str()]);
+
+    let subscriber = client
+        .api(
+            "SubscribersApi",
+            "post_pages_page_id_subscribers",
+            json!([{"subscriber": {"email": "ops@example.test", "component_ids": [vpn_id],
+                    "skip_confirmation_notification": true}}, PAGE]),
+        )
+        .await;
+    let subscriber_id = id_of(&subscriber);
+    let stored = app
+        .admin_get(&format!("/api/v1/subscribers/{subscriber_id}"))
+        .await
+        .expect(200);
+    assert_eq!(stored["state"], "confirmed");
+    assert_eq!(stored["components"], json!([vpn_id]));
+    let listed = client
+        .api(
+            "SubscribersApi",
+            "get_pages_page_id_subscribers",
+            json!([PAGE]),
+        )
+        .await;
+    assert_eq!(ids(&listed), [subscriber_id.as_str()]);
+    client
+        .api(
+            "SubscribersApi",
+            "delete_pages_page_id_subscribers_subscriber_id",
+            json!([PAGE, subscriber_id]),
+        )
+        .await;
+    assert_eq!(
+        app.admin_get(&format!("/api/v1/subscribers/{subscriber_id}"))
+            .await
+            .expect(200)["state"],
+        "unsubscribed"
+    );
+
+    // Its refusals come back as the client's ApiException with the reason.
+    let refused = client
+        .send(json!({"api": "IncidentUpdatesApi",
+            "call": "patch_pages_page_id_incidents_incident_id_incident_updates_incident_update_id",
+            "args": [{"incident_update": {"body": "Edited."}}, PAGE, id,
+                     id_of(&entries(&app.incident(&id).await)[0])]}))
+        .await;
+    assert_eq!(refused["status"], 422, "{refused}");
+    assert_eq!(
+        refused["body"]["error"]["message"],
+        "posted entries are never edited; post a correction"
+    );
     client.stop().await;
     app.stop().await;
 }
