@@ -95,7 +95,11 @@ async fn uptime_kuma(
         "multipart/form-data" => form_field(&body, content_type, "data").ok_or_else(|| {
             ApiError::Malformed("the form has no field `data` holding Uptime Kuma's JSON".into())
         })?,
-        _ => return Err(ApiError::UnsupportedMediaType),
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as application/json",
+            ))
+        }
     };
     let body: KumaBody = parse_json(json)?;
     receive(&state, &actor, body.into_alerts()?).await

@@ -25,6 +25,10 @@ use crate::webhook_secret;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/subscribers", get(list).post(add))
+        .route(
+            "/subscribers/import",
+            post(super::subscriber_import::import),
+        )
         .route("/subscribers/{id}", get(read).delete(remove))
         .route("/subscribers/{id}/enable", post(enable))
         .route("/incidents/{id}/deliveries", get(deliveries))
