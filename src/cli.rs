@@ -127,6 +127,10 @@ pub enum TokenCommand {
         /// `alerts`: the token may post monitoring alerts and nothing else.
         #[arg(long, default_value = "all", value_parser = ["all", "alerts"])]
         scope: String,
+        /// The person the token speaks for, `"Dana (IT Ops) <dana@acme.test>"`:
+        /// the owner of what it opens through the Statuspage Manage API.
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Revoke the active token with this name.
     Revoke { name: String },
@@ -177,9 +181,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { path } => backup(&config.database_url, &path).await,
-        Command::Token(TokenCommand::Create { name, scope }) => {
+        Command::Token(TokenCommand::Create { name, scope, owner }) => {
             let scope = crate::domain::alerts::TokenScope::parse(&scope)
                 .map_err(|e| anyhow::anyhow!(e.message))?;
+            let owner = owner
+                .as_deref()
+                .map(crate::domain::Owner::parse_mailbox)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--owner: {}", e.message))?;
             let name = name.trim().to_string();
             anyhow::ensure!(
                 !name.is_empty() && name.len() <= 100 && !name.chars().any(char::is_control),
@@ -193,6 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     &name,
                     &hash_token(&secret),
                     scope,
+                    owner.as_ref(),
                     clock.now(),
                     &crate::store::Actor {
                         name: "cli".into(),
@@ -208,8 +218,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::domain::alerts::TokenScope::Alerts => " (it may only post alerts)",
                 crate::domain::alerts::TokenScope::All => "",
             };
+            let speaks_for = owner
+                .map(|o| format!(", speaking for {}", o.mailbox()))
+                .unwrap_or_default();
             println!(
-                "Created token `{name}`{limited}. It is shown this once; keep it safe:\n{secret}"
+                "Created token `{name}`{limited}{speaks_for}. It is shown this once; keep it safe:\n{secret}"
             );
             Ok(())
         }

@@ -51,6 +51,9 @@ pub struct Config {
     pub overdue_grace: String,
     /// How long after resolving the follow-up is due.
     pub follow_up_after: String,
+    /// The next update promised by a write through the Statuspage Manage
+    /// API that names none (`metadata.candor.next_update_in`), 1m to 7d.
+    pub default_next_update: String,
     pub retry_schedule: String,
     /// How long a claimed batch of deliveries is one worker's; after that
     /// (say the process died mid-batch) another may send it again.
@@ -127,6 +130,7 @@ impl Default for Config {
             admin_token: None,
             overdue_grace: "15m".into(),
             follow_up_after: "24h".into(),
+            default_next_update: "30m".into(),
             retry_schedule: "30s,2m,10m,30m,2h,6h".into(),
             delivery_lease: "2m".into(),
             smtp_timeout: "60s".into(),
@@ -170,6 +174,7 @@ const KEYS: &[&str] = &[
     "admin_token",
     "overdue_grace",
     "follow_up_after",
+    "default_next_update",
     "retry_schedule",
     "delivery_lease",
     "smtp_timeout",
@@ -216,6 +221,7 @@ impl Config {
             mail_from: sender(&self.mail_from, &self.page_name)?,
             overdue_grace: overdue_grace(&self.overdue_grace)?,
             follow_up_after: follow_up_after(&self.follow_up_after)?,
+            default_next_update: default_next_update(&self.default_next_update)?,
             retry_schedule: retry_schedule(&self.retry_schedule)?,
             delivery_lease: signed_duration("delivery_lease", &self.delivery_lease)?,
             smtp_timeout: positive_duration("smtp_timeout", &self.smtp_timeout)?,
@@ -300,6 +306,9 @@ pub struct Settings {
     pub overdue_grace: Option<jiff::SignedDuration>,
     /// At most 30 days, as a follow-up given by hand (`MAX_FOLLOW_UP`).
     pub follow_up_after: jiff::SignedDuration,
+    /// What a Statuspage Manage API write promises when it names no next
+    /// update (`Config::default_next_update`).
+    pub default_next_update: jiff::SignedDuration,
     /// The delays before each retry of a failed delivery.
     pub retry_schedule: Vec<jiff::SignedDuration>,
     /// How long the worker holds a claimed batch before others may take it.
@@ -393,6 +402,19 @@ fn follow_up_after(text: &str) -> Result<jiff::SignedDuration, ConfigError> {
             key: "follow_up_after",
             message: format!("`{text}` is not a duration like 24h or 90m of at most 30 days"),
         })
+}
+
+fn default_next_update(text: &str) -> Result<jiff::SignedDuration, ConfigError> {
+    let duration = signed_duration("default_next_update", text)?;
+    if duration < jiff::SignedDuration::from_mins(1)
+        || duration > crate::domain::incident::MAX_NEXT_UPDATE
+    {
+        return Err(ConfigError::Invalid {
+            key: "default_next_update",
+            message: format!("`{text}` must be between 1m and 7d"),
+        });
+    }
+    Ok(duration)
 }
 
 fn retry_schedule(text: &str) -> Result<Vec<jiff::SignedDuration>, ConfigError> {
@@ -624,6 +646,22 @@ mod tests {
             .check()
             .expect("the defaults pass validation");
         assert_eq!(settings.delivery_lease, jiff::SignedDuration::from_mins(2));
+        assert_eq!(
+            settings.default_next_update,
+            jiff::SignedDuration::from_mins(30)
+        );
+    }
+
+    #[test]
+    fn the_default_next_update_is_a_promise_of_1m_to_7d() {
+        for bad in ["30s", "8d", "soon"] {
+            let config = Config {
+                default_next_update: bad.into(),
+                ..Config::default()
+            };
+            let err = config.check().expect_err(bad).to_string();
+            assert!(err.contains("default_next_update"), "{err}");
+        }
     }
 
     #[test]

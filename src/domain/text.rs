@@ -249,9 +249,46 @@ pub struct Owner {
     pub email: Email,
 }
 
+impl Owner {
+    /// `Dana (IT Ops) <dana@acme.test>`: a person's name as readers see it
+    /// (which need not be a valid mail phrase) and their address.
+    pub fn parse_mailbox(text: &str) -> Result<Self, DomainError> {
+        let bad = || {
+            DomainError::new(
+                "owner",
+                format!("`{text}` is not like `Dana (IT Ops) <dana@acme.test>`"),
+            )
+        };
+        let (name, email) = text
+            .trim()
+            .strip_suffix('>')
+            .and_then(|rest| rest.rsplit_once('<'))
+            .ok_or_else(bad)?;
+        Ok(Owner {
+            name: PersonName::parse(name.trim())?,
+            email: Email::parse(email.trim())?,
+        })
+    }
+
+    /// The owner as `parse_mailbox` reads it.
+    pub fn mailbox(&self) -> String {
+        format!("{} <{}>", self.name, self.email)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_owner_reads_and_writes_as_name_and_address() {
+        let owner = Owner::parse_mailbox(" Dana (IT Ops) <dana@acme.test> ").unwrap();
+        assert_eq!(owner.name.as_str(), "Dana (IT Ops)");
+        assert_eq!(owner.mailbox(), "Dana (IT Ops) <dana@acme.test>");
+        assert_eq!(Owner::parse_mailbox(&owner.mailbox()).unwrap(), owner);
+        assert!(Owner::parse_mailbox("dana@acme.test").is_err());
+        assert!(Owner::parse_mailbox("<dana@acme.test>").is_err());
+    }
 
     #[test]
     fn titles_are_trimmed_and_bounded() {

@@ -20,6 +20,7 @@ mod health;
 mod idempotency;
 mod incidents;
 mod maintenances;
+mod manage;
 mod metrics;
 mod owed;
 pub(crate) mod public;
@@ -150,8 +151,12 @@ pub fn router(state: AppState) -> Router {
         .merge(badge::router())
         .merge(calendar::router())
         .layer(cache::PageCacheLayer(state.clone()));
+    // The Statuspage Manage API v1 (issue 15): its own block, for easy merging.
+    let manage = manage::router(state.clone())
+        .layer(middleware::from_fn_with_state(state.clone(), pages_changed));
     Router::new()
         .nest("/api/v1", admin)
+        .merge(manage)
         .merge(cached)
         .merge(subscribe::router())
         .merge(console::router())

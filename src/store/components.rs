@@ -27,6 +27,16 @@ pub trait ComponentStore: Send + Sync {
         actor: &Actor,
         now: jiff::Timestamp,
     ) -> Result<Component>;
+    /// Deletes a component that no incident or maintenance ever named
+    /// (`NotFound`; `Conflict` saying why not: a timeline names it, or it
+    /// is a group with members). Its subscribers' choice of it and its
+    /// manual status history go with it.
+    async fn delete_component(
+        &self,
+        id: &ComponentId,
+        actor: &Actor,
+        now: jiff::Timestamp,
+    ) -> Result<Component>;
 }
 
 const COMPONENT_COLUMNS: &str =
@@ -226,6 +236,84 @@ impl<B: Backend> ComponentStore for B {
         finish_write(conn, actor, now, "component.edit", id.as_str(), detail).await?;
         write.commit().await?;
         Ok(after)
+    }
+
+    #[tracing::instrument(skip(self, actor, now))]
+    async fn delete_component(
+        &self,
+        id: &ComponentId,
+        actor: &Actor,
+        now: jiff::Timestamp,
+    ) -> Result<Component> {
+        let mut write = self.begin_write().await?;
+        let conn = write.conn();
+        let component: Component = conn
+            .fetch_one::<ComponentRow>(
+                Sql::new(format!(
+                    "SELECT {COMPONENT_COLUMNS} FROM components WHERE id = $1{}",
+                    <ConnOf<B> as Conn>::FOR_UPDATE
+                ))
+                .bind(id),
+            )
+            .await?
+            .try_into()?;
+        // Timelines are never rewritten (DESIGN.md §1.5): an entry that
+        // names the component must go on naming one.
+        let (named,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "SELECT (SELECT COUNT(DISTINCT e.incident_id) FROM entry_components ec \
+                     JOIN entries e ON e.id = ec.entry_id WHERE ec.component_id = $1) \
+                     + (SELECT COUNT(*) FROM component_history \
+                        WHERE component_id = $1 AND cause_kind <> 'manual')",
+                )
+                .bind(id),
+            )
+            .await?;
+        if named > 0 {
+            return Err(super::StoreError::Conflict(format!(
+                "`{}` is named in the timeline of an incident or maintenance, and timelines \
+                 are never rewritten; it cannot be deleted (rename it, or move it out of sight \
+                 in a group, instead)",
+                component.name
+            )));
+        }
+        if has_members(conn, id).await? {
+            return Err(super::StoreError::Conflict(format!(
+                "`{}` is a group with members; move them out of it first",
+                component.name
+            )));
+        }
+        // Nobody who asked to hear of it loses that without being asked.
+        let (listening,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "SELECT COUNT(*) FROM subscriber_components sc \
+                     JOIN subscribers s ON s.id = sc.subscriber_id \
+                     WHERE sc.component_id = $1 AND s.state <> 'unsubscribed'",
+                )
+                .bind(id),
+            )
+            .await?;
+        if listening > 0 {
+            return Err(super::StoreError::Conflict(format!(
+                "{listening} subscriber(s) chose to hear of `{}`; it cannot be deleted \
+                 while they do",
+                component.name
+            )));
+        }
+        for sql in [
+            "DELETE FROM subscriber_components WHERE component_id = $1",
+            "DELETE FROM component_history WHERE component_id = $1",
+            "DELETE FROM reader_report_mails WHERE component_id = $1",
+            "DELETE FROM components WHERE id = $1",
+        ] {
+            conn.execute(Sql::new(sql).bind(id)).await?;
+        }
+        let detail = serde_json::to_value(&component)?;
+        finish_write(conn, actor, now, "component.delete", id.as_str(), detail).await?;
+        write.commit().await?;
+        Ok(component)
     }
 }
 

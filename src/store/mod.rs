@@ -68,7 +68,7 @@ pub use reports::ReportStore;
 pub use sqlite::SqliteStore;
 pub use staff::{NewSession, Session, StaffStore};
 pub use subscribers::{SubscriberFilter, SubscriberStore};
-pub use tokens::{TokenInfo, TokenStore};
+pub use tokens::{TokenHolder, TokenInfo, TokenStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -9,6 +9,7 @@ use super::stored::ms;
 use super::stored::parse_enum;
 use super::{Actor, Result, StoreError};
 use crate::domain::alerts::TokenScope;
+use crate::domain::Owner;
 
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -29,24 +30,36 @@ pub trait TokenStore: Send + Sync {
         Ok(self
             .authenticate_scoped(hash, now)
             .await?
-            .map(|(name, _)| name))
+            .map(|holder| holder.name))
     }
-    /// A token limited to a scope (`candor token create NAME --scope alerts`).
+    /// A token limited to a scope (`candor token create NAME --scope
+    /// alerts`), speaking for `owner` if given (`--owner`).
+    #[allow(clippy::too_many_arguments)]
     async fn create_scoped_token(
         &self,
         id: &str,
         name: &str,
         hash: &str,
         scope: TokenScope,
+        owner: Option<&Owner>,
         now: jiff::Timestamp,
         actor: &Actor,
     ) -> Result<()>;
-    /// The name and scope of the active token with this hash, marking it used.
+    /// The active token with this hash, marking it used.
     async fn authenticate_scoped(
         &self,
         hash: &str,
         now: jiff::Timestamp,
-    ) -> Result<Option<(String, TokenScope)>>;
+    ) -> Result<Option<TokenHolder>>;
+}
+
+/// Who presents a token: its name, what it may do, and the person it
+/// speaks for, if it was made with one.
+#[derive(Debug, Clone)]
+pub struct TokenHolder {
+    pub name: String,
+    pub scope: TokenScope,
+    pub owner: Option<Owner>,
 }
 
 /// An active token as staff see it.
@@ -54,6 +67,8 @@ pub trait TokenStore: Send + Sync {
 pub struct TokenInfo {
     pub name: String,
     pub scope: TokenScope,
+    /// The person it speaks for (`--owner`), as `Name <email>`.
+    pub owner: Option<String>,
     pub created_at: jiff::Timestamp,
     pub last_used_at: Option<jiff::Timestamp>,
 }
@@ -62,6 +77,7 @@ pub struct TokenInfo {
 struct TokenRow {
     name: String,
     scope: String,
+    owner: Option<String>,
     created_at: i64,
     last_used_at: Option<i64>,
 }
@@ -70,6 +86,7 @@ struct TokenRow {
 struct TokenUse {
     name: String,
     scope: String,
+    owner: Option<String>,
     last_used_at: Option<i64>,
 }
 
@@ -82,8 +99,16 @@ impl<B: Backend> TokenStore for B {
         hash: &str,
         now: jiff::Timestamp,
     ) -> Result<()> {
-        self.create_scoped_token(id, name, hash, TokenScope::All, now, &anonymous("cli"))
-            .await
+        self.create_scoped_token(
+            id,
+            name,
+            hash,
+            TokenScope::All,
+            None,
+            now,
+            &anonymous("cli"),
+        )
+        .await
     }
 
     #[tracing::instrument(skip(self, id, hash, actor))]
@@ -93,21 +118,24 @@ impl<B: Backend> TokenStore for B {
         name: &str,
         hash: &str,
         scope: TokenScope,
+        owner: Option<&Owner>,
         now: jiff::Timestamp,
         actor: &Actor,
     ) -> Result<()> {
+        let owner = owner.map(Owner::mailbox);
         let mut write = self.begin_write().await?;
         let conn = write.conn();
         conn.execute(
             Sql::new(
-                "INSERT INTO api_tokens (id, name, hash, created_at, scope) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO api_tokens (id, name, hash, created_at, scope, owner) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(id)
             .bind(name)
             .bind(hash)
             .bind(ms(now))
-            .bind(scope.as_str()),
+            .bind(scope.as_str())
+            .bind(owner.as_deref()),
         )
         .await
         .map_err(|e| match e {
@@ -122,7 +150,7 @@ impl<B: Backend> TokenStore for B {
             now,
             "token.create",
             name,
-            serde_json::json!({"scope": scope}),
+            serde_json::json!({"scope": scope, "owner": owner}),
         )
         .await?;
         write.commit().await
@@ -160,7 +188,7 @@ impl<B: Backend> TokenStore for B {
         let mut conn = self.pool().acquire().await?;
         let rows: Vec<TokenRow> = conn
             .fetch_all(Sql::new(
-                "SELECT name, scope, created_at, last_used_at FROM api_tokens \
+                "SELECT name, scope, owner, created_at, last_used_at FROM api_tokens \
                  WHERE revoked_at IS NULL ORDER BY name",
             ))
             .await?;
@@ -168,6 +196,7 @@ impl<B: Backend> TokenStore for B {
             .map(|row| {
                 Ok(TokenInfo {
                     scope: parse_enum(&row.scope)?,
+                    owner: row.owner,
                     created_at: super::stored::from_ms(row.created_at)?,
                     last_used_at: super::stored::from_opt_ms(row.last_used_at)?,
                     name: row.name,
@@ -191,12 +220,12 @@ impl<B: Backend> TokenStore for B {
         &self,
         hash: &str,
         now: jiff::Timestamp,
-    ) -> Result<Option<(String, TokenScope)>> {
+    ) -> Result<Option<TokenHolder>> {
         let mut conn = self.pool().acquire().await?;
         let Some(token) = conn
             .fetch_optional::<TokenUse>(
                 Sql::new(
-                    "SELECT name, scope, last_used_at FROM api_tokens \
+                    "SELECT name, scope, owner, last_used_at FROM api_tokens \
                      WHERE hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(hash),
@@ -215,6 +244,16 @@ impl<B: Backend> TokenStore for B {
             )
             .await?;
         }
-        Ok(Some((token.name, parse_enum(&token.scope)?)))
+        // A stored owner that no longer reads as one (an older rule) is
+        // no owner: the caller asks for one instead of guessing.
+        let owner = token
+            .owner
+            .as_deref()
+            .and_then(|text| Owner::parse_mailbox(text).ok());
+        Ok(Some(TokenHolder {
+            name: token.name,
+            scope: parse_enum(&token.scope)?,
+            owner,
+        }))
     }
 }

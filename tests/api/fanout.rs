@@ -164,6 +164,7 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         DROP TABLE staff_password_links;
         DROP TABLE staff_sessions;
         DROP TABLE staff_users;
+        ALTER TABLE api_tokens DROP COLUMN owner;
         ALTER TABLE api_tokens DROP COLUMN scope;
         DROP TABLE alerts;
         DROP TABLE alert_events;

@@ -35,6 +35,7 @@ mod logs;
 mod mail;
 mod mail_words;
 mod maintenance;
+mod manage;
 mod metrics;
 mod outage;
 mod overdue;

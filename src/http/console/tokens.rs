@@ -42,6 +42,7 @@ async fn render(state: &AppState, staff: &Staff, said: Said<'_>) -> Result<Respo
         .map(|t| TokenRow {
             name: &t.name,
             scope: t.scope.as_str(),
+            owner: t.owner.as_deref(),
             created_at: t.created_at,
             last_used_at: t.last_used_at,
         })
@@ -125,6 +126,7 @@ pub async fn create(
             &name,
             &hash_token(&secret),
             scope,
+            None,
             state.clock.now(),
             &staff.actor,
         )

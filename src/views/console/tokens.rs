@@ -12,6 +12,8 @@ pub struct TokenRow<'a> {
     pub name: &'a str,
     /// `all`, or `alerts` for a token that may only post alerts.
     pub scope: &'a str,
+    /// The person it speaks for (`candor token create --owner`), if any.
+    pub owner: Option<&'a str>,
     pub created_at: jiff::Timestamp,
     pub last_used_at: Option<jiff::Timestamp>,
 }
@@ -41,12 +43,13 @@ pub fn page(c: &Console<'_>, p: &TokensPage<'_>) -> Markup {
                 p { "No active tokens." }
             } @else {
                 table.board {
-                    thead { tr { th { "Name" } th { "May" } th { "Made" } th { "Last used" } th { "Revoke" } } }
+                    thead { tr { th { "Name" } th { "May" } th { "Speaks for" } th { "Made" } th { "Last used" } th { "Revoke" } } }
                     tbody {
                         @for t in p.tokens {
                             tr {
                                 td { (t.name) }
                                 td { @if t.scope == "alerts" { "post alerts only" } @else { "everything" } }
+                                td { @match t.owner { Some(owner) => (owner), None => "nobody" } }
                                 td { (parts::when(&c.page, t.created_at)) }
                                 td { @match t.last_used_at { Some(at) => (parts::when(&c.page, at)), None => "never" } }
                                 td {
