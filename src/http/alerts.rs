@@ -113,14 +113,22 @@ async fn uptime_kuma(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let json: &[u8] = match mime.as_str() {
-        "application/json" => &body,
-        "multipart/form-data" => form_field(&body, content_type, "data").ok_or_else(|| {
-            ApiError::Malformed("the form has no field `data` holding Uptime Kuma's JSON".into())
-        })?,
+    let body: KumaBody = match mime.as_str() {
+        "application/json" => parse_json(&body)?,
+        "multipart/form-data" => {
+            let data = form_field(&body, content_type, "data").ok_or_else(|| {
+                ApiError::Malformed(
+                    "the form has no field `data` holding Uptime Kuma's JSON".into(),
+                )
+            })?;
+            // The form itself is whole; what is wrong is its field's value.
+            parse_json(data).map_err(|err| match err {
+                ApiError::Malformed(message) => ApiError::invalid("data", message),
+                other => other,
+            })?
+        }
         _ => return Err(ApiError::UnsupportedMediaType),
     };
-    let body: KumaBody = parse_json(json)?;
     receive(&state, &actor, body.into_alerts()?).await
 }
 

@@ -118,7 +118,9 @@ struct KumaMonitor {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct KumaForm {
-    /// Uptime Kuma's JSON body, as text.
+    /// Uptime Kuma's JSON body, as text (422 naming `data` when it is not
+    /// JSON).
+    #[schema(content_media_type = "application/json")]
     data: String,
 }
 
