@@ -76,9 +76,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+ROOT=$PWD
 status=0
-timeout "${SCHEMATHESIS_SECONDS:-150}" "$VENV/bin/schemathesis" --no-color \
-  --config-file tests/schemathesis.toml \
+# From the scratch folder: schemathesis keeps a cache where it runs.
+(cd "$WORK" && timeout "${SCHEMATHESIS_SECONDS:-150}" "$ROOT/$VENV/bin/schemathesis" --no-color \
+  --config-file "$ROOT/tests/schemathesis.toml" \
   run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --url "http://127.0.0.1:$PORT/api/v1" \
   --header "Authorization: Bearer $TOKEN" \
@@ -86,7 +88,7 @@ timeout "${SCHEMATHESIS_SECONDS:-150}" "$VENV/bin/schemathesis" --no-color \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-40}" \
   --seed "${SCHEMATHESIS_SEED:-20260315}" \
   --workers 2 \
-  --generation-database none || status=$?
+  --generation-database none) || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- Candor's log (warnings and errors) ---" >&2
   tail -n 50 "$WORK/candor.log" >&2

@@ -20,7 +20,9 @@ use super::{
 pub const MAX_KEY: usize = 200;
 
 /// The tool an alert came from, as its receiver names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlertSource {
     Alertmanager,

@@ -131,10 +131,7 @@ fn shared_responses() -> Map<String, Value> {
         "The token may not do this: a token scoped to alerts may only post alerts \
          (`forbidden`).",
     );
-    add(
-        "NotFound",
-        "There is nothing with this id (`not_found`).",
-    );
+    add("NotFound", "There is nothing with this id (`not_found`).");
     add(
         "Conflict",
         "A request with this `Idempotency-Key` is still being processed, or the change \

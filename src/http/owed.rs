@@ -3,10 +3,10 @@
 //! as working.
 
 use axum::{extract::State, Json};
-use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
 use jiff::Timestamp;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{error::ApiResult, AppState};
 use crate::domain::IncidentId;

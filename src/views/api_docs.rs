@@ -227,7 +227,7 @@ impl<'a> Docs<'a> {
             .map(|p| self.resolve(p))
             .collect();
         html! {
-            section.api-op aria-labelledby=(op.anchor()) {
+            div.api-op {
                 h3 id=(op.anchor()) {
                     span.method { (op.method.to_uppercase()) } " "
                     code { (base) (op.path) }
@@ -339,12 +339,12 @@ impl<'a> Docs<'a> {
             .or_else(|| target["description"].as_str())
             .or_else(|| inner.and_then(|i| i["description"].as_str()))
             .unwrap_or_default();
-        let bounds = [target, inner.unwrap_or(target)]
-            .iter()
-            .find_map(|s| match (s["minimum"].as_i64(), s["maximum"].as_i64()) {
+        let bounds = [target, inner.unwrap_or(target)].iter().find_map(|s| {
+            match (s["minimum"].as_i64(), s["maximum"].as_i64()) {
                 (Some(min), Some(max)) => Some(format!("{min} to {max}")),
                 _ => None,
-            });
+            }
+        });
         html! {
             (code_spans(description))
             @if let Some(bounds) = bounds { " " span.quiet { "(" (bounds) ")" } }
@@ -415,7 +415,7 @@ impl<'a> Docs<'a> {
                 p { "The objects the operations above take and answer. Times are RFC 3339 in UTC; ids are text." }
                 @for (name, schema) in schemas.into_iter().flatten() {
                     @if schema.get("properties").is_some() || schema.get("allOf").is_some() {
-                        section.api-schema aria-labelledby={ "schema-" (name) } {
+                        div.api-schema {
                             h3 id={ "schema-" (name) } { (name) }
                             @if let Some(description) = schema["description"].as_str() { (paragraphs(description)) }
                             (self.fields(schema))

@@ -36,6 +36,7 @@ mod mail;
 mod mail_words;
 mod maintenance;
 mod metrics;
+mod openapi;
 mod outage;
 mod overdue;
 mod page_dump;
