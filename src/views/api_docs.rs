@@ -40,7 +40,7 @@ pub fn page(ctx: &PageContext<'_>, doc: &Value) -> Markup {
                                     @for op in operations {
                                         li {
                                             a href={ "#" (op.anchor()) } {
-                                                span.method { (op.method.to_uppercase()) } " "
+                                                span class={ "method " (op.method) } { (op.method.to_uppercase()) } " "
                                                 code { (base) (op.path) }
                                             }
                                         }
@@ -229,7 +229,7 @@ impl<'a> Docs<'a> {
         html! {
             div.api-op {
                 h3 id=(op.anchor()) {
-                    span.method { (op.method.to_uppercase()) } " "
+                    span class={ "method " (op.method) } { (op.method.to_uppercase()) } " "
                     code { (base) (op.path) }
                 }
                 @if let Some(summary) = o["summary"].as_str() { p.summary { (code_spans(summary)) } }
@@ -285,6 +285,8 @@ impl<'a> Docs<'a> {
         let mut properties: Vec<(&str, &Value, bool)> = Vec::new();
         let mut closed = false;
         self.collect(schema, &mut properties, &mut closed);
+        // What must be sent first.
+        properties.sort_by_key(|(_, _, required)| !required);
         if properties.is_empty() {
             return html! {};
         }
@@ -330,24 +332,32 @@ impl<'a> Docs<'a> {
         }
     }
 
-    /// A property's description, with its bounds and default.
+    /// A property's description, with its bounds, and the rule of a text
+    /// type it takes (title, message, …).
     fn describe(&self, property: &Value) -> Markup {
-        let own = property["description"].as_str();
-        let target = self.resolve(property);
-        let inner = self.nullable_inner(property).map(|s| self.resolve(s));
-        let description = own
-            .or_else(|| target["description"].as_str())
-            .or_else(|| inner.and_then(|i| i["description"].as_str()))
-            .unwrap_or_default();
-        let bounds = [target, inner.unwrap_or(target)].iter().find_map(|s| {
+        let inner = self.nullable_inner(property);
+        let own = property["description"]
+            .as_str()
+            .or_else(|| inner.and_then(|i| i["description"].as_str()));
+        let target = self.resolve(inner.unwrap_or(property));
+        let rule = (target["type"] == "string" && target.get("enum").is_none())
+            .then(|| target["description"].as_str())
+            .flatten();
+        let description = own.or_else(|| {
+            (rule.is_none())
+                .then(|| target["description"].as_str())
+                .flatten()
+        });
+        let bounds = [property, target].iter().find_map(|s| {
             match (s["minimum"].as_i64(), s["maximum"].as_i64()) {
                 (Some(min), Some(max)) => Some(format!("{min} to {max}")),
                 _ => None,
             }
         });
         html! {
-            (code_spans(description))
-            @if let Some(bounds) = bounds { " " span.quiet { "(" (bounds) ")" } }
+            @if let Some(description) = description { (code_spans(description)) " " }
+            @if let Some(bounds) = bounds { span.quiet { "(" (bounds) ")" } " " }
+            @if let Some(rule) = rule { span.quiet { (code_spans(rule)) } }
         }
     }
 
