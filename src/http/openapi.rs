@@ -72,6 +72,7 @@ pub fn document() -> &'static Value {
             .into_openapi();
         let mut document = serde_json::to_value(api).expect("the OpenAPI document serialises");
         shared_parts(&mut document);
+        add_links(&mut document);
         document
     })
 }
@@ -159,6 +160,62 @@ fn shared_responses() -> Map<String, Value> {
          `Idempotency-Key`). `Retry-After` says when to try again.",
     );
     responses
+}
+
+/// What a created object's id leads to: the operations that take it as
+/// `{id}`, as OpenAPI links (clients and testing tools follow them).
+const LINKS: [(&str, &str, &[&str]); 4] = [
+    (
+        "/incidents",
+        "201",
+        &[
+            "get-incidents-id",
+            "post-incidents-id-updates",
+            "post-incidents-id-corrections",
+            "post-incidents-id-postmortem",
+            "get-incidents-id-deliveries",
+        ],
+    ),
+    (
+        "/maintenances",
+        "201",
+        &[
+            "get-maintenances-id",
+            "post-maintenances-id-updates",
+            "post-maintenances-id-corrections",
+        ],
+    ),
+    (
+        "/components",
+        "201",
+        &["get-components-id", "patch-components-id"],
+    ),
+    (
+        "/subscribers",
+        "201",
+        &[
+            "get-subscribers-id",
+            "delete-subscribers-id",
+            "post-subscribers-id-enable",
+        ],
+    ),
+];
+
+fn add_links(document: &mut Value) {
+    for (path, status, targets) in LINKS {
+        let response = &mut document["paths"][path]["post"]["responses"][status];
+        assert!(response.is_object(), "POST {path} answers {status}");
+        let links: Map<String, Value> = targets
+            .iter()
+            .map(|target| {
+                (
+                    target.to_string(),
+                    json!({"operationId": target, "parameters": {"id": "$response.body#/id"}}),
+                )
+            })
+            .collect();
+        response["links"] = Value::Object(links);
+    }
 }
 
 /// Adds what the layers in front of the handlers do to every operation:
