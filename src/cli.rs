@@ -79,6 +79,17 @@ pub enum Command {
         #[command(subcommand)]
         command: client::ComponentCommand,
     },
+    /// Import a list of subscribers into a running Candor (CSV or JSON
+    /// lines); running it again adds nothing twice.
+    #[command(
+        after_help = "Exit codes: 0 done, 2 usage, 3 refused by a rule, 4 not authorised, 5 Candor not reachable."
+    )]
+    Subscribers {
+        #[command(flatten)]
+        connection: client::Connection,
+        #[command(subcommand)]
+        command: client::SubscriberCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +146,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             connection,
             command,
         }) => return Ok(client::run(&connection, client::Asked::Component(command)).await?),
+        Some(Command::Subscribers {
+            connection,
+            command,
+        }) => return Ok(client::run(&connection, client::Asked::Subscribers(command)).await?),
         command => Cli { command, ..cli },
     };
     if matches!(cli.command, Some(Command::Check)) {
@@ -152,7 +167,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check
         | Command::Status { .. }
         | Command::Incident { .. }
-        | Command::Component { .. } => {
+        | Command::Component { .. }
+        | Command::Subscribers { .. } => {
             unreachable!("handled above")
         }
         Command::Migrate => {

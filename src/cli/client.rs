@@ -6,6 +6,7 @@
 
 mod api;
 mod show;
+mod subscribers;
 
 use clap::{Args, Subcommand};
 use jiff::{tz::TimeZone, Timestamp};
@@ -13,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use api::Api;
 pub use api::Stop;
+pub use subscribers::SubscriberCommand;
 
 use crate::domain::when::{typed, Typed};
 
@@ -163,6 +165,7 @@ pub enum Asked {
     Status,
     Incident(IncidentCommand),
     Component(ComponentCommand),
+    Subscribers(SubscriberCommand),
 }
 
 /// Runs a client command; `Stop` carries the exit code when it fails.
@@ -173,6 +176,7 @@ pub async fn run(connection: &Connection, asked: Asked) -> Result<(), Stop> {
         Asked::Status => status(&api, &page, connection.json).await?,
         Asked::Incident(command) => incident(&api, &page, command, connection.json).await?,
         Asked::Component(command) => component(&api, command, connection.json).await?,
+        Asked::Subscribers(command) => subscribers::run(&api, command, connection.json).await?,
     };
     print!("{out}");
     Ok(())

@@ -16,6 +16,7 @@ pub mod reader_report;
 pub mod record;
 pub mod staff;
 pub mod subscriber;
+pub mod subscriber_import;
 pub mod text;
 pub mod uptime;
 pub mod when;

@@ -127,7 +127,11 @@ async fn uptime_kuma(
                 other => other,
             })?
         }
-        _ => return Err(ApiError::UnsupportedMediaType),
+        _ => {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as application/json",
+            ))
+        }
     };
     receive(&state, &actor, body.into_alerts()?).await
 }

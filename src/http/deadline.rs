@@ -22,25 +22,54 @@ use super::{
     AppState,
 };
 
-/// Whether a request is a write (it then runs in a task of its own) and
-/// whether it is for the API (JSON when it takes too long).
-pub(super) fn kind(request: &Request) -> (bool, bool) {
+/// How long an import of subscribers may take: a list of millions arrives
+/// and is added over minutes, a chunk at a time, and is not cut short.
+pub(super) const IMPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The path of the one request that may run for minutes.
+pub(super) const IMPORT_PATH: &str = "/api/v1/subscribers/import";
+
+/// What bounds a request's answer.
+#[derive(Clone, Copy)]
+pub(super) struct Kind {
+    /// A write: it runs in a task of its own.
+    writes: bool,
+    /// For the API: JSON when it takes too long.
+    api: bool,
+    /// An import, bounded by `IMPORT_TIMEOUT` instead of `request_timeout`.
+    import: bool,
+}
+
+pub(super) fn kind(request: &Request) -> Kind {
     let path = request.uri().path();
     let api = path.starts_with("/api/") || path.starts_with("/v1/") || path == "/healthz";
     let writes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    (writes, api)
+    Kind {
+        writes,
+        api,
+        import: writes && path == IMPORT_PATH,
+    }
 }
 
 /// The handler's `answer`, or 503 when it takes longer than
 /// `request_timeout`.
-pub(super) async fn bounded<F>(state: &AppState, (writes, api): (bool, bool), answer: F) -> Response
+pub(super) async fn bounded<F>(state: &AppState, kind: Kind, answer: F) -> Response
 where
     F: Future<Output = Response> + Send + 'static,
 {
-    let limit = state.config.connection_limits.request_timeout;
+    let Kind {
+        writes,
+        api,
+        import,
+    } = kind;
+    let limit = if import {
+        IMPORT_TIMEOUT
+    } else {
+        state.config.connection_limits.request_timeout
+    };
     let answer = if writes {
         let write = tokio::spawn(answer.in_current_span());
         match tokio::time::timeout(limit, write).await {

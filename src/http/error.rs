@@ -25,8 +25,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
-    #[error("send the body as application/json")]
-    UnsupportedMediaType,
+    /// With what to send instead.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
     #[error("{message}")]
     Invalid {
         field: Option<String>,
@@ -89,7 +90,7 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
-            Self::UnsupportedMediaType => (
+            Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 None,

@@ -30,6 +30,7 @@ mod security;
 mod statuspage;
 mod still_affected;
 mod subscribe;
+mod subscriber_import;
 mod subscribers;
 
 use std::sync::{

@@ -140,11 +140,13 @@ fn shared_responses() -> Map<String, Value> {
     );
     add(
         "TooLarge",
-        "The body is larger than 64 KiB (`payload_too_large`).",
+        "The body is too large (`payload_too_large`): 64 KiB at most, a subscriber list \
+         256 MiB.",
     );
     add(
         "UnsupportedMediaType",
-        "The body is not sent as `application/json` (`unsupported_media_type`).",
+        "The body is not sent as the operation takes it (`unsupported_media_type`): \
+         `application/json`; a subscriber list as `text/csv` or JSON lines.",
     );
     add(
         "Invalid",
@@ -299,7 +301,10 @@ fn shared_parts(document: &mut Value) {
             if post || method == "patch" {
                 refer("409", "Conflict");
             }
-            if post {
+            // An import is read as it arrives, never kept whole: the
+            // idempotency layer leaves it alone (importing again adds
+            // nothing twice).
+            if post && path != "/subscribers/import" {
                 // The idempotency layer reads the whole body of any POST.
                 refer("413", "TooLarge");
                 let parameters = operation

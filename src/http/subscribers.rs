@@ -26,6 +26,7 @@ use crate::webhook_secret;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, add))
+        .routes(routes!(super::subscriber_import::import))
         .routes(routes!(read, remove))
         .routes(routes!(enable))
         .routes(routes!(deliveries))

@@ -35,6 +35,7 @@ pub mod schema;
 mod sqlite;
 mod staff;
 mod stored;
+mod subscriber_import;
 mod subscribers;
 mod tokens;
 

@@ -29,6 +29,16 @@ pub trait SubscriberStore: Send + Sync {
         secret: Option<&str>,
         actor: &Actor,
     ) -> Result<()>;
+    /// Adds those of `subscribers` (one chunk of an imported list) whose
+    /// address is new, in one transaction, and sends each new pending one a
+    /// confirmation link; addresses there already, in whatever state, are
+    /// left as they are. How many were added.
+    async fn import_subscribers(
+        &self,
+        subscribers: &[Subscriber],
+        actor: &Actor,
+        now: jiff::Timestamp,
+    ) -> Result<u64>;
     async fn get_subscriber(&self, id: &SubscriberId) -> Result<Subscriber>;
     /// Subscribers in id order, as `filter` selects them.
     async fn list_subscribers(&self, filter: &SubscriberFilter<'_>) -> Result<Vec<Subscriber>>;
@@ -187,6 +197,16 @@ impl<B: Backend> SubscriberStore for B {
         )
         .await?;
         write.commit().await
+    }
+
+    #[tracing::instrument(skip_all, fields(count = subscribers.len()))]
+    async fn import_subscribers(
+        &self,
+        subscribers: &[Subscriber],
+        actor: &Actor,
+        now: jiff::Timestamp,
+    ) -> Result<u64> {
+        super::subscriber_import::import(self, subscribers, actor, now).await
     }
 
     async fn get_subscriber(&self, id: &SubscriberId) -> Result<Subscriber> {

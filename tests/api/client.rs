@@ -318,8 +318,74 @@ async fn every_client_command_has_help_with_an_example() {
         &["incident", "show", "--help"],
         &["component", "list", "--help"],
         &["component", "set", "--help"],
+        &["subscribers", "import", "--help"],
     ] {
         let help = candor(&app, args).await;
         assert!(help.ok().contains("Example"), "{args:?}: {}", help.stdout);
     }
+}
+
+#[tokio::test]
+async fn a_subscriber_list_is_imported_from_a_file() {
+    let app = app().await;
+    let csv = app.db.dir.join("staff.csv");
+    std::fs::write(
+        &csv,
+        "email,components,confirmed\ndana@acme.test,VPN,true\nsam@acme.test,,false\nnobody,,true\n",
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+    let ran = candor(&app, &["subscribers", "import", csv]).await;
+    let words = ran.ok();
+    assert!(
+        words.contains(": 2 added, 0 already there, 1 refused."),
+        "{words}"
+    );
+    assert!(
+        words.contains("line 4: email: `nobody` is not a valid email address"),
+        "{words}"
+    );
+    // Again, as a script would: nothing added twice.
+    let again = candor(&app, &["subscribers", "import", csv, "--json"])
+        .await
+        .json();
+    assert_eq!(again["added"], 0);
+    assert_eq!(again["already_there"], 2);
+    assert_eq!(again["refusals"][0]["line"], 4);
+    // JSON lines, known by the file's name.
+    let jsonl = app.db.dir.join("more.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"email\": \"lee@acme.test\", \"confirmed\": true}\n",
+    )
+    .unwrap();
+    let more = candor(
+        &app,
+        &["subscribers", "import", jsonl.to_str().unwrap(), "--json"],
+    )
+    .await
+    .json();
+    assert_eq!(more["added"], 1);
+    let listed = app.admin_get("/api/v1/subscribers").await.expect(200);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3);
+    // 2: no such file; 3: a list Candor cannot read; 4: a wrong token.
+    let missing = candor(&app, &["subscribers", "import", "/nonexistent/list.csv"]).await;
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    let headless = app.db.dir.join("headless.csv");
+    std::fs::write(&headless, "dana@acme.test\n").unwrap();
+    let refused = candor(&app, &["subscribers", "import", headless.to_str().unwrap()]).await;
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("file: the first line must name"),
+        "{}",
+        refused.stderr
+    );
+    let denied = candor_with(
+        &app,
+        "cnd_wrong",
+        &app.address,
+        &["subscribers", "import", csv],
+    )
+    .await;
+    assert_eq!(denied.code, 4, "{}", denied.stderr);
 }

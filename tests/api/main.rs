@@ -49,6 +49,7 @@ mod security;
 mod shutdown;
 mod statuspage;
 mod stored_text;
+mod subscriber_import;
 mod subscriber_lists;
 mod two_instances;
 mod uptime;

@@ -80,17 +80,37 @@ impl Api {
         self.call(Method::PATCH, path, Some(body)).await
     }
 
+    /// POSTs a file's bytes as `content_type`, allowing `limit` for the
+    /// answer (a long list takes minutes).
+    pub async fn upload(
+        &self,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        limit: Duration,
+    ) -> Result<Value, Stop> {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .timeout(limit)
+            .header("Content-Type", content_type)
+            .body(bytes);
+        self.send(request).await
+    }
+
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, Stop> {
         let url = format!("{}{path}", self.base);
-        let mut request = self
-            .http
-            .request(method, &url)
-            .header("Authorization", format!("Bearer {}", self.token));
+        let mut request = self.http.request(method, &url);
         if let Some(body) = body {
             request = request
                 .header("Content-Type", "application/json")
                 .body(body.to_string());
         }
+        self.send(request).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, Stop> {
+        let request = request.header("Authorization", format!("Bearer {}", self.token));
         let response = request.send().await.map_err(|e| Stop {
             code: 5,
             message: format!(
