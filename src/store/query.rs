@@ -144,6 +144,9 @@ pub(crate) trait Conn: Send {
     const SKIP_LOCKED: &'static str;
     /// After `FROM deliveries` in a claim (see sqlite.rs).
     const OPEN_DELIVERIES: &'static str;
+    /// After a text expression, so that it compares byte by byte (as an
+    /// index made so orders it): SQLite always does.
+    const BYTEWISE: &'static str;
 
     /// Runs a statement; how many rows it changed.
     async fn execute(&mut self, sql: Sql) -> Result<u64>;
@@ -204,6 +207,7 @@ impl_conn!(sqlx::SqliteConnection, {
     /// matches the partial index's condition; named, it reads the open rows
     /// in id order instead of sorting every row of the table.
     const OPEN_DELIVERIES: &'static str = " INDEXED BY deliveries_open";
+    const BYTEWISE: &'static str = "";
 
     /// One process: its own writes bump its pages directly.
     async fn notify_change(&mut self) -> Result<()> {
@@ -218,6 +222,7 @@ impl_conn!(sqlx::PgConnection, {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const OPEN_DELIVERIES: &'static str = "";
+    const BYTEWISE: &'static str = " COLLATE \"C\"";
 
     /// PostgreSQL delivers the notice to the listeners at commit.
     async fn notify_change(&mut self) -> Result<()> {

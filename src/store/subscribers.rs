@@ -224,33 +224,8 @@ impl<B: Backend> SubscriberStore for B {
 
     async fn list_subscribers(&self, filter: &SubscriberFilter<'_>) -> Result<Vec<Subscriber>> {
         let mut conn = self.pool().acquire().await?;
-        // LIKE's wildcards in what was typed are themselves.
-        let pattern = filter.prefix.map_or(String::new(), |p| {
-            let escaped = p
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("{escaped}%")
-        });
         let rows = conn
-            .fetch_all::<SubscriberRow>(
-                Sql::new(format!(
-                    "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > $1 \
-                     AND ($3 = '' OR lower(address) LIKE $3 ESCAPE '\\') \
-                     AND ($4 = '' OR state = $4) \
-                     AND ($5 = '' OR all_components OR EXISTS ( \
-                         SELECT 1 FROM subscriber_components sc WHERE sc.subscriber_id = subscribers.id \
-                         AND (sc.component_id = $5 OR sc.component_id = \
-                             (SELECT group_id FROM components WHERE id = $5)))) \
-                     ORDER BY id LIMIT $2"
-                ))
-                .bind(filter.after.map_or("", SubscriberId::as_str))
-                .bind(filter.limit)
-                .bind(pattern)
-                .bind(filter.state.map_or(String::new(), |s| enum_text(&s)))
-                .bind(filter.component.map_or("", ComponentId::as_str)),
-            )
+            .fetch_all::<SubscriberRow>(list_query::<ConnOf<B>>(filter))
             .await?;
         let mut subscribers = Vec::with_capacity(rows.len());
         for row in rows {
@@ -289,6 +264,48 @@ impl<B: Backend> SubscriberStore for B {
         write.commit().await?;
         Ok(after)
     }
+}
+
+/// The statement that lists `filter`'s subscribers: only the conditions
+/// asked for, so that each can use its index (by state and id; by the
+/// lower-cased address, a prefix as the range of what begins with it).
+fn list_query<C: Conn>(filter: &SubscriberFilter<'_>) -> Sql {
+    let mut conditions = vec!["id > $1".to_string()];
+    let mut args: Vec<String> = Vec::new();
+    let mut next = |value: String| {
+        args.push(value);
+        format!("${}", args.len() + 2)
+    };
+    if let Some(prefix) = filter.prefix.filter(|p| !p.is_empty()) {
+        let low = prefix.to_lowercase();
+        // Every text that begins with `low` sorts, byte by byte, from `low`
+        // up to `low` followed by the last character there is.
+        let high = format!("{low}\u{10FFFF}");
+        let column = format!("lower(address){}", C::BYTEWISE);
+        conditions.push(format!("{column} >= {}", next(low)));
+        conditions.push(format!("{column} < {}", next(high)));
+    }
+    if let Some(state) = filter.state {
+        conditions.push(format!("state = {}", next(enum_text(&state))));
+    }
+    if let Some(component) = filter.component {
+        let p = next(component.as_str().to_string());
+        conditions.push(format!(
+            "(all_components OR EXISTS (SELECT 1 FROM subscriber_components sc \
+             WHERE sc.subscriber_id = subscribers.id AND (sc.component_id = {p} \
+             OR sc.component_id = (SELECT group_id FROM components WHERE id = {p}))))"
+        ));
+    }
+    let mut sql = Sql::new(format!(
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE {} ORDER BY id LIMIT $2",
+        conditions.join(" AND ")
+    ))
+    .bind(filter.after.map_or("", SubscriberId::as_str))
+    .bind(filter.limit);
+    for arg in args {
+        sql = sql.bind(arg);
+    }
+    sql
 }
 
 /// The subscriber of `row`, with the components it chose.

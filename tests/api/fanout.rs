@@ -167,6 +167,9 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
         ALTER TABLE api_tokens DROP COLUMN scope;
         DROP TABLE alerts;
         DROP TABLE alert_events;
+        DROP INDEX subscribers_by_state_id;
+        DROP INDEX subscribers_by_lower_address;
+        CREATE INDEX subscribers_by_state ON subscribers (state);
         DELETE FROM _sqlx_migrations WHERE version >= 5;";
     app.run_sql(downgrade).await;
 
