@@ -20,7 +20,9 @@ use super::{
 pub const MAX_KEY: usize = 200;
 
 /// The tool an alert came from, as its receiver names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlertSource {
     Alertmanager,
@@ -52,7 +54,7 @@ impl AlertSource {
 }
 
 /// Whether the tool says the problem is there or gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     Firing,
@@ -307,7 +309,7 @@ pub struct Candidate {
 }
 
 /// What became of one alert: shown to staff with every alert event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// It opened an incident.
@@ -644,7 +646,7 @@ pub fn person_posted(entries: &[Entry]) -> bool {
 }
 
 /// An alert as staff see it, with what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AlertEvent {
     pub id: String,
     pub received_at: Timestamp,

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use super::ComponentId;
 
 /// The state of one component, as the public sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentStatus {
     Operational,
@@ -60,7 +60,7 @@ impl ComponentStatus {
 }
 
 /// A part of the service that users recognise ("Email", "VPN").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Component {
     pub id: ComponentId,
     pub name: String,

@@ -68,7 +68,7 @@ impl Schedule {
 }
 
 /// One plan a maintenance had, from when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ScheduleChange {
     pub scheduled_for: Timestamp,
     pub scheduled_until: Timestamp,

@@ -107,7 +107,7 @@ pub struct Line {
 }
 
 /// A line that is not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Refusal {
     pub line: u64,
     pub reason: String,
@@ -368,7 +368,8 @@ pub fn subscriber(
 
 /// What an import did: counts, and the refused lines (the first
 /// `REFUSALS_LISTED` of them in full).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ImportReport)]
 pub struct Report {
     /// Lines read after the header (blank lines not counted).
     pub lines: u64,

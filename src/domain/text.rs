@@ -70,6 +70,27 @@ fn clean(field: &str, raw: &str, max: usize, multiline: bool) -> Result<String, 
     Ok(text.to_string())
 }
 
+/// The schema of a text type: not empty, at most `max` characters once
+/// trimmed, on one line unless `multiline`.
+fn text_schema(
+    max: usize,
+    multiline: bool,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let lines = if multiline {
+        "Line breaks are kept"
+    } else {
+        "One line"
+    };
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .description(Some(format!(
+            "{lines}; at most {max} characters after leading and trailing white space is \
+             trimmed; not blank; no control or bidirectional override characters."
+        )))
+        .into()
+}
+
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $field:literal, $max:literal, $multiline:literal) => {
         $(#[$doc])*
@@ -92,6 +113,17 @@ macro_rules! text_type {
                 Self::parse(&raw)
             }
         }
+
+        /// In the API's OpenAPI document: a string, with the rule `parse`
+        /// keeps in words (the length is counted after trimming, which a
+        /// schema's `maxLength` cannot say).
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                text_schema($max, $multiline)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl From<$name> for String {
             fn from(value: $name) -> String {
@@ -175,6 +207,23 @@ impl Email {
     }
 }
 
+impl utoipa::PartialSchema for Email {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Email,
+            )))
+            .description(Some(
+                "An email address: a plain ASCII local part at a host name, at most 254 \
+                 characters.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Email {}
+
 impl TryFrom<String> for Email {
     type Error = DomainError;
     fn try_from(raw: String) -> Result<Self, DomainError> {
@@ -216,6 +265,21 @@ impl WebhookUrl {
     }
 }
 
+impl utoipa::PartialSchema for WebhookUrl {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom("uri".into())))
+            .description(Some(
+                "An absolute http:// or https:// URL with a host and no user name or \
+                 password, at most 2,000 characters.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WebhookUrl {}
+
 impl TryFrom<String> for WebhookUrl {
     type Error = DomainError;
     fn try_from(raw: String) -> Result<Self, DomainError> {
@@ -242,7 +306,7 @@ impl fmt::Display for Email {
 }
 
 /// The one named person answerable for an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Owner {
     pub name: PersonName,

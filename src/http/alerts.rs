@@ -9,11 +9,12 @@ use axum::{
     body::Bytes,
     extract::State,
     http::{header::CONTENT_TYPE, HeaderMap},
-    routing::{get, post},
-    Extension, Json, Router,
+    Extension, Json,
 };
 use jiff::Timestamp;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     error::{ApiError, ApiResult},
@@ -22,14 +23,14 @@ use super::{
 };
 use crate::domain::alerts::{Alert, AlertEvent, AlertSource};
 use crate::store::Actor;
-use payloads::{form_field, GenericBody, GroupedBody, KumaBody};
+use payloads::{form_field, GenericBody, GroupedBody, KumaBody, KumaForm};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/alerts", get(list).post(generic))
-        .route("/alerts/alertmanager", post(alertmanager))
-        .route("/alerts/grafana", post(grafana))
-        .route("/alerts/uptime-kuma", post(uptime_kuma))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, generic))
+        .routes(routes!(alertmanager))
+        .routes(routes!(grafana))
+        .routes(routes!(uptime_kuma))
 }
 
 /// Takes the alerts of one delivery; wakes the worker if anything posted.
@@ -51,6 +52,14 @@ async fn receive(
     Ok(Json(List::all(events)))
 }
 
+/// Receive Prometheus Alertmanager's webhook.
+///
+/// Alertmanager's own body (`version: "4"`), unchanged. A firing alert
+/// whose `candor_component` label names a component opens (or joins) an
+/// incident at once; a cleared one moves it to monitoring. An alerts-only
+/// token may post here.
+#[utoipa::path(post, path = "/alerts/alertmanager", tag = "alerts", request_body = GroupedBody,
+    responses((status = 200, description = "What became of each alert", body = List<AlertEvent>)))]
 #[tracing::instrument(skip_all)]
 async fn alertmanager(
     State(state): State<AppState>,
@@ -61,6 +70,11 @@ async fn alertmanager(
     receive(&state, &actor, alerts).await
 }
 
+/// Receive Grafana's webhook contact point.
+///
+/// Grafana's own body (`version: "1"`), unchanged; as for Alertmanager.
+#[utoipa::path(post, path = "/alerts/grafana", tag = "alerts", request_body = GroupedBody,
+    responses((status = 200, description = "What became of each alert", body = List<AlertEvent>)))]
 #[tracing::instrument(skip_all)]
 async fn grafana(
     State(state): State<AppState>,
@@ -71,8 +85,17 @@ async fn grafana(
     receive(&state, &actor, alerts).await
 }
 
+/// Receive Uptime Kuma's webhook notification.
+///
 /// JSON, or Uptime Kuma's form-data variant (one field, `data`, with the
-/// same JSON).
+/// same JSON). Down opens an incident, up moves it to monitoring; pending,
+/// maintenance and the Test button change nothing.
+#[utoipa::path(post, path = "/alerts/uptime-kuma", tag = "alerts",
+    request_body(content(
+        (KumaBody = "application/json"),
+        (KumaForm = "multipart/form-data"),
+    )),
+    responses((status = 200, description = "What became of the alert", body = List<AlertEvent>)))]
 #[tracing::instrument(skip_all)]
 async fn uptime_kuma(
     State(state): State<AppState>,
@@ -90,21 +113,32 @@ async fn uptime_kuma(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let json: &[u8] = match mime.as_str() {
-        "application/json" => &body,
-        "multipart/form-data" => form_field(&body, content_type, "data").ok_or_else(|| {
-            ApiError::Malformed("the form has no field `data` holding Uptime Kuma's JSON".into())
-        })?,
+    let body: KumaBody = match mime.as_str() {
+        "application/json" => parse_json(&body)?,
+        "multipart/form-data" => {
+            let data = form_field(&body, content_type, "data").ok_or_else(|| {
+                ApiError::Malformed(
+                    "the form has no field `data` holding Uptime Kuma's JSON".into(),
+                )
+            })?;
+            // The form itself is whole; what is wrong is its field's value.
+            parse_json(data).map_err(|err| match err {
+                ApiError::Malformed(message) => ApiError::invalid("data", message),
+                other => other,
+            })?
+        }
         _ => {
             return Err(ApiError::UnsupportedMediaType(
                 "send the body as application/json",
             ))
         }
     };
-    let body: KumaBody = parse_json(json)?;
     receive(&state, &actor, body.into_alerts()?).await
 }
 
+/// Receive an alert from any other tool or script.
+#[utoipa::path(post, path = "/alerts", tag = "alerts", request_body = GenericBody,
+    responses((status = 200, description = "What became of the alert", body = List<AlertEvent>)))]
 #[tracing::instrument(skip_all)]
 async fn generic(
     State(state): State<AppState>,
@@ -115,15 +149,23 @@ async fn generic(
     receive(&state, &actor, vec![alert]).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
+    /// How many, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
+/// List the alerts received.
+///
 /// Every alert as it came and what became of it, newest first: for staff
 /// only, unmapped ones included.
+#[utoipa::path(get, path = "/alerts", tag = "alerts", params(ListQuery),
+    responses((status = 200, description = "A page of alerts", body = List<AlertEvent>)))]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,

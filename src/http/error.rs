@@ -7,7 +7,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
 
 use crate::domain::DomainError;
 use crate::store::StoreError;
@@ -49,6 +48,26 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Every error the API answers, whatever its status.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What kind of error, for programs: `malformed_json`, `unauthorized`,
+    /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`,
+    /// `payload_too_large`, `unsupported_media_type`, `invalid`,
+    /// `idempotency_key_reused`, `unavailable`, `timeout`, `internal`.
+    pub code: &'a str,
+    /// What is wrong, for people.
+    pub message: String,
+    /// The field or parameter at fault (`owner.email`, `limit`), when one is.
+    #[schema(required = true)]
+    pub field: Option<&'a str>,
+}
 
 /// Seconds a client is asked to wait when the database does not answer
 /// (`Retry-After`): long enough not to hammer it, short enough that a
@@ -167,7 +186,13 @@ impl IntoResponse for ApiError {
         };
         let mut response = (
             status,
-            Json(json!({"error": {"code": code, "message": self.to_string(), "field": field}})),
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message: self.to_string(),
+                    field,
+                },
+            }),
         )
             .into_response();
         if let Some(failure) = failure {

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
-    Extension, Json, Router,
+    Extension, Json,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     error::{ApiError, ApiResult},
@@ -26,21 +27,29 @@ use crate::domain::{
 use crate::ids::new_id;
 use crate::store::{Actor, IncidentFilter, IncidentState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/incidents", get(list).post(open))
-        .route("/incidents/{id}", get(read))
-        .route("/incidents/{id}/updates", post(update))
-        .route("/incidents/{id}/corrections", post(correct))
-        .route("/incidents/{id}/postmortem", post(postmortem))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, open))
+        .routes(routes!(read))
+        .routes(routes!(update))
+        .routes(routes!(correct))
+        .routes(routes!(postmortem))
 }
 
-#[derive(Deserialize)]
+/// The follow-up: what happened and what will change.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PostmortemBody {
     message: Message,
 }
 
+/// Post the follow-up of a resolved incident.
+///
+/// What happened and what will change, as promised when it was resolved.
+#[utoipa::path(post, path = "/incidents/{id}/postmortem", tag = "incidents",
+    params(("id" = String, Path, description = "The incident's id")),
+    request_body = PostmortemBody,
+    responses((status = 201, description = "The follow-up entry", body = EntryJson)))]
 #[tracing::instrument(skip_all, fields(incident = %id))]
 async fn postmortem(
     State(state): State<AppState>,
@@ -69,20 +78,36 @@ fn next_update(
     }
 }
 
-#[derive(Deserialize)]
+/// A new incident. The next update is promised with `next_update_at` or
+/// `next_update_in`, not both.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OpenBody {
     title: Title,
+    /// Default `minor`.
     impact: Option<Impact>,
+    /// Default `investigating`.
     status: Option<IncidentStatus>,
+    /// The one person answerable for it.
     owner: Owner,
+    /// Left out or null: "Cause: not yet known".
     cause: Option<Cause>,
+    /// Left out or null: "No ETA yet"; else when it should work again
+    /// (in the future).
     eta: Option<Timestamp>,
+    /// When the next update will come (in the future, at most 7 days
+    /// ahead).
     next_update_at: Option<Timestamp>,
+    /// The next update in this many minutes.
+    #[schema(minimum = 1, maximum = 10080)]
     next_update_in: Option<i64>,
+    /// What each affected component's status becomes, by component id.
     #[serde(default)]
     components: BTreeMap<ComponentId, ComponentStatus>,
+    /// Left out: "We are aware of a problem: <title>. We are looking into
+    /// it."
     message: Option<Message>,
+    /// When it began, if before now.
     started_at: Option<Timestamp>,
 }
 
@@ -111,22 +136,36 @@ impl TryFrom<OpenBody> for OpenIncident {
     }
 }
 
-#[derive(Deserialize)]
+/// An update: a new entry on the timeline. Any field of the open body may
+/// change; what is left out stays. The next update is required unless the
+/// status becomes `resolved`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
+    /// `resolved` resolves it; a new status on a resolved incident reopens
+    /// it.
     status: Option<IncidentStatus>,
     impact: Option<Impact>,
     title: Option<Title>,
+    /// A new owner hands it over.
     owner: Option<Owner>,
+    /// Null: the cause is not known after all ("Cause: not yet known").
     #[serde(default)]
+    #[schema(value_type = Option<Cause>)]
     cause: Patch<Cause>,
+    /// Null withdraws the ETA ("No ETA yet"); a new one moves it, and the
+    /// move is shown.
     #[serde(default)]
+    #[schema(value_type = Option<Timestamp>)]
     eta: Patch<Timestamp>,
     next_update_at: Option<Timestamp>,
+    #[schema(minimum = 1, maximum = 10080)]
     next_update_in: Option<i64>,
     #[serde(default)]
     components: BTreeMap<ComponentId, ComponentStatus>,
     message: Message,
+    /// On resolving: when the follow-up will be posted (default: the
+    /// setting `follow_up_after` from now).
     follow_up_at: Option<Timestamp>,
 }
 
@@ -148,28 +187,41 @@ impl TryFrom<UpdateBody> for PostUpdate {
     }
 }
 
-#[derive(Deserialize)]
+/// A correction: it stands beside the entry it corrects, which stays
+/// readable.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CorrectionBody {
+    /// The id of the entry that was wrong.
     corrects: EntryId,
     message: Message,
     title: Option<Title>,
     impact: Option<Impact>,
+    /// The right cause, or null: not known after all.
     #[serde(default)]
+    #[schema(value_type = Option<Cause>)]
     cause: Patch<Cause>,
     started_at: Option<Timestamp>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Open or resolved ones only (default `all`).
+    #[param(inline)]
     state: Option<ListState>,
+    /// Incidents or maintenances only (default both).
+    #[param(inline)]
     kind: Option<Kind>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
+    /// How many, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum ListState {
     Open,
@@ -178,7 +230,7 @@ enum ListState {
 }
 
 /// An incident as the admin API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct IncidentJson {
     id: IncidentId,
     kind: Kind,
@@ -210,14 +262,15 @@ pub struct IncidentJson {
     pub(super) plan: Option<super::maintenances::PlanJson>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AffectedJson {
     id: ComponentId,
     name: String,
     status: ComponentStatus,
 }
 
-#[derive(Serialize)]
+/// One entry of an incident's timeline: never changed once posted.
+#[derive(Serialize, ToSchema)]
 pub struct EntryJson {
     id: EntryId,
     seq: i64,
@@ -324,6 +377,12 @@ pub(super) fn write(state: &AppState, actor: &Actor, now: Timestamp) -> Write {
     }
 }
 
+/// List incidents.
+///
+/// Newest first, maintenances included unless `kind` says otherwise; each
+/// without its entries (read one for those).
+#[utoipa::path(get, path = "/incidents", tag = "incidents", params(ListQuery),
+    responses((status = 200, description = "A page of incidents", body = List<IncidentJson>)))]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
@@ -375,6 +434,11 @@ fn parse_cursor(cursor: &str) -> Result<(Timestamp, IncidentId), ApiError> {
     Ok((at, IncidentId::new(id)))
 }
 
+/// Open an incident.
+///
+/// Posts its first entry and tells the subscribers of its components.
+#[utoipa::path(post, path = "/incidents", tag = "incidents", request_body = OpenBody,
+    responses((status = 201, description = "The incident, with its first entry", body = IncidentJson)))]
 #[tracing::instrument(skip_all)]
 async fn open(
     State(state): State<AppState>,
@@ -396,6 +460,10 @@ async fn open(
     Ok((StatusCode::CREATED, Json(json)))
 }
 
+/// Read an incident with all its entries.
+#[utoipa::path(get, path = "/incidents/{id}", tag = "incidents",
+    params(("id" = String, Path, description = "The incident's id")),
+    responses((status = 200, description = "The incident, entries newest first", body = IncidentJson)))]
 #[tracing::instrument(skip_all, fields(incident = %id))]
 async fn read(
     State(state): State<AppState>,
@@ -466,6 +534,14 @@ pub(super) async fn append(
     Ok((StatusCode::CREATED, Json(EntryJson::new(&entry, None))))
 }
 
+/// Post an update.
+///
+/// A new entry; what it changes is classed (ETA slipped, severity raised,
+/// resolved, reopened, …) and mailed as such.
+#[utoipa::path(post, path = "/incidents/{id}/updates", tag = "incidents",
+    params(("id" = String, Path, description = "The incident's id")),
+    request_body = UpdateBody,
+    responses((status = 201, description = "The new entry", body = EntryJson)))]
 #[tracing::instrument(skip_all, fields(incident = %id))]
 async fn update(
     State(state): State<AppState>,
@@ -477,6 +553,14 @@ async fn update(
     append(&state, &actor, &id, command).await
 }
 
+/// Correct an entry.
+///
+/// Posted entries are never edited: a correction stands beside the entry
+/// it corrects.
+#[utoipa::path(post, path = "/incidents/{id}/corrections", tag = "incidents",
+    params(("id" = String, Path, description = "The incident's id")),
+    request_body = CorrectionBody,
+    responses((status = 201, description = "The correction entry", body = EntryJson)))]
 #[tracing::instrument(skip_all, fields(incident = %id))]
 pub(super) async fn correct(
     State(state): State<AppState>,

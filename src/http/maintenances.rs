@@ -5,16 +5,17 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
-    Extension, Json, Router,
+    Extension, Json,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize, Serializer};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     error::{ApiError, ApiResult},
     extract::{ApiJson, ApiQuery},
-    incidents::{append, correct, write, EntryJson, IncidentJson},
+    incidents::{append, correct, write, CorrectionBody, EntryJson, IncidentJson},
     AppState, List,
 };
 use crate::domain::maintenance::{MaintenanceUpdate, ScheduleChange, ScheduleMaintenance};
@@ -25,20 +26,38 @@ use crate::domain::{
 use crate::ids::new_id;
 use crate::store::{Actor, IncidentFilter, IncidentState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/maintenances", get(list).post(schedule))
-        .route("/maintenances/{id}", get(read))
-        .route("/maintenances/{id}/updates", post(update))
-        .route("/maintenances/{id}/corrections", post(correct))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, schedule))
+        .routes(routes!(read))
+        .routes(routes!(update))
+        .routes(routes!(correct_maintenance))
+}
+
+/// Correct an entry of a maintenance.
+///
+/// As for an incident: the correction stands beside the entry it corrects.
+#[utoipa::path(post, path = "/maintenances/{id}/corrections", tag = "maintenances",
+    params(("id" = String, Path, description = "The maintenance's id")),
+    request_body = CorrectionBody,
+    responses((status = 201, description = "The correction entry", body = EntryJson)))]
+async fn correct_maintenance(
+    state: State<AppState>,
+    actor: Extension<Actor>,
+    id: Path<IncidentId>,
+    body: ApiJson<CorrectionBody>,
+) -> ApiResult<(StatusCode, Json<EntryJson>)> {
+    correct(state, actor, id, body).await
 }
 
 /// A maintenance's plan, beside the incident fields.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PlanJson {
     scheduled_for: Timestamp,
     scheduled_until: Timestamp,
+    /// When its owner is reminded before it begins, as `1d`, `1h`, `15m`.
     #[serde(serialize_with = "durations")]
+    #[schema(value_type = Vec<String>)]
     remind_before: Vec<i64>,
     auto_complete: bool,
     /// Every plan it had, oldest first (only with the timeline).
@@ -95,17 +114,26 @@ fn parse_duration(text: &str) -> Result<i64, ApiError> {
     number.checked_mul(factor).ok_or_else(bad)
 }
 
-#[derive(Deserialize)]
+/// Planned work, announced ahead.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScheduleBody {
     title: Title,
+    /// When it begins (in the future).
     scheduled_for: Timestamp,
+    /// When it ends (after it begins).
     scheduled_until: Timestamp,
+    /// The components it touches: shown as under maintenance while it
+    /// runs.
     #[serde(default)]
     components: Vec<ComponentId>,
     owner: Owner,
+    /// Left out: "Planned maintenance: <title>."
     message: Option<Message>,
+    /// When to remind its owner before it begins: `30m`, `1h`, `2d` (or
+    /// minutes); default a day and an hour before.
     remind_before: Option<Vec<String>>,
+    /// Complete it by itself at `scheduled_until`.
     #[serde(default)]
     auto_complete: bool,
 }
@@ -134,6 +162,11 @@ impl TryFrom<ScheduleBody> for ScheduleMaintenance {
     }
 }
 
+/// Plan maintenance.
+///
+/// Announces it to the subscribers of its components.
+#[utoipa::path(post, path = "/maintenances", tag = "maintenances", request_body = ScheduleBody,
+    responses((status = 201, description = "The maintenance, with its first entry", body = IncidentJson)))]
 #[tracing::instrument(skip_all)]
 async fn schedule(
     State(state): State<AppState>,
@@ -172,6 +205,10 @@ async fn maintenance_json(state: &AppState, id: &IncidentId) -> ApiResult<Incide
     ))
 }
 
+/// Read a maintenance with all its entries.
+#[utoipa::path(get, path = "/maintenances/{id}", tag = "maintenances",
+    params(("id" = String, Path, description = "The maintenance's id")),
+    responses((status = 200, description = "The maintenance, entries newest first", body = IncidentJson)))]
 #[tracing::instrument(skip_all, fields(maintenance = %id))]
 async fn read(
     State(state): State<AppState>,
@@ -181,7 +218,7 @@ async fn read(
 }
 
 /// Which maintenances a list shows.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Which {
     Upcoming,
@@ -204,12 +241,21 @@ impl Which {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `upcoming` (not begun), `active` (in progress or verifying), `past`,
+    /// or `all` (the default).
+    #[param(inline)]
     state: Option<Which>,
 }
 
+/// List maintenances.
+///
+/// Soonest first; the past ones latest first. At most 200.
+#[utoipa::path(get, path = "/maintenances", tag = "maintenances", params(ListQuery),
+    responses((status = 200, description = "The maintenances", body = List<IncidentJson>)))]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
@@ -249,8 +295,9 @@ async fn list(
 
 /// The statuses staff may give a maintenance (an incident's are refused
 /// while the body is read, with the ones that would do).
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = MaintenanceStatus)]
 enum Status {
     Scheduled,
     InProgress,
@@ -271,8 +318,11 @@ impl From<Status> for IncidentStatus {
     }
 }
 
-#[derive(Deserialize)]
+/// An update of a maintenance: say something, move it (before it begins
+/// both times, after only the end), start, complete or cancel it.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaintenanceUpdateBody)]
 struct UpdateBody {
     status: Option<Status>,
     scheduled_for: Option<Timestamp>,
@@ -281,6 +331,11 @@ struct UpdateBody {
     message: Message,
 }
 
+/// Post an update of a maintenance.
+#[utoipa::path(post, path = "/maintenances/{id}/updates", tag = "maintenances",
+    params(("id" = String, Path, description = "The maintenance's id")),
+    request_body = UpdateBody,
+    responses((status = 201, description = "The new entry", body = EntryJson)))]
 #[tracing::instrument(skip_all, fields(maintenance = %id))]
 async fn update(
     State(state): State<AppState>,

@@ -22,6 +22,7 @@ mod incidents;
 mod maintenances;
 mod manage;
 mod metrics;
+pub mod openapi;
 mod owed;
 pub(crate) mod public;
 mod rate_limit;
@@ -47,6 +48,7 @@ use axum::{
 };
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -107,9 +109,11 @@ pub struct Shared {
 }
 
 /// Every list the API returns.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct List<T> {
     pub items: Vec<T>,
+    /// Give it as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -122,8 +126,11 @@ impl<T> List<T> {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let admin = Router::new()
+/// Every route of the admin API that needs a token, each with its part of
+/// the OpenAPI document (`openapi.rs`): a route is added here only through
+/// its handler's `#[utoipa::path]`, so the document names every route.
+fn admin_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(components::router())
         .merge(incidents::router())
         .merge(maintenances::router())
@@ -132,6 +139,12 @@ pub fn router(state: AppState) -> Router {
         .merge(reader_reports::router())
         // Monitoring alerts (issue 16): its own block, for easy merging.
         .merge(alerts::router())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (admin, _) = admin_api().split_for_parts();
+    let (public_api, _) = openapi::public_api().split_for_parts();
+    let admin = admin
         .fallback(api_not_found)
         .method_not_allowed_fallback(api_method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -143,6 +156,10 @@ pub fn router(state: AppState) -> Router {
             auth::require_token,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), pages_changed));
+    // The document is public: merged after the token's layer.
+    let api = public_api
+        .merge(admin)
+        .method_not_allowed_fallback(api_method_not_allowed);
     // Everything public that only reads is rendered once per state.
     let cached = Router::new()
         .merge(public::router())
@@ -155,7 +172,8 @@ pub fn router(state: AppState) -> Router {
     let manage = manage::router(state.clone())
         .layer(middleware::from_fn_with_state(state.clone(), pages_changed));
     Router::new()
-        .nest("/api/v1", admin)
+        .nest("/api/v1", api)
+        .merge(openapi::docs_router())
         .merge(manage)
         .merge(cached)
         .merge(subscribe::router())

@@ -2,19 +2,22 @@
 //! also components readers report as affected while the page shows them
 //! as working.
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{extract::State, Json};
 use jiff::Timestamp;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{error::ApiResult, AppState};
 use crate::domain::IncidentId;
 use crate::store::{AffectedReports, IncidentFilter, IncidentState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/owed", get(owed))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(owed))
 }
 
-#[derive(Serialize)]
+/// What staff owe the readers now.
+#[derive(Serialize, ToSchema)]
 struct Owed {
     overdue_updates: Vec<OwedItem>,
     passed_etas: Vec<OwedItem>,
@@ -26,7 +29,7 @@ struct Owed {
     readers_affected: Vec<ReadersAffectedItem>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ReadersAffectedItem {
     component_id: crate::domain::ComponentId,
     name: String,
@@ -36,7 +39,8 @@ struct ReadersAffectedItem {
     last_report_at: Timestamp,
 }
 
-#[derive(Serialize)]
+/// One incident on which something is owed.
+#[derive(Serialize, ToSchema)]
 struct OwedItem {
     incident_id: IncidentId,
     title: String,
@@ -63,6 +67,13 @@ fn item(incident: &crate::domain::Incident, promised_at: Option<Timestamp>, due:
     }
 }
 
+/// What staff owe now.
+///
+/// Overdue updates, passed ETAs, owed follow-ups, unanswered "still
+/// affected" reports, and components readers report as affected while the
+/// page shows them working.
+#[utoipa::path(get, path = "/owed", tag = "owed",
+    responses((status = 200, description = "What is owed", body = Owed)))]
 #[tracing::instrument(skip_all)]
 async fn owed(State(state): State<AppState>) -> ApiResult<Json<Owed>> {
     let now = state.clock.now();

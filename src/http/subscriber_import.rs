@@ -33,6 +33,25 @@ pub const IMPORT_LIMIT: u64 = 256 * 1024 * 1024;
 /// for one chunk at most, long enough that a million lines are quick.
 const CHUNK_LINES: usize = 5_000;
 
+/// Import a subscriber list.
+///
+/// CSV with a header line (`email`, and optionally `components` (ids or
+/// names, separated by `;`) and `confirmed`), or JSON lines (one object a
+/// line with the same fields). Read as it arrives and added 5,000 lines at
+/// a time; bad lines are reported with their numbers and never stop good
+/// ones; addresses Candor has already are left as they are, so importing
+/// the same list again adds nothing twice (this POST takes no
+/// `Idempotency-Key`). At most 256 MiB a request.
+#[utoipa::path(post, path = "/subscribers/import", tag = "subscribers",
+    request_body(
+        description = "The list: CSV (`text/csv`) or JSON lines (`application/x-ndjson`, \
+            also `application/jsonl`).",
+        content(
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        ),
+    ),
+    responses((status = 200, description = "What the import did", body = Report)))]
 #[tracing::instrument(skip_all)]
 pub async fn import(
     State(state): State<AppState>,

@@ -3,10 +3,11 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
-    Extension, Json, Router,
+    Extension, Json,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     error::{ApiError, ApiResult},
@@ -22,24 +23,23 @@ use crate::store::{Actor, EntryDeliveries, StoreError, SubscriberFilter};
 use crate::webhook_address;
 use crate::webhook_secret;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/subscribers", get(list).post(add))
-        .route(
-            "/subscribers/import",
-            post(super::subscriber_import::import),
-        )
-        .route("/subscribers/{id}", get(read).delete(remove))
-        .route("/subscribers/{id}/enable", post(enable))
-        .route("/incidents/{id}/deliveries", get(deliveries))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(super::subscriber_import::import))
+        .routes(routes!(read, remove))
+        .routes(routes!(enable))
+        .routes(routes!(deliveries))
 }
 
 /// An email address, or a webhook URL (exactly one).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewSubscriber {
     email: Option<Email>,
+    /// A URL to POST each change to, signed with a secret shown once.
     webhook: Option<WebhookUrl>,
+    /// Component ids; empty (the default) means every component.
     #[serde(default)]
     components: Vec<ComponentId>,
     /// Staff may vouch for an address and skip the confirmation mail.
@@ -48,36 +48,48 @@ struct NewSubscriber {
 }
 
 /// A subscriber just added; a webhook's signing secret is shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AddedSubscriber)]
 struct Added {
     #[serde(flatten)]
     subscriber: Subscriber,
+    /// A webhook's signing secret (HMAC-SHA256 of each body), shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// The last subscriber of the page before.
+    /// The `next_cursor` of the page before.
+    #[param(value_type = Option<String>)]
     cursor: Option<SubscriberId>,
+    /// How many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     /// Only addresses that begin with this (in any case).
     address: Option<String>,
     /// Only subscribers in this state.
+    #[param(inline)]
     state: Option<SubscriberState>,
     /// Only subscribers told of this component (all, it, or its group).
+    #[param(value_type = Option<String>)]
     component: Option<ComponentId>,
 }
 
-#[derive(Serialize)]
+/// What became of the mail and webhooks of each entry of an incident.
+#[derive(Serialize, ToSchema)]
 struct DeliveryReport {
     incident_id: IncidentId,
     totals: Totals,
     entries: Vec<EntryDeliveries>,
 }
 
-#[derive(Serialize, Default)]
+/// Deliveries by state: waiting or being retried, sent, failed for now,
+/// given up.
+#[derive(Serialize, Default, ToSchema)]
+#[schema(as = DeliveryTotals)]
 struct Totals {
     pending: i64,
     sent: i64,
@@ -92,6 +104,12 @@ fn not_found(err: StoreError, what: &str, id: &str) -> ApiError {
     }
 }
 
+/// List subscribers.
+///
+/// In the order they were added; filter by the beginning of the address,
+/// by state, or by component.
+#[utoipa::path(get, path = "/subscribers", tag = "subscribers", params(ListQuery),
+    responses((status = 200, description = "A page of subscribers", body = List<Subscriber>)))]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
@@ -120,6 +138,13 @@ async fn list(
     Ok(Json(List { items, next_cursor }))
 }
 
+/// Add a subscriber.
+///
+/// An address gets a confirmation mail unless `confirmed` is true (staff
+/// vouch for it); a webhook is checked and gets its signing secret, shown
+/// in this answer only.
+#[utoipa::path(post, path = "/subscribers", tag = "subscribers", request_body = NewSubscriber,
+    responses((status = 201, description = "The subscriber added", body = Added)))]
 #[tracing::instrument(skip_all)]
 async fn add(
     State(state): State<AppState>,
@@ -159,6 +184,10 @@ async fn add(
     Ok((StatusCode::CREATED, Json(Added { subscriber, secret })))
 }
 
+/// Read a subscriber.
+#[utoipa::path(get, path = "/subscribers/{id}", tag = "subscribers",
+    params(("id" = String, Path, description = "The subscriber's id")),
+    responses((status = 200, description = "The subscriber", body = Subscriber)))]
 #[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn read(
     State(state): State<AppState>,
@@ -172,8 +201,13 @@ async fn read(
     Ok(Json(subscriber))
 }
 
+/// Remove a subscriber.
+///
 /// Removing a subscriber unsubscribes it: it gets nothing more, and what it
 /// was sent stays on record.
+#[utoipa::path(delete, path = "/subscribers/{id}", tag = "subscribers",
+    params(("id" = String, Path, description = "The subscriber's id")),
+    responses((status = 200, description = "The subscriber, unsubscribed", body = Subscriber)))]
 #[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn remove(
     State(state): State<AppState>,
@@ -189,8 +223,13 @@ async fn remove(
     Ok(Json(subscriber))
 }
 
-/// Re-enables a quarantined webhook: it is tried again from the next change
-/// on; what it missed while quarantined is not sent.
+/// Re-enable a quarantined webhook.
+///
+/// It is tried again from the next change on; what it missed while
+/// quarantined is not sent.
+#[utoipa::path(post, path = "/subscribers/{id}/enable", tag = "subscribers",
+    params(("id" = String, Path, description = "The subscriber's id")),
+    responses((status = 200, description = "The subscriber", body = Subscriber)))]
 #[tracing::instrument(skip_all, fields(subscriber = %id))]
 async fn enable(
     State(state): State<AppState>,
@@ -206,6 +245,12 @@ async fn enable(
     Ok(Json(subscriber))
 }
 
+/// What became of an incident's mail.
+///
+/// Per entry: deliveries by state, and the failures with their reasons.
+#[utoipa::path(get, path = "/incidents/{id}/deliveries", tag = "incidents",
+    params(("id" = String, Path, description = "The incident's id")),
+    responses((status = 200, description = "The deliveries", body = DeliveryReport)))]
 #[tracing::instrument(skip_all, fields(incident = %id))]
 async fn deliveries(
     State(state): State<AppState>,

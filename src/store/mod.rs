@@ -293,7 +293,7 @@ pub struct Recipient {
 }
 
 /// Delivery counts of one entry, for staff.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct EntryDeliveries {
     pub entry_id: EntryId,
     pub pending: i64,
@@ -303,7 +303,7 @@ pub struct EntryDeliveries {
     pub failures: Vec<DeliveryFailure>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryFailure {
     pub delivery_id: DeliveryId,
     pub subscriber_id: SubscriberId,
@@ -365,7 +365,7 @@ pub struct Job {
 }
 
 /// "Still affected" reports on one incident.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AffectedReports {
     pub total: i64,
     /// Reports newer than the incident's latest entry: nobody answered yet.

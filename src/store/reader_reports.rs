@@ -33,7 +33,7 @@ pub struct ReaderReport {
 }
 
 /// Readers' reports on one subject over the last 24 hours, for staff.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ReportCounts {
     /// `component` or `incident`.
     pub kind: &'static str,

@@ -1,6 +1,7 @@
 //! HTML views as maud functions. Handlers build the view data, views render.
 
 pub mod affected;
+pub mod api_docs;
 pub mod badge;
 pub mod calendar;
 pub mod console;

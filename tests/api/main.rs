@@ -37,6 +37,7 @@ mod mail_words;
 mod maintenance;
 mod manage;
 mod metrics;
+mod openapi;
 mod outage;
 mod overdue;
 mod page_dump;

@@ -115,6 +115,7 @@ async fn pages_for_the_validator() {
         ),
         ("history.html", "/history".to_string(), 200),
         ("not-found.html", format!("/incidents/{missing}"), 404),
+        ("api-docs.html", "/api/docs".to_string(), 200),
     ];
     let mut fetched = Vec::new();
     for (file, path, expected) in &pages {

@@ -13,13 +13,16 @@ use crate::domain::alerts::{Alert, AlertSource, AlertStatus};
 
 /// Prometheus Alertmanager's webhook (`version: "4"`) and Grafana's webhook
 /// contact point (`version: "1"`): grouped alerts with labels.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct GroupedBody {
+    /// `"4"` from Alertmanager, `"1"` from Grafana.
     version: String,
     alerts: Vec<GroupedAlert>,
 }
 
-#[derive(Deserialize)]
+/// One alert of a group. `candor_component` in its labels names the
+/// component (by id or name); `severity` sets the impact.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct GroupedAlert {
     status: AlertStatus,
     #[serde(default)]
@@ -81,7 +84,7 @@ impl GroupedBody {
 /// Uptime Kuma's webhook notification: a heartbeat (0 down, 1 up, 2
 /// pending, 3 maintenance) of a monitor. Its "Test" button sends both as
 /// `null`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct KumaBody {
     heartbeat: Option<KumaHeartbeat>,
     monitor: Option<KumaMonitor>,
@@ -89,18 +92,36 @@ pub struct KumaBody {
     msg: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct KumaHeartbeat {
+    /// 0 down, 1 up, 2 pending, 3 maintenance.
+    #[schema(minimum = 0, maximum = 3)]
     status: i64,
+    /// A number or a string.
     #[serde(rename = "monitorID")]
+    #[schema(value_type = Option<Value>)]
     monitor_id: Option<serde_json::Value>,
+    /// UTC, as Uptime Kuma writes it: `2024-09-24 23:51:35.527`.
     time: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct KumaMonitor {
+    /// A number or a string.
+    #[schema(value_type = Option<Value>)]
     id: Option<serde_json::Value>,
     name: String,
+}
+
+/// Uptime Kuma's form-data variant: one field, `data`, holding the same
+/// JSON as its JSON body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct KumaForm {
+    /// Uptime Kuma's JSON body, as text (422 naming `data` when it is not
+    /// JSON).
+    #[schema(content_media_type = "application/json")]
+    data: String,
 }
 
 impl KumaBody {
@@ -148,15 +169,20 @@ impl KumaBody {
 }
 
 /// `POST /api/v1/alerts`: a small shape for any other tool or script.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenericBody {
     /// The tool's name, shown as the source ("nagios").
     source: String,
+    /// The alert's identity within the tool: a later alert with the same
+    /// key clears or renews it.
     key: String,
     status: AlertStatus,
+    /// The component it concerns, by id or name.
     component: Option<String>,
+    /// What is wrong, in a few words.
     summary: Option<String>,
+    /// `critical`, `major`, `warning`, … (sets the impact).
     severity: Option<String>,
     started_at: Option<Timestamp>,
     #[serde(default)]
