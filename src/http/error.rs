@@ -17,6 +17,11 @@ pub enum ApiError {
     Malformed(String),
     #[error("a valid API token is required: send `Authorization: Bearer <token>`")]
     Unauthorized,
+    /// The same, in the Statuspage Manage API's words.
+    #[error(
+        "a valid API key is required: send `Authorization: OAuth <key>` with a Candor API token"
+    )]
+    UnauthorizedOAuth,
     #[error("{0}")]
     NotFound(String),
     #[error("this method is not allowed here")]
@@ -85,7 +90,9 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, Option<&str>) {
         match self {
             Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_json", None),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            Self::Unauthorized | Self::UnauthorizedOAuth => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", None)
+            }
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),

@@ -352,6 +352,39 @@ async fn admins_make_and_revoke_api_tokens_whose_secret_is_shown_once() {
         403
     );
 
+    // A token for a Statuspage script names the owner of what it opens.
+    let scripted = sam
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens",
+            &[
+                ("name", "old statuspage script"),
+                ("owner", "Dana (IT Ops) <dana@acme.test>"),
+            ],
+        )
+        .await;
+    assert_eq!(scripted.status, 200, "{}", scripted.text());
+    assert!(
+        scripted
+            .text()
+            .contains("old statuspage script everything Dana (IT Ops) <dana@acme.test>"),
+        "{}",
+        scripted.text()
+    );
+    let no_mailbox = sam
+        .submit(
+            "/admin/tokens",
+            "/admin/tokens",
+            &[("name", "another script"), ("owner", "Dana")],
+        )
+        .await;
+    assert_eq!(no_mailbox.status, 422);
+    assert!(
+        no_mailbox.text().contains("Not made: owner:"),
+        "{}",
+        no_mailbox.text()
+    );
+
     let revoked = sam
         .submit_with(
             "/admin/tokens",

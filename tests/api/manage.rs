@@ -942,10 +942,14 @@ async fn an_alerts_only_token_is_refused_and_a_wrong_key_is_not_let_in() {
     app.v1(Method::GET, "/components", "cnd_wrong", None)
         .await
         .assert_error(401, "unauthorized", None);
-    app.raw(Method::GET, &format!("/v1/pages/{PAGE}/components"))
+    let anonymous = app
+        .raw(Method::GET, &format!("/v1/pages/{PAGE}/components"))
         .send()
-        .await
-        .assert_error(401, "unauthorized", None);
+        .await;
+    anonymous.assert_error(401, "unauthorized", None);
+    // In the words of the API being called.
+    let said = anonymous.expect(401)["error"]["message"].to_string();
+    assert!(said.contains("Authorization: OAuth <key>"), "{said}");
     // `Bearer` works as well as `OAuth`, as on the admin API.
     app.raw(Method::GET, &format!("/v1/pages/{PAGE}/components"))
         .admin()

@@ -13,6 +13,7 @@ use super::incidents::{console, see_other};
 use super::Staff;
 use crate::domain::alerts::TokenScope;
 use crate::domain::staff::Duty;
+use crate::domain::Owner;
 use crate::http::{error::PageError, AppState};
 use crate::ids::{hash_token, new_id, new_token};
 use crate::store::StoreError;
@@ -118,6 +119,27 @@ pub async fn create(
             .await;
         }
     };
+    // Whom its incidents name as owner where the caller cannot say
+    // (Statuspage's Manage API has no owner); empty: nobody.
+    let owner_text = form.text("owner");
+    let owner = match owner_text.trim() {
+        "" => None,
+        text => match Owner::parse_mailbox(text) {
+            Ok(owner) => Some(owner),
+            Err(e) => {
+                let problem = format!("owner: {}.", e.message);
+                return render(
+                    &state,
+                    &staff,
+                    Said {
+                        problem: Some(&problem),
+                        ..Said::default()
+                    },
+                )
+                .await;
+            }
+        },
+    };
     let secret = new_token();
     let made = state
         .store
@@ -126,7 +148,7 @@ pub async fn create(
             &name,
             &hash_token(&secret),
             scope,
-            None,
+            owner.as_ref(),
             state.clock.now(),
             &staff.actor,
         )

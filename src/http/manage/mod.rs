@@ -58,8 +58,12 @@ async fn require_oauth(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let presented = auth::Presented::of(&state, &request, oauth_secret)?;
-    let (actor, owner) = auth::identify(&state, presented).await?;
+    let oauth = |err| match err {
+        ApiError::Unauthorized => ApiError::UnauthorizedOAuth,
+        other => other,
+    };
+    let presented = auth::Presented::of(&state, &request, oauth_secret).map_err(oauth)?;
+    let (actor, owner) = auth::identify(&state, presented).await.map_err(oauth)?;
     request.extensions_mut().insert(actor);
     request.extensions_mut().insert(owner);
     Ok(next.run(request).await)

@@ -73,6 +73,10 @@ pub fn page(c: &Console<'_>, p: &TokensPage<'_>) -> Markup {
                         label for="token-name" { "Name (what uses it: \u{201c}alertmanager\u{201d}, \u{201c}deploy script\u{201d})" }
                         input #token-name type="text" name="name" required maxlength="100";
                     }
+                    div.field {
+                        label for="token-owner" { "Owner named on what it opens, when it cannot say (optional, e.g. \u{201c}Dana (IT Ops) <dana@acme.test>\u{201d}; Statuspage scripts need one)" }
+                        input #token-owner type="text" name="owner" maxlength="200";
+                    }
                     fieldset {
                         legend { "It may" }
                         div.choices-row {
