@@ -340,9 +340,14 @@ impl<'a> Docs<'a> {
             .as_str()
             .or_else(|| inner.and_then(|i| i["description"].as_str()));
         let target = self.resolve(inner.unwrap_or(property));
-        let rule = (target["type"] == "string" && target.get("enum").is_none())
-            .then(|| target["description"].as_str())
-            .flatten();
+        // A text type's rule comes from the type referred to: a plain
+        // string's own description is not said twice.
+        let rule = (target["type"] == "string"
+            && target.get("enum").is_none()
+            && !std::ptr::eq(target, property))
+        .then(|| target["description"].as_str())
+        .flatten()
+        .filter(|rule| Some(*rule) != own);
         let description = own.or_else(|| {
             (rule.is_none())
                 .then(|| target["description"].as_str())
