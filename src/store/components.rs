@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::audit::finish_write;
-use super::backend::{Backend, ConnOf};
+use super::backend::Backend;
 use super::fanout::fan_out;
 use super::query::{Conn, Sql};
 use super::stored::{from_ms, ms, parse_enum};
@@ -184,16 +184,7 @@ impl<B: Backend> ComponentStore for B {
     ) -> Result<Component> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
-        let before: Component = conn
-            .fetch_one::<ComponentRow>(
-                Sql::new(format!(
-                    "SELECT {COMPONENT_COLUMNS} FROM components WHERE id = $1{}",
-                    <ConnOf<B> as Conn>::FOR_UPDATE
-                ))
-                .bind(id),
-            )
-            .await?
-            .try_into()?;
+        let before = component_for_update(conn, id).await?;
         let (group, has_members) = match &edit.group_id {
             Some(group_id) => (
                 group_of(conn, group_id.as_ref()).await?,
@@ -247,16 +238,7 @@ impl<B: Backend> ComponentStore for B {
     ) -> Result<Component> {
         let mut write = self.begin_write().await?;
         let conn = write.conn();
-        let component: Component = conn
-            .fetch_one::<ComponentRow>(
-                Sql::new(format!(
-                    "SELECT {COMPONENT_COLUMNS} FROM components WHERE id = $1{}",
-                    <ConnOf<B> as Conn>::FOR_UPDATE
-                ))
-                .bind(id),
-            )
-            .await?
-            .try_into()?;
+        let component = component_for_update(conn, id).await?;
         // Timelines are never rewritten (DESIGN.md §1.5): an entry that
         // names the component must go on naming one.
         let (named,): (i64,) = conn
@@ -373,6 +355,20 @@ async fn has_members<C: Conn>(conn: &mut C, id: &ComponentId) -> Result<bool> {
         .fetch_one(Sql::new("SELECT COUNT(*) FROM components WHERE group_id = $1").bind(id))
         .await?;
     Ok(members > 0)
+}
+
+/// A component a write is about to change, locked until it commits
+/// (`StoreError::NotFound` when there is none).
+async fn component_for_update<C: Conn>(conn: &mut C, id: &ComponentId) -> Result<Component> {
+    conn.fetch_one::<ComponentRow>(
+        Sql::new(format!(
+            "SELECT {COMPONENT_COLUMNS} FROM components WHERE id = $1{}",
+            C::FOR_UPDATE
+        ))
+        .bind(id),
+    )
+    .await?
+    .try_into()
 }
 
 /// The group a component is to go in, read in the write's transaction

@@ -9,6 +9,7 @@ use axum::{
 };
 use serde::Deserialize;
 
+use super::form::Form;
 use super::incidents::{console, see_other};
 use super::Staff;
 use crate::domain::alerts::TokenScope;
@@ -84,6 +85,22 @@ pub async fn page(
     .await
 }
 
+/// The token the form asks for: its name, what it may do, and whom what it
+/// opens names as owner where the caller cannot say (Statuspage's Manage
+/// API has no owner; empty: nobody); or the problem, for the page.
+fn asked(form: &Form) -> Result<(String, TokenScope, Option<Owner>), String> {
+    let name = form.text("name");
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err("a token's name is 1 to 100 visible characters: say what uses it.".into());
+    }
+    let scope = TokenScope::parse(&form.text("scope")).map_err(|e| format!("{}.", e.message))?;
+    let owner = match form.text("owner").trim() {
+        "" => None,
+        text => Some(Owner::parse_mailbox(text).map_err(|e| format!("owner: {}.", e.message))?),
+    };
+    Ok((name, scope, owner))
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -91,54 +108,15 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let form = staff.form(&body, Duty::Administer)?;
-    let name = form.text("name");
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        let problem = "a token's name is 1 to 100 visible characters: say what uses it.";
-        return render(
-            &state,
-            &staff,
-            Said {
-                problem: Some(problem),
+    let (name, scope, owner) = match asked(&form) {
+        Ok(asked) => asked,
+        Err(problem) => {
+            let said = Said {
+                problem: Some(&problem),
                 ..Said::default()
-            },
-        )
-        .await;
-    }
-    let scope = match TokenScope::parse(&form.text("scope")) {
-        Ok(scope) => scope,
-        Err(e) => {
-            let problem = format!("{}.", e.message);
-            return render(
-                &state,
-                &staff,
-                Said {
-                    problem: Some(&problem),
-                    ..Said::default()
-                },
-            )
-            .await;
+            };
+            return render(&state, &staff, said).await;
         }
-    };
-    // Whom its incidents name as owner where the caller cannot say
-    // (Statuspage's Manage API has no owner); empty: nobody.
-    let owner_text = form.text("owner");
-    let owner = match owner_text.trim() {
-        "" => None,
-        text => match Owner::parse_mailbox(text) {
-            Ok(owner) => Some(owner),
-            Err(e) => {
-                let problem = format!("owner: {}.", e.message);
-                return render(
-                    &state,
-                    &staff,
-                    Said {
-                        problem: Some(&problem),
-                        ..Said::default()
-                    },
-                )
-                .await;
-            }
-        },
     };
     let secret = new_token();
     let made = state
