@@ -78,7 +78,7 @@ pub(crate) struct DeliveryRow {
     pub id: DeliveryId,
     kind: String,
     entry_id: Option<EntryId>,
-    subscriber_id: Option<SubscriberId>,
+    pub(super) subscriber_id: Option<SubscriberId>,
     pub(super) address: Option<String>,
     pub(super) payload: Option<String>,
     channel: String,
@@ -322,9 +322,9 @@ async fn claim_due<C: Conn>(
     .await
 }
 
-/// Step 2: fan-outs, oldest first, while the batch has `room` (one always
-/// fits an empty batch): each becomes its subscribers' delivery rows and
-/// is marked expanded. Returns the rows leased to this claim.
+/// Step 2: steps of fan-outs, oldest first, while the batch has `room`
+/// (one always fits an empty batch): each writes the delivery rows of its
+/// next subscribers. Returns the rows leased to this claim.
 async fn expand_fanouts<C: Conn>(
     conn: &mut C,
     now: jiff::Timestamp,
@@ -339,7 +339,7 @@ async fn expand_fanouts<C: Conn>(
         };
         let taken = leased.len() as i64;
         let batch_empty = empty && taken == 0;
-        if !batch_empty && taken + fanout.subscribers > room {
+        if !batch_empty && taken + fanout.next_step() > room {
             break;
         }
         let rows = expand(conn, &fanout, now, lease_until).await?;

@@ -44,13 +44,19 @@ const COMPONENT_AUDIENCE: &str = "s.state || '' = 'confirmed' AND (s.all_compone
                     WHERE c.group_id IS NOT NULL) \
                   SELECT id FROM concerned)))";
 
-/// Subscribers per fan-out row: the POST writes one row per this many, the
-/// worker expands one row into that many deliveries.
+/// Subscribers one expansion step writes delivery rows for at most: the
+/// worker's batch takes one step.
 const FANOUT_SIZE: i64 = 500;
 
+/// Subscribers, in id order, one step of a fan-out reads at most to find
+/// its `FANOUT_SIZE`: an update for a component few subscribe to walks a
+/// large table in short write transactions, not in one long one.
+const STEP_WINDOW: i64 = 5_000;
+
 /// Promises, in the caller's transaction, that everyone `key` (an entry's
-/// or a component's id) is for will be told: one `fanouts` row per
-/// `FANOUT_SIZE` of them, in subscriber-id order, written by one statement.
+/// or a component's id) is for will be told: one `fanouts` row, whatever
+/// their number, with how many they are (none: no row). The worker
+/// expands it later, a step at a time (`expand`).
 pub(crate) async fn fan_out<C: Conn>(
     conn: &mut C,
     kind: DeliveryKind,
@@ -66,10 +72,8 @@ pub(crate) async fn fan_out<C: Conn>(
         Sql::new(format!(
             "INSERT INTO fanouts (kind, entry_id, component_id, payload, first_subscriber, \
              last_subscriber, subscribers, posted_at) \
-             SELECT $2, $3, $4, $5, MIN(m.id), MAX(m.id), COUNT(*), $6 FROM \
-             (SELECT s.id, (ROW_NUMBER() OVER (ORDER BY s.id) - 1) / {FANOUT_SIZE} AS part \
-              FROM subscribers s WHERE {audience}) m \
-             GROUP BY m.part ORDER BY m.part"
+             SELECT $2, $3, $4, $5, '', '', COUNT(*), $6 FROM subscribers s \
+             WHERE {audience} HAVING COUNT(*) > 0"
         ))
         .bind(key)
         .bind(enum_text(&kind))
@@ -82,7 +86,7 @@ pub(crate) async fn fan_out<C: Conn>(
     Ok(())
 }
 
-/// A fan-out row not expanded yet.
+/// A fan-out not fully expanded yet.
 #[derive(sqlx::FromRow)]
 pub(crate) struct Fanout {
     id: i64,
@@ -90,29 +94,42 @@ pub(crate) struct Fanout {
     entry_id: Option<String>,
     component_id: Option<String>,
     payload: Option<String>,
+    /// Its range of subscriber ids: from (inclusive) …
     first_subscriber: String,
+    /// … to (inclusive; '' for the end of the table).
     last_subscriber: String,
-    /// How many subscribers it stands for.
-    pub subscribers: i64,
+    /// The last subscriber a step expanded: the next starts after it.
+    expanded_through: Option<String>,
+    /// How many subscribers it has still to expand, at most.
+    subscribers: i64,
     posted_at: i64,
 }
 
-/// The oldest fan-out nobody has expanded (PostgreSQL: nor is expanding).
+impl Fanout {
+    /// The most delivery rows its next step can write.
+    pub fn next_step(&self) -> i64 {
+        self.subscribers.clamp(1, FANOUT_SIZE)
+    }
+}
+
+/// The oldest fan-out not fully expanded (PostgreSQL: nor being expanded).
 pub(crate) async fn next_fanout<C: Conn>(conn: &mut C) -> Result<Option<Fanout>> {
     conn.fetch_optional(Sql::new(format!(
         "SELECT id, kind, entry_id, component_id, payload, first_subscriber, \
-         last_subscriber, subscribers, posted_at FROM fanouts \
+         last_subscriber, expanded_through, subscribers, posted_at FROM fanouts \
          WHERE expanded_at IS NULL ORDER BY id LIMIT 1{}",
         C::SKIP_LOCKED
     )))
     .await
 }
 
-/// Expands a fan-out into its subscribers' delivery rows, leased until
-/// `lease_until`, and marks it expanded, in the caller's transaction; the
-/// rows carry the address each subscriber had, confirmed, at this moment.
-/// Returns every row written (a row whose `attempts` is 0 waits behind an
-/// earlier mail to the same subscriber, and is not leased).
+/// One step of a fan-out, in the caller's transaction: delivery rows for
+/// the next (up to) `FANOUT_SIZE` subscribers it is for, in id order,
+/// leased until `lease_until`, and the fan-out moved past them (marked
+/// expanded after its last step). The rows carry the address each
+/// subscriber had, confirmed, at this moment. Returns every row written
+/// (a row whose `attempts` is 0 waits behind an earlier mail to the same
+/// subscriber, and is not leased).
 pub(crate) async fn expand<C: Conn>(
     conn: &mut C,
     fanout: &Fanout,
@@ -124,46 +141,93 @@ pub(crate) async fn expand<C: Conn>(
     } else {
         (COMPONENT_AUDIENCE, &fanout.component_id)
     };
+    // Where this step starts: after the last step's last subscriber, or
+    // at the fan-out's first (one bound: SQLite walks an index from the
+    // first of two).
+    let (after, from) = match &fanout.expanded_through {
+        Some(through) => (">", through),
+        None => (">=", &fanout.first_subscriber),
+    };
+    // Where this step stops reading: the fan-out's own end, or for one
+    // that runs to the end of the table, `STEP_WINDOW` subscribers on
+    // (none: fewer are left).
+    let (end, window) = if fanout.last_subscriber.is_empty() {
+        let end: Option<(String,)> = conn
+            .fetch_optional(
+                Sql::new(format!(
+                    "SELECT s.id FROM subscribers s WHERE s.id {after} $2 \
+                     ORDER BY s.id LIMIT 1 OFFSET $1"
+                ))
+                .bind(STEP_WINDOW - 1)
+                .bind(from),
+            )
+            .await?;
+        (end.map(|(id,)| id), true)
+    } else {
+        (Some(fanout.last_subscriber.clone()), false)
+    };
     // Those who still match, and were confirmed by the time it was posted
     // (ids are random: later ones fall in the range). Whoever has an
     // earlier mail waiting for its retry gets this one after it: not
     // leased, due when that retry is. (An earlier mail claimed in this
     // batch is sent first and holds this one back if it fails again.)
-    let rows: Vec<DeliveryRow> = conn
-        .fetch_all(
-            Sql::new(format!(
-                "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, \
-                 channel, state, attempts, next_attempt_at, lease_until, created_at, fanout_id) \
-                 SELECT $2, $3, x.id, x.address, $4, x.channel, 'pending', \
-                   CASE WHEN x.behind IS NULL THEN 1 ELSE 0 END, COALESCE(x.behind, $5), \
-                   CASE WHEN x.behind IS NULL THEN $6 END, $5, $7 \
-                 FROM (SELECT s.id, s.address, s.channel, \
-                         (SELECT MAX(o.next_attempt_at) FROM deliveries o \
-                          WHERE o.subscriber_id = s.id AND o.state = 'failed' \
-                          AND (o.lease_until IS NULL OR o.lease_until <> $6)) AS behind \
-                       FROM subscribers s WHERE s.id >= $8 AND s.id <= $9 \
-                       AND s.confirmed_at <= $5 AND {audience}) x \
-                 ORDER BY x.id \
-                 RETURNING {DELIVERY_COLUMNS}"
-            ))
-            .bind(key)
-            .bind(&fanout.kind)
-            .bind(&fanout.entry_id)
-            .bind(&fanout.payload)
-            .bind(fanout.posted_at)
-            .bind(ms(lease_until))
-            .bind(fanout.id)
-            .bind(&fanout.first_subscriber)
-            .bind(&fanout.last_subscriber),
-        )
-        .await?;
+    let mut insert = Sql::new(format!(
+        "INSERT INTO deliveries (kind, entry_id, subscriber_id, address, payload, \
+         channel, state, attempts, next_attempt_at, lease_until, created_at, fanout_id) \
+         SELECT $2, $3, x.id, x.address, $4, x.channel, 'pending', \
+           CASE WHEN x.behind IS NULL THEN 1 ELSE 0 END, COALESCE(x.behind, $5), \
+           CASE WHEN x.behind IS NULL THEN $6 END, $5, $7 \
+         FROM (SELECT s.id, s.address, s.channel, \
+                 (SELECT MAX(o.next_attempt_at) FROM deliveries o \
+                  WHERE o.subscriber_id = s.id AND o.state = 'failed' \
+                  AND (o.lease_until IS NULL OR o.lease_until <> $6)) AS behind \
+               FROM subscribers s WHERE s.id {after} $8 {} \
+               AND s.confirmed_at <= $5 AND {audience} \
+               ORDER BY s.id LIMIT {FANOUT_SIZE}) x \
+         ORDER BY x.id \
+         RETURNING {DELIVERY_COLUMNS}",
+        if end.is_some() { "AND s.id <= $9" } else { "" }
+    ))
+    .bind(key)
+    .bind(&fanout.kind)
+    .bind(&fanout.entry_id)
+    .bind(&fanout.payload)
+    .bind(fanout.posted_at)
+    .bind(ms(lease_until))
+    .bind(fanout.id)
+    .bind(from);
+    if let Some(end) = &end {
+        insert = insert.bind(end);
+    }
+    let rows: Vec<DeliveryRow> = conn.fetch_all(insert).await?;
+    // A full step may have left some behind; a short one read all there
+    // was up to `end`, and only a window's end leaves more after it.
+    let through = if rows.len() as i64 == FANOUT_SIZE {
+        rows.iter()
+            .filter_map(|row| row.subscriber_id.as_ref())
+            .max()
+            .map(|id| id.as_str().to_owned())
+    } else if window {
+        end
+    } else {
+        None
+    };
+    let written = rows.len() as i64;
     let ids = rows.iter().map(|row| row.id);
     conn.execute(
         Sql::new(
-            "UPDATE fanouts SET expanded_at = $1, first_delivery = $2, last_delivery = $3 \
-             WHERE id = $4",
+            "UPDATE fanouts SET expanded_through = COALESCE($1, expanded_through), \
+             expanded_at = CASE WHEN $1 IS NULL THEN $2 END, \
+             subscribers = CASE WHEN $1 IS NULL THEN 0 \
+               WHEN subscribers > $3 THEN subscribers - $3 ELSE 0 END, \
+             delivery_rows = delivery_rows + $3, \
+             first_delivery = COALESCE(first_delivery, $4), \
+             last_delivery = COALESCE($5, last_delivery) \
+             WHERE id = $6",
         )
+        .bind(through)
         .bind(ms(now))
+        .bind(written)
         .bind(ids.clone().min())
         .bind(ids.max())
         .bind(fanout.id),

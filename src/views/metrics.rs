@@ -41,12 +41,12 @@ pub fn render(gauges: &Gauges, now: Timestamp, page_renders: u64, counts: &Count
         ),
         (
             "candor_fanouts_waiting",
-            "Fan-outs written but not yet expanded into deliveries.",
+            "Fan-outs (one per update or status change) not yet fully expanded into deliveries.",
             gauges.fanouts_waiting as f64,
         ),
         (
             "candor_fanout_subscribers_waiting",
-            "Subscribers the waiting fan-outs stand for.",
+            "Subscribers the waiting fan-outs have still to reach (counted when posted).",
             gauges.fanout_subscribers_waiting as f64,
         ),
         (

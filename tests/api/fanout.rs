@@ -297,3 +297,103 @@ async fn mail_held_behind_a_failure_is_not_tried_before_it() {
     );
     app.stop().await;
 }
+
+/// On a page of thousands, an update reaches everyone it is for exactly
+/// once, and only them: the worker walks the list a step at a time (500
+/// subscribers found, or 5,000 read, a step), so an update for a component
+/// three readers follow walks past thousands who are not told, to readers
+/// whose ids lie beyond the first 5,000. Staff see every promised mail as
+/// pending from the first moment.
+#[tokio::test]
+async fn an_update_reaches_everyone_it_is_for_once_on_a_page_of_thousands() {
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    app.pause_worker();
+    app.create_component("Status page").await;
+    let relay = app.create_component("Outbound mail").await;
+    let vpn = app.create_component("VPN").await;
+    let mut csv = String::from("email,components,confirmed\n");
+    for n in 0..6_000 {
+        csv.push_str(&format!("page{n}@bulk.test,Status page,true\n"));
+    }
+    for n in 0..1_200 {
+        csv.push_str(&format!("mail{n}@bulk.test,Outbound mail,true\n"));
+    }
+    let report = app
+        .raw(reqwest::Method::POST, "/api/v1/subscribers/import")
+        .admin()
+        .header("Content-Type", "text/csv")
+        .body(csv.into_bytes())
+        .send()
+        .await
+        .expect(200);
+    assert_eq!(report["added"], 7_200, "{report}");
+    // Readers of the VPN whose ids come after the first 5,000 (ids are
+    // random: those that do not are removed again).
+    let mut ids = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .admin_get(&format!("/api/v1/subscribers?limit=1000&cursor={cursor}"))
+            .await
+            .expect(200);
+        ids.extend(page["items"].as_array().unwrap().iter().map(id_of));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    ids.sort();
+    let beyond = ids[5_000].clone();
+    let mut readers = Vec::new();
+    for n in 0.. {
+        let address = format!("vpn{n}@bulk.test");
+        let added = app.add_confirmed(&address, &[vpn.as_str()]).await;
+        if id_of(&added) > beyond {
+            readers.push(address);
+            if readers.len() == 3 {
+                break;
+            }
+        } else {
+            let path = format!("/api/v1/subscribers/{}", id_of(&added));
+            app.raw(reqwest::Method::DELETE, &path)
+                .admin()
+                .send()
+                .await
+                .expect(200);
+        }
+    }
+
+    let few = id_of(&app.open_mail_incident(&vpn).await);
+    let many = id_of(&app.open_mail_incident(&relay).await);
+    let waiting = app.deliveries(&few).await;
+    assert_eq!(waiting["totals"]["pending"], 3, "{waiting}");
+    let waiting = app.deliveries(&many).await;
+    assert_eq!(waiting["totals"]["pending"], 1_200, "{waiting}");
+
+    app.drain_outbox().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while mailbox.count() < 1_203 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut told = std::collections::BTreeMap::<String, usize>::new();
+    for mail in mailbox.mails() {
+        for to in mail.to {
+            *told.entry(to).or_default() += 1;
+        }
+    }
+    for reader in &readers {
+        assert_eq!(told.get(reader), Some(&1), "{reader}");
+    }
+    assert_eq!(told.len(), 1_203, "who was told");
+    assert!(told.values().all(|&n| n == 1), "each once");
+    assert!(told
+        .keys()
+        .all(|to| to.starts_with("mail") || to.starts_with("vpn")));
+    for (id, sent) in [(few, 3), (many, 1_200)] {
+        let done = app.deliveries(&id).await;
+        assert_eq!(done["totals"]["sent"], sent, "{done}");
+        assert_eq!(done["totals"]["pending"], 0, "{done}");
+    }
+    app.stop().await;
+}
