@@ -305,6 +305,13 @@ async fn admins_make_and_revoke_api_tokens_whose_secret_is_shown_once() {
         .unwrap_or_else(|| panic!("a secret in {text}"))
         .to_string();
     assert!(text.contains("deploy script everything"), "{text}");
+    // On a phone the table has no header row: each value says what it is.
+    let row = scraper::Html::parse_document(&made.html);
+    let labels: Vec<&str> = row
+        .select(&scraper::Selector::parse("table.board td[data-label]").unwrap())
+        .filter_map(|td| td.value().attr("data-label"))
+        .collect();
+    assert_eq!(labels, ["May", "Speaks for", "Made", "Last used"]);
     assert!(
         !sam.get("/admin/tokens").await.text().contains(&secret),
         "shown once only"

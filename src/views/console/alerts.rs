@@ -46,10 +46,10 @@ pub fn page(c: &Console<'_>, rows: &[AlertRow<'_>], older: Option<&str>) -> Mark
                         @let event = row.event;
                         tr {
                             td { (parts::when(&c.page, event.received_at)) }
-                            td { (event.origin) }
+                            td data-label="From" { (event.origin) }
                             td { (event.summary.as_deref().unwrap_or(&event.key)) }
                             td { @match event.status { AlertStatus::Firing => "Firing", AlertStatus::Resolved => "Resolved" } }
-                            td { (row.component.unwrap_or("—")) }
+                            td data-label="Component" { (row.component.unwrap_or("—")) }
                             td {
                                 (outcome_words(event.outcome))
                                 @if let Some(id) = &event.incident_id {

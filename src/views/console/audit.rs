@@ -32,10 +32,10 @@ pub fn page(c: &Console<'_>, rows: &[AuditRow<'_>], older: Option<i64>) -> Marku
                     @for row in rows {
                         tr {
                             td { (parts::when(&c.page, row.at)) }
-                            td { (row.actor) }
-                            td { (row.ip.unwrap_or("—")) }
+                            td data-label="Who" { (row.actor) }
+                            td data-label="From" { (row.ip.unwrap_or("—")) }
                             td { (row.action) }
-                            td { (row.target) }
+                            td data-label="On" { (row.target) }
                             td.detail {
                                 @if row.detail.chars().count() > DETAIL_SHOWN {
                                     (row.detail.chars().take(DETAIL_SHOWN).collect::<String>()) "…"

@@ -65,7 +65,7 @@ pub fn page(c: &Console<'_>, p: &SubscribersPage<'_>) -> Markup {
                                     }
                                     @if s.quarantined_at.is_some() { " (quarantined: failing)" }
                                 }
-                                td {
+                                td data-label="Components" {
                                     @if s.components.is_empty() { "All" } @else {
                                         @for (i, id) in s.components.iter().enumerate() { @if i > 0 { ", " } (name_of(id)) }
                                     }

@@ -48,10 +48,10 @@ pub fn page(c: &Console<'_>, p: &TokensPage<'_>) -> Markup {
                         @for t in p.tokens {
                             tr {
                                 td { (t.name) }
-                                td { @if t.scope == "alerts" { "post alerts only" } @else { "everything" } }
-                                td { @match t.owner { Some(owner) => (owner), None => "nobody" } }
-                                td { (parts::when(&c.page, t.created_at)) }
-                                td { @match t.last_used_at { Some(at) => (parts::when(&c.page, at)), None => "never" } }
+                                td data-label="May" { @if t.scope == "alerts" { "post alerts only" } @else { "everything" } }
+                                td data-label="Speaks for" { @match t.owner { Some(owner) => (owner), None => "nobody" } }
+                                td data-label="Made" { (parts::when(&c.page, t.created_at)) }
+                                td data-label="Last used" { @match t.last_used_at { Some(at) => (parts::when(&c.page, at)), None => "never" } }
                                 td {
                                     form.inline method="post" action="/admin/tokens/revoke" {
                                         (csrf(c))
