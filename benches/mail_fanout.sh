@@ -16,8 +16,9 @@
 # rate (the mean of its runs just before and after), the ratio of the two,
 # Candor's CPU time per mail and its peak RSS (VmHWM: the most memory the
 # process held at once, from its start to the end of the fan-out) and its
-# peak anonymous memory (sampled; RSS also counts the database file's pages
-# SQLite maps, which the kernel drops when memory is short), and the
+# peak anonymous memory (sampled; RSS also counts file pages the process
+# maps, its own binary's above all, which the kernel drops when memory is
+# short), and the
 # time the incident's delivery report takes to answer once all is sent;
 # then the medians. Targets: POST < 500 ms and first mail within 1 s at every size,
 # at least 0.9 of smtp-source's rate, peak RSS under 64 MB.
@@ -213,8 +214,8 @@ url, token, log, count, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.arg
 anon_kb = 0
 
 def sample_anon():
-    # Anonymous memory only (heap, stacks): RSS also counts the pages of
-    # the database file SQLite maps, which the kernel can drop at will.
+    # Anonymous memory only (heap, stacks, SQLite's page cache): RSS also
+    # counts mapped file pages (the binary's), which the kernel can drop.
     global anon_kb
     with open(f"/proc/{pid}/status") as f:
         for line in f:
