@@ -10,6 +10,8 @@
 #                                               # SQLite, then PostgreSQL
 #   SIZES="10000" REPEAT=5 benches/mail_fanout.sh  # other sizes, runs
 #   BACKENDS=postgres benches/mail_fanout.sh postgres://…  # one backend
+#   PERF_DATA=/tmp/fanout.perf SIZES=100000 REPEAT=1 benches/mail_fanout.sh
+#                                               # and where Candor's CPU went
 #
 # Prints, per backend, size and run: the admin POST latency, the time from
 # the POST to the first mail and to the last, mails per second, smtp-source's
@@ -208,6 +210,13 @@ run() { # BACKEND COUNT [BINARY]
   say "$backend, $count subscribers: posting the update"
   local line cpu_before
   cpu_before=$(cpu_ticks "${PIDS[-1]}")
+  # PERF_DATA=FILE: a CPU profile of Candor over the fan-out, for
+  # `perf report -i FILE` (the last run's, when there are several).
+  local perf_pid=""
+  if [ -n "${PERF_DATA:-}" ]; then
+    perf record -q -F 1999 -e cpu-clock -g -p "${PIDS[-1]}" -o "$PERF_DATA" 2>/dev/null &
+    perf_pid=$!
+  fi
   line=$(python3 - "$URL/api/v1/incidents/$incident/updates" "$TOKEN" "$dir/sink.log" "$count" "${PIDS[-1]}" <<'PY'
 import json, os, re, sys, time, urllib.request
 url, token, log, count, pid = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -255,6 +264,7 @@ total = time.monotonic() - start
 print(f"{post * 1000:.0f} {first * 1000:.0f} {total:.2f} {count / total:.0f} {anon_kb / 1024:.1f}")
 PY
 )
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   # Candor's CPU time (user + system) per mail, over the whole fan-out.
   local cpu_us rss_mb report_ms
   cpu_us=$(python3 -c "print(round(($(cpu_ticks "${PIDS[-1]}") - $cpu_before) / $(getconf CLK_TCK) * 1e6 / $count))")

@@ -81,6 +81,14 @@ const STILL_AFFECTED: &str = "still_affected";
 /// Never a link: the keyed hash of a reader's network.
 const READER: &str = "reader";
 
+/// A subscriber's links in a mail, each made from its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Unsubscribe,
+    Manage,
+    StillAffected,
+}
+
 /// The links of one Candor: its public URL and its key.
 #[derive(Debug, Clone)]
 pub struct Links {
@@ -99,11 +107,7 @@ impl Links {
 
     /// The one-click unsubscribe link (also the `List-Unsubscribe` URL).
     pub fn unsubscribe_url(&self, subscriber_id: &SubscriberId) -> String {
-        format!(
-            "{}/unsubscribe?token={}",
-            self.base_url,
-            self.unsubscribe_token(subscriber_id)
-        )
+        self.link(Link::Unsubscribe, &self.unsubscribe_token(subscriber_id))
     }
 
     /// The token of the unsubscribe link, for a form that posts it.
@@ -112,11 +116,11 @@ impl Links {
     }
 
     pub fn manage_url(&self, subscriber_id: &SubscriberId) -> String {
-        format!(
-            "{}/subscription?token={}",
-            self.base_url,
-            self.signer.sign(MANAGE, subscriber_id.as_str())
-        )
+        self.link(Link::Manage, &self.manage_token(subscriber_id))
+    }
+
+    pub fn manage_token(&self, subscriber_id: &SubscriberId) -> String {
+        self.signer.sign(MANAGE, subscriber_id.as_str())
     }
 
     pub fn still_affected_url(
@@ -124,12 +128,29 @@ impl Links {
         subscriber_id: &SubscriberId,
         incident_id: &IncidentId,
     ) -> String {
-        format!(
-            "{}/still-affected?token={}",
-            self.base_url,
-            self.signer
-                .sign(STILL_AFFECTED, &format!("{subscriber_id}:{incident_id}"))
+        self.link(
+            Link::StillAffected,
+            &self.still_affected_token(subscriber_id, incident_id),
         )
+    }
+
+    pub fn still_affected_token(
+        &self,
+        subscriber_id: &SubscriberId,
+        incident_id: &IncidentId,
+    ) -> String {
+        self.signer
+            .sign(STILL_AFFECTED, &format!("{subscriber_id}:{incident_id}"))
+    }
+
+    /// The link that carries `token` (made by the matching `…_token`).
+    pub fn link(&self, link: Link, token: &str) -> String {
+        let path = match link {
+            Link::Unsubscribe => "unsubscribe",
+            Link::Manage => "subscription",
+            Link::StillAffected => "still-affected",
+        };
+        format!("{}/{path}?token={token}", self.base_url)
     }
 
     /// The confirmation link carries when it was made, so that it expires.

@@ -5,12 +5,14 @@
 use jiff::{tz::TimeZone, Timestamp};
 use lettre::message::{
     header::{HeaderName, HeaderValue},
-    Mailbox, MultiPart,
+    Mailbox, MultiPart, SinglePart,
 };
 use lettre::Message;
 
+use super::mailer::Formatted;
+use super::template::Template;
 use crate::domain::{facts::when, DeliveryId, Entry, IncidentId, SubscriberId};
-use crate::links::Links;
+use crate::links::{Link, Links};
 use crate::store::StaffMessage;
 use crate::views::mail::{self as words, EntryWords, SubscriberLinks};
 
@@ -38,10 +40,24 @@ pub struct EntryMail {
     references: String,
     classes: String,
     date: std::time::SystemTime,
+    /// The MIME boundary of every copy (each is one mail; the boundary
+    /// only has to be absent from its parts).
+    boundary: String,
+    /// Learnt from the first subscriber of each shape of values.
+    templates: std::sync::Mutex<Templates>,
+}
+
+#[derive(Default)]
+struct Templates {
+    learnt: Vec<std::sync::Arc<Template>>,
+    /// This mail cannot be filled in (an encoding that mixes characters,
+    /// say): each copy is built whole.
+    refused: bool,
 }
 
 impl EntryMail {
     pub fn new(settings: &MailSettings, entry: &Entry) -> Self {
+        use rand::{distr::Alphanumeric, Rng};
         Self {
             words: EntryWords::new(entry, &settings.base_url, &settings.tz),
             incident_id: entry.incident_id.clone(),
@@ -54,23 +70,117 @@ impl EntryMail {
                 .collect::<Vec<_>>()
                 .join(","),
             date: std::time::SystemTime::from(entry.posted_at),
+            boundary: rand::rng()
+                .sample_iter(Alphanumeric)
+                .take(40)
+                .map(char::from)
+                .collect(),
+            templates: Default::default(),
         }
     }
 
-    /// The mail to one subscriber: their own links, the same words.
+    /// The mail to one subscriber: their own links, the same words. Filled
+    /// in from the template of its shape when there is one (learnt here
+    /// from the first such subscriber, and checked against their mail built
+    /// whole), else built whole.
     pub fn to(
         &self,
         settings: &MailSettings,
         subscriber_id: &SubscriberId,
         to: Mailbox,
-    ) -> Result<Message, lettre::error::Error> {
-        let unsubscribe = settings.links.unsubscribe_url(subscriber_id);
-        let manage = settings.links.manage_url(subscriber_id);
-        let still_affected = self.words.asks_still_affected().then(|| {
-            settings
-                .links
-                .still_affected_url(subscriber_id, &self.incident_id)
+    ) -> Result<Formatted, lettre::error::Error> {
+        let tokens = self.tokens(settings, subscriber_id);
+        let values = self.values(subscriber_id, &tokens);
+        let values = values.as_slice();
+        let address: &str = to.email.as_ref();
+        if to.name.is_none() && address.is_ascii() {
+            if let Some(template) = self.template(settings, values, &to) {
+                return Ok(Formatted {
+                    envelope: self.envelope(settings, &to)?,
+                    bytes: addressed(&template, values, address),
+                    message_id: self.message_id(settings, subscriber_id.as_str()),
+                });
+            }
+        }
+        Ok(Formatted::from(&self.build(settings, values, Some(&to))?))
+    }
+
+    /// A subscriber's tokens: unsubscribe, manage, and "still affected" if
+    /// the entry asks (else empty).
+    fn tokens(&self, settings: &MailSettings, subscriber_id: &SubscriberId) -> [String; 3] {
+        let links = &settings.links;
+        [
+            links.unsubscribe_token(subscriber_id),
+            links.manage_token(subscriber_id),
+            if self.words.asks_still_affected() {
+                links.still_affected_token(subscriber_id, &self.incident_id)
+            } else {
+                String::new()
+            },
+        ]
+    }
+
+    /// What `build` takes for a subscriber.
+    fn values<'a>(&self, subscriber_id: &'a SubscriberId, tokens: &'a [String; 3]) -> Vec<&'a str> {
+        let mut values = vec![subscriber_id.as_str(), &tokens[0], &tokens[1]];
+        if self.words.asks_still_affected() {
+            values.push(&tokens[2]);
+        }
+        values
+    }
+
+    /// The template `values` fit: found, or learnt now from them.
+    fn template(
+        &self,
+        settings: &MailSettings,
+        values: &[&str],
+        to: &Mailbox,
+    ) -> Option<std::sync::Arc<Template>> {
+        let mut templates = self.templates.lock().expect("templates lock");
+        if let Some(found) = templates.learnt.iter().find(|t| t.fits(values)) {
+            return Some(found.clone());
+        }
+        if templates.refused {
+            return None;
+        }
+        let learnt = Template::learn(values, |values| {
+            self.build(settings, values, None).map(|m| m.formatted())
+        })
+        // As it would have been built whole, To header first.
+        .filter(|template| {
+            let whole = self
+                .build(settings, values, Some(to))
+                .map(|m| m.formatted());
+            whole.is_ok_and(|whole| whole == addressed(template, values, to.email.as_ref()))
         });
+        match learnt {
+            Some(template) => {
+                let template = std::sync::Arc::new(template);
+                templates.learnt.push(template.clone());
+                Some(template)
+            }
+            None => {
+                tracing::debug!(entry = %self.message_id_left, "this mail is built whole for each subscriber");
+                templates.refused = true;
+                None
+            }
+        }
+    }
+
+    /// The mail with these values: `[subscriber id, unsubscribe token,
+    /// manage token, still affected token]` (the last one only when the
+    /// entry asks). Without `to`, the mail has no To header (the template's
+    /// copies get theirs first).
+    fn build(
+        &self,
+        settings: &MailSettings,
+        values: &[&str],
+        to: Option<&Mailbox>,
+    ) -> Result<Message, lettre::error::Error> {
+        let links = &settings.links;
+        let unsubscribe = links.link(Link::Unsubscribe, values[1]);
+        let manage = links.link(Link::Manage, values[2]);
+        let still_affected = (values.get(3)).map(|token| links.link(Link::StillAffected, token));
         let bodies = self.words.bodies(
             &settings.page_name,
             &SubscriberLinks {
@@ -79,20 +189,15 @@ impl EntryMail {
                 still_affected: still_affected.as_deref(),
             },
         );
-        // Given, the envelope is not parsed back out of the headers.
-        let envelope = lettre::address::Envelope::new(
-            Some(settings.from.email.clone()),
-            vec![to.email.clone()],
-        )?;
-        Message::builder()
+        let mut builder = Message::builder();
+        if let Some(to) = to {
+            builder = builder.to(to.clone());
+        }
+        builder
             .from(settings.from.clone())
-            .to(to)
             .subject(self.words.subject().to_string())
             .date(self.date)
-            .message_id(Some(format!(
-                "<{}.{}@{}>",
-                self.message_id_left, subscriber_id, settings.host
-            )))
+            .message_id(Some(self.message_id(settings, values[0])))
             .raw_header(header("References", self.references.clone()))
             .raw_header(header("List-Unsubscribe", format!("<{unsubscribe}>")))
             .raw_header(header(
@@ -100,9 +205,40 @@ impl EntryMail {
                 "List-Unsubscribe=One-Click".into(),
             ))
             .raw_header(header("X-Candor-Classes", self.classes.clone()))
-            .envelope(envelope)
-            .multipart(MultiPart::alternative_plain_html(bodies.text, bodies.html))
+            // Given, the envelope is not parsed back out of the headers.
+            .envelope(self.envelope(settings, to.unwrap_or(&settings.from))?)
+            .multipart(
+                MultiPart::alternative()
+                    .boundary(self.boundary.as_str())
+                    .singlepart(SinglePart::plain(bodies.text))
+                    .singlepart(SinglePart::html(bodies.html)),
+            )
     }
+
+    fn message_id(&self, settings: &MailSettings, subscriber_id: &str) -> String {
+        format!(
+            "<{}.{}@{}>",
+            self.message_id_left, subscriber_id, settings.host
+        )
+    }
+
+    fn envelope(
+        &self,
+        settings: &MailSettings,
+        to: &Mailbox,
+    ) -> Result<lettre::address::Envelope, lettre::error::Error> {
+        lettre::address::Envelope::new(Some(settings.from.email.clone()), vec![to.email.clone()])
+    }
+}
+
+/// A template's copy for `address`: its To header, then the rest.
+fn addressed(template: &Template, values: &[&str], address: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(template.size_hint() + address.len() + 8);
+    bytes.extend_from_slice(b"To: ");
+    bytes.extend_from_slice(address.as_bytes());
+    bytes.extend_from_slice(b"\r\n");
+    template.fill(values, &mut bytes);
+    bytes
 }
 
 /// A component's status set by staff, outside any incident.
@@ -213,4 +349,72 @@ pub fn confirmation_mail(
             settings.host
         )))
         .multipart(MultiPart::alternative_plain_html(bodies.text, bodies.html))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EntryClass;
+    use crate::links::Signer;
+    use crate::views::mail::tests::entry;
+
+    fn settings() -> MailSettings {
+        MailSettings {
+            page_name: "Acme IT".into(),
+            base_url: "https://status.acme.test".into(),
+            tz: TimeZone::UTC,
+            from: "Acme status <status@acme.test>".parse().unwrap(),
+            links: Links::new("https://status.acme.test", Signer::new(b"test key")),
+            host: "status.acme.test".into(),
+        }
+    }
+
+    /// Each copy, filled in or not, is the mail built whole for its reader.
+    fn copies_are_built_whole(mail: &EntryMail, settings: &MailSettings) {
+        let readers = [
+            ("k3v9x2m7q1", "ana@example.test"),
+            ("b-_8Zz0aQ4", "bo.b+status@example.test"),
+            ("k3v9x2m7q1zz", "a@b.test"),
+            (
+                "00000000000000000000",
+                "long.address.of.someone@subdomain.example.test",
+            ),
+        ];
+        for (id, address) in readers {
+            let id = SubscriberId::new(id);
+            let to = Mailbox::new(None, address.parse().unwrap());
+            let copy = mail.to(settings, &id, to.clone()).unwrap();
+            let tokens = mail.tokens(settings, &id);
+            let whole = mail
+                .build(settings, &mail.values(&id, &tokens), Some(&to))
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&copy.bytes),
+                String::from_utf8_lossy(&whole.formatted()),
+                "{address}"
+            );
+            assert_eq!(copy.message_id, Formatted::from(&whole).message_id);
+            assert_eq!(&copy.envelope, whole.envelope());
+        }
+        let templates = mail.templates.lock().unwrap();
+        assert!(!templates.refused);
+        // One per shape of id: 10, 12 and 20 characters.
+        assert_eq!(templates.learnt.len(), 3);
+    }
+
+    #[test]
+    fn each_subscribers_copy_is_their_mail_as_built_whole() {
+        let settings = settings();
+        let mut e = entry(vec![EntryClass::CauseIdentified], Default::default());
+        copies_are_built_whole(&EntryMail::new(&settings, &e), &settings);
+        // Resolved (a fourth value: the "still affected" link), and words
+        // that need quoted-printable: accents, a line longer than 76.
+        e.classes = vec![EntryClass::Resolved];
+        e.message = crate::domain::Message::parse(&format!(
+            "Réparé. {}",
+            "The relay's certificate was renewed and every queued mail went out. ".repeat(4)
+        ))
+        .unwrap();
+        copies_are_built_whole(&EntryMail::new(&settings, &e), &settings);
+    }
 }

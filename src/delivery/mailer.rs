@@ -15,6 +15,7 @@ use std::{
 
 use async_trait::async_trait;
 use lettre::{
+    address::Envelope,
     transport::smtp::{
         authentication::{Credentials, Mechanism},
         client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters},
@@ -49,11 +50,33 @@ impl SendError {
     }
 }
 
+/// A mail ready to go: its envelope and its bytes, headers and body, lines
+/// ending in CRLF (before SMTP's dot-stuffing).
+#[derive(Debug, Clone)]
+pub struct Formatted {
+    pub envelope: Envelope,
+    pub bytes: Vec<u8>,
+    /// The Message-ID header's value, `<…>`.
+    pub message_id: String,
+}
+
+impl From<&Message> for Formatted {
+    fn from(message: &Message) -> Self {
+        Self {
+            envelope: message.envelope().clone(),
+            bytes: message.formatted(),
+            message_id: (message.headers().get_raw("Message-ID"))
+                .unwrap_or("<no-id>")
+                .to_string(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
     /// Sends one mail. `lane` names the sender: each lane has a connection
     /// of its own, so lanes never wait for one another.
-    async fn send(&self, lane: usize, message: &Message) -> Result<(), SendError>;
+    async fn send(&self, lane: usize, mail: &Formatted) -> Result<(), SendError>;
 }
 
 /// Writes each mail as an `.eml` file: what a fresh install would send.
@@ -70,11 +93,8 @@ impl FileMailer {
 
 #[async_trait]
 impl Mailer for FileMailer {
-    async fn send(&self, _lane: usize, message: &Message) -> Result<(), SendError> {
-        let id = message
-            .headers()
-            .get_raw("Message-ID")
-            .unwrap_or("<no-id>")
+    async fn send(&self, _lane: usize, mail: &Formatted) -> Result<(), SendError> {
+        let id = (mail.message_id)
             .trim_matches(|c| c == '<' || c == '>')
             .replace(
                 |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
@@ -82,7 +102,7 @@ impl Mailer for FileMailer {
             );
         let path = self.dir.join(format!("{id}.eml"));
         let temporary = self.dir.join(format!(".{id}.eml.tmp"));
-        let bytes = message.formatted();
+        let bytes = &mail.bytes;
         // Written whole, then renamed: a reader never sees half a mail.
         tokio::fs::write(&temporary, bytes).await.map_err(|e| {
             SendError::transient("file", format!("writing {}: {e}", temporary.display()))
@@ -248,15 +268,18 @@ impl std::fmt::Display for Pipelined<'_> {
 }
 
 impl Connection {
-    async fn send(&mut self, message: &Message) -> Result<(), lettre::transport::smtp::Error> {
-        let envelope = message.envelope();
-        let body = message.formatted();
+    async fn send(&mut self, mail: &Formatted) -> Result<(), lettre::transport::smtp::Error> {
+        let envelope = &mail.envelope;
+        let body = &mail.bytes;
         // Non-ASCII needs parameters lettre's own path works out.
         let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
         let ascii_envelope = envelope.from().is_none_or(ascii) && envelope.to().iter().all(ascii);
-        if !self.pipelining || !body.is_ascii() || !ascii_envelope {
-            return self.smtp.send(envelope, &body).await.map(drop);
-        }
+        let text = std::str::from_utf8(body)
+            .ok()
+            .filter(|text| text.is_ascii());
+        let (Some(text), true, true) = (text, self.pipelining, ascii_envelope) else {
+            return self.smtp.send(envelope, body).await.map(drop);
+        };
         let rcpts: Vec<Rcpt> = envelope
             .to()
             .iter()
@@ -282,8 +305,31 @@ impl Connection {
             self.smtp.abort().await;
             return Err(refused);
         }
-        self.smtp.message(&body).await.map(drop)
+        self.smtp
+            .command(dot_stuffed(text).as_str())
+            .await
+            .map(drop)
     }
+}
+
+/// A mail's text as DATA carries it (RFC 5321 §4.5.2): a line that starts
+/// with `.` gets another, and `.` on a line of its own ends it. What lettre's
+/// `message` does a byte at a time, here a search for the few lines that
+/// need it.
+fn dot_stuffed(text: &str) -> String {
+    let mut data = String::with_capacity(text.len() + 16);
+    if text.starts_with('.') {
+        data.push('.');
+    }
+    let mut start = 0;
+    for at in memchr::memmem::find_iter(text.as_bytes(), b"\r\n.") {
+        data.push_str(&text[start..at + 2]);
+        data.push('.');
+        start = at + 2;
+    }
+    data.push_str(&text[start..]);
+    data.push_str("\r\n.\r\n");
+    data
 }
 
 /// A TCP stream that keeps what is written until the next read.
@@ -380,7 +426,7 @@ fn percent_decode(text: &str) -> String {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, lane: usize, message: &Message) -> Result<(), SendError> {
+    async fn send(&self, lane: usize, mail: &Formatted) -> Result<(), SendError> {
         // Each connection sends one mail at a time; lanes beyond the number
         // of connections share them. A lane whose connection is still busy
         // with a slow mail of an earlier batch (which the worker did not
@@ -409,7 +455,7 @@ impl Mailer for SmtpMailer {
             *slot = Some(connected);
         }
         let connection = slot.as_mut().expect("connected above");
-        let Ok(sent) = tokio::time::timeout(self.timeout, connection.send(message)).await else {
+        let Ok(sent) = tokio::time::timeout(self.timeout, connection.send(mail)).await else {
             // Mid-conversation: the connection is of no more use (no QUIT,
             // which would wait on the same silent server).
             *slot = None;
@@ -445,7 +491,18 @@ impl Mailer for SmtpMailer {
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use super::{dot_stuffed, percent_decode};
+
+    #[test]
+    fn lines_that_start_with_a_dot_get_another() {
+        assert_eq!(dot_stuffed("a\r\nb"), "a\r\nb\r\n.\r\n");
+        assert_eq!(
+            dot_stuffed(".x\r\n.\r\n..y\r\nz.\r\n"),
+            "..x\r\n..\r\n...y\r\nz.\r\n\r\n.\r\n"
+        );
+        // A bare LF is not a line's end in SMTP: lettre leaves it too.
+        assert_eq!(dot_stuffed("a\n.b"), "a\n.b\r\n.\r\n");
+    }
 
     #[test]
     fn credentials_keep_a_plus_and_decode_escapes() {

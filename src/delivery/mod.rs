@@ -6,6 +6,7 @@ pub mod claims;
 pub mod email;
 pub mod mail_lanes;
 pub mod mailer;
+pub mod template;
 pub mod webhook;
 pub mod webhook_lanes;
 pub mod worker;

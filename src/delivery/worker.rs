@@ -352,7 +352,7 @@ impl Worker {
                     .map_err(|_| permanent("the owner's address is not a valid mailbox"))?;
                 let message = email::staff_mail(&self.settings, mail, delivery.id, to)
                     .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-                return self.mailer.send(lane, &message).await;
+                return self.mailer.send(lane, &(&message).into()).await;
             }
             Claimed::Unsendable(why) => return Err(permanent(why)),
             Claimed::Webhook { .. } => return Err(permanent("a webhook is not sent as mail")),
@@ -372,7 +372,10 @@ impl Worker {
                 }
                 let mail = (prepared.mails.get(&entry.id))
                     .ok_or_else(|| permanent("the entry is missing"))?;
-                mail.to(&self.settings, &subscriber.subscriber_id, to)
+                let mail = mail
+                    .to(&self.settings, &subscriber.subscriber_id, to)
+                    .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
+                return self.mailer.send(lane, &mail).await;
             }
             News::Confirmation { link_made_at } => {
                 if subscriber.state != SubscriberState::Pending {
@@ -400,7 +403,7 @@ impl Worker {
             }
         }
         .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-        self.mailer.send(lane, &message).await
+        self.mailer.send(lane, &(&message).into()).await
     }
 }
 

@@ -549,7 +549,7 @@ pub mod staff {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -562,7 +562,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn entry(classes: Vec<EntryClass>, diff: Diff) -> Entry {
+    pub(crate) fn entry(classes: Vec<EntryClass>, diff: Diff) -> Entry {
         let state = IncidentState {
             title: Title::parse("Delayed outbound email").unwrap(),
             impact: Impact::Major,
