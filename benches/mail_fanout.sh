@@ -16,7 +16,8 @@
 # Prints, per backend, size and run: the admin POST latency, the time from
 # the POST to the first mail and to the last, mails per second, smtp-source's
 # rate (the mean of its runs just before and after), the ratio of the two,
-# Candor's CPU time per mail and its peak RSS (VmHWM: the most memory the
+# Candor's CPU time per mail beside smtp-source's per message (the same
+# two runs' mean) and its peak RSS (VmHWM: the most memory the
 # process held at once, from its start to the end of the fan-out) and its
 # peak anonymous memory (sampled; RSS also counts file pages the process
 # maps, its own binary's above all, which the kernel drops when memory is
@@ -125,8 +126,14 @@ source_rate() { # COUNT
   port=$(free_port)
   start_sink "$port" "$WORK/source-sink.log"
   start=$(date +%s.%N)
-  smtp-source -d -s "$SOURCE_SESSIONS" -m "$1" -l "$MAIL_BYTES" \
-    -f status@bench.test -t reader@bench.test "127.0.0.1:$port"
+  # Its CPU time (user + system) per message, left in source-cpu.
+  python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[2:], check=True, stdout=sys.stderr)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(round((r.ru_utime + r.ru_stime) * 1e6 / int(sys.argv[1])))' "$1" \
+    smtp-source -d -s "$SOURCE_SESSIONS" -m "$1" -l "$MAIL_BYTES" \
+    -f status@bench.test -t reader@bench.test "127.0.0.1:$port" >"$WORK/source-cpu"
   end=$(date +%s.%N)
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
   unset 'PIDS[-1]'
@@ -292,7 +299,7 @@ backends=(sqlite)
 [ -n "${BACKENDS:-}" ] && read -ra backends <<<"$BACKENDS"
 # With a baseline, every row names its binary.
 if [ -n "$BASELINE" ]; then BINCOL='%-9s '; else BINCOL='%.0s'; fi
-ROW="${BINCOL}%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s %12s %12s %10s"
+ROW="${BINCOL}%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s %12s %12s %12s %10s"
 ROWS=()
 SUMMARY=()
 medians() { # runs on stdin, one per line -> the median of each column
@@ -305,6 +312,7 @@ for backend in "${backends[@]}"; do
   for n in $SIZES; do
     say "smtp-source: $n messages of $MAIL_BYTES bytes over $SOURCE_SESSIONS connections"
     before=$(source_rate "$n")
+    before_cpu=$(cat "$WORK/source-cpu")
     runs_candor=()
     runs_baseline=()
     for rep in $(seq "$REPEAT"); do
@@ -322,25 +330,28 @@ for backend in "${backends[@]}"; do
         rm -rf "$WORK/$backend-$n"
         say "smtp-source: $n messages"
         after=$(source_rate "$n")
+        after_cpu=$(cat "$WORK/source-cpu")
         source=$(( (before + after) / 2 ))
+        source_cpu=$(( (before_cpu + after_cpu) / 2 ))
         ratio=$(python3 -c "print(f'{$rate / $source:.2f}')")
         ROWS+=("$(printf "$ROW" "$who" "$backend" "$n" "$rep" \
-          "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us" "$rss_mb" "$anon_mb" "$report_ms")")
+          "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us" "$source_cpu" "$rss_mb" "$anon_mb" "$report_ms")")
         say "${ROWS[-1]}"
         if [ "$who" = baseline ]; then
-          runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $rss_mb $anon_mb $report_ms")
+          runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $source_cpu $rss_mb $anon_mb $report_ms")
         else
-          runs_candor+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $rss_mb $anon_mb $report_ms")
+          runs_candor+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $source_cpu $rss_mb $anon_mb $report_ms")
         fi
         before=$after
+        before_cpu=$after_cpu
       done
     done
     read -ra med_c <<<"$(printf '%s\n' "${runs_candor[@]}" | medians)"
     if [ -n "$BASELINE" ]; then
       read -ra med_b <<<"$(printf '%s\n' "${runs_baseline[@]}" | medians)"
-      SUMMARY+=("$(printf "$ROW" baseline "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.1f %.1f %.0f' "${med_b[@]}"))")
+      SUMMARY+=("$(printf "$ROW" baseline "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.0f %.1f %.1f %.0f' "${med_b[@]}"))")
     fi
-    SUMMARY+=("$(printf "$ROW" candor "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.1f %.1f %.0f' "${med_c[@]}"))")
+    SUMMARY+=("$(printf "$ROW" candor "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.0f %.1f %.1f %.0f' "${med_c[@]}"))")
     if [ -n "$BASELINE" ]; then
       SUMMARY+=("$(printf "$ROW" "cand/base" "$backend" "$n" "" $(python3 -c '
 import sys
@@ -357,7 +368,7 @@ if [ -n "$BASELINE" ]; then
   echo "baseline: $BASELINE"
   echo "candor:   $CANDOR"
 fi
-printf "$ROW\n" binary backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail" "peak RSS MB" "peak anon MB" "report ms"
+printf "$ROW\n" binary backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail" "source µs/msg" "peak RSS MB" "peak anon MB" "report ms"
 for row in "${ROWS[@]}"; do echo "$row"; done
 echo "medians:"
 for row in "${SUMMARY[@]}"; do echo "$row"; done
