@@ -22,7 +22,8 @@
 # peak anonymous memory (sampled; RSS also counts file pages the process
 # maps, its own binary's above all, which the kernel drops when memory is
 # short), and the
-# time the incident's delivery report takes to answer once all is sent;
+# time the incident's delivery report and a scrape of /metrics take to
+# answer once all is sent;
 # then the medians. Targets: POST < 500 ms and first mail within 1 s at every size,
 # at least 0.9 of smtp-source's rate, peak RSS under 64 MB.
 #
@@ -273,7 +274,7 @@ PY
 )
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   # Candor's CPU time (user + system) per mail, over the whole fan-out.
-  local cpu_us rss_mb report_ms
+  local cpu_us rss_mb report_ms metrics_ms
   cpu_us=$(python3 -c "print(round(($(cpu_ticks "${PIDS[-1]}") - $cpu_before) / $(getconf CLK_TCK) * 1e6 / $count))")
   rss_mb=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/${PIDS[-1]}/status")
   # The delivery report staff read of the incident: the median of 5.
@@ -281,7 +282,11 @@ PY
       curl -sf -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" \
         "$URL/api/v1/incidents/$incident/deliveries"
     done | python3 -c 'import sys, statistics as st; print(round(st.median(float(l) for l in sys.stdin) * 1000))')
-  echo "$line $cpu_us $rss_mb $report_ms" >"$dir/result"
+  # A Prometheus scrape of /metrics, the same way.
+  metrics_ms=$(for _ in 1 2 3 4 5; do
+      curl -sf -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $TOKEN" "$URL/metrics"
+    done | python3 -c 'import sys, statistics as st; print(round(st.median(float(l) for l in sys.stdin) * 1000))')
+  echo "$line $cpu_us $rss_mb $report_ms $metrics_ms" >"$dir/result"
   if grep -qiE "error|panic" "$dir/stderr"; then
     say "candor logged errors:"; grep -iE "error|panic" "$dir/stderr" | head -5 >&2
   fi
@@ -299,7 +304,7 @@ backends=(sqlite)
 [ -n "${BACKENDS:-}" ] && read -ra backends <<<"$BACKENDS"
 # With a baseline, every row names its binary.
 if [ -n "$BASELINE" ]; then BINCOL='%-9s '; else BINCOL='%.0s'; fi
-ROW="${BINCOL}%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s %12s %12s %12s %10s"
+ROW="${BINCOL}%-10s %9s %4s %10s %15s %10s %10s %16s %7s %12s %12s %12s %12s %10s %10s"
 ROWS=()
 SUMMARY=()
 medians() { # runs on stdin, one per line -> the median of each column
@@ -326,7 +331,7 @@ for backend in "${backends[@]}"; do
         [ "$who" = baseline ] && bin=$BASELINE
         [ -n "$BASELINE" ] && say "--- $who, run $rep"
         run "$backend" "$n" "$bin"
-        read -r post_ms first_ms total_s rate anon_mb cpu_us rss_mb report_ms <"$WORK/$backend-$n/result"
+        read -r post_ms first_ms total_s rate anon_mb cpu_us rss_mb report_ms metrics_ms <"$WORK/$backend-$n/result"
         rm -rf "$WORK/$backend-$n"
         say "smtp-source: $n messages"
         after=$(source_rate "$n")
@@ -335,12 +340,12 @@ for backend in "${backends[@]}"; do
         source_cpu=$(( (before_cpu + after_cpu) / 2 ))
         ratio=$(python3 -c "print(f'{$rate / $source:.2f}')")
         ROWS+=("$(printf "$ROW" "$who" "$backend" "$n" "$rep" \
-          "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us" "$source_cpu" "$rss_mb" "$anon_mb" "$report_ms")")
+          "$post_ms" "$first_ms" "$total_s" "$rate" "$source" "$ratio" "$cpu_us" "$source_cpu" "$rss_mb" "$anon_mb" "$report_ms" "$metrics_ms")")
         say "${ROWS[-1]}"
         if [ "$who" = baseline ]; then
-          runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $source_cpu $rss_mb $anon_mb $report_ms")
+          runs_baseline+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $source_cpu $rss_mb $anon_mb $report_ms $metrics_ms")
         else
-          runs_candor+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $source_cpu $rss_mb $anon_mb $report_ms")
+          runs_candor+=("$post_ms $first_ms $total_s $rate $source $ratio $cpu_us $source_cpu $rss_mb $anon_mb $report_ms $metrics_ms")
         fi
         before=$after
         before_cpu=$after_cpu
@@ -349,9 +354,9 @@ for backend in "${backends[@]}"; do
     read -ra med_c <<<"$(printf '%s\n' "${runs_candor[@]}" | medians)"
     if [ -n "$BASELINE" ]; then
       read -ra med_b <<<"$(printf '%s\n' "${runs_baseline[@]}" | medians)"
-      SUMMARY+=("$(printf "$ROW" baseline "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.0f %.1f %.1f %.0f' "${med_b[@]}"))")
+      SUMMARY+=("$(printf "$ROW" baseline "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.0f %.1f %.1f %.0f %.0f' "${med_b[@]}"))")
     fi
-    SUMMARY+=("$(printf "$ROW" candor "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.0f %.1f %.1f %.0f' "${med_c[@]}"))")
+    SUMMARY+=("$(printf "$ROW" candor "$backend" "$n" med $(printf '%.0f %.0f %.2f %.0f %.0f %.2f %.0f %.0f %.1f %.1f %.0f %.0f' "${med_c[@]}"))")
     if [ -n "$BASELINE" ]; then
       SUMMARY+=("$(printf "$ROW" "cand/base" "$backend" "$n" "" $(python3 -c '
 import sys
@@ -368,11 +373,11 @@ if [ -n "$BASELINE" ]; then
   echo "baseline: $BASELINE"
   echo "candor:   $CANDOR"
 fi
-printf "$ROW\n" binary backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail" "source µs/msg" "peak RSS MB" "peak anon MB" "report ms"
+printf "$ROW\n" binary backend mails run "POST ms" "first mail ms" "total s" "mails/s" "smtp-source/s" ratio "CPU µs/mail" "source µs/msg" "peak RSS MB" "peak anon MB" "report ms" "metrics ms"
 for row in "${ROWS[@]}"; do echo "$row"; done
 echo "medians:"
 for row in "${SUMMARY[@]}"; do echo "$row"; done
 if [ -n "$BASELINE" ]; then
   echo "cand/base: each median of candor over baseline's (times, CPU: below 1 is faster; mails/s, ratio: above 1 is faster)"
 fi
-echo "targets: POST < 500 ms, first mail < 1000 ms, ratio >= 0.90, CPU per mail <= smtp-source's, peak RSS < 64 MB, delivery report < 100 ms"
+echo "targets: POST < 500 ms, first mail < 1000 ms, ratio >= 0.90, CPU per mail <= smtp-source's, peak RSS < 64 MB, delivery report < 100 ms, a scrape < 100 ms"

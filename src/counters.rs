@@ -22,6 +22,8 @@ pub struct Counters {
     requests: Mutex<HashMap<Arc<str>, HashMap<&'static str, Requests>>>,
     smtp_errors: Mutex<BTreeMap<&'static str, u64>>,
     webhook_errors: Mutex<BTreeMap<&'static str, u64>>,
+    /// Deliveries marked sent, by channel.
+    sent: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The requests of one method and route.
@@ -43,6 +45,8 @@ pub struct Counts {
     pub requests: Vec<(String, &'static str, Requests)>,
     pub smtp_errors: Vec<(&'static str, u64)>,
     pub webhook_errors: Vec<(&'static str, u64)>,
+    /// Deliveries marked sent, by channel: `email` and `webhook` always.
+    pub sent: Vec<(&'static str, u64)>,
 }
 
 /// The method as a label: the usual ones, and `other` for the rest (a
@@ -96,6 +100,11 @@ impl Counters {
         *lock(&self.webhook_errors).entry(kind).or_default() += 1;
     }
 
+    /// Deliveries marked sent (`email` or `webhook`).
+    pub fn sent(&self, channel: &'static str, n: u64) {
+        *lock(&self.sent).entry(channel).or_default() += n;
+    }
+
     pub fn counts(&self) -> Counts {
         let mut requests: Vec<(String, &'static str, Requests)> = lock(&self.requests)
             .iter()
@@ -118,6 +127,13 @@ impl Counters {
             webhook_errors: (lock(&self.webhook_errors).iter())
                 .map(|(k, n)| (*k, *n))
                 .collect(),
+            sent: {
+                let sent = lock(&self.sent);
+                ["email", "webhook"]
+                    .into_iter()
+                    .map(|channel| (channel, sent.get(channel).copied().unwrap_or(0)))
+                    .collect()
+            },
         }
     }
 }

@@ -270,6 +270,7 @@ impl Worker {
             }
             if !ids.is_empty() {
                 self.store.mark_sent(&ids, self.clock.now()).await?;
+                self.counters.sent("email", ids.len() as u64);
                 self.claims.settled(ids.drain(..));
             }
             if !open {

@@ -292,6 +292,7 @@ impl Worker {
                 self.store
                     .webhook_sent(delivery.id, &recipient.subscriber_id, self.clock.now())
                     .await?;
+                self.counters.sent("webhook", 1);
                 return Ok(Next::Go);
             }
             Err(err) => err,

@@ -22,17 +22,7 @@ impl<B: Backend> MetricsStore for B {
     async fn gauges(&self, now: jiff::Timestamp) -> Result<Gauges> {
         let mut conn = self.pool().acquire().await?;
         let conn = &mut *conn;
-        let deliveries: Vec<(String, String, i64)> = conn
-            .fetch_all(Sql::new(
-                "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state \
-                 ORDER BY channel, state",
-            ))
-            .await?;
-        let (oldest,): (Option<i64>,) = conn
-            .fetch_one(Sql::new(
-                "SELECT MIN(created_at) FROM deliveries WHERE state = 'pending'",
-            ))
-            .await?;
+        let (deliveries, oldest) = unsent(conn).await?;
         let (fanouts, fanout_subscribers): (i64, Option<i64>) = conn
             .fetch_one(Sql::new(
                 "SELECT COUNT(*), CAST(SUM(subscribers) AS BIGINT) FROM fanouts WHERE expanded_at IS NULL",
@@ -79,4 +69,34 @@ impl<B: Backend> MetricsStore for B {
             pool_idle: self.pool().num_idle(),
         })
     }
+}
+
+/// The outbox's rows not sent, by channel and state, and when the oldest
+/// pending one was queued: through the partial indexes that hold only such
+/// rows. The sent ones are most of the table (every mail ever), and
+/// counting them took a scan of it at each scrape.
+async fn unsent<C: Conn>(conn: &mut C) -> Result<(Vec<(String, String, i64)>, Option<i64>)> {
+    let mut deliveries: Vec<(String, String, i64)> = conn
+        .fetch_all(Sql::new(format!(
+            "SELECT channel, state, COUNT(*) FROM deliveries{} \
+             WHERE state IN ('pending', 'failed') GROUP BY channel, state",
+            C::OPEN_DELIVERIES
+        )))
+        .await?;
+    let dead: Vec<(String, String, i64)> = conn
+        .fetch_all(Sql::new(
+            "SELECT channel, state, COUNT(*) FROM deliveries \
+             WHERE state IN ('failed', 'dead') GROUP BY channel, state",
+        ))
+        .await?;
+    deliveries.extend(dead.into_iter().filter(|(_, state, _)| state == "dead"));
+    deliveries.sort();
+    let (oldest,): (Option<i64>,) = conn
+        .fetch_one(Sql::new(format!(
+            "SELECT MIN(created_at) FROM deliveries{} \
+             WHERE state IN ('pending', 'failed') AND state = 'pending'",
+            C::OPEN_DELIVERIES
+        )))
+        .await?;
+    Ok((deliveries, oldest))
 }

@@ -21,7 +21,9 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 pub fn render(gauges: &Gauges, now: Timestamp, page_renders: u64, counts: &Counts) -> String {
     let mut out = String::with_capacity(8192);
     out.push_str(
-        "# HELP candor_deliveries Rows of the outbox (mail and webhooks) by channel and state.\n\
+        "# HELP candor_deliveries Rows of the outbox (mail and webhooks) not sent, by channel and \
+         state: pending, failed (waiting for a retry) or dead (given up). The sent ones are \
+         candor_deliveries_sent_total.\n\
          # TYPE candor_deliveries gauge\n",
     );
     for (channel, state, count) in &gauges.deliveries {
@@ -149,6 +151,17 @@ fn render_counts(out: &mut String, counts: &Counts) {
              candor_http_request_duration_seconds_sum{{{labels}}} {}\n\
              candor_http_request_duration_seconds_count{{{labels}}} {}",
             requests.count, requests.seconds, requests.count
+        );
+    }
+    out.push_str(
+        "# HELP candor_deliveries_sent_total Deliveries this instance marked sent since its start \
+         (a mail the SMTP server took, a webhook answered 2xx), by channel.\n\
+         # TYPE candor_deliveries_sent_total counter\n",
+    );
+    for (channel, n) in &counts.sent {
+        let _ = writeln!(
+            out,
+            "candor_deliveries_sent_total{{channel=\"{channel}\"}} {n}"
         );
     }
     for (name, help, errors) in [

@@ -75,6 +75,22 @@ async fn metrics_say_what_waits_and_what_is_late_to_staff_only() {
         "{text}"
     );
 
+    // Sent, the mails leave the gauge (its rows are the ones still to
+    // send) for the counter of what this instance sent.
+    app.drain_outbox().await;
+    let text = app.raw(Method::GET, "/metrics").admin().send().await.text;
+    assert!(
+        sample(&text, "candor_deliveries_sent_total{channel=\"email\"}") >= 6.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "candor_deliveries_sent_total{channel=\"webhook\"}"),
+        0.0
+    );
+    assert!(
+        !(text.lines()).any(|l| l.starts_with("candor_deliveries{") && l.contains("\"sent\"")),
+        "{text}"
+    );
     promtool_accepts(&text).await;
     app.stop().await;
 }
