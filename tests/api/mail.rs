@@ -144,6 +144,40 @@ async fn a_component_choice_filters_what_arrives() {
 }
 
 #[tokio::test]
+async fn lines_that_start_with_a_dot_arrive_whole_for_every_reader() {
+    // SMTP ends a mail at a line holding only `.`, and takes a line's
+    // first dot away: Candor doubles it on the way (each reader's copy,
+    // the first built whole, the others filled in from it).
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    let readers = ["ana@example.test", "bo@example.test", "cy@example.test"];
+    for reader in readers {
+        app.add_confirmed(reader, &[]).await;
+    }
+    let id = id_of(&app.open_mail_incident(&smtp).await);
+    for reader in readers {
+        mailbox.wait_for(reader, 1).await;
+    }
+    app.post_update(
+        &id,
+        &json!({"next_update_in": 30,
+                "message": "Restarted in this order:\n.NET workers\n.\n..hidden queue\nDone."}),
+    )
+    .await;
+    for reader in readers {
+        let mails = mailbox.wait_for(reader, 2).await;
+        let text = &mails[1].text.replace("\r\n", "\n");
+        assert!(
+            text.contains("order:\n.NET workers\n.\n..hidden queue\nDone."),
+            "{reader}: {text}"
+        );
+        assert!(text.contains("Unsubscribe: "), "{text}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bad_news_leads_the_subject() {
     let mailbox = Mailbox::start();
     let app = TestApp::spawn_with_smtp(&mailbox).await;
