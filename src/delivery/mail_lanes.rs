@@ -126,29 +126,26 @@ impl Worker {
     }
 
     /// `IN_FLIGHT` lanes, each taking the next recipient's mail until none
-    /// is left. They run in one task per core (rendering a mail costs about
-    /// as much as sending it); within a task they take turns, which is
-    /// cheaper than a task per lane waking across threads.
+    /// is left. They take turns in one task: each mail is filled in from
+    /// its entry's template, so sending (waiting on the SMTP server) is
+    /// most of a lane's time, and one thread woken for many answers at once
+    /// costs less than two woken for fewer (beside a task per core, same
+    /// run, 100,000 subscribers: CPU per mail 0.93x on SQLite, 0.86x on
+    /// PostgreSQL; mails a second 1.06x and 1.11x).
     pub(super) fn start_lanes(
         self: &Arc<Self>,
         batch: &Arc<MailBatch>,
         sent: tokio::sync::mpsc::UnboundedSender<DeliveryId>,
     ) -> tokio::task::JoinSet<()> {
-        let shards = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4);
-        let per_shard = IN_FLIGHT.div_ceil(shards);
-        let mut tasks = tokio::task::JoinSet::new();
-        for shard in 0..shards {
-            let lanes = futures::stream::FuturesUnordered::new();
-            for lane in shard * per_shard..((shard + 1) * per_shard).min(IN_FLIGHT) {
-                lanes.push(self.clone().lane(lane, batch.clone(), sent.clone()));
-            }
-            tasks.spawn(async move {
-                use futures::StreamExt;
-                lanes.collect::<Vec<()>>().await;
-            });
+        let lanes = futures::stream::FuturesUnordered::new();
+        for lane in 0..IN_FLIGHT {
+            lanes.push(self.clone().lane(lane, batch.clone(), sent.clone()));
         }
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(async move {
+            use futures::StreamExt;
+            lanes.collect::<Vec<()>>().await;
+        });
         // The last lane gone closes the channel: marking then ends.
         tasks
     }
