@@ -10,7 +10,7 @@
 #                                               # SQLite, then PostgreSQL
 #   SIZES="10000" REPEAT=5 benches/mail_fanout.sh  # other sizes, runs
 #   BACKENDS=postgres benches/mail_fanout.sh postgres://…  # one backend
-#   PERF_DATA=/tmp/fanout.perf SIZES=100000 REPEAT=1 benches/mail_fanout.sh
+#   PERF_DATA=fanout.perf SIZES=100000 REPEAT=1 benches/mail_fanout.sh
 #                                               # and where Candor's CPU went
 #
 # Prints, per backend, size and run: the admin POST latency, the time from
