@@ -17,12 +17,16 @@ pub fn new_id<Id: From<String>>() -> Id {
 
 /// A new API token secret: `cnd_` and 40 random letters and digits.
 pub fn new_token() -> String {
-    let body: String = rand::rng()
+    format!("cnd_{}", random_alphanumeric(40))
+}
+
+/// `len` random ASCII letters and digits (a token's body, a MIME boundary).
+pub fn random_alphanumeric(len: usize) -> String {
+    rand::rng()
         .sample_iter(&Alphanumeric)
-        .take(40)
+        .take(len)
         .map(char::from)
-        .collect();
-    format!("cnd_{body}")
+        .collect()
 }
 
 /// What is stored of a token: its SHA-256, hex.

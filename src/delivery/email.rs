@@ -57,7 +57,6 @@ struct Templates {
 
 impl EntryMail {
     pub fn new(settings: &MailSettings, entry: &Entry) -> Self {
-        use rand::{distr::Alphanumeric, Rng};
         Self {
             words: EntryWords::new(entry, &settings.base_url, &settings.tz),
             incident_id: entry.incident_id.clone(),
@@ -70,11 +69,7 @@ impl EntryMail {
                 .collect::<Vec<_>>()
                 .join(","),
             date: std::time::SystemTime::from(entry.posted_at),
-            boundary: rand::rng()
-                .sample_iter(Alphanumeric)
-                .take(40)
-                .map(char::from)
-                .collect(),
+            boundary: crate::ids::random_alphanumeric(40),
             templates: Default::default(),
         }
     }

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use super::claims::Claims;
 use super::email::{self, EntryMail, MailSettings};
 use super::mail_lanes::{MailBatch, Stragglers};
-use super::mailer::{Mailer, SendError};
+use super::mailer::{Formatted, Mailer, SendError};
 use super::webhook::{self, Webhooks};
 use super::webhook_lanes::{Job, WebhookLanes};
 use crate::clock::Clock;
@@ -364,7 +364,7 @@ impl Worker {
                 .parse::<Address>()
                 .map_err(|_| permanent("the stored address is not a valid mailbox"))?,
         );
-        let message = match news {
+        let mail: Result<Formatted, _> = match news {
             News::Entry(entry) => {
                 if subscriber.state != SubscriberState::Confirmed {
                     // Unsubscribed after the entry was posted: nothing to send.
@@ -372,10 +372,7 @@ impl Worker {
                 }
                 let mail = (prepared.mails.get(&entry.id))
                     .ok_or_else(|| permanent("the entry is missing"))?;
-                let mail = mail
-                    .to(&self.settings, &subscriber.subscriber_id, to)
-                    .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-                return self.mailer.send(lane, &mail).await;
+                mail.to(&self.settings, &subscriber.subscriber_id, to)
             }
             News::Confirmation { link_made_at } => {
                 if subscriber.state != SubscriberState::Pending {
@@ -388,6 +385,7 @@ impl Worker {
                     delivery.id,
                     to,
                 )
+                .map(|message| (&message).into())
             }
             News::Component(notice) => {
                 if subscriber.state != SubscriberState::Confirmed {
@@ -400,10 +398,11 @@ impl Worker {
                     delivery.id,
                     to,
                 )
+                .map(|message| (&message).into())
             }
-        }
-        .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-        self.mailer.send(lane, &(&message).into()).await
+        };
+        let mail = mail.map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
+        self.mailer.send(lane, &mail).await
     }
 }
 
