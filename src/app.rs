@@ -267,6 +267,7 @@ fn worker(
         quarantine_after: config.webhook_quarantine_after,
         pass: tokio::sync::Mutex::new(()),
         claims: Default::default(),
+        floor: Default::default(),
         stopping: Default::default(),
         counters: Default::default(),
     })

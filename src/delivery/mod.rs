@@ -2,6 +2,7 @@
 //! made from entries, sending them, and the worker that drains the outbox
 //! with leases and retries.
 
+pub mod claim_floor;
 pub mod claims;
 pub mod email;
 pub mod mail_lanes;

@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use lettre::{message::Mailbox, Address};
 use tokio::sync::Notify;
 
+use super::claim_floor::{self, ClaimFloor};
 use super::claims::Claims;
 use super::email::{self, EntryMail, MailSettings};
 use super::mail_lanes::{MailBatch, Stragglers};
@@ -54,6 +55,8 @@ pub struct Worker {
     /// What this process claimed and has not settled: given back at a
     /// shutdown (`shut_down`).
     pub claims: Claims,
+    /// Where claims during a pass start looking (see `ClaimFloor`).
+    pub floor: ClaimFloor,
     /// Set by `shut_down`: claim nothing more, start no other mail.
     pub stopping: AtomicBool,
     /// Where SMTP and webhook errors are counted for `/metrics`.
@@ -86,7 +89,7 @@ impl Worker {
     /// for here, unlike in `run`); returns how many were claimed.
     pub async fn drain_once(self: &Arc<Self>) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
-        let (claimed, claimed_at) = self.claim_due_by(None).await?;
+        let (claimed, claimed_at) = self.claim_due_by(None, false).await?;
         let count = claimed.len();
         if count > 0 {
             self.send(claimed, claimed_at + self.lease).await?;
@@ -174,7 +177,10 @@ impl Worker {
     async fn drain(self: &Arc<Self>) -> anyhow::Result<usize> {
         let _pass = self.pass.lock().await;
         let mut total = 0;
-        let (mut batch, mut claimed_at) = self.claim_due_by(None).await?;
+        // A pass's first claim looks at every open delivery; later ones
+        // start at the oldest (see `ClaimFloor`).
+        self.floor.forget();
+        let (mut batch, mut claimed_at) = self.claim_due_by(None, false).await?;
         // A shutdown stops after the batch in flight; the next one, claimed
         // meanwhile, is given back.
         while !batch.is_empty() && !self.is_stopping() {
@@ -185,7 +191,7 @@ impl Worker {
             // (and sent) twice.
             let leased_until = claimed_at + self.lease;
             let (next, sent) = tokio::join!(
-                self.claim_due_by(Some(claimed_at)),
+                self.claim_due_by(Some(claimed_at), true),
                 self.send(batch, leased_until)
             );
             // On an error the next batch stays leased; it is sent once its
@@ -196,20 +202,32 @@ impl Worker {
         Ok(total)
     }
 
-    /// Claims a batch of what is due by `due_by` (at the latest now); also
+    /// Claims a batch of what is due by `due_by` (at the latest now), from
+    /// the floor on (`from_floor`) or among all open deliveries; also
     /// returns when it was claimed.
     async fn claim_due_by(
         &self,
         due_by: Option<Timestamp>,
+        from_floor: bool,
     ) -> anyhow::Result<(Vec<ClaimedDelivery>, Timestamp)> {
         let now = self.clock.now();
         if self.is_stopping() {
             return Ok((Vec::new(), now));
         }
+        let from = match (from_floor, self.floor.fresh(now)) {
+            (false, _) => claim_floor::EVERYTHING,
+            (true, Some(floor)) => floor,
+            (true, None) => {
+                let at = tokio::time::Instant::now();
+                let floor = self.store.claim_floor(ClaimFloor::horizon(now)).await?;
+                self.floor.looked_up(floor, now, at);
+                floor
+            }
+        };
         let due_by = due_by.map_or(now, |at| at.min(now));
         let batch = self
             .store
-            .claim_deliveries(due_by, now + self.lease, BATCH)
+            .claim_deliveries(due_by, now + self.lease, BATCH, from)
             .await?;
         (self.claims).claimed(batch.iter().map(|d| d.id), now + self.lease, now);
         Ok((batch, now))

@@ -96,7 +96,7 @@ id_type!(
 pub struct DeliveryId(i64);
 
 impl DeliveryId {
-    pub fn new(id: i64) -> Self {
+    pub const fn new(id: i64) -> Self {
         Self(id)
     }
 

@@ -19,13 +19,19 @@ use crate::domain::{DeliveryId, Entry, EntryId, SubscriberId};
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
-    /// Leases up to `limit` due deliveries until `lease_until`.
+    /// Leases up to `limit` due deliveries until `lease_until`, looking
+    /// from delivery `from` on (see `claim_floor`; 0 for all).
     async fn claim_deliveries(
         &self,
         now: jiff::Timestamp,
         lease_until: jiff::Timestamp,
         limit: i64,
+        from: DeliveryId,
     ) -> Result<Vec<ClaimedDelivery>>;
+    /// Where claims made before `horizon` may start looking: the oldest
+    /// open delivery due by then and not leased past it, or, with none,
+    /// the id after the newest delivery.
+    async fn claim_floor(&self, horizon: jiff::Timestamp) -> Result<DeliveryId>;
     async fn mark_sent(&self, ids: &[DeliveryId], now: jiff::Timestamp) -> Result<()>;
     /// A failed attempt: retried at `retry_at`, or dead when `None`.
     async fn mark_failed(
@@ -122,9 +128,10 @@ impl<B: Backend> DeliveryStore for B {
         now: jiff::Timestamp,
         lease_until: jiff::Timestamp,
         limit: i64,
+        from: DeliveryId,
     ) -> Result<Vec<ClaimedDelivery>> {
         let mut write = self.begin_write().await?;
-        let claimed = claim_due(write.conn(), now, lease_until, limit).await?;
+        let claimed = claim_due(write.conn(), now, lease_until, limit, from).await?;
         let room = limit - claimed.len() as i64;
         let expanded =
             expand_fanouts(write.conn(), now, lease_until, room, claimed.is_empty()).await?;
@@ -172,6 +179,11 @@ impl<B: Backend> DeliveryStore for B {
         // RETURNING has no order; deliveries are sent in the order they were queued.
         out.sort_by_key(|d| d.id);
         Ok(out)
+    }
+
+    async fn claim_floor(&self, horizon: jiff::Timestamp) -> Result<DeliveryId> {
+        let mut conn = self.pool().acquire().await?;
+        claim_floor(&mut *conn, horizon).await
     }
 
     #[tracing::instrument(skip_all, fields(count = ids.len()))]
@@ -297,18 +309,36 @@ impl<B: Backend> DeliveryStore for B {
     }
 }
 
+/// See `DeliveryStore::claim_floor`; the same conditions as `claim_due`.
+async fn claim_floor<C: Conn>(conn: &mut C, horizon: jiff::Timestamp) -> Result<DeliveryId> {
+    let (floor,): (i64,) = conn
+        .fetch_one(
+            Sql::new(format!(
+                "SELECT COALESCE((SELECT MIN(id) FROM deliveries{} \
+                   WHERE state IN ('pending', 'failed') AND next_attempt_at <= $1 \
+                   AND (lease_until IS NULL OR lease_until <= $1)), \
+                 (SELECT MAX(id) + 1 FROM deliveries), 0)",
+                C::OPEN_DELIVERIES
+            ))
+            .bind(ms(horizon)),
+        )
+        .await?;
+    Ok(DeliveryId::new(floor))
+}
+
 /// Step 1 of a claim: leases rows that are due (new, retries, and rows
-/// whose lease ended), oldest first.
+/// whose lease ended), oldest first, from `from` on.
 async fn claim_due<C: Conn>(
     conn: &mut C,
     now: jiff::Timestamp,
     lease_until: jiff::Timestamp,
     limit: i64,
+    from: DeliveryId,
 ) -> Result<Vec<DeliveryRow>> {
     conn.fetch_all(
         Sql::new(format!(
             "UPDATE deliveries SET lease_until = $1, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM deliveries{} WHERE state IN ('pending', 'failed') \
+             (SELECT id FROM deliveries{} WHERE id >= $4 AND state IN ('pending', 'failed') \
               AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) \
               ORDER BY id LIMIT $3{}) \
              RETURNING {DELIVERY_COLUMNS}",
@@ -317,7 +347,8 @@ async fn claim_due<C: Conn>(
         ))
         .bind(ms(lease_until))
         .bind(ms(now))
-        .bind(limit),
+        .bind(limit)
+        .bind(from),
     )
     .await
 }
@@ -570,4 +601,69 @@ impl<B: Backend> UpdateDeliveries for B {
         }
         Ok(())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Where a claim may start: the oldest open row that can come due by
+    /// the horizon; rows sent, leased past it or due after it lie below.
+    #[tokio::test]
+    async fn the_claim_floor_is_the_oldest_row_that_can_come_due() {
+        let dir = std::env::temp_dir().join(format!(
+            "candor-floor-{}",
+            crate::ids::random_alphanumeric(12)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/candor.db", dir.display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let now: jiff::Timestamp = "2026-03-04T09:00:00Z".parse().unwrap();
+        let horizon = now + jiff::SignedDuration::from_secs(1);
+        let at = |secs: i64| ms(now + jiff::SignedDuration::from_secs(secs));
+        let floor = || async { store.claim_floor(horizon).await.unwrap().get() };
+        assert_eq!(floor().await, 0, "no deliveries at all");
+
+        // (state, due in seconds, leased for seconds)
+        let rows: [(&str, i64, Option<i64>); 5] = [
+            ("sent", -60, None),
+            ("failed", 3600, None),     // its retry is an hour away
+            ("pending", -5, Some(120)), // being sent
+            ("pending", -5, Some(-1)),  // its lease ended
+            ("pending", -5, None),
+        ];
+        for (state, due, lease) in rows {
+            sqlx::query(
+                "INSERT INTO deliveries (kind, address, channel, state, next_attempt_at, \
+                 lease_until, created_at) VALUES ('entry', 'a@example.test', 'email', ?, ?, ?, ?)",
+            )
+            .bind(state)
+            .bind(at(due))
+            .bind(lease.map(at))
+            .bind(at(-60))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        assert_eq!(floor().await, 4, "the row whose lease ended");
+        let claimed = store
+            .claim_deliveries(now, now + LEASE_FOR_TEST, 10, DeliveryId::new(4))
+            .await
+            .unwrap();
+        let ids: Vec<i64> = claimed.iter().map(|d| d.id.get()).collect();
+        assert_eq!(ids, vec![4, 5]);
+        assert_eq!(floor().await, 6, "all leased: past the newest");
+
+        // A retry coming due within the horizon counts.
+        sqlx::query("UPDATE deliveries SET next_attempt_at = ? WHERE id = 2")
+            .bind(at(0) + 500)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(floor().await, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    const LEASE_FOR_TEST: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
 }
