@@ -98,3 +98,34 @@ async fn an_unknown_log_format_stops_the_start() {
         "{stderr}"
     );
 }
+
+/// A `RUST_LOG` Candor does not understand is said so in a log line of its
+/// own, and the default filter holds: the logs do not go quiet.
+#[tokio::test]
+async fn a_log_filter_not_understood_is_said_and_the_default_holds() {
+    let db = TestDatabase::create().await;
+    let output = candor_command(&db.dir, &db.url)
+        .env("CANDOR_LOG_FORMAT", "json")
+        .env("RUST_LOG", "candor=loud")
+        .env("CANDOR_LISTEN", "127.0.0.1:not-a-port")
+        .arg("serve")
+        .output()
+        .expect("run candor serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}\n{stderr}"))
+        })
+        .collect();
+    let said = lines
+        .iter()
+        .find(|line| line["fields"]["rust_log"] == "candor=loud")
+        .unwrap_or_else(|| panic!("a line says RUST_LOG was not understood:\n{stderr}"));
+    assert_eq!(said["level"], "WARN", "{said}");
+    let message = said["fields"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("candor=info,warn"), "{said}");
+    let last = lines.last().expect("a log line says why it stopped");
+    assert_eq!(last["fields"]["message"], "candor stopped", "{last}");
+}
