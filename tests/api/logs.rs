@@ -54,22 +54,7 @@ async fn json_logs_are_one_object_per_line() {
 
 #[tokio::test]
 async fn in_json_the_reason_a_start_failed_is_a_log_line_too() {
-    let db = TestDatabase::create().await;
-    let output = candor_command(&db.dir, &db.url)
-        .env("CANDOR_LOG_FORMAT", "json")
-        .env("CANDOR_LISTEN", "127.0.0.1:not-a-port")
-        .arg("serve")
-        .output()
-        .expect("run candor serve");
-    assert!(!output.status.success(), "candor started on a bad address");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<Value> = stderr
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}\n{stderr}"))
-        })
-        .collect();
+    let (_, lines) = a_start_that_fails(&[]).await;
     let last = lines.last().expect("a log line says why it stopped");
     assert_eq!(last["level"], "ERROR", "{last}");
     assert_eq!(last["fields"]["message"], "candor stopped", "{last}");
@@ -103,22 +88,7 @@ async fn an_unknown_log_format_stops_the_start() {
 /// own, and the default filter holds: the logs do not go quiet.
 #[tokio::test]
 async fn a_log_filter_not_understood_is_said_and_the_default_holds() {
-    let db = TestDatabase::create().await;
-    let output = candor_command(&db.dir, &db.url)
-        .env("CANDOR_LOG_FORMAT", "json")
-        .env("RUST_LOG", "candor=loud")
-        .env("CANDOR_LISTEN", "127.0.0.1:not-a-port")
-        .arg("serve")
-        .output()
-        .expect("run candor serve");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<Value> = stderr
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}\n{stderr}"))
-        })
-        .collect();
+    let (stderr, lines) = a_start_that_fails(&[("RUST_LOG", "candor=loud")]).await;
     let said = lines
         .iter()
         .find(|line| line["fields"]["rust_log"] == "candor=loud")
@@ -128,4 +98,27 @@ async fn a_log_filter_not_understood_is_said_and_the_default_holds() {
     assert!(message.contains("candor=info,warn"), "{said}");
     let last = lines.last().expect("a log line says why it stopped");
     assert_eq!(last["fields"]["message"], "candor stopped", "{last}");
+}
+
+/// `candor serve` with JSON logs on an address it cannot listen on: its
+/// stderr, and each line of it read as JSON.
+async fn a_start_that_fails(env: &[(&str, &str)]) -> (String, Vec<Value>) {
+    let db = TestDatabase::create().await;
+    let output = candor_command(&db.dir, &db.url)
+        .env("CANDOR_LOG_FORMAT", "json")
+        .env("CANDOR_LISTEN", "127.0.0.1:not-a-port")
+        .envs(env.iter().copied())
+        .arg("serve")
+        .output()
+        .expect("run candor serve");
+    assert!(!output.status.success(), "candor started on a bad address");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines = stderr
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}\n{stderr}"))
+        })
+        .collect();
+    (stderr, lines)
 }
