@@ -606,6 +606,8 @@ impl<B: Backend> UpdateDeliveries for B {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::claim_floor::ClaimFloor;
+    use crate::delivery::worker::LEASE;
     use crate::store::sqlite::SqliteStore;
 
     /// Where a claim may start: the oldest open row that can come due by
@@ -620,7 +622,7 @@ mod tests {
         let url = format!("sqlite://{}/candor.db", dir.display());
         let store = SqliteStore::connect(&url).await.unwrap();
         let now: jiff::Timestamp = "2026-03-04T09:00:00Z".parse().unwrap();
-        let horizon = now + jiff::SignedDuration::from_secs(1);
+        let horizon = ClaimFloor::horizon(now);
         let at = |secs: i64| ms(now + jiff::SignedDuration::from_secs(secs));
         let floor = || async { store.claim_floor(horizon).await.unwrap().get() };
         assert_eq!(floor().await, 0, "no deliveries at all");
@@ -648,7 +650,7 @@ mod tests {
         }
         assert_eq!(floor().await, 4, "the row whose lease ended");
         let claimed = store
-            .claim_deliveries(now, now + LEASE_FOR_TEST, 10, DeliveryId::new(4))
+            .claim_deliveries(now, now + LEASE, 10, DeliveryId::new(4))
             .await
             .unwrap();
         let ids: Vec<i64> = claimed.iter().map(|d| d.id.get()).collect();
@@ -664,6 +666,4 @@ mod tests {
         assert_eq!(floor().await, 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
-
-    const LEASE_FOR_TEST: jiff::SignedDuration = jiff::SignedDuration::from_mins(2);
 }
