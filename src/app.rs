@@ -33,6 +33,7 @@ pub struct Running {
     scheduler: Arc<Scheduler>,
     scheduler_task: JoinHandle<()>,
     watch_task: JoinHandle<()>,
+    memory_task: JoinHandle<()>,
     page_cache: Arc<http::cache::PageCache>,
     /// `Some(linger)` once stopping (`server::Linger`).
     stop: Arc<watch::Sender<Option<server::Linger>>>,
@@ -117,6 +118,7 @@ impl Running {
             self.scheduler.shut_down(self.scheduler_task, deadline),
         );
         self.signal_task.abort();
+        self.memory_task.abort();
         self.watch_task.abort();
         let _ = self.watch_task.await;
         self.store.close().await;
@@ -155,6 +157,7 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
     worker.counters = counters.clone();
     let worker = Arc::new(worker);
     let worker_task = tokio::spawn(worker.clone().run());
+    let memory_task = crate::memory::give_back_free_memory();
     let page_changes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
     let scheduler = Arc::new(Scheduler {
         store: store.clone(),
@@ -215,6 +218,7 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
         scheduler,
         scheduler_task,
         watch_task,
+        memory_task,
         page_cache,
         stop,
         signal_task,

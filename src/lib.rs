@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod ids;
 pub mod links;
+pub mod memory;
 pub mod passwords;
 pub mod scheduler;
 pub mod server;

@@ -2,37 +2,12 @@ use clap::Parser;
 use tracing_subscriber::filter::{ParseError, Targets};
 
 fn main() -> std::process::ExitCode {
-    tune_malloc();
+    candor::memory::tune();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("the tokio runtime starts")
         .block_on(run())
-}
-
-/// glibc's malloc, set for a process that mostly waits on sockets:
-///
-/// - Two arenas, not eight per core: each thread that allocates (tokio's
-///   workers, its blocking threads, a thread per SQLite connection) kept
-///   free memory of its own (about 1 MB less at peak under
-///   `benches/http.sh`, throughput unchanged).
-/// - Blocks of 128 KiB or more always mapped apart and unmapped when freed,
-///   and free memory above 128 KiB at the top of the heap given back: by
-///   default glibc raises both thresholds after the first large block is
-///   freed, and from then on a page's compression buffers (over 1 MB while
-///   a page is built) grew the heap for good, each time beside different
-///   connections' buffers. Serving the page at 256 connections for 10 s:
-///   peak RSS 17.8 -> 16.9 MB (medians of 6), the worst run 20.6 -> 19.2 MB,
-///   requests a second the same (`benches/page_memory.sh`).
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets malloc parameters; it is called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
-    }
 }
 
 async fn run() -> std::process::ExitCode {
