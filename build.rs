@@ -10,7 +10,9 @@ fn main() {
 
 /// Two ways the release link of `candor` keeps less of the binary in memory
 /// (README, "Memory"; issue 19). Only for a release build made on and for
-/// x86_64 Linux with glibc, whose linker is LLD (Rust's default there); any
+/// x86_64 Linux with glibc, whose linker is LLD (Rust's default there since
+/// 1.90; an older Rust links with the system's linker, which knows neither
+/// option); any
 /// other build links as before, and so does one with `CANDOR_PLAIN_LINK=1`
 /// (for another linker).
 ///
@@ -29,6 +31,7 @@ fn link_for_memory() {
         || env("HOST") != target
         || env("PROFILE") != "release"
         || env("CANDOR_PLAIN_LINK") == "1"
+        || !rustc_at_least(&env("RUSTC"), 1, 90)
     {
         return;
     }
@@ -45,6 +48,31 @@ fn link_for_memory() {
     }
 }
 
+/// `rustc --version`: "rustc 1.95.0 (59807616e 2026-04-14)".
+fn rustc_at_least(rustc: &str, major: u32, minor: u32) -> bool {
+    let rustc = if rustc.is_empty() { "rustc" } else { rustc };
+    let Ok(out) = std::process::Command::new(rustc).arg("--version").output() else {
+        return false;
+    };
+    version_at_least(
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or(""),
+        major,
+        minor,
+    )
+}
+
+/// "2.36" or "1.95.0-nightly" against (major, minor).
+fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut numbers = version
+        .split(['.', '-'])
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    let found = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    found >= (major, minor)
+}
+
 /// The glibc of the machine building (`getconf GNU_LIBC_VERSION`: "glibc 2.36").
 fn glibc_at_least(major: u32, minor: u32) -> bool {
     let Ok(out) = std::process::Command::new("getconf")
@@ -54,11 +82,5 @@ fn glibc_at_least(major: u32, minor: u32) -> bool {
         return false;
     };
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut numbers = text
-        .trim()
-        .trim_start_matches("glibc ")
-        .split('.')
-        .map(|part| part.parse::<u32>().unwrap_or(0));
-    let found = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-    found >= (major, minor)
+    version_at_least(text.trim().trim_start_matches("glibc "), major, minor)
 }
