@@ -23,6 +23,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// A transaction for a write (SQLite: one writer at a time, holding its
     /// lock from the start; PostgreSQL: rows are locked as they are read).
     async fn begin_write(&self) -> Result<Write<'_, Self::Db>>;
+    /// Closes its connections: a graceful shutdown's last step.
+    async fn close_connections(&self) {
+        self.pool().close().await;
+    }
     /// Calls `on_change` for each write another process commits.
     async fn watch(&self, on_change: Arc<dyn Fn() + Send + Sync>);
     /// Tests only: see `Store::simulate_full_disk`.

@@ -47,7 +47,7 @@ impl<B: Backend> MetaStore for B {
     }
 
     async fn close(&self) {
-        self.pool().close().await;
+        self.close_connections().await;
     }
 
     async fn simulate_full_disk(&self, full: bool) -> Result<()> {
