@@ -12,6 +12,7 @@ use crate::counters::Counters;
 use crate::delivery::{
     email::MailSettings,
     mailer::{FileMailer, Mailer, SmtpMailer},
+    thread::DeliveryThread,
     webhook::{self, Webhooks},
     worker::{self, Worker},
 };
@@ -29,6 +30,8 @@ pub struct Running {
     pub base_url: String,
     store: Arc<dyn Store>,
     worker: Arc<Worker>,
+    /// Where the worker runs (see `DeliveryThread`).
+    delivery: DeliveryThread,
     worker_task: JoinHandle<()>,
     scheduler: Arc<Scheduler>,
     scheduler_task: JoinHandle<()>,
@@ -121,7 +124,10 @@ impl Running {
         self.memory_task.abort();
         self.watch_task.abort();
         let _ = self.watch_task.await;
+        // After the store: connections the pool opened on the delivery
+        // thread are registered there.
         self.store.close().await;
+        self.delivery.end().await;
         let released = released.context("giving back the unsent deliveries")?;
         tracing::info!(
             deliveries_given_back = released,
@@ -156,7 +162,8 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
     let mut worker = worker(&config, &store, &clock, &base_url, &links, &wake)?;
     worker.counters = counters.clone();
     let worker = Arc::new(worker);
-    let worker_task = tokio::spawn(worker.clone().run());
+    let delivery = DeliveryThread::start().context("cannot start the delivery thread")?;
+    let worker_task = delivery.spawn(worker.clone().run());
     let memory_task = crate::memory::give_back_free_memory();
     let page_changes: Arc<std::sync::atomic::AtomicU64> = Arc::default();
     let scheduler = Arc::new(Scheduler {
@@ -214,6 +221,7 @@ pub async fn spawn(config: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Ru
         base_url,
         store,
         worker,
+        delivery,
         worker_task,
         scheduler,
         scheduler_task,

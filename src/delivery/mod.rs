@@ -8,6 +8,7 @@ pub mod email;
 pub mod mail_lanes;
 pub mod mailer;
 pub mod template;
+pub mod thread;
 pub mod webhook;
 pub mod webhook_lanes;
 pub mod worker;
