@@ -19,7 +19,7 @@ use lettre::{
     transport::smtp::{
         authentication::{Credentials, Mechanism},
         client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters},
-        commands::{Data, Ehlo, Mail, Rcpt},
+        commands::Ehlo,
         extension::ClientId,
     },
     Message,
@@ -141,6 +141,8 @@ struct Connection {
     smtp: AsyncSmtpConnection,
     /// The server announced PIPELINING (RFC 2920).
     pipelining: bool,
+    /// What is written next, reused from mail to mail.
+    words: String,
 }
 
 impl SmtpMailer {
@@ -246,25 +248,25 @@ impl SmtpMailer {
         Ok(Connection {
             smtp: connection,
             pipelining,
+            words: String::new(),
         })
     }
 }
 
 /// MAIL, RCPT and DATA written at once, as RFC 2920 allows when the server
-/// announces PIPELINING: one round trip instead of three.
-struct Pipelined<'a> {
-    mail: Mail,
-    rcpts: &'a [Rcpt],
-}
-
-impl std::fmt::Display for Pipelined<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.mail)?;
-        for rcpt in self.rcpts {
-            write!(f, "{rcpt}")?;
-        }
-        write!(f, "{Data}")
+/// announces PIPELINING: one round trip instead of three. Written as
+/// lettre's commands write themselves (these carry no parameters), into
+/// `out`, which each connection reuses: lettre's own commands cost an
+/// address copied for each and a string grown step by step, mail after mail.
+fn pipelined(out: &mut String, envelope: &Envelope) {
+    use std::fmt::Write as _;
+    out.clear();
+    let from = envelope.from().map_or("", |from| from.as_ref());
+    let _ = write!(out, "MAIL FROM:<{from}>\r\n");
+    for to in envelope.to() {
+        let _ = write!(out, "RCPT TO:<{to}>\r\n");
     }
+    out.push_str("DATA\r\n");
 }
 
 impl Connection {
@@ -280,19 +282,11 @@ impl Connection {
         let (Some(text), true, true) = (text, self.pipelining, ascii_envelope) else {
             return self.smtp.send(envelope, body).await.map(drop);
         };
-        let rcpts: Vec<Rcpt> = envelope
-            .to()
-            .iter()
-            .map(|to| Rcpt::new(to.clone(), vec![]))
-            .collect();
-        let group = Pipelined {
-            mail: Mail::new(envelope.from().cloned(), vec![]),
-            rcpts: &rcpts,
-        };
+        pipelined(&mut self.words, envelope);
         // Every answer of the group is read, refusals included, so that the
         // connection stays in step; the first refusal is the outcome.
-        let mut outcome = self.smtp.command(group).await.map(drop);
-        for _ in 0..rcpts.len() + 1 {
+        let mut outcome = self.smtp.command(self.words.as_str()).await.map(drop);
+        for _ in 0..envelope.to().len() + 1 {
             let answer = self.smtp.read_response().await.map(drop);
             if answer.as_ref().is_err_and(|e| e.status().is_none()) {
                 return answer; // the connection itself failed
@@ -305,19 +299,18 @@ impl Connection {
             self.smtp.abort().await;
             return Err(refused);
         }
-        self.smtp
-            .command(dot_stuffed(text).as_str())
-            .await
-            .map(drop)
+        dot_stuffed(&mut self.words, text);
+        self.smtp.command(self.words.as_str()).await.map(drop)
     }
 }
 
-/// A mail's text as DATA carries it (RFC 5321 §4.5.2): a line that starts
-/// with `.` gets another, and `.` on a line of its own ends it. What lettre's
-/// `message` does a byte at a time, here a search for the few lines that
-/// need it.
-fn dot_stuffed(text: &str) -> String {
-    let mut data = String::with_capacity(text.len() + 16);
+/// A mail's text as DATA carries it (RFC 5321 §4.5.2), into `data`: a
+/// line that starts with `.` gets another, and `.` on a line of its own
+/// ends it. What lettre's `message` does a byte at a time, here a search
+/// for the few lines that need it.
+fn dot_stuffed(data: &mut String, text: &str) {
+    data.clear();
+    data.reserve(text.len() + 16);
     if text.starts_with('.') {
         data.push('.');
     }
@@ -329,7 +322,6 @@ fn dot_stuffed(text: &str) -> String {
     }
     data.push_str(&text[start..]);
     data.push_str("\r\n.\r\n");
-    data
 }
 
 /// A TCP stream that keeps what is written until the next read.
@@ -491,17 +483,47 @@ impl Mailer for SmtpMailer {
 
 #[cfg(test)]
 mod tests {
-    use super::{dot_stuffed, percent_decode};
+    use super::{dot_stuffed, percent_decode, pipelined};
+    use lettre::{
+        address::Envelope,
+        transport::smtp::commands::{Data, Mail, Rcpt},
+    };
+
+    fn stuffed(text: &str) -> String {
+        let mut data = String::from("left from the mail before");
+        dot_stuffed(&mut data, text);
+        data
+    }
 
     #[test]
     fn lines_that_start_with_a_dot_get_another() {
-        assert_eq!(dot_stuffed("a\r\nb"), "a\r\nb\r\n.\r\n");
+        assert_eq!(stuffed("a\r\nb"), "a\r\nb\r\n.\r\n");
         assert_eq!(
-            dot_stuffed(".x\r\n.\r\n..y\r\nz.\r\n"),
+            stuffed(".x\r\n.\r\n..y\r\nz.\r\n"),
             "..x\r\n..\r\n...y\r\nz.\r\n\r\n.\r\n"
         );
         // A bare LF is not a line's end in SMTP: lettre leaves it too.
-        assert_eq!(dot_stuffed("a\n.b"), "a\n.b\r\n.\r\n");
+        assert_eq!(stuffed("a\n.b"), "a\n.b\r\n.\r\n");
+    }
+
+    #[test]
+    fn the_pipelined_group_is_what_lettre_s_commands_write() {
+        let address = |a: &str| a.parse::<lettre::Address>().unwrap();
+        for (from, to) in [
+            (Some("status@example.test"), vec!["a@example.test"]),
+            (None, vec!["a@example.test", "b+x@example.test"]),
+        ] {
+            let envelope =
+                Envelope::new(from.map(address), to.iter().map(|t| address(t)).collect()).unwrap();
+            let mut lettre = Mail::new(envelope.from().cloned(), vec![]).to_string();
+            for to in envelope.to() {
+                lettre.push_str(&Rcpt::new(to.clone(), vec![]).to_string());
+            }
+            lettre.push_str(&Data.to_string());
+            let mut ours = String::from("left from the mail before");
+            pipelined(&mut ours, &envelope);
+            assert_eq!(ours, lettre);
+        }
     }
 
     #[test]
