@@ -194,6 +194,101 @@ async fn the_report_of_mail_sent_before_the_upgrade_survives_it() {
     app.stop().await;
 }
 
+/// Subscribers moved to a table kept in id order (the fan-out reads them
+/// so) lose nothing on the way: a database from before that change, with
+/// subscribers of everything and of one component and a "still affected"
+/// report, is upgraded by a second Candor, and every subscriber, choice and
+/// report is still there and the next update reaches the same people.
+/// SQLite only: PostgreSQL's table was never rebuilt.
+#[tokio::test]
+async fn subscribers_keep_everything_when_their_table_is_rebuilt_in_id_order() {
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    if !app.db.url.starts_with("sqlite:") {
+        app.stop().await;
+        return;
+    }
+    let smtp = app.create_component("Outbound SMTP").await;
+    let web = app.create_component("Website").await;
+    app.add_confirmed("everything@example.test", &[]).await;
+    let mail_reader = app.add_confirmed("mail@example.test", &[&smtp]).await;
+    app.add_confirmed("web@example.test", &[&web]).await;
+    let incident = app.open_mail_incident(&smtp).await;
+    let incident_id = id_of(&incident);
+    app.drain_outbox().await;
+    mailbox.wait_for("mail@example.test", 1).await;
+    let listed: Value = app.admin_get("/api/v1/subscribers").await.expect(200);
+
+    // Back to the table as it was before: keyed by rowid, in the order the
+    // rows were written.
+    app.run_sql(&format!(
+        "PRAGMA foreign_keys = OFF;
+         BEGIN;
+         CREATE TABLE subscribers_by_rowid (
+             id TEXT PRIMARY KEY, channel TEXT NOT NULL, address TEXT NOT NULL,
+             state TEXT NOT NULL, all_components BOOLEAN NOT NULL,
+             created_at BIGINT NOT NULL, confirm_sent_at BIGINT, confirmed_at BIGINT,
+             unsubscribed_at BIGINT, secret TEXT, failing_since BIGINT,
+             last_error TEXT, quarantined_at BIGINT, UNIQUE (channel, address));
+         INSERT INTO subscribers_by_rowid SELECT * FROM subscribers;
+         DROP TABLE subscribers;
+         ALTER TABLE subscribers_by_rowid RENAME TO subscribers;
+         CREATE INDEX subscribers_by_state_id ON subscribers (state, id);
+         CREATE INDEX subscribers_by_lower_address ON subscribers (lower(address));
+         INSERT INTO still_affected (incident_id, subscriber_id, reported_at)
+             VALUES ('{incident_id}', '{}', 0);
+         DELETE FROM _sqlx_migrations WHERE version >= 16;
+         COMMIT;",
+        id_of(&mail_reader)
+    ))
+    .await;
+    assert!(!subscribers_kept_in_id_order(&app).await);
+
+    let (upgraded, _clock) = app.second_instance(None).await;
+    upgraded.shutdown().await;
+    assert!(subscribers_kept_in_id_order(&app).await);
+    let relisted: Value = app.admin_get("/api/v1/subscribers").await.expect(200);
+    assert_eq!(relisted, listed);
+    let mut db = sqlite(&app).await;
+    let (reports,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM still_affected a JOIN subscribers s ON s.id = a.subscriber_id",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("still_affected rows");
+    assert_eq!(reports, 1, "the report still points at its reader");
+    let (orphans,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM pragma_foreign_key_check")
+        .fetch_one(&mut db)
+        .await
+        .expect("foreign_key_check");
+    assert_eq!(orphans, 0, "rows referring to no subscriber");
+
+    app.post_cause_found(&incident_id).await;
+    app.drain_outbox().await;
+    mailbox.wait_for("everything@example.test", 2).await;
+    mailbox.wait_for("mail@example.test", 2).await;
+    assert_eq!(mailbox.mails_to("web@example.test").len(), 0);
+    app.stop().await;
+}
+
+/// A connection of the test's own to the app's SQLite file.
+async fn sqlite(app: &TestApp) -> sqlx::SqliteConnection {
+    use sqlx::Connection as _;
+    sqlx::SqliteConnection::connect(&app.db.url)
+        .await
+        .expect("open the database")
+}
+
+/// Whether the subscribers table is keyed by id (WITHOUT ROWID).
+async fn subscribers_kept_in_id_order(app: &TestApp) -> bool {
+    let (sql,): (String,) =
+        sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = 'subscribers'")
+            .fetch_one(&mut sqlite(app).await)
+            .await
+            .expect("the subscribers table");
+    sql.contains("WITHOUT ROWID")
+}
+
 /// A retry looks its subscriber up again: whoever unsubscribed while the
 /// relay was down is not mailed when it comes back.
 #[tokio::test]
