@@ -161,12 +161,18 @@ insert_subscribers() { # BACKEND DATABASE_URL COUNT
     'confirmed', TRUE, $now_ms, NULL, $now_ms, NULL"
   local columns="(id, channel, address, state, all_components, created_at, confirm_sent_at, confirmed_at, unsubscribed_at)"
   if [ "$1" = sqlite ]; then
-    sqlite3 -bail "${2#sqlite://}" <<SQL
+    # 100,000 at a time, each in id order: one transaction of a million
+    # random ids would hold the write lock past Candor's busy timeout of
+    # 10 s, and its scheduler and worker would log "database is locked".
+    local from
+    for ((from = 0; from < $3; from += 100000)); do
+      sqlite3 -bail "${2#sqlite://}" <<SQL
 .timeout 10000
 INSERT INTO subscribers $columns
-WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $3)
-SELECT $select FROM seq;
+WITH RECURSIVE seq(n) AS (SELECT $((from + 1)) UNION ALL SELECT n + 1 FROM seq WHERE n < $((from + 100000 < $3 ? from + 100000 : $3)))
+SELECT $select FROM seq ORDER BY 1;
 SQL
+    done
   else
     psql "$2" -qv ON_ERROR_STOP=1 -c "INSERT INTO subscribers $columns
       SELECT substr(md5(n::text), 1, 8) || lpad(n::text, 7, '0'), 'email', 'reader' || n || '@bench.test',
