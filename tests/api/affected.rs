@@ -330,19 +330,7 @@ async fn staff_are_not_mailed_about_a_component_an_open_incident_names() {
 
 /// Rows of a table, read from outside Candor.
 async fn rows(app: &TestApp, table: &str) -> i64 {
-    use sqlx::Connection as _;
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    if app.db.url.starts_with("sqlite:") {
-        let mut db = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-        let n = sqlx::query_scalar(&sql).fetch_one(&mut db).await.unwrap();
-        db.close().await.unwrap();
-        n
-    } else {
-        let mut db = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-        let n = sqlx::query_scalar(&sql).fetch_one(&mut db).await.unwrap();
-        db.close().await.unwrap();
-        n
-    }
+    app.count(&format!("SELECT COUNT(*) FROM {table}")).await
 }
 
 #[tokio::test]

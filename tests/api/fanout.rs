@@ -249,18 +249,13 @@ async fn subscribers_keep_everything_when_their_table_is_rebuilt_in_id_order() {
     assert!(subscribers_kept_in_id_order(&app).await);
     let relisted: Value = app.admin_get("/api/v1/subscribers").await.expect(200);
     assert_eq!(relisted, listed);
-    let mut db = sqlite(&app).await;
-    let (reports,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM still_affected a JOIN subscribers s ON s.id = a.subscriber_id",
-    )
-    .fetch_one(&mut db)
-    .await
-    .expect("still_affected rows");
+    let reports = app
+        .count("SELECT COUNT(*) FROM still_affected a JOIN subscribers s ON s.id = a.subscriber_id")
+        .await;
     assert_eq!(reports, 1, "the report still points at its reader");
-    let (orphans,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM pragma_foreign_key_check")
-        .fetch_one(&mut db)
-        .await
-        .expect("foreign_key_check");
+    let orphans = app
+        .count("SELECT COUNT(*) FROM pragma_foreign_key_check")
+        .await;
     assert_eq!(orphans, 0, "rows referring to no subscriber");
 
     app.post_cause_found(&incident_id).await;
@@ -271,22 +266,14 @@ async fn subscribers_keep_everything_when_their_table_is_rebuilt_in_id_order() {
     app.stop().await;
 }
 
-/// A connection of the test's own to the app's SQLite file.
-async fn sqlite(app: &TestApp) -> sqlx::SqliteConnection {
-    use sqlx::Connection as _;
-    sqlx::SqliteConnection::connect(&app.db.url)
-        .await
-        .expect("open the database")
-}
-
 /// Whether the subscribers table is keyed by id (WITHOUT ROWID).
 async fn subscribers_kept_in_id_order(app: &TestApp) -> bool {
-    let (sql,): (String,) =
-        sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = 'subscribers'")
-            .fetch_one(&mut sqlite(app).await)
-            .await
-            .expect("the subscribers table");
-    sql.contains("WITHOUT ROWID")
+    app.count(
+        "SELECT COUNT(*) FROM sqlite_master \
+         WHERE name = 'subscribers' AND sql LIKE '%WITHOUT ROWID%'",
+    )
+    .await
+        == 1
 }
 
 /// A retry looks its subscriber up again: whoever unsubscribed while the

@@ -198,6 +198,22 @@ impl TestApp {
         }
     }
 
+    /// A count (`SELECT COUNT(*) ...`), read from outside Candor.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::Connection as _;
+        if self.db.url.starts_with("sqlite:") {
+            let mut db = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap();
+            db.close().await.unwrap();
+            n
+        } else {
+            let mut db = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+            let n = sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap();
+            db.close().await.unwrap();
+            n
+        }
+    }
+
     /// Where this Candor listens (on loopback), whatever its `base_url` says.
     pub fn local_address(&self) -> String {
         format!(
