@@ -151,27 +151,39 @@ impl Worker {
     }
 
     /// One lane: sends recipient after recipient, each one's mail in order.
+    /// It takes the next recipient before the last mail to this one goes,
+    /// so that the mail can announce the next (see `Mailer::send`).
     async fn lane(
         self: Arc<Self>,
         lane: usize,
         batch: Arc<MailBatch>,
         sent: tokio::sync::mpsc::UnboundedSender<DeliveryId>,
     ) {
+        let take = || {
+            let taken = batch.groups.lock().expect("groups lock").pop_front();
+            match &taken {
+                Some((recipient, _)) => self.stragglers.start(recipient),
+                None => batch.all_started.notify_one(),
+            }
+            taken
+        };
+        let mut taken: Option<(String, Vec<ClaimedDelivery>)> = None;
         loop {
             // A shutdown: the mail not started is given back.
             if self.is_stopping() {
+                if let Some((recipient, _)) = taken {
+                    self.stragglers.end(&recipient, None);
+                }
                 return;
             }
-            let Some((recipient, group)) = batch.groups.lock().expect("groups lock").pop_front()
-            else {
-                batch.all_started.notify_one();
+            let Some((recipient, group)) = taken.take().or_else(take) else {
                 return;
             };
-            self.stragglers.start(&recipient);
             // Once a mail fails for now, the rest of this
             // recipient's wait for its retry, to stay in order.
             let mut behind: Option<Timestamp> = None;
-            for delivery in group {
+            let mut group = group.into_iter().peekable();
+            while let Some(delivery) = group.next() {
                 if self.is_stopping() {
                     break;
                 }
@@ -183,7 +195,16 @@ impl Worker {
                         .push((delivery.id, until));
                     continue;
                 }
-                match self.deliver(lane, &delivery, &batch.prepared).await {
+                let next = match group.peek() {
+                    Some(next) => Some(next),
+                    None => {
+                        if taken.is_none() && !self.is_stopping() {
+                            taken = take();
+                        }
+                        taken.as_ref().and_then(|(_, group)| group.first())
+                    }
+                };
+                match self.deliver(lane, &delivery, &batch.prepared, next).await {
                     Ok(()) => {
                         let _ = sent.send(delivery.id);
                     }

@@ -3,7 +3,10 @@
 //! SMTP uses our own pool of connections opened with `TCP_NODELAY`: lettre
 //! 0.11.23 leaves Nagle's algorithm on, which caps a sender at a few hundred
 //! mails a second (DESIGN.md §3, SMTP speed). With Nagle off every write is
-//! a packet, so writes wait for the next read (`Coalesced`).
+//! a packet, so writes wait for the next read (`Coalesced`). Where the
+//! server announces PIPELINING, a mail's text goes out together with the
+//! next mail's MAIL, RCPT and DATA (`Connection::send`): one write and one
+//! wait for answers a mail.
 
 use std::{
     io,
@@ -22,7 +25,7 @@ use lettre::{
         commands::Ehlo,
         extension::ClientId,
     },
-    Message,
+    Address, Message,
 };
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
@@ -75,8 +78,16 @@ impl From<&Message> for Formatted {
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
     /// Sends one mail. `lane` names the sender: each lane has a connection
-    /// of its own, so lanes never wait for one another.
-    async fn send(&self, lane: usize, mail: &Formatted) -> Result<(), SendError>;
+    /// of its own, so lanes never wait for one another. `next` is the
+    /// address the lane mails next, when it knows: a connection may open
+    /// that mail along with this one's end. A wrong guess costs a new
+    /// connection, never a wrong mail.
+    async fn send(
+        &self,
+        lane: usize,
+        mail: &Formatted,
+        next: Option<&Address>,
+    ) -> Result<(), SendError>;
 }
 
 /// Writes each mail as an `.eml` file: what a fresh install would send.
@@ -93,7 +104,12 @@ impl FileMailer {
 
 #[async_trait]
 impl Mailer for FileMailer {
-    async fn send(&self, _lane: usize, mail: &Formatted) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        _lane: usize,
+        mail: &Formatted,
+        _next: Option<&Address>,
+    ) -> Result<(), SendError> {
         let id = (mail.message_id)
             .trim_matches(|c| c == '<' || c == '>')
             .replace(
@@ -143,6 +159,22 @@ struct Connection {
     pipelining: bool,
     /// What is written next, reused from mail to mail.
     words: String,
+    stage: Stage,
+}
+
+/// Where a connection's conversation is between two mails.
+#[derive(Debug, PartialEq)]
+enum Stage {
+    /// Ready for a mail's MAIL FROM.
+    Idle,
+    /// MAIL, RCPT and DATA for this envelope went out with the end of the
+    /// mail before; their answers are that mail's to read. The server may
+    /// be waiting for its text: the connection takes no other mail, and is
+    /// closed without QUIT (the server drops a mail it never saw the end of).
+    Opening(Envelope),
+    /// Of no more use, and not to be closed with QUIT either (the server
+    /// may be waiting for a mail's text).
+    Lost,
 }
 
 impl SmtpMailer {
@@ -249,18 +281,18 @@ impl SmtpMailer {
             smtp: connection,
             pipelining,
             words: String::new(),
+            stage: Stage::Idle,
         })
     }
 }
 
 /// MAIL, RCPT and DATA written at once, as RFC 2920 allows when the server
 /// announces PIPELINING: one round trip instead of three. Written as
-/// lettre's commands write themselves (these carry no parameters), into
+/// lettre's commands write themselves (these carry no parameters), added to
 /// `out`, which each connection reuses: lettre's own commands cost an
 /// address copied for each and a string grown step by step, mail after mail.
 fn pipelined(out: &mut String, envelope: &Envelope) {
     use std::fmt::Write as _;
-    out.clear();
     let from = envelope.from().map_or("", |from| from.as_ref());
     let _ = write!(out, "MAIL FROM:<{from}>\r\n");
     for to in envelope.to() {
@@ -270,37 +302,99 @@ fn pipelined(out: &mut String, envelope: &Envelope) {
 }
 
 impl Connection {
-    async fn send(&mut self, mail: &Formatted) -> Result<(), lettre::transport::smtp::Error> {
+    /// The mail's text, when it can go the short way: the server takes
+    /// commands pipelined, and envelope and text are ASCII (anything else
+    /// needs parameters lettre's own path works out).
+    fn plain<'m>(&self, mail: &'m Formatted) -> Option<&'m str> {
+        let ascii = |a: &Address| AsRef::<str>::as_ref(a).is_ascii();
         let envelope = &mail.envelope;
-        let body = &mail.bytes;
-        // Non-ASCII needs parameters lettre's own path works out.
-        let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
         let ascii_envelope = envelope.from().is_none_or(ascii) && envelope.to().iter().all(ascii);
-        let text = std::str::from_utf8(body)
-            .ok()
-            .filter(|text| text.is_ascii());
-        let (Some(text), true, true) = (text, self.pipelining, ascii_envelope) else {
-            return self.smtp.send(envelope, body).await.map(drop);
+        (self.pipelining && ascii_envelope)
+            .then(|| std::str::from_utf8(&mail.bytes).ok())
+            .flatten()
+            .filter(|text| text.is_ascii())
+    }
+
+    /// Whether this mail can go on this connection: any can, unless the
+    /// connection was opened for another (or is lost).
+    fn takes(&self, mail: &Formatted) -> bool {
+        match &self.stage {
+            Stage::Idle => !self.smtp.has_broken(),
+            Stage::Opening(opened) => *opened == mail.envelope && self.plain(mail).is_some(),
+            Stage::Lost => false,
+        }
+    }
+
+    /// Closes the connection: with QUIT when it is between mails, simply
+    /// dropped when the server may be waiting for a mail's text (it would
+    /// take QUIT for text, and never answer).
+    async fn close(mut self) {
+        if self.stage == Stage::Idle {
+            self.smtp.abort().await;
+        }
+    }
+
+    /// Sends `mail` (the caller checked `takes`). With `next`, the next
+    /// mail's MAIL, RCPT and DATA follow this one's text in the same write
+    /// (RFC 2920 lets a mail's text open a group): the server answers them
+    /// while this mail's answer travels back, and they are read by the next
+    /// mail, as its own (a refusal or a slow server is the next mail's, not
+    /// this one's).
+    async fn send(
+        &mut self,
+        mail: &Formatted,
+        next: Option<&Address>,
+    ) -> Result<(), lettre::transport::smtp::Error> {
+        let envelope = &mail.envelope;
+        let Some(text) = self.plain(mail) else {
+            return self.smtp.send(envelope, &mail.bytes).await.map(drop);
         };
-        pipelined(&mut self.words, envelope);
-        // Every answer of the group is read, refusals included, so that the
-        // connection stays in step; the first refusal is the outcome.
-        let mut outcome = self.smtp.command(self.words.as_str()).await.map(drop);
-        for _ in 0..envelope.to().len() + 1 {
+        // Every answer of the opening is read, refusals included, so that
+        // the connection stays in step; the first refusal is the outcome.
+        let (mut outcome, mut unread) = match std::mem::replace(&mut self.stage, Stage::Lost) {
+            Stage::Opening(_) => (Ok(()), envelope.to().len() + 2),
+            Stage::Idle | Stage::Lost => {
+                self.words.clear();
+                pipelined(&mut self.words, envelope);
+                let first = self.smtp.command(self.words.as_str()).await.map(drop);
+                if first.as_ref().is_err_and(|e| e.status().is_none()) {
+                    return first; // the connection itself failed
+                }
+                (first, envelope.to().len() + 1)
+            }
+        };
+        let mut go_ahead = false;
+        while unread > 0 {
             let answer = self.smtp.read_response().await.map(drop);
             if answer.as_ref().is_err_and(|e| e.status().is_none()) {
                 return answer; // the connection itself failed
             }
+            unread -= 1;
+            go_ahead = answer.is_ok();
             outcome = outcome.and(answer);
         }
         if let Err(refused) = outcome {
             // As lettre does after a refusal: the connection is closed (and
             // opened afresh for the next mail) rather than put back in step.
-            self.smtp.abort().await;
+            // If DATA went ahead all the same (an envelope with another
+            // recipient), the server waits for text: no QUIT then.
+            if !go_ahead {
+                self.smtp.abort().await;
+            }
             return Err(refused);
         }
         dot_stuffed(&mut self.words, text);
-        self.smtp.command(self.words.as_str()).await.map(drop)
+        let next = next
+            .filter(|to| AsRef::<str>::as_ref(to).is_ascii())
+            .and_then(|to| Envelope::new(envelope.from().cloned(), vec![to.clone()]).ok());
+        if let Some(next) = &next {
+            pipelined(&mut self.words, next);
+        }
+        let sent = self.smtp.command(self.words.as_str()).await.map(drop);
+        if !sent.as_ref().is_err_and(|e| e.status().is_none()) {
+            self.stage = next.map_or(Stage::Idle, Stage::Opening);
+        }
+        sent
     }
 }
 
@@ -418,7 +512,12 @@ fn percent_decode(text: &str) -> String {
 
 #[async_trait]
 impl Mailer for SmtpMailer {
-    async fn send(&self, lane: usize, mail: &Formatted) -> Result<(), SendError> {
+    async fn send(
+        &self,
+        lane: usize,
+        mail: &Formatted,
+        next: Option<&Address>,
+    ) -> Result<(), SendError> {
         // Each connection sends one mail at a time; lanes beyond the number
         // of connections share them. A lane whose connection is still busy
         // with a slow mail of an earlier batch (which the worker did not
@@ -432,7 +531,12 @@ impl Mailer for SmtpMailer {
                     .0
             }
         };
-        if slot.as_ref().is_none_or(|c| c.smtp.has_broken()) {
+        if let Some(other) = slot.take_if(|c| !c.takes(mail)) {
+            // Broken, or opened for a mail that did not come (it failed to
+            // build, or another lane took the connection).
+            let _ = tokio::time::timeout(self.timeout, other.close()).await;
+        }
+        if slot.is_none() {
             let connected = tokio::time::timeout(self.timeout, self.connect())
                 .await
                 .map_err(|_| {
@@ -447,7 +551,7 @@ impl Mailer for SmtpMailer {
             *slot = Some(connected);
         }
         let connection = slot.as_mut().expect("connected above");
-        let Ok(sent) = tokio::time::timeout(self.timeout, connection.send(mail)).await else {
+        let Ok(sent) = tokio::time::timeout(self.timeout, connection.send(mail, next)).await else {
             // Mid-conversation: the connection is of no more use (no QUIT,
             // which would wait on the same silent server).
             *slot = None;
@@ -465,8 +569,8 @@ impl Mailer for SmtpMailer {
                 let permanent = err.is_permanent();
                 if !permanent {
                     // The connection's state is unknown: start afresh next time.
-                    if let Some(mut broken) = slot.take() {
-                        broken.smtp.abort().await;
+                    if let Some(broken) = slot.take() {
+                        let _ = tokio::time::timeout(self.timeout, broken.close()).await;
                     }
                 }
                 Err(SendError {
@@ -520,9 +624,9 @@ mod tests {
                 lettre.push_str(&Rcpt::new(to.clone(), vec![]).to_string());
             }
             lettre.push_str(&Data.to_string());
-            let mut ours = String::from("left from the mail before");
+            let mut ours = String::from("the mail before\r\n.\r\n");
             pipelined(&mut ours, &envelope);
-            assert_eq!(ours, lettre);
+            assert_eq!(ours, format!("the mail before\r\n.\r\n{lettre}"));
         }
     }
 

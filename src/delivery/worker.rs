@@ -351,12 +351,17 @@ impl Worker {
         self.retry_schedule.get(index).map(|delay| now + *delay)
     }
 
+    /// Sends one claimed delivery's mail; `next` is the lane's next one
+    /// (see `Mailer::send`).
     pub(super) async fn deliver(
         &self,
         lane: usize,
         delivery: &ClaimedDelivery,
         prepared: &Prepared,
+        next: Option<&ClaimedDelivery>,
     ) -> Result<(), SendError> {
+        let next = next.and_then(mailed_to);
+        let next = next.as_ref();
         let permanent = |message: &str| SendError {
             permanent: true,
             kind: "unsendable",
@@ -370,7 +375,7 @@ impl Worker {
                     .map_err(|_| permanent("the owner's address is not a valid mailbox"))?;
                 let message = email::staff_mail(&self.settings, mail, delivery.id, to)
                     .map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-                return self.mailer.send(lane, &(&message).into()).await;
+                return self.mailer.send(lane, &(&message).into(), next).await;
             }
             Claimed::Unsendable(why) => return Err(permanent(why)),
             Claimed::Webhook { .. } => return Err(permanent("a webhook is not sent as mail")),
@@ -383,44 +388,52 @@ impl Worker {
                 .map_err(|_| permanent("the stored address is not a valid mailbox"))?,
         );
         let mail: Result<Formatted, _> = match news {
+            // Unsubscribed after the entry was posted (say): nothing to send.
+            _ if !still_wanted(news, subscriber.state) => return Ok(()),
             News::Entry(entry) => {
-                if subscriber.state != SubscriberState::Confirmed {
-                    // Unsubscribed after the entry was posted: nothing to send.
-                    return Ok(());
-                }
                 let mail = (prepared.mails.get(&entry.id))
                     .ok_or_else(|| permanent("the entry is missing"))?;
                 mail.to(&self.settings, &subscriber.subscriber_id, to)
             }
-            News::Confirmation { link_made_at } => {
-                if subscriber.state != SubscriberState::Pending {
-                    return Ok(());
-                }
-                email::confirmation_mail(
-                    &self.settings,
-                    &subscriber.subscriber_id,
-                    *link_made_at,
-                    delivery.id,
-                    to,
-                )
-                .map(|message| (&message).into())
-            }
-            News::Component(notice) => {
-                if subscriber.state != SubscriberState::Confirmed {
-                    return Ok(());
-                }
-                email::component_mail(
-                    &self.settings,
-                    notice,
-                    &subscriber.subscriber_id,
-                    delivery.id,
-                    to,
-                )
-                .map(|message| (&message).into())
-            }
+            News::Confirmation { link_made_at } => email::confirmation_mail(
+                &self.settings,
+                &subscriber.subscriber_id,
+                *link_made_at,
+                delivery.id,
+                to,
+            )
+            .map(|message| (&message).into()),
+            News::Component(notice) => email::component_mail(
+                &self.settings,
+                notice,
+                &subscriber.subscriber_id,
+                delivery.id,
+                to,
+            )
+            .map(|message| (&message).into()),
         };
         let mail = mail.map_err(|e| permanent(&format!("the mail could not be built: {e}")))?;
-        self.mailer.send(lane, &mail).await
+        self.mailer.send(lane, &mail, next).await
+    }
+}
+
+/// Whether a subscriber in this state still gets this news: what was
+/// posted while they were confirmed, a confirmation link while pending.
+fn still_wanted(news: &News, state: SubscriberState) -> bool {
+    match news {
+        News::Entry(_) | News::Component(_) => state == SubscriberState::Confirmed,
+        News::Confirmation { .. } => state == SubscriberState::Pending,
+    }
+}
+
+/// The address a claimed delivery will be mailed to, if it will be.
+fn mailed_to(delivery: &ClaimedDelivery) -> Option<Address> {
+    match &delivery.what {
+        Claimed::Mail { recipient, news } if still_wanted(news, recipient.state) => {
+            recipient.address.parse().ok()
+        }
+        Claimed::Staff { to, .. } => to.parse::<Mailbox>().ok().map(|to| to.email),
+        _ => None,
     }
 }
 

@@ -48,6 +48,7 @@ mod rate_limit;
 mod reader;
 mod security;
 mod shutdown;
+mod smtp_pipelining;
 mod statuspage;
 mod stored_text;
 mod subscriber_import;
