@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 
 use super::mailer::SendError;
-use super::worker::{Prepared, Worker, IN_FLIGHT};
+use super::worker::{mailed_to, Prepared, Worker, IN_FLIGHT};
 use crate::domain::DeliveryId;
 use crate::store::{Claimed, ClaimedDelivery};
 
@@ -25,6 +25,10 @@ const STRAGGLER_WAIT: std::time::Duration = std::time::Duration::from_millis(250
 /// How long a later mail waits for an earlier one to the same recipient
 /// that is still being sent, before it is claimed again.
 const BUSY_WAIT: SignedDuration = SignedDuration::from_secs(1);
+/// A mail still being sent after this long is slow: the recipient its lane
+/// took to follow it is sent beside it instead (`send_group`). Far above a
+/// mail's usual time (a millisecond or two on a local relay).
+const SLOW_MAIL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Mail recipients that later batches must wait behind.
 #[derive(Default)]
@@ -62,8 +66,11 @@ impl Stragglers {
     }
 }
 
-/// Each recipient's claimed mail, in order, in the order first seen.
-pub(super) type Groups = VecDeque<(String, Vec<ClaimedDelivery>)>;
+/// One recipient's claimed mail, in order.
+pub(super) type Group = (String, Vec<ClaimedDelivery>);
+
+/// Each recipient's claimed mail, in the order first seen.
+pub(super) type Groups = VecDeque<Group>;
 
 /// What the lanes sending one batch of mail share.
 pub(super) struct MailBatch {
@@ -151,23 +158,13 @@ impl Worker {
     }
 
     /// One lane: sends recipient after recipient, each one's mail in order.
-    /// It takes the next recipient before the last mail to this one goes,
-    /// so that the mail can announce the next (see `Mailer::send`).
     async fn lane(
         self: Arc<Self>,
         lane: usize,
         batch: Arc<MailBatch>,
         sent: tokio::sync::mpsc::UnboundedSender<DeliveryId>,
     ) {
-        let take = || {
-            let taken = batch.groups.lock().expect("groups lock").pop_front();
-            match &taken {
-                Some((recipient, _)) => self.stragglers.start(recipient),
-                None => batch.all_started.notify_one(),
-            }
-            taken
-        };
-        let mut taken: Option<(String, Vec<ClaimedDelivery>)> = None;
+        let mut taken: Option<Group> = None;
         loop {
             // A shutdown: the mail not started is given back.
             if self.is_stopping() {
@@ -176,49 +173,96 @@ impl Worker {
                 }
                 return;
             }
-            let Some((recipient, group)) = taken.take().or_else(take) else {
+            let Some((recipient, group)) = taken.take().or_else(|| self.take(&batch)) else {
                 return;
             };
-            // Once a mail fails for now, the rest of this
-            // recipient's wait for its retry, to stay in order.
-            let mut behind: Option<Timestamp> = None;
-            let mut group = group.into_iter().peekable();
-            while let Some(delivery) = group.next() {
-                if self.is_stopping() {
-                    break;
+            self.send_group(lane, &batch, &sent, recipient, group, Some(&mut taken))
+                .await;
+        }
+    }
+
+    /// The next recipient's mail, now this lane's to send.
+    fn take(&self, batch: &MailBatch) -> Option<Group> {
+        let taken = batch.groups.lock().expect("groups lock").pop_front();
+        match &taken {
+            Some((recipient, _)) => self.stragglers.start(recipient),
+            None => batch.all_started.notify_one(),
+        }
+        taken
+    }
+
+    /// Sends one recipient's mail, in order. With `taken`, the lane takes
+    /// its next recipient before the last mail to this one goes, so that
+    /// the mail can announce the next (see `Mailer::send`); should that
+    /// mail be slow (a relay slow for one address), the next recipient's
+    /// mail goes out beside it, on another connection, rather than behind.
+    async fn send_group(
+        &self,
+        lane: usize,
+        batch: &MailBatch,
+        sent: &tokio::sync::mpsc::UnboundedSender<DeliveryId>,
+        recipient: String,
+        group: Vec<ClaimedDelivery>,
+        mut taken: Option<&mut Option<Group>>,
+    ) {
+        // Once a mail fails for now, the rest of this
+        // recipient's wait for its retry, to stay in order.
+        let mut behind: Option<Timestamp> = None;
+        let mut group = group.into_iter().peekable();
+        while let Some(delivery) = group.next() {
+            if self.is_stopping() {
+                break;
+            }
+            if let Some(until) = behind {
+                batch
+                    .held
+                    .lock()
+                    .expect("held lock")
+                    .push((delivery.id, until));
+                continue;
+            }
+            let next = match (group.peek(), taken.as_deref_mut()) {
+                (Some(next), _) => mailed_to(next),
+                (None, Some(taken)) => {
+                    if taken.is_none() && !self.is_stopping() {
+                        *taken = self.take(batch);
+                    }
+                    (taken.as_ref()).and_then(|(_, group)| group.first().and_then(mailed_to))
                 }
-                if let Some(until) = behind {
-                    batch
-                        .held
-                        .lock()
-                        .expect("held lock")
-                        .push((delivery.id, until));
-                    continue;
-                }
-                let next = match group.peek() {
-                    Some(next) => Some(next),
-                    None => {
-                        if taken.is_none() && !self.is_stopping() {
-                            taken = take();
+                (None, None) => None,
+            };
+            let delivering = self.deliver(lane, &delivery, &batch.prepared, next);
+            let outcome = match taken.as_deref_mut().filter(|taken| taken.is_some()) {
+                None => delivering.await,
+                Some(taken) => {
+                    tokio::pin!(delivering);
+                    tokio::select! {
+                        biased;
+                        outcome = &mut delivering => outcome,
+                        () = tokio::time::sleep(SLOW_MAIL) => {
+                            let (recipient, group) = taken.take().expect("taken above");
+                            // This lane's connection is busy: the mail
+                            // beside takes whichever is free.
+                            let beside =
+                                Box::pin(self.send_group(lane, batch, sent, recipient, group, None));
+                            tokio::join!(delivering, beside).0
                         }
-                        taken.as_ref().and_then(|(_, group)| group.first())
                     }
-                };
-                match self.deliver(lane, &delivery, &batch.prepared, next).await {
-                    Ok(()) => {
-                        let _ = sent.send(delivery.id);
-                    }
-                    Err(err) => {
-                        self.counters.smtp_error(err.kind);
-                        let retry_at = self.retry_at(&delivery, &err, self.clock.now());
-                        behind = retry_at;
-                        (batch.failures.lock().expect("failures lock"))
-                            .push((delivery, err, retry_at));
-                    }
+                }
+            };
+            match outcome {
+                Ok(()) => {
+                    let _ = sent.send(delivery.id);
+                }
+                Err(err) => {
+                    self.counters.smtp_error(err.kind);
+                    let retry_at = self.retry_at(&delivery, &err, self.clock.now());
+                    behind = retry_at;
+                    (batch.failures.lock().expect("failures lock")).push((delivery, err, retry_at));
                 }
             }
-            self.stragglers.end(&recipient, behind);
         }
+        self.stragglers.end(&recipient, behind);
     }
 
     /// Waits for the lanes while marking what they sent, then records the

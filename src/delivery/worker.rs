@@ -351,16 +351,15 @@ impl Worker {
         self.retry_schedule.get(index).map(|delay| now + *delay)
     }
 
-    /// Sends one claimed delivery's mail; `next` is the lane's next one
-    /// (see `Mailer::send`).
+    /// Sends one claimed delivery's mail; `next` is where the lane's next
+    /// mail goes (see `Mailer::send`).
     pub(super) async fn deliver(
         &self,
         lane: usize,
         delivery: &ClaimedDelivery,
         prepared: &Prepared,
-        next: Option<&ClaimedDelivery>,
+        next: Option<Address>,
     ) -> Result<(), SendError> {
-        let next = next.and_then(mailed_to);
         let next = next.as_ref();
         let permanent = |message: &str| SendError {
             permanent: true,
@@ -427,7 +426,7 @@ fn still_wanted(news: &News, state: SubscriberState) -> bool {
 }
 
 /// The address a claimed delivery will be mailed to, if it will be.
-fn mailed_to(delivery: &ClaimedDelivery) -> Option<Address> {
+pub(super) fn mailed_to(delivery: &ClaimedDelivery) -> Option<Address> {
     match &delivery.what {
         Claimed::Mail { recipient, news } if still_wanted(news, recipient.state) => {
             recipient.address.parse().ok()

@@ -666,3 +666,32 @@ async fn a_relay_slow_for_one_address_does_not_delay_anyone_else() {
     );
     app.stop().await;
 }
+
+/// A lane takes its next recipient before its mail goes (so that the mail
+/// can announce it to the relay); a mail that is slow must not hold that
+/// recipient back. Twelve slow addresses among twelve others: whatever
+/// their (random) order, most lanes take a slow one with another after it.
+#[tokio::test]
+async fn addresses_a_relay_is_slow_for_delay_no_one_taken_after_them() {
+    let mailbox = Mailbox::start();
+    let app = TestApp::spawn_with_smtp(&mailbox).await;
+    let smtp = app.create_component("Outbound SMTP").await;
+    for i in 0..12 {
+        app.add_confirmed(&format!("slow{i}@example.test"), &[])
+            .await;
+        app.add_confirmed(&format!("ops{i}@example.test"), &[])
+            .await;
+    }
+    let posted = std::time::Instant::now();
+    app.open_mail_incident(&smtp).await;
+    for i in 0..12 {
+        mailbox.wait_for(&format!("ops{i}@example.test"), 1).await;
+    }
+    let took = posted.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "the last quick address got its mail after {took:?}, behind a slow one"
+    );
+    mailbox.wait_for("slow11@example.test", 1).await;
+    app.stop().await;
+}
